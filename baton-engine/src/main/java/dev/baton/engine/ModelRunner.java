@@ -1,0 +1,37 @@
+package dev.baton.engine;
+
+import java.util.List;
+
+/**
+ * The seam between the scheduler and the compute: one call runs one engine step for a batch of
+ * sequences. Each {@link SeqChunk} appends tokens at positions {@code startPos..} of a sequence
+ * whose KV lives in the blocks of its block table; the runner writes their K and V into those
+ * blocks and attends over positions {@code 0..startPos + tokens.length - 1}.
+ *
+ * <p>Prefill chunks (many tokens) and decode chunks (one token) mix freely in one step. The
+ * scheduler owns block allocation; the runner only reads and writes the blocks it is given.
+ */
+public interface ModelRunner extends AutoCloseable {
+
+  /** One sequence's part of a step. */
+  record SeqChunk(int[] blockTable, int startPos, int[] tokens, boolean wantLogits) {}
+
+  /**
+   * Runs one step. Returns one logits row (vocabulary size) per chunk, for the chunk's last token,
+   * in the order of {@code batch}; the row is {@code null} for chunks with {@code wantLogits ==
+   * false} (a prefill chunk that is not the prompt's last).
+   */
+  List<float[]> forward(List<SeqChunk> batch);
+
+  /** Vocabulary size (length of every logits row). */
+  int vocabSize();
+
+  /** Longest sequence (prompt + output) the model supports here. */
+  int contextLength();
+
+  /** The KV pool this runner reads and writes. */
+  KvBlockPool kvPool();
+
+  @Override
+  void close();
+}
