@@ -1,0 +1,568 @@
+package dev.baton.engine.sched;
+
+import dev.baton.core.BlockHash;
+import dev.baton.engine.KvBlockPool;
+import dev.baton.engine.ModelRunner;
+import dev.baton.engine.ModelRunner.SeqChunk;
+import dev.baton.kv.KvCacheView;
+import dev.baton.kv.KvConnector;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Continuous batching over a paged KV cache: every {@link #step} admits waiting requests, runs one
+ * forward pass over a mix of prefill chunks and decode tokens within the token budget, samples, and
+ * emits events.
+ *
+ * <p>Policy (after vLLM v1): running requests first, in admission order, each taking what it still
+ * needs (1 token for a decode, the rest of its prompt for a prefill, cut to the remaining budget —
+ * chunked prefill); then waiting requests in arrival order while the budget, {@code maxNumSeqs} and
+ * free blocks allow. When a running request needs a block and none is free, the newest running
+ * request is preempted: its blocks are released and it goes back to the front of the queue to be
+ * recomputed later (its cached full blocks usually survive, so recompute is mostly a cache hit).
+ *
+ * <p>Not thread-safe: {@link Engine} runs it on one thread.
+ */
+public final class Scheduler {
+
+  private final SchedulerConfig config;
+  private final ModelRunner runner;
+  private final KvConnector connector;
+  private final EngineListener listener;
+  private final BlockManager blocks;
+  private final int blockSize;
+  private final Deque<EngineRequest> waiting = new ArrayDeque<>();
+  private final List<EngineRequest> running = new ArrayList<>();
+  // Finished requests whose blocks the connector still sends; freed when it reports them.
+  private final Map<String, int[]> delayedFree = new HashMap<>();
+  private final Map<String, EngineRequest> remoteLoading = new HashMap<>();
+
+  public Scheduler(
+      SchedulerConfig config, ModelRunner runner, KvConnector connector, EngineListener listener) {
+    this.config = config;
+    this.runner = runner;
+    this.connector = connector;
+    this.listener = listener;
+    this.blockSize = config.blockSize();
+    this.blocks = new BlockManager(runner.kvPool().numBlocks(), config.prefixCaching());
+    if (runner.kvPool().blockSize() != blockSize) {
+      throw new IllegalArgumentException(
+          "block size " + blockSize + " differs from the KV pool's " + runner.kvPool().blockSize());
+    }
+    connector.registerKvCache(new PoolView(runner.kvPool(), config.modelKey()));
+  }
+
+  /** The runner's KV pool as the connectors see it. */
+  private record PoolView(KvBlockPool pool, String model) implements KvCacheView {
+    @Override
+    public int numBlocks() {
+      return pool.numBlocks();
+    }
+
+    @Override
+    public int blockSize() {
+      return pool.blockSize();
+    }
+
+    @Override
+    public long blockBytes() {
+      return pool.blockBytes();
+    }
+
+    @Override
+    public MemorySegment block(int blockId) {
+      return pool.block(blockId);
+    }
+
+    @Override
+    public String layout() {
+      return model
+          + "/layers="
+          + pool.layers()
+          + "/kv_heads="
+          + pool.kvHeads()
+          + "/head_dim="
+          + pool.headDim()
+          + "/block="
+          + pool.blockSize()
+          + "/"
+          + pool.dtype();
+    }
+  }
+
+  public SchedulerConfig config() {
+    return config;
+  }
+
+  public BlockManager blocks() {
+    return blocks;
+  }
+
+  public int numRunning() {
+    return running.size();
+  }
+
+  public int numWaiting() {
+    return waiting.size();
+  }
+
+  /** Requests finished but holding blocks until the KV connector has sent them. */
+  public int numDelayedFree() {
+    return delayedFree.size();
+  }
+
+  public boolean hasWork() {
+    return !running.isEmpty() || !waiting.isEmpty() || !delayedFree.isEmpty();
+  }
+
+  /** Queues a new request for admission. */
+  public void add(EngineRequest r) {
+    int total = Math.min(r.promptLen() + r.options().maxTokens(), config.maxModelLen());
+    if (r.promptLen() >= config.maxModelLen()) {
+      finishAlone(r, FinishReason.ERROR, "prompt of " + r.promptLen() + " tokens is too long");
+      return;
+    }
+    if (total > (long) blocks.numBlocks() * blockSize) {
+      finishAlone(r, FinishReason.ERROR, "request needs more KV blocks than the pool has");
+      return;
+    }
+    r.extraKeys =
+        BlockHash.extraKeys(config.modelKey(), config.kvDtypeKey(), r.options().cacheSalt());
+    r.status = RequestStatus.WAITING;
+    waiting.addLast(r);
+  }
+
+  /** Ends a request in whatever state it is (client gone, abort); a finished one is left alone. */
+  public void abort(EngineRequest r) {
+    if (r.status == RequestStatus.FINISHED) {
+      return;
+    }
+    finishAlone(r, FinishReason.ABORT, null);
+  }
+
+  /** Ends every request with an error (engine failure or shutdown). */
+  public void failAll(String message) {
+    for (EngineRequest r : new ArrayList<>(running)) {
+      finishAlone(r, FinishReason.ERROR, message);
+    }
+    for (EngineRequest r : new ArrayList<>(waiting)) {
+      finishAlone(r, FinishReason.ERROR, message);
+    }
+  }
+
+  /**
+   * Runs one engine step. Returns the number of tokens computed (0 when nothing could run: no
+   * requests, or all waiting on a connector or on free blocks).
+   */
+  public int step() {
+    pollConnector();
+    long t0 = System.nanoTime();
+    List<Scheduled> batch = schedule();
+    if (batch.isEmpty()) {
+      return 0;
+    }
+    List<SeqChunk> chunks = new ArrayList<>(batch.size());
+    List<KvConnector.StepSeq> stepSeqs = new ArrayList<>(batch.size());
+    int prefill = 0;
+    int decode = 0;
+    for (Scheduled s : batch) {
+      EngineRequest r = s.request;
+      int[] newTokens = Arrays.copyOfRange(r.tokens, r.numComputed, r.numComputed + s.numTokens);
+      int[] table = r.blockArray();
+      chunks.add(new SeqChunk(table, r.numComputed, newTokens, s.wantLogits));
+      stepSeqs.add(new KvConnector.StepSeq(r.id(), table, r.numComputed, s.numTokens));
+      if (r.numComputed < r.promptLen()) {
+        prefill += s.numTokens;
+      } else {
+        decode += s.numTokens;
+      }
+    }
+    connector.beforeForward(stepSeqs);
+    List<float[]> logits = runner.forward(chunks);
+    connector.afterForward(stepSeqs);
+    for (int i = 0; i < batch.size(); i++) {
+      Scheduled s = batch.get(i);
+      EngineRequest r = s.request;
+      r.numComputed += s.numTokens;
+      cacheFullBlocks(r);
+      if (s.wantLogits) {
+        emitToken(r, logits.get(i));
+      }
+    }
+    listener.onStep(prefill, decode, batch.size(), (System.nanoTime() - t0) / 1e9);
+    return prefill + decode;
+  }
+
+  private record Scheduled(EngineRequest request, int numTokens, boolean wantLogits) {}
+
+  private List<Scheduled> schedule() {
+    int budget = config.maxNumBatchedTokens();
+    List<Scheduled> out = new ArrayList<>();
+    boolean preempted = false;
+    for (int i = 0; i < running.size() && budget > 0; i++) {
+      EngineRequest r = running.get(i);
+      int n = Math.min(r.numTokens - r.numComputed, budget);
+      boolean scheduled = false;
+      while (true) {
+        if (growBlocks(r, r.numComputed + n)) {
+          scheduled = true;
+          break;
+        }
+        EngineRequest victim = running.getLast();
+        preempt(victim);
+        preempted = true;
+        if (victim == r) {
+          break;
+        }
+      }
+      if (!scheduled) {
+        break; // r itself was the newest and got preempted; nothing after it runs
+      }
+      out.add(new Scheduled(r, n, r.numComputed + n == r.numTokens));
+      budget -= n;
+    }
+    if (preempted) {
+      return out; // free blocks are scarce: admit nobody this step
+    }
+    Iterator<EngineRequest> it = waiting.iterator();
+    while (it.hasNext() && budget > 0 && running.size() < config.maxNumSeqs()) {
+      EngineRequest r = it.next();
+      if (r.status == RequestStatus.WAITING_FOR_REMOTE_KVS) {
+        continue;
+      }
+      if (r.blocks.isEmpty()) {
+        Admission a = allocateForAdmission(r);
+        if (a == Admission.NO_BLOCKS) {
+          break; // keep arrival order: nobody overtakes a request that does not fit yet
+        }
+        if (a != Admission.READY) {
+          continue; // the connector is loading its KV, or not ready to say: look at the next one
+        }
+      }
+      int capacity = (r.blocks.size() + blocks.numFreeBlocks()) * blockSize - r.numComputed;
+      int n = Math.min(Math.min(r.numTokens - r.numComputed, budget), capacity);
+      if (n <= 0 || !growBlocks(r, r.numComputed + n)) {
+        break;
+      }
+      it.remove();
+      r.status = RequestStatus.RUNNING;
+      running.add(r);
+      out.add(new Scheduled(r, n, r.numComputed + n == r.numTokens));
+      budget -= n;
+    }
+    return out;
+  }
+
+  private enum Admission {
+    READY,
+    NO_BLOCKS,
+    NOT_READY,
+    LOADING
+  }
+
+  /**
+   * Takes the request's cached prefix blocks, asks the connector for more, and allocates blocks for
+   * all of them plus one new token. Takes nothing on {@code NO_BLOCKS} (the pool is short) and
+   * {@code NOT_READY} (the connector cannot say yet); on {@code LOADING} the request holds its
+   * blocks in {@code WAITING_FOR_REMOTE_KVS} until the connector reports the load.
+   */
+  private Admission allocateForAdmission(EngineRequest r) {
+    ensureHashes(r, r.numTokens / blockSize);
+    // At least one token must be computed to get logits, so never take the whole sequence.
+    int maxHitBlocks = (r.numTokens - 1) / blockSize;
+    List<Integer> hit = blocks.cachedPrefix(r.hashes.subList(0, maxHitBlocks));
+    int numLocal = hit.size() * blockSize;
+    KvConnector.Request kvReq = connectorRequest(r);
+    KvConnector.Match match = connector.matchedTokens(kvReq, numLocal);
+    if (match.tokens() < 0) {
+      return Admission.NOT_READY;
+    }
+    int numExternal = Math.min(match.tokens(), r.numTokens - 1 - numLocal);
+    int computedAfterLoad = numLocal + numExternal;
+    int needBlocks = ceilDiv(computedAfterLoad + (match.async() ? 0 : 1), blockSize);
+    int fresh = Math.max(0, needBlocks - hit.size());
+    if (fresh + blocks.countFree(hit) > blocks.numFreeBlocks()) {
+      return Admission.NO_BLOCKS;
+    }
+    blocks.acquire(hit);
+    r.blocks.addAll(hit);
+    for (int b : blocks.allocate(fresh)) {
+      r.blocks.add(b);
+    }
+    r.numCachedBlocks = hit.size();
+    r.numComputed = numLocal;
+    if (r.numPreemptions == 0) {
+      r.cachedPromptTokens = numLocal;
+      listener.onPrefixLookup(r.numTokens, numLocal);
+    }
+    connector.afterAllocate(kvReq, r.blockArray(), numExternal);
+    if (match.async() && numExternal > 0) {
+      r.status = RequestStatus.WAITING_FOR_REMOTE_KVS;
+      r.pendingExternalTokens = numExternal;
+      remoteLoading.put(r.id(), r);
+      return Admission.LOADING;
+    }
+    r.numComputed += numExternal;
+    return Admission.READY;
+  }
+
+  /** Makes sure {@code r} has blocks for {@code tokens} tokens; false if the pool is short. */
+  private boolean growBlocks(EngineRequest r, int tokens) {
+    int need = ceilDiv(tokens, blockSize) - r.blocks.size();
+    if (need <= 0) {
+      return true;
+    }
+    int[] got = blocks.allocate(need);
+    if (got == null) {
+      return false;
+    }
+    for (int b : got) {
+      r.blocks.add(b);
+    }
+    return true;
+  }
+
+  private void preempt(EngineRequest r) {
+    running.remove(r);
+    releaseBlocks(r);
+    r.numComputed = 0;
+    r.numCachedBlocks = 0;
+    r.numPreemptions++;
+    r.status = RequestStatus.WAITING;
+    waiting.addFirst(r);
+    listener.onPreemption();
+  }
+
+  private void releaseBlocks(EngineRequest r) {
+    int[] held = r.blockArray();
+    reverse(held);
+    blocks.release(held);
+    r.blocks.clear();
+  }
+
+  private void pollConnector() {
+    KvConnector.Finished done = connector.pollFinished();
+    for (String id : done.doneSending()) {
+      int[] held = delayedFree.remove(id);
+      if (held != null) {
+        blocks.release(held);
+      }
+    }
+    for (String id : done.doneRecving()) {
+      EngineRequest r = remoteLoading.remove(id);
+      if (r != null && r.status == RequestStatus.WAITING_FOR_REMOTE_KVS) {
+        r.numComputed += r.pendingExternalTokens;
+        r.pendingExternalTokens = 0;
+        r.status = RequestStatus.WAITING;
+      }
+    }
+    for (String id : done.failedRecving()) {
+      EngineRequest r = remoteLoading.remove(id);
+      if (r != null && r.status == RequestStatus.WAITING_FOR_REMOTE_KVS) {
+        r.pendingExternalTokens = 0; // recompute what the connector failed to load
+        r.status = RequestStatus.WAITING;
+      }
+    }
+  }
+
+  /** Hashes every full block whose KV is computed and registers it in the prefix cache. */
+  private void cacheFullBlocks(EngineRequest r) {
+    int full = Math.min(r.numComputed / blockSize, r.blocks.size());
+    if (full <= r.numCachedBlocks) {
+      return;
+    }
+    ensureHashes(r, full);
+    for (int i = r.numCachedBlocks; i < full; i++) {
+      blocks.cache(r.blocks.get(i), r.hashes.get(i));
+    }
+    r.numCachedBlocks = full;
+  }
+
+  private void ensureHashes(EngineRequest r, int numBlocks) {
+    while (r.hashes.size() < numBlocks) {
+      int i = r.hashes.size();
+      byte[] parent = i == 0 ? BlockHash.ROOT : r.hashes.get(i - 1);
+      r.hashes.add(BlockHash.of(parent, r.tokens, i * blockSize, (i + 1) * blockSize, r.extraKeys));
+    }
+  }
+
+  private void emitToken(EngineRequest r, float[] logits) {
+    RequestOptions o = r.options();
+    boolean canStop = r.numOutput() >= o.minTokens();
+    float[] raw = o.logprobs() >= 0 ? logits.clone() : null;
+    if (!canStop) {
+      for (int t : o.eosTokenIds()) {
+        maskToken(logits, t);
+      }
+      for (int t : o.stopTokenIds()) {
+        maskToken(logits, t);
+      }
+    }
+    int token = r.sampler().sample(logits, r.tokens, r.promptLen(), r.numTokens);
+    r.append(token);
+    long now = System.nanoTime();
+    if (r.firstTokenNanos == 0) {
+      r.firstTokenNanos = now;
+      listener.onFirstToken(r, (now - r.arrivalNanos()) / 1e9);
+    } else {
+      listener.onToken((now - r.lastTokenNanos) / 1e9);
+    }
+    r.lastTokenNanos = now;
+    canStop = r.numOutput() >= o.minTokens();
+    FinishReason reason = null;
+    Object stopReason = null;
+    boolean isEos = o.eosTokenIds().contains(token);
+    if (canStop && isEos && !o.ignoreEos()) {
+      reason = FinishReason.STOP;
+    } else if (canStop && o.stopTokenIds().contains(token)) {
+      reason = FinishReason.STOP;
+      stopReason = token;
+    }
+    String piece = reason == null && !isEos ? r.detokenizer().next(token) : "";
+    r.text.append(piece);
+    int visibleEnd = r.text.length();
+    if (reason == null && !o.stop().isEmpty()) {
+      int from = Math.max(0, r.text.length() - piece.length() - maxStopLen(o) + 1);
+      for (String s : o.stop()) {
+        int at = r.text.indexOf(s, from);
+        if (at >= 0 && canStop && (reason == null || at < visibleEnd)) {
+          reason = FinishReason.STOP;
+          stopReason = s;
+          visibleEnd = at;
+        }
+      }
+      if (reason == null) {
+        visibleEnd = Math.max(r.sentChars, r.text.length() - maxStopLen(o) + 1);
+      }
+    }
+    if (reason == null && (r.numOutput() >= o.maxTokens() || r.numTokens >= config.maxModelLen())) {
+      reason = FinishReason.LENGTH;
+      visibleEnd = r.text.length();
+    }
+    String delta = r.text.substring(r.sentChars, Math.max(r.sentChars, visibleEnd));
+    r.sentChars += delta.length();
+    float logprob = 0;
+    int[] topIds = null;
+    float[] topLps = null;
+    if (raw != null) {
+      float lse = logSumExp(raw);
+      logprob = raw[token] - lse;
+      topIds = topK(raw, o.logprobs());
+      topLps = new float[topIds.length];
+      for (int k = 0; k < topIds.length; k++) {
+        topLps[k] = raw[topIds[k]] - lse;
+      }
+    }
+    EngineEvent.Finished end = reason == null ? null : finish(r, reason, stopReason, null);
+    r.events().add(new EngineEvent.Token(token, delta, logprob, topIds, topLps, end));
+  }
+
+  /** Ends a request without a token: the end event goes to its channel on its own. */
+  private void finishAlone(EngineRequest r, FinishReason reason, String error) {
+    if (r.status != RequestStatus.FINISHED) {
+      r.events().add(finish(r, reason, null, error));
+    }
+  }
+
+  /** Releases the request's blocks (or hands them to the connector) and builds its end event. */
+  private EngineEvent.Finished finish(
+      EngineRequest r, FinishReason reason, Object stopReason, String error) {
+    running.remove(r);
+    waiting.remove(r);
+    remoteLoading.remove(r.id());
+    r.status = RequestStatus.FINISHED;
+    KvConnector.Finish kv = new KvConnector.Finish(false, null);
+    if (r.extraKeys != null) {
+      int[] held = r.blockArray();
+      kv = connector.requestFinished(connectorRequest(r), held);
+      if (kv.delayFree() && held.length > 0) {
+        reverse(held);
+        delayedFree.put(r.id(), held);
+        r.blocks.clear();
+      } else {
+        releaseBlocks(r);
+      }
+    }
+    listener.onFinished(r, reason, (System.nanoTime() - r.arrivalNanos()) / 1e9);
+    return new EngineEvent.Finished(
+        reason,
+        stopReason,
+        r.promptLen(),
+        r.numOutput(),
+        Math.max(0, r.cachedPromptTokens),
+        kv.kvTransferParams(),
+        error);
+  }
+
+  private KvConnector.Request connectorRequest(EngineRequest r) {
+    return new KvConnector.Request(
+        r.id(), r.prompt(), r.hashes, blockSize, r.options().kvTransferParams());
+  }
+
+  private static int maxStopLen(RequestOptions o) {
+    int m = 0;
+    for (String s : o.stop()) {
+      m = Math.max(m, s.length());
+    }
+    return m;
+  }
+
+  private static void maskToken(float[] logits, int t) {
+    if (t >= 0 && t < logits.length) {
+      logits[t] = Float.NEGATIVE_INFINITY;
+    }
+  }
+
+  static float logSumExp(float[] x) {
+    float max = Float.NEGATIVE_INFINITY;
+    for (float v : x) {
+      max = Math.max(max, v);
+    }
+    double sum = 0;
+    for (float v : x) {
+      sum += Math.exp(v - max);
+    }
+    return (float) (max + Math.log(sum));
+  }
+
+  /** Indices of the {@code k} largest values, largest first (ties: lower index first). */
+  static int[] topK(float[] x, int k) {
+    k = Math.min(k, x.length);
+    int[] best = new int[k];
+    int size = 0;
+    for (int i = 0; i < x.length; i++) {
+      if (size < k) {
+        best[size++] = i;
+      } else if (x[i] > x[best[k - 1]]) {
+        best[k - 1] = i;
+      } else {
+        continue;
+      }
+      for (int j = size - 1; j > 0 && x[best[j]] > x[best[j - 1]]; j--) {
+        int t = best[j];
+        best[j] = best[j - 1];
+        best[j - 1] = t;
+      }
+    }
+    return best;
+  }
+
+  private static void reverse(int[] a) {
+    for (int i = 0, j = a.length - 1; i < j; i++, j--) {
+      int t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+  }
+
+  private static int ceilDiv(int a, int b) {
+    return (a + b - 1) / b;
+  }
+}
