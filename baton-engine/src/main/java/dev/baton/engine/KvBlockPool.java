@@ -6,8 +6,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * The paged KV cache's memory: {@code numBlocks} fixed-size blocks in one off-heap segment.
  *
- * <p>Layout (docs/KV_LAYOUT.md): block-major, so one block is one contiguous byte range that the
- * KV connectors copy in a single move:
+ * <p>Layout (docs/KV_LAYOUT.md): block-major, so one block is one contiguous byte range that the KV
+ * connectors copy in a single move:
  *
  * <pre>
  * block b: (layer, kv: 0 = K / 1 = V, kv_head, slot in block, head_dim)   elements of dtype
