@@ -1,0 +1,665 @@
+package dev.baton.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.baton.core.Json;
+import dev.baton.gateway.GatewayConfig.Pool;
+import dev.baton.gateway.GatewayConfig.WorkerSpec;
+import io.helidon.http.HeaderName;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The gateway: an OpenAI-compatible HTTP front ({@code /v1/completions}, {@code
+ * /v1/chat/completions}, {@code /v1/models}, {@code /health}, {@code /metrics}) that routes every
+ * request to a prefill/decode pair (or one colocated worker) of a pool, plus the admin API the
+ * control plane uses, active health checks and metrics scraping of the workers.
+ */
+public final class Gateway implements AutoCloseable {
+
+  static final HeaderName PREFILL_HEADER = HeaderNames.create("x-baton-prefill");
+  static final HeaderName DECODE_HEADER = HeaderNames.create("x-baton-decode");
+  static final HeaderName SESSION_HEADER = HeaderNames.create("x-session-id");
+  private static final Logger LOG = Logger.getLogger(Gateway.class.getName());
+
+  private final Path configFile;
+  private final PromptTokenizer tokenizer;
+  private final GatewayMetrics metrics = new GatewayMetrics();
+  private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+  private final Map<String, Map<String, WorkerSpec>> adminAdded = new ConcurrentHashMap<>();
+  private final Map<String, Set<String>> adminRemoved = new ConcurrentHashMap<>();
+  private final Map<Worker, List<String>> workerModels = new ConcurrentHashMap<>();
+  private volatile GatewayConfig config;
+  private volatile Map<String, PoolRuntime> pools = Map.of();
+  private volatile PromptKeys promptKeys;
+  private final UpstreamClient client;
+  private WebServer server;
+  private volatile boolean running;
+  private Thread healthLoop;
+  private Thread scrapeLoop;
+
+  /** A gateway for {@code config}; {@code configFile} (may be null) is what reload re-reads. */
+  public Gateway(GatewayConfig config, Path configFile, PromptTokenizer tokenizer) {
+    this.configFile = configFile;
+    this.tokenizer = tokenizer;
+    this.client = UpstreamClient.create(config.upstreamClient());
+    apply(config);
+  }
+
+  /** Starts serving on {@code port} (0 = any free port); returns this. */
+  public Gateway start(int port) {
+    HttpRouting.Builder routing =
+        HttpRouting.builder()
+            .post("/v1/completions", (req, res) -> inference(req, res, "/v1/completions"))
+            .post("/v1/chat/completions", (req, res) -> inference(req, res, "/v1/chat/completions"))
+            .get("/v1/models", this::models)
+            .get("/health", this::health)
+            .get("/metrics", this::metricsEndpoint)
+            .get("/admin/workers", (req, res) -> admin(req, res, this::listWorkers))
+            .post("/admin/workers", (req, res) -> admin(req, res, this::addWorker))
+            .delete("/admin/workers", (req, res) -> admin(req, res, this::removeWorker))
+            .post("/admin/reload", (req, res) -> admin(req, res, this::reload));
+    server =
+        WebServer.builder()
+            .host(config.host())
+            .port(port)
+            .routing(routing)
+            .shutdownHook(false)
+            .build()
+            .start();
+    running = true;
+    healthLoop = Thread.ofVirtual().name("gateway-health").start(this::healthLoop);
+    scrapeLoop = Thread.ofVirtual().name("gateway-scrape").start(this::scrapeLoop);
+    return this;
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  public GatewayConfig config() {
+    return config;
+  }
+
+  GatewayMetrics metrics() {
+    return metrics;
+  }
+
+  UpstreamClient client() {
+    return client;
+  }
+
+  ExecutorService executor() {
+    return executor;
+  }
+
+  PoolRuntime pool(String name) {
+    return pools.get(name);
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    if (healthLoop != null) {
+      healthLoop.interrupt();
+      scrapeLoop.interrupt();
+    }
+    if (server != null) {
+      server.stop();
+    }
+    executor.shutdownNow();
+    client.close();
+  }
+
+  // ---- configuration and workers --------------------------------------------------------------
+
+  /**
+   * Installs a config. Pools whose settings are unchanged keep their runtime (index, policies,
+   * queue); every worker that stays keeps its object and state, so requests in flight are not
+   * disturbed.
+   */
+  private synchronized void apply(GatewayConfig next) {
+    Map<String, PoolRuntime> old = pools;
+    Map<String, PoolRuntime> fresh = new LinkedHashMap<>();
+    for (Pool p : next.pools()) {
+      List<Worker> workers = new ArrayList<>();
+      PoolRuntime previous = old.get(p.name());
+      for (WorkerSpec spec : effectiveWorkers(p.name(), p.workers())) {
+        Worker existing = previous == null ? null : previous.find(spec.url());
+        workers.add(
+            existing != null && existing.spec().equals(spec) ? existing : newWorker(spec, next));
+      }
+      if (previous != null && sameSettings(previous.config(), p)) {
+        previous.setWorkers(workers);
+        fresh.put(p.name(), previous);
+      } else {
+        Policies.Context ctx =
+            new Policies.Context(next.prefixIndex(), ThreadLocalRandom.current());
+        PrefixIndex index = new PrefixIndex(next.prefixIndex().capacityBlocks());
+        for (Worker w : workers) {
+          w.slot(-1);
+        }
+        fresh.put(
+            p.name(),
+            new PoolRuntime(
+                p,
+                Policies.create(p.prefillPolicy(), ctx),
+                Policies.create(p.decodePolicy(), ctx),
+                index,
+                workers));
+      }
+    }
+    promptKeys =
+        new PromptKeys(
+            tokenizer, next.prefixIndex().blockSize(), next.prefixIndex().charsPerBlock());
+    config = next;
+    pools = Map.copyOf(fresh);
+    orderedPools = List.copyOf(fresh.values());
+  }
+
+  private volatile List<PoolRuntime> orderedPools = List.of();
+
+  private static boolean sameSettings(Pool a, Pool b) {
+    return a.mode() == b.mode()
+        && a.prefillPolicy().equals(b.prefillPolicy())
+        && a.decodePolicy().equals(b.decodePolicy())
+        && a.models().equals(b.models())
+        && a.disaggregationThreshold() == b.disaggregationThreshold()
+        && a.prefillSaturation() == b.prefillSaturation()
+        && a.maxInFlight() == b.maxInFlight()
+        && a.queueSize() == b.queueSize()
+        && a.queueTimeoutMs() == b.queueTimeoutMs();
+  }
+
+  private List<WorkerSpec> effectiveWorkers(String pool, List<WorkerSpec> configured) {
+    Map<String, WorkerSpec> byUrl = new LinkedHashMap<>();
+    Set<String> removed = adminRemoved.getOrDefault(pool, Set.of());
+    for (WorkerSpec w : configured) {
+      if (!removed.contains(w.url())) {
+        byUrl.put(w.url(), w);
+      }
+    }
+    byUrl.putAll(adminAdded.getOrDefault(pool, Map.of()));
+    return new ArrayList<>(byUrl.values());
+  }
+
+  private Worker newWorker(WorkerSpec spec, GatewayConfig cfg) {
+    return new Worker(
+        spec,
+        new CircuitBreaker(
+            cfg.health().failureThreshold(), cfg.health().openMs(), System::nanoTime));
+  }
+
+  /** Re-reads the config file; on a bad file the running config stays and the error is thrown. */
+  public void reload() throws IOException {
+    if (configFile == null) {
+      throw new IllegalStateException(
+          "the gateway was started without --config: nothing to reload");
+    }
+    apply(GatewayConfig.load(configFile));
+  }
+
+  /** Adds (or replaces) a worker in a pool, as the admin API does. */
+  public synchronized void addWorker(String pool, WorkerSpec spec) {
+    if (!pools.containsKey(pool)) {
+      throw new IllegalArgumentException("no pool named '" + pool + "'");
+    }
+    adminAdded.computeIfAbsent(pool, k -> new ConcurrentHashMap<>()).put(spec.url(), spec);
+    Set<String> removed = adminRemoved.get(pool);
+    if (removed != null) {
+      removed.remove(spec.url());
+    }
+    apply(config);
+  }
+
+  /** Removes a worker from a pool; false when it was not there. */
+  public synchronized boolean removeWorker(String pool, String url) {
+    PoolRuntime p = pools.get(pool);
+    if (p == null || p.find(url) == null) {
+      return false;
+    }
+    Map<String, WorkerSpec> added = adminAdded.get(pool);
+    if (added != null) {
+      added.remove(url);
+    }
+    adminRemoved.computeIfAbsent(pool, k -> ConcurrentHashMap.newKeySet()).add(url);
+    apply(config);
+    return true;
+  }
+
+  void selected(Worker w, String leg) {
+    metrics.selections.labelValues(w.url(), leg).inc();
+  }
+
+  /** Passive health: one more failure; the breaker may eject the worker. */
+  void workerFailed(Worker w) {
+    if (w.breaker().onFailure()) {
+      metrics.ejections.labelValues(w.url()).inc();
+      LOG.warning(() -> "ejected worker " + w.url() + " after repeated failures");
+    }
+  }
+
+  // ---- inference ------------------------------------------------------------------------------
+
+  private void inference(ServerRequest req, ServerResponse res, String route) {
+    long start = System.nanoTime();
+    GatewayConfig cfg = config;
+    if (!authorized(req, cfg)) {
+      sendError(res, 401, "missing or invalid API key", "authentication_error");
+      count(route, 401, "-");
+      return;
+    }
+    ObjectNode body;
+    try {
+      JsonNode parsed = Json.MAPPER.readTree(req.content().inputStream());
+      if (parsed == null || !parsed.isObject()) {
+        throw new IOException("the body must be a JSON object");
+      }
+      body = (ObjectNode) parsed;
+    } catch (IOException | RuntimeException e) {
+      sendError(res, 400, "malformed request: " + ProxyFlow.describe(e), "invalid_request_error");
+      count(route, 400, "-");
+      return;
+    }
+    PoolRuntime pool = poolFor(body.path("model").asText(null));
+    if (pool == null) {
+      sendError(res, 503, "no pool is configured", "upstream_error");
+      count(route, 503, "-");
+      return;
+    }
+    boolean admitted;
+    try {
+      admitted = pool.admission().enter();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    if (!admitted) {
+      metrics.rejected.labelValues(pool.name()).inc();
+      res.header(HeaderNames.RETRY_AFTER, "1");
+      sendError(
+          res,
+          429,
+          "pool '" + pool.name() + "' is at capacity; retry later",
+          "rate_limit_exceeded");
+      count(route, 429, pool.policyLabel());
+      return;
+    }
+    try {
+      String session = req.headers().first(SESSION_HEADER).orElse(null);
+      int status =
+          new ProxyFlow(this, cfg, pool, body, route, session, res, promptKeys, start).run();
+      count(route, status, pool.policyLabel());
+    } finally {
+      pool.admission().leave();
+    }
+  }
+
+  private void count(String route, int status, String policy) {
+    metrics.requests.labelValues(route, Integer.toString(status), policy).inc();
+  }
+
+  /** The pool serving {@code model}: by configured or discovered model names, else the first. */
+  private PoolRuntime poolFor(String model) {
+    List<PoolRuntime> all = orderedPools;
+    if (all.isEmpty()) {
+      return null;
+    }
+    if (model != null && all.size() > 1) {
+      for (PoolRuntime p : all) {
+        if (p.config().models().contains(model)) {
+          return p;
+        }
+      }
+      for (PoolRuntime p : all) {
+        for (Worker w : p.workers()) {
+          if (workerModels.getOrDefault(w, List.of()).contains(model)) {
+            return p;
+          }
+        }
+      }
+    }
+    return all.get(0);
+  }
+
+  private static boolean authorized(ServerRequest req, GatewayConfig cfg) {
+    if (cfg.apiKeys().isEmpty()) {
+      return true;
+    }
+    String auth = req.headers().first(HeaderNames.AUTHORIZATION).orElse("");
+    return auth.startsWith("Bearer ") && cfg.apiKeys().contains(auth.substring(7).trim());
+  }
+
+  void sendError(ServerResponse res, int code, String message, String type) {
+    ObjectNode err = Json.object();
+    ObjectNode e = err.putObject("error");
+    e.put("message", message);
+    e.put("type", type);
+    e.put("code", code);
+    sendJson(res, code, err);
+  }
+
+  private static void sendJson(ServerResponse res, int code, JsonNode json) {
+    res.status(code);
+    res.header(HeaderNames.CONTENT_TYPE, "application/json");
+    try {
+      res.send(Json.write(json).getBytes(StandardCharsets.UTF_8));
+    } catch (UncheckedIOException e) {
+      // the client is gone; nothing to answer
+    }
+  }
+
+  // ---- models, health, metrics ----------------------------------------------------------------
+
+  private void models(ServerRequest req, ServerResponse res) {
+    if (!authorized(req, config)) {
+      sendError(res, 401, "missing or invalid API key", "authentication_error");
+      return;
+    }
+    Set<String> ids = new LinkedHashSet<>();
+    for (PoolRuntime p : orderedPools) {
+      ids.addAll(p.config().models());
+      for (Worker w : p.workers()) {
+        ids.addAll(workerModels.getOrDefault(w, List.of()));
+      }
+    }
+    ObjectNode out = Json.object();
+    out.put("object", "list");
+    ArrayNode data = out.putArray("data");
+    for (String id : ids) {
+      ObjectNode m = data.addObject();
+      m.put("id", id);
+      m.put("object", "model");
+      m.put("owned_by", "baton");
+    }
+    sendJson(res, 200, out);
+  }
+
+  private void health(ServerRequest req, ServerResponse res) {
+    ObjectNode out = Json.object();
+    out.put("status", "ok");
+    ObjectNode ps = out.putObject("pools");
+    for (PoolRuntime p : orderedPools) {
+      int available = 0;
+      for (Worker w : p.workers()) {
+        available += w.available() ? 1 : 0;
+      }
+      ObjectNode n = ps.putObject(p.name());
+      n.put("workers", p.workers().size());
+      n.put("available", available);
+    }
+    sendJson(res, 200, out);
+  }
+
+  private void metricsEndpoint(ServerRequest req, ServerResponse res) {
+    for (PoolRuntime p : orderedPools) {
+      for (Worker w : p.workers()) {
+        metrics.inFlight.labelValues(w.url()).set(w.inFlight());
+      }
+    }
+    res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    res.send(metrics.text().getBytes(StandardCharsets.UTF_8));
+  }
+
+  // ---- admin API ------------------------------------------------------------------------------
+
+  @FunctionalInterface
+  private interface AdminAction {
+    void handle(ServerRequest req, ServerResponse res) throws Exception;
+  }
+
+  /** Admin calls: with an admin token configured it is required; without one, loopback only. */
+  private void admin(ServerRequest req, ServerResponse res, AdminAction action) {
+    String token = config.adminToken();
+    if (token != null) {
+      String auth = req.headers().first(HeaderNames.AUTHORIZATION).orElse("");
+      if (!auth.equals("Bearer " + token)) {
+        sendError(res, 401, "admin API needs the admin token", "authentication_error");
+        return;
+      }
+    } else if (!(req.remotePeer().address() instanceof InetSocketAddress a
+        && a.getAddress() != null
+        && a.getAddress().isLoopbackAddress())) {
+      sendError(res, 403, "admin API is loopback-only without an admin_token", "permission_error");
+      return;
+    }
+    try {
+      action.handle(req, res);
+    } catch (IllegalArgumentException | IllegalStateException | IOException e) {
+      sendError(res, 400, e.getMessage(), "invalid_request_error");
+    } catch (Exception e) {
+      LOG.log(Level.WARNING, "admin call failed", e);
+      sendError(res, 500, ProxyFlow.describe(e), "internal_error");
+    }
+  }
+
+  private void listWorkers(ServerRequest req, ServerResponse res) {
+    ObjectNode out = Json.object();
+    ObjectNode ps = out.putObject("pools");
+    for (PoolRuntime p : orderedPools) {
+      ObjectNode pn = ps.putObject(p.name());
+      pn.put("mode", p.mode().name().toLowerCase(java.util.Locale.ROOT));
+      pn.put("policy", p.policyLabel());
+      ArrayNode ws = pn.putArray("workers");
+      for (Worker w : p.workers()) {
+        ObjectNode wn = ws.addObject();
+        wn.put("url", w.url());
+        wn.put("role", w.role().name().toLowerCase(java.util.Locale.ROOT));
+        if (w.group() != null) {
+          wn.put("group", w.group());
+        }
+        wn.put("healthy", w.healthy());
+        wn.put("breaker", w.breaker().state().name().toLowerCase(java.util.Locale.ROOT));
+        wn.put("available", w.available());
+        wn.put("in_flight", w.inFlight());
+        wn.put("kv_cache_usage", w.kvCacheUsage());
+      }
+    }
+    sendJson(res, 200, out);
+  }
+
+  private JsonNode jsonBody(ServerRequest req) {
+    if (!req.content().hasEntity()) {
+      return Json.object();
+    }
+    return Json.parse(new String(req.content().as(byte[].class), StandardCharsets.UTF_8));
+  }
+
+  private void addWorker(ServerRequest req, ServerResponse res) {
+    JsonNode b = jsonBody(req);
+    if (!b.isObject()) {
+      throw new IllegalArgumentException("the body must be a JSON object");
+    }
+    ObjectNode spec = ((ObjectNode) b).deepCopy();
+    String pool = spec.has("pool") ? spec.remove("pool").asText() : orderedPools.get(0).name();
+    WorkerSpec w = GatewayConfig.parseWorker(new GatewayConfig.Node("worker", spec));
+    addWorker(pool, w);
+    ObjectNode out = Json.object();
+    out.put("pool", pool);
+    out.put("url", w.url());
+    out.put("added", true);
+    sendJson(res, 200, out);
+  }
+
+  private void removeWorker(ServerRequest req, ServerResponse res) {
+    String url = req.query().contains("url") ? req.query().get("url") : null;
+    String pool = req.query().contains("pool") ? req.query().get("pool") : null;
+    if (url == null) {
+      JsonNode b = jsonBody(req);
+      url = b.path("url").asText(null);
+      pool = b.path("pool").asText(pool);
+    }
+    if (url == null) {
+      throw new IllegalArgumentException("name the worker: ?url=... or {\"url\": ...}");
+    }
+    while (url.endsWith("/")) {
+      url = url.substring(0, url.length() - 1);
+    }
+    if (pool == null) {
+      pool = orderedPools.get(0).name();
+    }
+    if (!removeWorker(pool, url)) {
+      sendError(res, 404, "no worker " + url + " in pool '" + pool + "'", "not_found_error");
+      return;
+    }
+    ObjectNode out = Json.object();
+    out.put("pool", pool);
+    out.put("url", url);
+    out.put("removed", true);
+    sendJson(res, 200, out);
+  }
+
+  private void reload(ServerRequest req, ServerResponse res) throws IOException {
+    reload();
+    ObjectNode out = Json.object();
+    out.put("reloaded", true);
+    sendJson(res, 200, out);
+  }
+
+  // ---- background loops -----------------------------------------------------------------------
+
+  private List<Worker> allWorkers() {
+    List<Worker> all = new ArrayList<>();
+    for (PoolRuntime p : orderedPools) {
+      all.addAll(p.workers());
+    }
+    return all;
+  }
+
+  private void healthLoop() {
+    while (running) {
+      checkHealthOnce();
+      if (!pause(config.health().intervalMs())) {
+        return;
+      }
+    }
+  }
+
+  /** One round of active health checks, all workers in parallel. */
+  void checkHealthOnce() {
+    List<Worker> all = allWorkers();
+    List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+    for (Worker w : all) {
+      done.add(executor.submit(() -> checkHealth(w)));
+    }
+    for (var f : done) {
+      try {
+        f.get();
+      } catch (Exception e) {
+        // one check failing is recorded on its worker
+      }
+    }
+  }
+
+  private void checkHealth(Worker w) {
+    boolean ok;
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/health"), null, config.health().timeoutMs())) {
+      r.body().readAllBytes();
+      ok = r.status() == 200;
+    } catch (IOException | RuntimeException e) {
+      ok = false;
+    }
+    boolean was = w.healthy();
+    w.healthy(ok);
+    if (ok) {
+      if (w.breaker().state() == CircuitBreaker.State.HALF_OPEN) {
+        w.breaker().onSuccess();
+      }
+      if (!was) {
+        LOG.info(() -> "worker " + w.url() + " is healthy again");
+      }
+      if (!workerModels.containsKey(w)) {
+        fetchModels(w);
+      }
+    } else {
+      workerFailed(w);
+    }
+  }
+
+  private void fetchModels(Worker w) {
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/v1/models"), null, config.health().timeoutMs())) {
+      byte[] answer = r.body().readAllBytes();
+      if (r.status() != 200) {
+        return;
+      }
+      List<String> ids = new ArrayList<>();
+      for (JsonNode m : Json.MAPPER.readTree(answer).path("data")) {
+        ids.add(m.path("id").asText());
+      }
+      workerModels.put(w, List.copyOf(ids));
+    } catch (IOException | RuntimeException e) {
+      // models are fetched again at the next healthy check
+    }
+  }
+
+  private void scrapeLoop() {
+    while (running) {
+      scrapeOnce();
+      if (!pause(config.scrapeIntervalMs())) {
+        return;
+      }
+    }
+  }
+
+  /** One round of worker /metrics scraping (running, waiting, KV usage). */
+  void scrapeOnce() {
+    List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+    for (Worker w : allWorkers()) {
+      if (w.healthy()) {
+        done.add(executor.submit(() -> scrape(w)));
+      }
+    }
+    for (var f : done) {
+      try {
+        f.get();
+      } catch (Exception e) {
+        // a failed scrape keeps the worker's previous numbers
+      }
+    }
+  }
+
+  private void scrape(Worker w) {
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/metrics"), null, config.health().timeoutMs())) {
+      String text = new String(r.body().readAllBytes(), StandardCharsets.UTF_8);
+      if (r.status() == 200) {
+        WorkerMetrics m = WorkerMetrics.parse(text);
+        w.scraped(m.running(), m.waiting(), m.kvCacheUsage());
+      }
+    } catch (IOException | RuntimeException e) {
+      // keep the previous numbers
+    }
+  }
+
+  private boolean pause(long ms) {
+    try {
+      Thread.sleep(ms);
+      return running;
+    } catch (InterruptedException e) {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,448 @@
+package dev.baton.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The gateway's whole configuration, read from YAML (docs/GATEWAY.md describes every key). Every
+ * key is optional except the pools' workers; unknown keys are errors so that typos do not pass
+ * silently.
+ */
+public record GatewayConfig(
+    String host,
+    int port,
+    List<String> apiKeys,
+    String adminToken,
+    String upstreamClient,
+    String tokenizer,
+    long requestTimeoutMs,
+    long scrapeIntervalMs,
+    Health health,
+    Retry retry,
+    Migration migration,
+    PrefixIndexConfig prefixIndex,
+    List<Pool> pools) {
+
+  public GatewayConfig {
+    apiKeys = List.copyOf(apiKeys);
+    pools = List.copyOf(pools);
+    Set<String> names = new HashSet<>();
+    for (Pool pool : pools) {
+      if (!names.add(pool.name())) {
+        throw new IllegalArgumentException("pool name '" + pool.name() + "' is used twice");
+      }
+    }
+    if (!upstreamClient.equals("jdk") && !upstreamClient.equals("helidon")) {
+      throw new IllegalArgumentException(
+          "upstream_client must be 'jdk' or 'helidon', not '" + upstreamClient + "'");
+    }
+  }
+
+  /** Active health checks and passive ejection. */
+  public record Health(long intervalMs, long timeoutMs, int failureThreshold, long openMs) {}
+
+  /** Retries of legs that failed before the client saw a byte. */
+  public record Retry(
+      int maxAttempts, long backoffMs, double backoffMultiplier, long maxBackoffMs) {}
+
+  /** Moving a broken decode stream to another worker. */
+  public record Migration(boolean enabled, int maxMigrations) {}
+
+  /**
+   * The prefix index: {@code capacityBlocks} bounds its memory (about 20 bytes per block), {@code
+   * blockSize} tokens per block when a tokenizer is configured, {@code charsPerBlock} otherwise.
+   */
+  public record PrefixIndexConfig(
+      int capacityBlocks,
+      int blockSize,
+      int charsPerBlock,
+      double cacheThreshold,
+      int balanceAbs,
+      double balanceRel) {}
+
+  /** One worker as the config or the admin API names it. */
+  public record WorkerSpec(String url, Role role, String group, int bootstrapPort) {
+    public WorkerSpec {
+      URI uri = URI.create(url);
+      if (uri.getScheme() == null || uri.getHost() == null || uri.getPort() < 0) {
+        throw new IllegalArgumentException(
+            "worker url '" + url + "' must look like http://host:port");
+      }
+      while (url.endsWith("/")) {
+        url = url.substring(0, url.length() - 1);
+      }
+    }
+  }
+
+  /** A worker's role. */
+  public enum Role {
+    PREFILL,
+    DECODE,
+    BOTH;
+
+    static Role parse(String text) {
+      return switch (text) {
+        case "prefill" -> PREFILL;
+        case "decode" -> DECODE;
+        case "both", "colocated" -> BOTH;
+        default ->
+            throw new IllegalArgumentException(
+                "role must be prefill, decode or both, not '" + text + "'");
+      };
+    }
+
+    boolean canPrefill() {
+      return this != DECODE;
+    }
+
+    boolean canDecode() {
+      return this != PREFILL;
+    }
+  }
+
+  /** How a pool talks to its workers. */
+  public enum Mode {
+    /** vLLM NixlConnector two-step protocol (Baton workers speak it too). */
+    NIXL,
+    /** SGLang bootstrap protocol: both legs at once. */
+    SGLANG,
+    /** Plain proxying to colocated workers. */
+    COLOCATED;
+
+    static Mode parse(String text) {
+      return switch (text) {
+        case "nixl", "vllm", "baton" -> NIXL;
+        case "sglang" -> SGLANG;
+        case "colocated", "plain" -> COLOCATED;
+        default ->
+            throw new IllegalArgumentException(
+                "mode must be nixl, sglang or colocated, not '" + text + "'");
+      };
+    }
+  }
+
+  /**
+   * A pool of workers serving the same models. {@code disaggregationThreshold}: prompts whose
+   * uncached part (estimated from the prefix index) is shorter go to a decode worker as colocated
+   * requests; {@code prefillSaturation}: when every prefill worker has that many prefills
+   * outstanding, the same happens (0 turns either off).
+   */
+  public record Pool(
+      String name,
+      Mode mode,
+      List<String> models,
+      String prefillPolicy,
+      String decodePolicy,
+      int disaggregationThreshold,
+      int prefillSaturation,
+      int maxInFlight,
+      int queueSize,
+      long queueTimeoutMs,
+      List<WorkerSpec> workers) {
+    public Pool {
+      models = List.copyOf(models);
+      workers = List.copyOf(workers);
+      Policies.requireKnown(prefillPolicy);
+      Policies.requireKnown(decodePolicy);
+      if (maxInFlight < 1 || queueSize < 0) {
+        throw new IllegalArgumentException(
+            "pool '" + name + "': max_in_flight must be >= 1 and queue_size >= 0");
+      }
+    }
+  }
+
+  /** A config with one colocated pool and defaults everywhere, for tests and quick starts. */
+  public static GatewayConfig defaults() {
+    return parse(Yaml.MAPPER.createObjectNode());
+  }
+
+  public static GatewayConfig load(Path file) throws IOException {
+    JsonNode root;
+    try {
+      root = Yaml.MAPPER.readTree(Files.readString(file));
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new IllegalArgumentException("config file " + file + " does not exist", e);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read config " + file + ": " + e.getMessage(), e);
+    }
+    try {
+      return parse(root == null ? Yaml.MAPPER.createObjectNode() : root);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("config " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  public static GatewayConfig parseYaml(String yaml) {
+    try {
+      JsonNode root = Yaml.MAPPER.readTree(yaml);
+      return parse(root == null ? Yaml.MAPPER.createObjectNode() : root);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("malformed YAML: " + e.getMessage(), e);
+    }
+  }
+
+  static GatewayConfig parse(JsonNode root) {
+    Node n = new Node("", root);
+    n.only(
+        "host",
+        "port",
+        "api_keys",
+        "admin_token",
+        "upstream_client",
+        "tokenizer",
+        "request_timeout_ms",
+        "scrape_interval_ms",
+        "health",
+        "retry",
+        "migration",
+        "prefix_index",
+        "pools");
+    Node h = n.child("health");
+    h.only("interval_ms", "timeout_ms", "failure_threshold", "open_ms");
+    Node r = n.child("retry");
+    r.only("max_attempts", "backoff_ms", "backoff_multiplier", "max_backoff_ms");
+    Node m = n.child("migration");
+    m.only("enabled", "max_migrations");
+    Node p = n.child("prefix_index");
+    p.only(
+        "capacity_blocks",
+        "block_size",
+        "chars_per_block",
+        "cache_threshold",
+        "balance_abs",
+        "balance_rel");
+    List<Pool> pools = new ArrayList<>();
+    for (Node pool : n.list("pools")) {
+      pools.add(parsePool(pool));
+    }
+    if (pools.isEmpty()) {
+      pools.add(parsePool(new Node("pools[0]", Yaml.MAPPER.createObjectNode())));
+    }
+    return new GatewayConfig(
+        n.text("host", "0.0.0.0"),
+        n.integer("port", 8000),
+        n.strings("api_keys"),
+        n.text("admin_token", null),
+        n.text("upstream_client", "jdk"),
+        n.text("tokenizer", null),
+        n.positiveLong("request_timeout_ms", 600_000),
+        n.positiveLong("scrape_interval_ms", 1000),
+        new Health(
+            h.positiveLong("interval_ms", 2000),
+            h.positiveLong("timeout_ms", 1000),
+            h.integer("failure_threshold", 3),
+            h.positiveLong("open_ms", 5000)),
+        new Retry(
+            Math.max(1, r.integer("max_attempts", 3)),
+            r.positiveLong("backoff_ms", 20),
+            r.decimal("backoff_multiplier", 2.0),
+            r.positiveLong("max_backoff_ms", 1000)),
+        new Migration(m.bool("enabled", true), m.integer("max_migrations", 2)),
+        new PrefixIndexConfig(
+            p.integer("capacity_blocks", 1 << 18),
+            p.integer("block_size", 16),
+            p.integer("chars_per_block", 64),
+            p.decimal("cache_threshold", 0.3),
+            p.integer("balance_abs", 32),
+            p.decimal("balance_rel", 1.5)),
+        pools);
+  }
+
+  private static Pool parsePool(Node pool) {
+    pool.only(
+        "name",
+        "mode",
+        "models",
+        "policy",
+        "prefill_policy",
+        "decode_policy",
+        "disaggregation_threshold",
+        "prefill_saturation",
+        "max_in_flight",
+        "queue_size",
+        "queue_timeout_ms",
+        "workers");
+    String policy = pool.text("policy", "least-request");
+    List<WorkerSpec> workers = new ArrayList<>();
+    for (Node w : pool.list("workers")) {
+      workers.add(parseWorker(w));
+    }
+    return new Pool(
+        pool.text("name", "default"),
+        Mode.parse(pool.text("mode", "colocated")),
+        pool.strings("models"),
+        pool.text("prefill_policy", policy),
+        pool.text("decode_policy", policy),
+        pool.integer("disaggregation_threshold", 0),
+        pool.integer("prefill_saturation", 0),
+        pool.integer("max_in_flight", 1024),
+        pool.integer("queue_size", 4096),
+        pool.positiveLong("queue_timeout_ms", 10_000),
+        workers);
+  }
+
+  static WorkerSpec parseWorker(Node w) {
+    w.only("url", "role", "group", "bootstrap_port");
+    String url = w.text("url", null);
+    if (url == null) {
+      throw new IllegalArgumentException(w.path + ": a worker needs a url");
+    }
+    return new WorkerSpec(
+        url,
+        Role.parse(w.text("role", "both")),
+        w.text("group", null),
+        w.integer("bootstrap_port", 8998));
+  }
+
+  /** Reads one YAML/JSON object with defaults, naming the path in every error. */
+  static final class Node {
+    final String path;
+    final JsonNode node;
+
+    Node(String path, JsonNode node) {
+      this.path = path;
+      this.node = node;
+      if (node != null && !node.isObject()) {
+        throw new IllegalArgumentException(label() + " must be a mapping");
+      }
+    }
+
+    private String label() {
+      return path.isEmpty() ? "the config" : path;
+    }
+
+    private String key(String name) {
+      return path.isEmpty() ? name : path + "." + name;
+    }
+
+    void only(String... names) {
+      if (node == null) {
+        return;
+      }
+      Set<String> allowed = Set.of(names);
+      Iterator<String> it = node.fieldNames();
+      while (it.hasNext()) {
+        String field = it.next();
+        if (!allowed.contains(field)) {
+          throw new IllegalArgumentException(
+              "unknown key '" + key(field) + "' (allowed: " + String.join(", ", names) + ")");
+        }
+      }
+    }
+
+    private JsonNode get(String name) {
+      if (node == null) {
+        return null;
+      }
+      JsonNode v = node.get(name);
+      return v == null || v.isNull() ? null : v;
+    }
+
+    Node child(String name) {
+      return new Node(key(name), get(name));
+    }
+
+    List<Node> list(String name) {
+      JsonNode v = get(name);
+      if (v == null) {
+        return List.of();
+      }
+      if (!v.isArray()) {
+        throw new IllegalArgumentException(key(name) + " must be a list");
+      }
+      List<Node> out = new ArrayList<>();
+      for (int i = 0; i < v.size(); i++) {
+        out.add(new Node(key(name) + "[" + i + "]", v.get(i)));
+      }
+      return out;
+    }
+
+    List<String> strings(String name) {
+      JsonNode v = get(name);
+      if (v == null) {
+        return List.of();
+      }
+      if (!v.isArray()) {
+        throw new IllegalArgumentException(key(name) + " must be a list of strings");
+      }
+      List<String> out = new ArrayList<>();
+      v.forEach(e -> out.add(e.asText()));
+      return out;
+    }
+
+    String text(String name, String fallback) {
+      JsonNode v = get(name);
+      if (v == null) {
+        return fallback;
+      }
+      if (!v.isValueNode()) {
+        throw new IllegalArgumentException(key(name) + " must be a string");
+      }
+      return v.asText();
+    }
+
+    int integer(String name, int fallback) {
+      JsonNode v = get(name);
+      if (v == null) {
+        return fallback;
+      }
+      if (!v.canConvertToInt()) {
+        throw new IllegalArgumentException(key(name) + " must be an integer, not '" + v + "'");
+      }
+      int value = v.asInt();
+      if (value < 0) {
+        throw new IllegalArgumentException(key(name) + " must not be negative");
+      }
+      return value;
+    }
+
+    long positiveLong(String name, long fallback) {
+      JsonNode v = get(name);
+      if (v == null) {
+        return fallback;
+      }
+      if (!v.canConvertToLong() || v.asLong() <= 0) {
+        throw new IllegalArgumentException(
+            key(name) + " must be a positive integer, not '" + v + "'");
+      }
+      return v.asLong();
+    }
+
+    double decimal(String name, double fallback) {
+      JsonNode v = get(name);
+      if (v == null) {
+        return fallback;
+      }
+      if (!v.isNumber()) {
+        throw new IllegalArgumentException(key(name) + " must be a number, not '" + v + "'");
+      }
+      return v.asDouble();
+    }
+
+    boolean bool(String name, boolean fallback) {
+      JsonNode v = get(name);
+      if (v == null) {
+        return fallback;
+      }
+      if (!v.isBoolean()) {
+        throw new IllegalArgumentException(key(name) + " must be true or false");
+      }
+      return v.asBoolean();
+    }
+  }
+
+  /** YAML mapper (shared, thread-safe). */
+  static final class Yaml {
+    static final ObjectMapper MAPPER = new ObjectMapper(new YAMLFactory());
+  }
+}

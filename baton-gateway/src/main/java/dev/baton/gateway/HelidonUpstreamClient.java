@@ -1,0 +1,77 @@
+package dev.baton.gateway;
+
+import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
+import io.helidon.webclient.api.HttpClientResponse;
+import io.helidon.webclient.http1.Http1Client;
+import io.helidon.webclient.http1.Http1ClientRequest;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.time.Duration;
+
+/** {@link UpstreamClient} on Helidon's blocking HTTP/1.1 WebClient. */
+final class HelidonUpstreamClient implements UpstreamClient {
+  private final Http1Client client =
+      Http1Client.builder()
+          .connectTimeout(Duration.ofSeconds(5))
+          .shareConnectionCache(false)
+          .build();
+
+  @Override
+  public Response send(URI uri, byte[] body, long timeoutMs) throws IOException {
+    HttpClientResponse r;
+    try {
+      Http1ClientRequest req =
+          (body == null ? client.get() : client.post())
+              .uri(uri)
+              .readTimeout(Duration.ofMillis(timeoutMs));
+      if (body == null) {
+        r = req.request();
+      } else {
+        r = req.header(HeaderValues.CONTENT_TYPE_JSON).submit(body);
+      }
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
+    } catch (RuntimeException e) {
+      throw new IOException(e.getMessage(), e);
+    }
+    return new Response() {
+      @Override
+      public int status() {
+        return r.status().code();
+      }
+
+      @Override
+      public String contentType() {
+        return r.headers().first(HeaderNames.CONTENT_TYPE).orElse(null);
+      }
+
+      @Override
+      public InputStream body() {
+        return r.inputStream();
+      }
+
+      @Override
+      public void abort() {
+        try {
+          r.inputStream().close();
+        } catch (IOException | RuntimeException ignored) {
+          // already broken
+        }
+        r.close();
+      }
+
+      @Override
+      public void close() {
+        r.close();
+      }
+    };
+  }
+
+  @Override
+  public void close() {
+    client.closeResource();
+  }
+}

@@ -1,0 +1,235 @@
+package dev.baton.gateway;
+
+import dev.baton.gateway.GatewayConfig.Mode;
+import dev.baton.gateway.GatewayConfig.Pool;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A pool at run time: its workers (replaced as a whole on reload or admin changes, so requests in
+ * flight keep the worker objects they hold), its per-leg policy instances, its prefix index and its
+ * admission control. {@link #select} is where a request gets its pair.
+ */
+final class PoolRuntime {
+
+  /** The chosen workers: {@code prefill} is null for a colocated request. */
+  record Selection(Worker prefill, Worker decode) {
+    boolean colocated() {
+      return prefill == null;
+    }
+  }
+
+  private final Pool config;
+  private final RoutingPolicy prefillPolicy;
+  private final RoutingPolicy decodePolicy;
+  private final PrefixIndex index;
+  private final Admission admission;
+  private volatile List<Worker> workers;
+
+  PoolRuntime(
+      Pool config,
+      RoutingPolicy prefillPolicy,
+      RoutingPolicy decodePolicy,
+      PrefixIndex index,
+      List<Worker> workers) {
+    this.config = config;
+    this.prefillPolicy = prefillPolicy;
+    this.decodePolicy = decodePolicy;
+    this.index = index;
+    this.admission =
+        new Admission(config.maxInFlight(), config.queueSize(), config.queueTimeoutMs());
+    this.workers = List.of();
+    setWorkers(workers);
+  }
+
+  Pool config() {
+    return config;
+  }
+
+  String name() {
+    return config.name();
+  }
+
+  Mode mode() {
+    return config.mode();
+  }
+
+  Admission admission() {
+    return admission;
+  }
+
+  PrefixIndex index() {
+    return index;
+  }
+
+  List<Worker> workers() {
+    return workers;
+  }
+
+  String policyLabel() {
+    return prefillPolicy.name().equals(decodePolicy.name())
+        ? decodePolicy.name()
+        : prefillPolicy.name() + "/" + decodePolicy.name();
+  }
+
+  /** Whether requests need their prompts hashed (a policy or conditional P/D reads the index). */
+  boolean hashesPrompts() {
+    return prefillPolicy.usesPrefixIndex()
+        || decodePolicy.usesPrefixIndex()
+        || config.disaggregationThreshold() > 0;
+  }
+
+  /**
+   * Replaces the worker list. Workers keep their prefix-index slot; new ones get a free slot and
+   * removed ones give theirs back (their index bits are cleared).
+   */
+  synchronized void setWorkers(List<Worker> next) {
+    long used = 0;
+    for (Worker w : next) {
+      if (w.slot() >= 0) {
+        used |= 1L << w.slot();
+      }
+    }
+    for (Worker old : workers) {
+      if (old.slot() >= 0 && !next.contains(old)) {
+        index.clearSlot(old.slot());
+        old.slot(-1);
+      }
+    }
+    for (Worker w : next) {
+      if (w.slot() < 0 && used != -1L) {
+        int free = Long.numberOfTrailingZeros(~used);
+        w.slot(free);
+        used |= 1L << free;
+      }
+    }
+    workers = List.copyOf(next);
+  }
+
+  /** Worker with this url, or null. */
+  Worker find(String url) {
+    for (Worker w : workers) {
+      if (w.url().equals(url)) {
+        return w;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Chooses the workers for one attempt, skipping {@code excluded} ones (they failed this request
+   * already). Returns null when no worker can take it.
+   */
+  Selection select(RouteRequest request, Set<Worker> excluded) {
+    List<Worker> prefills = new ArrayList<>();
+    List<Worker> decodes = new ArrayList<>();
+    for (Worker w : workers) {
+      if (!w.available() || excluded.contains(w)) {
+        continue;
+      }
+      if (config.mode() == Mode.COLOCATED) {
+        if (w.role().canDecode()) {
+          decodes.add(w);
+        }
+        continue;
+      }
+      if (w.role().canPrefill()) {
+        prefills.add(w);
+      }
+      if (w.role().canDecode()) {
+        decodes.add(w);
+      }
+    }
+    if (decodes.isEmpty()) {
+      return null;
+    }
+    Selection s;
+    if (config.mode() == Mode.COLOCATED) {
+      s = new Selection(null, decodePolicy.choose(decodes, request));
+    } else if (prefills.isEmpty() || prefillSaturated(prefills)) {
+      // SGLang decode workers cannot compute a prompt on their own: no colocated fallback there.
+      s =
+          config.mode() == Mode.NIXL
+              ? new Selection(null, decodePolicy.choose(decodes, request))
+              : null;
+    } else {
+      s = pair(prefills, decodes, request);
+      if (s != null
+          && config.mode() == Mode.NIXL
+          && config.disaggregationThreshold() > 0
+          && request.uncachedTokens(s.decode()) < config.disaggregationThreshold()) {
+        s = new Selection(null, s.decode());
+      }
+    }
+    if (s != null) {
+      chosen(s, request);
+    }
+    return s;
+  }
+
+  private Selection pair(List<Worker> prefills, List<Worker> decodes, RouteRequest request) {
+    boolean grouped = false;
+    for (Worker w : workers) {
+      grouped |= w.group() != null;
+    }
+    if (prefillPolicy instanceof PairPolicy pd) {
+      PairPolicy.Pair p = pd.choosePair(prefills, decodes, grouped, request);
+      return p == null ? null : new Selection(p.prefill(), p.decode());
+    }
+    if (!grouped) {
+      return new Selection(
+          prefillPolicy.choose(prefills, request), decodePolicy.choose(decodes, request));
+    }
+    // Replica mode: only prefill workers whose group has a decode worker can be chosen.
+    List<Worker> pairable = new ArrayList<>();
+    for (Worker p : prefills) {
+      for (Worker d : decodes) {
+        if (Objects.equals(p.group(), d.group())) {
+          pairable.add(p);
+          break;
+        }
+      }
+    }
+    if (pairable.isEmpty()) {
+      return null;
+    }
+    Worker prefill = prefillPolicy.choose(pairable, request);
+    List<Worker> sameGroup = new ArrayList<>();
+    for (Worker d : decodes) {
+      if (Objects.equals(prefill.group(), d.group())) {
+        sameGroup.add(d);
+      }
+    }
+    return new Selection(prefill, decodePolicy.choose(sameGroup, request));
+  }
+
+  private boolean prefillSaturated(List<Worker> prefills) {
+    if (config.prefillSaturation() <= 0 || config.mode() != Mode.NIXL) {
+      return false;
+    }
+    for (Worker w : prefills) {
+      if (w.prefillsInFlight() < config.prefillSaturation()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Records the choice in the prefix index at once, so the next request of a burst sees it. */
+  private void chosen(Selection s, RouteRequest request) {
+    if (hashesPrompts()) {
+      long[] keys = request.prompt().blockKeys();
+      if (s.prefill() != null) {
+        index.record(keys, s.prefill().slot());
+      }
+      index.record(keys, s.decode().slot());
+      request.indexChanged();
+    }
+    if (s.prefill() != null) {
+      s.prefill().breaker().onSelected();
+    }
+    s.decode().breaker().onSelected();
+  }
+}

@@ -1,0 +1,92 @@
+package dev.baton.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.baton.core.BlockHash;
+import java.util.List;
+
+/**
+ * Cuts a request's prompt into chained block hashes ({@link BlockHash}) for the prefix index. With
+ * a tokenizer the blocks are {@code blockSize} tokens, as the workers' caches see them; without one
+ * they are {@code charsPerBlock} characters, an approximation that still keeps equal prefixes
+ * together.
+ */
+final class PromptKeys {
+
+  /** A prompt's block keys and its estimated token count. */
+  record Prompt(long[] blockKeys, int tokens, int tokensPerBlock) {}
+
+  private final PromptTokenizer tokenizer;
+  private final int blockSize;
+  private final int charsPerBlock;
+
+  PromptKeys(PromptTokenizer tokenizer, int blockSize, int charsPerBlock) {
+    this.tokenizer = tokenizer;
+    this.blockSize = Math.max(1, blockSize);
+    this.charsPerBlock = Math.max(1, charsPerBlock);
+  }
+
+  boolean usesTokenizer() {
+    return tokenizer != null;
+  }
+
+  Prompt of(JsonNode body, boolean chat) {
+    String extra =
+        BlockHash.extraKeys(
+            body.path("model").asText(""), "gateway", body.path("cache_salt").asText(null));
+    JsonNode prompt = body.get("prompt");
+    if (!chat && prompt != null && prompt.isArray() && !prompt.isEmpty() && prompt.get(0).isInt()) {
+      int[] ids = new int[prompt.size()];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = prompt.get(i).asInt();
+      }
+      return hash(ids, blockSize, ids.length, extra);
+    }
+    String text = chat ? chatText(body.path("messages")) : promptText(prompt);
+    if (tokenizer != null) {
+      int[] ids = tokenizer.encode(text);
+      return hash(ids, blockSize, ids.length, extra);
+    }
+    int[] chars = text.codePoints().toArray();
+    return hash(chars, charsPerBlock, (chars.length + 3) / 4, extra);
+  }
+
+  private static Prompt hash(int[] ids, int size, int tokens, String extra) {
+    List<byte[]> chain = BlockHash.chain(ids, ids.length, size, extra);
+    long[] keys = new long[chain.size()];
+    for (int i = 0; i < keys.length; i++) {
+      keys[i] = BlockHash.shortKey(chain.get(i));
+    }
+    int tokensPerBlock =
+        ids.length == 0 ? 1 : Math.max(1, (int) ((long) tokens * size / ids.length));
+    return new Prompt(keys, tokens, tokensPerBlock);
+  }
+
+  static String promptText(JsonNode prompt) {
+    if (prompt == null || prompt.isNull()) {
+      return "";
+    }
+    if (prompt.isArray()) {
+      StringBuilder sb = new StringBuilder();
+      prompt.forEach(p -> sb.append(p.asText()).append('\n'));
+      return sb.toString();
+    }
+    return prompt.asText();
+  }
+
+  static String chatText(JsonNode messages) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonNode m : messages) {
+      sb.append(m.path("role").asText()).append('\n');
+      JsonNode content = m.path("content");
+      if (content.isArray()) {
+        for (JsonNode part : content) {
+          sb.append(part.path("text").asText());
+        }
+      } else {
+        sb.append(content.asText());
+      }
+      sb.append('\n');
+    }
+    return sb.toString();
+  }
+}

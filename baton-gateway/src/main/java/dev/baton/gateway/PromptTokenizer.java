@@ -1,0 +1,9 @@
+package dev.baton.gateway;
+
+/**
+ * Turns prompt text into token ids for the prefix index (the model's tokenizer when configured).
+ */
+@FunctionalInterface
+public interface PromptTokenizer {
+  int[] encode(String text);
+}

@@ -1,0 +1,46 @@
+package dev.baton.gateway;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+
+/**
+ * The gateway's HTTP client toward workers: blocking calls on virtual threads, pooled keep-alive
+ * connections, bodies read as streams so nothing is buffered whole. Two implementations (JDK and
+ * Helidon) are kept so the choice stays measurable (docs/GATEWAY.md says which is the default and
+ * why).
+ */
+interface UpstreamClient extends AutoCloseable {
+
+  /** An upstream answer whose body is read as it arrives. */
+  interface Response extends AutoCloseable {
+    int status();
+
+    /** The Content-Type header, or null. */
+    String contentType();
+
+    InputStream body();
+
+    /** Drops the connection: the worker sees a disconnect and stops the request. */
+    void abort();
+
+    @Override
+    void close();
+  }
+
+  /**
+   * Sends a request ({@code body} null = GET); {@code timeoutMs} bounds connecting and waiting for
+   * the response head. Connection failures are IOExceptions.
+   */
+  Response send(URI uri, byte[] body, long timeoutMs) throws IOException;
+
+  @Override
+  void close();
+
+  static UpstreamClient create(String kind) {
+    return switch (kind) {
+      case "helidon" -> new HelidonUpstreamClient();
+      default -> new JdkUpstreamClient();
+    };
+  }
+}

@@ -1,0 +1,133 @@
+package dev.baton.gateway;
+
+import dev.baton.gateway.GatewayConfig.Role;
+import dev.baton.gateway.GatewayConfig.WorkerSpec;
+import java.net.URI;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One upstream worker and what the gateway knows of its load and health: its own in-flight counts
+ * (always fresh) and the numbers scraped from the worker's {@code /metrics} (periodic).
+ */
+public final class Worker {
+
+  private final WorkerSpec spec;
+  private final URI base;
+  private final CircuitBreaker breaker;
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicInteger prefillsInFlight = new AtomicInteger();
+  private volatile boolean healthy = true;
+  private volatile double scrapedRunning;
+  private volatile double scrapedWaiting;
+  private volatile double kvCacheUsage;
+  private volatile int slot = -1;
+
+  Worker(WorkerSpec spec, CircuitBreaker breaker) {
+    this.spec = spec;
+    this.base = URI.create(spec.url());
+    this.breaker = breaker;
+  }
+
+  public String url() {
+    return spec.url();
+  }
+
+  public WorkerSpec spec() {
+    return spec;
+  }
+
+  public Role role() {
+    return spec.role();
+  }
+
+  /** Replica-mode group id, or null in pool mode. */
+  public String group() {
+    return spec.group();
+  }
+
+  URI uri(String path) {
+    return base.resolve(path);
+  }
+
+  String host() {
+    return base.getHost();
+  }
+
+  CircuitBreaker breaker() {
+    return breaker;
+  }
+
+  /** Healthy by the last active check and not ejected by the breaker. */
+  public boolean available() {
+    return healthy && breaker.allows();
+  }
+
+  boolean healthy() {
+    return healthy;
+  }
+
+  void healthy(boolean value) {
+    healthy = value;
+  }
+
+  /** Requests this gateway has running on the worker (either leg). */
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  /** Prefill legs this gateway has outstanding on the worker. */
+  public int prefillsInFlight() {
+    return prefillsInFlight.get();
+  }
+
+  void begin(boolean prefill) {
+    inFlight.incrementAndGet();
+    if (prefill) {
+      prefillsInFlight.incrementAndGet();
+    }
+  }
+
+  void end(boolean prefill) {
+    inFlight.decrementAndGet();
+    if (prefill) {
+      prefillsInFlight.decrementAndGet();
+    }
+  }
+
+  /**
+   * Load seen by policies: the larger of this gateway's own in-flight count (fresh) and the
+   * worker's scraped running + waiting requests (which include other gateways' traffic).
+   */
+  public double load() {
+    return Math.max(inFlight.get(), scrapedRunning + scrapedWaiting);
+  }
+
+  /** Scraped {@code vllm:kv_cache_usage_perc}, in [0, 1]. */
+  public double kvCacheUsage() {
+    return kvCacheUsage;
+  }
+
+  double scrapedRunning() {
+    return scrapedRunning;
+  }
+
+  void scraped(double running, double waiting, double kvUsage) {
+    scrapedRunning = running;
+    scrapedWaiting = waiting;
+    kvCacheUsage = kvUsage;
+  }
+
+  /** Small id (0..63) used by the prefix index, or -1 when the pool has no free slot. */
+  int slot() {
+    return slot;
+  }
+
+  void slot(int value) {
+    slot = value;
+  }
+
+  @Override
+  public String toString() {
+    return spec.url() + "(" + spec.role().name().toLowerCase(java.util.Locale.ROOT) + ")";
+  }
+}

@@ -1,0 +1,359 @@
+package dev.baton.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.baton.core.Json;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A stand-in for a vLLM worker with the NixlConnector (vLLM cannot run here). It checks every field
+ * of the P/D request protocol as vLLM's proxy contract states it (prefill: stream=false,
+ * max_tokens=1, max_completion_tokens=1, no stream_options/min_tokens, kv_transfer_params with
+ * do_remote_decode=true and the remote_* fields null; decode: the exact kv_transfer_params a
+ * prefill issued, extra fields included) and answers as vLLM does, non-streaming or SSE. Every
+ * protocol violation is recorded and answered with 400.
+ *
+ * <p>Its "model" is deterministic: the k-th generated token is {@code " w<n>"} where n counts the
+ * {@code " w"} tokens already in the prompt, so a continuation of a broken stream yields exactly
+ * the tokens the first worker would have produced.
+ */
+final class VllmStandIn implements AutoCloseable {
+
+  enum Kind {
+    PREFILL,
+    DECODE,
+    BOTH
+  }
+
+  /** kv_transfer_params issued by any prefill stand-in, by remote_request_id. */
+  static final Map<String, JsonNode> ISSUED = new ConcurrentHashMap<>();
+
+  final Kind kind;
+  final String model;
+  final String engineId = UUID.randomUUID().toString();
+  final List<String> violations = Collections.synchronizedList(new ArrayList<>());
+  final List<ObjectNode> received = Collections.synchronizedList(new ArrayList<>());
+  final AtomicInteger prefillLegs = new AtomicInteger();
+  final AtomicInteger decodeLegs = new AtomicInteger();
+  final AtomicInteger plainRequests = new AtomicInteger();
+  final AtomicInteger disconnectsSeen = new AtomicInteger();
+  final AtomicInteger healthChecks = new AtomicInteger();
+  volatile int chunkDelayMs;
+  volatile int cutAfterChunks = -1;
+  final AtomicInteger failNext = new AtomicInteger();
+  volatile int failStatus = 503;
+  volatile boolean healthy = true;
+  volatile double kvUsage;
+  volatile int running;
+  private final StandInServer server;
+
+  VllmStandIn(Kind kind, String model) throws IOException {
+    this.kind = kind;
+    this.model = model;
+    this.server = new StandInServer(this::handle).start();
+  }
+
+  String url() {
+    return server.url();
+  }
+
+  /** Kills it: connections reset, port refuses. */
+  void kill() {
+    server.stop();
+  }
+
+  /** Brings it back on the same port. */
+  void restart() throws IOException {
+    server.start();
+  }
+
+  @Override
+  public void close() {
+    server.close();
+  }
+
+  int requests() {
+    return prefillLegs.get() + decodeLegs.get() + plainRequests.get();
+  }
+
+  private void handle(StandInServer.Request req, StandInServer.Exchange ex) throws Exception {
+    switch (req.path()) {
+      case "/health" -> {
+        healthChecks.incrementAndGet();
+        ex.send(healthy ? 200 : 503, "application/json", "{}");
+      }
+      case "/metrics" ->
+          ex.send(
+              200,
+              "text/plain; version=0.0.4",
+              "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"
+                  + "# TYPE vllm:num_requests_running gauge\n"
+                  + "vllm:num_requests_running{engine=\"0\",model_name=\""
+                  + model
+                  + "\"} "
+                  + running
+                  + "\nvllm:num_requests_waiting{engine=\"0\",model_name=\""
+                  + model
+                  + "\"} 0.0\nvllm:kv_cache_usage_perc{engine=\"0\",model_name=\""
+                  + model
+                  + "\"} "
+                  + kvUsage
+                  + "\n");
+      case "/v1/models" ->
+          ex.send(
+              200,
+              "application/json",
+              "{\"object\":\"list\",\"data\":[{\"id\":\""
+                  + model
+                  + "\",\"object\":\"model\",\"owned_by\":\"vllm\"}]}");
+      case "/v1/completions", "/v1/chat/completions" ->
+          completion(req, ex, req.path().endsWith("chat/completions"));
+      default -> ex.send(404, "application/json", "{\"error\":\"not found\"}");
+    }
+  }
+
+  private void violation(String v) {
+    violations.add(v);
+  }
+
+  private void completion(StandInServer.Request req, StandInServer.Exchange ex, boolean chat)
+      throws Exception {
+    ObjectNode body = (ObjectNode) Json.parse(req.text());
+    received.add(body);
+    if (failNext.get() > 0 && failNext.getAndDecrement() > 0) {
+      ex.send(failStatus, "application/json", "{\"error\":{\"message\":\"overloaded\"}}");
+      return;
+    }
+    int before = violations.size();
+    JsonNode kv = body.get("kv_transfer_params");
+    boolean prefillLeg = kv != null && kv.path("do_remote_decode").asBoolean(false);
+    boolean decodeLeg = kv != null && kv.path("do_remote_prefill").asBoolean(false);
+    if (prefillLeg) {
+      prefillLegs.incrementAndGet();
+      checkPrefillLeg(body, kv);
+    } else if (decodeLeg) {
+      decodeLegs.incrementAndGet();
+      checkDecodeLeg(kv);
+    } else {
+      plainRequests.incrementAndGet();
+      if (kind != Kind.BOTH && kind != Kind.DECODE) {
+        // A kv_producer serves plain requests too; the gateway should never send them here.
+        violation("plain request sent to a prefill-only worker");
+      }
+    }
+    if (violations.size() > before) {
+      ex.send(
+          400,
+          "application/json",
+          "{\"error\":{\"message\":"
+              + Json.write(String.join("; ", violations.subList(before, violations.size())))
+              + "}}");
+      return;
+    }
+    String prompt = promptText(body, chat);
+    int offset = countWords(prompt);
+    int maxTokens = body.has("max_tokens") ? body.get("max_tokens").asInt() : 16;
+    if (body.has("max_completion_tokens")) {
+      maxTokens = Math.min(maxTokens, body.get("max_completion_tokens").asInt());
+    }
+    String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
+    if (prefillLeg) {
+      ObjectNode params = Json.object();
+      params.put("do_remote_prefill", true);
+      params.put("do_remote_decode", false);
+      params.put("remote_engine_id", engineId);
+      params.put("remote_request_id", id);
+      var blocks = params.putArray("remote_block_ids");
+      for (int i = 0; i <= prompt.length() / 64; i++) {
+        blocks.add(i);
+      }
+      params.put("remote_host", "127.0.0.1");
+      params.put("remote_port", 5600);
+      params.put("tp_size", 1);
+      // Not a vLLM field: what Baton's KV connector adds; the gateway must pass it through.
+      params.put("lease_token", UUID.randomUUID().toString());
+      ISSUED.put(id, params);
+      ObjectNode answer = whole(id, chat, " w" + offset, 1, prompt);
+      answer.set("kv_transfer_params", params);
+      ex.send(200, "application/json", Json.write(answer));
+      return;
+    }
+    if (body.path("stream").asBoolean(false)) {
+      stream(ex, id, chat, offset, maxTokens, body.path("stream_options").path("include_usage"));
+    } else {
+      StringBuilder text = new StringBuilder();
+      for (int k = 0; k < maxTokens; k++) {
+        text.append(" w").append(offset + k);
+      }
+      ObjectNode answer = whole(id, chat, text.toString(), maxTokens, prompt);
+      answer.putNull("kv_transfer_params");
+      ex.send(200, "application/json", Json.write(answer));
+    }
+  }
+
+  private void checkPrefillLeg(ObjectNode body, JsonNode kv) {
+    if (kind == Kind.DECODE) {
+      violation("prefill leg sent to a decode worker");
+    }
+    if (!body.path("stream").isBoolean() || body.get("stream").asBoolean()) {
+      violation("prefill leg must have stream=false, got " + body.get("stream"));
+    }
+    if (body.path("max_tokens").asInt(-1) != 1) {
+      violation("prefill leg must have max_tokens=1, got " + body.get("max_tokens"));
+    }
+    if (body.path("max_completion_tokens").asInt(-1) != 1) {
+      violation("prefill leg must have max_completion_tokens=1");
+    }
+    if (body.has("stream_options")) {
+      violation("prefill leg must not carry stream_options");
+    }
+    if (body.has("min_tokens")) {
+      violation("prefill leg must not carry min_tokens");
+    }
+    ObjectNode expected = Json.object();
+    expected.put("do_remote_decode", true);
+    expected.put("do_remote_prefill", false);
+    expected.putNull("remote_engine_id");
+    expected.putNull("remote_block_ids");
+    expected.putNull("remote_host");
+    expected.putNull("remote_port");
+    if (!expected.equals(kv)) {
+      violation("prefill kv_transfer_params must be " + expected + ", got " + kv);
+    }
+  }
+
+  private void checkDecodeLeg(JsonNode kv) {
+    if (kind == Kind.PREFILL) {
+      violation("decode leg sent to a prefill worker");
+    }
+    JsonNode issued = ISSUED.get(kv.path("remote_request_id").asText());
+    if (issued == null) {
+      violation("decode leg names an unknown remote_request_id: " + kv);
+    } else if (!issued.equals(kv)) {
+      violation("decode kv_transfer_params differ from the prefill's: " + kv + " vs " + issued);
+    }
+  }
+
+  private ObjectNode whole(String id, boolean chat, String text, int tokens, String prompt) {
+    ObjectNode a = Json.object();
+    a.put("id", id);
+    a.put("object", chat ? "chat.completion" : "text_completion");
+    a.put("created", System.currentTimeMillis() / 1000);
+    a.put("model", model);
+    ObjectNode choice = a.putArray("choices").addObject();
+    choice.put("index", 0);
+    if (chat) {
+      ObjectNode m = choice.putObject("message");
+      m.put("role", "assistant");
+      m.put("content", text);
+    } else {
+      choice.put("text", text);
+      choice.putNull("logprobs");
+    }
+    choice.put("finish_reason", "length");
+    choice.putNull("stop_reason");
+    ObjectNode usage = a.putObject("usage");
+    usage.put("prompt_tokens", prompt.length() / 4);
+    usage.put("completion_tokens", tokens);
+    usage.put("total_tokens", prompt.length() / 4 + tokens);
+    return a;
+  }
+
+  private void stream(
+      StandInServer.Exchange ex,
+      String id,
+      boolean chat,
+      int offset,
+      int maxTokens,
+      JsonNode includeUsage)
+      throws Exception {
+    ex.startChunked(200, "text/event-stream");
+    long created = System.currentTimeMillis() / 1000;
+    if (chat) {
+      ObjectNode first = chunk(id, chat, created);
+      ObjectNode delta = ((ObjectNode) first.path("choices").get(0)).putObject("delta");
+      delta.put("role", "assistant");
+      delta.put("content", "");
+      ex.chunk("data: " + Json.write(first) + "\n\n");
+    }
+    int cut = cutAfterChunks;
+    for (int k = 0; k < maxTokens; k++) {
+      if (cut >= 0 && k == cut) {
+        cutAfterChunks = -1;
+        ex.cut();
+        return;
+      }
+      if (chunkDelayMs > 0) {
+        Thread.sleep(chunkDelayMs);
+        if (ex.peerClosed()) {
+          disconnectsSeen.incrementAndGet();
+          return;
+        }
+      }
+      ObjectNode c = chunk(id, chat, created);
+      ObjectNode choice = (ObjectNode) c.path("choices").get(0);
+      String token = " w" + (offset + k);
+      if (chat) {
+        choice.putObject("delta").put("content", token);
+      } else {
+        choice.put("text", token);
+      }
+      if (k == maxTokens - 1) {
+        choice.put("finish_reason", "length");
+      }
+      ex.chunk("data: " + Json.write(c) + "\n\n");
+    }
+    if (includeUsage.asBoolean(false)) {
+      ObjectNode u = chunk(id, chat, created);
+      u.putArray("choices");
+      u.putObject("usage").put("completion_tokens", maxTokens);
+      ex.chunk("data: " + Json.write(u) + "\n\n");
+    }
+    ex.chunk("data: [DONE]\n\n");
+    ex.end();
+  }
+
+  private ObjectNode chunk(String id, boolean chat, long created) {
+    ObjectNode c = Json.object();
+    c.put("id", id);
+    c.put("object", chat ? "chat.completion.chunk" : "text_completion");
+    c.put("created", created);
+    c.put("model", model);
+    ObjectNode choice = c.putArray("choices").addObject();
+    choice.put("index", 0);
+    if (!chat) {
+      choice.put("text", "");
+      choice.putNull("logprobs");
+    }
+    choice.putNull("finish_reason");
+    return c;
+  }
+
+  static String promptText(ObjectNode body, boolean chat) {
+    if (!chat) {
+      return PromptKeys.promptText(body.get("prompt"));
+    }
+    JsonNode messages = body.path("messages");
+    if (body.path("continue_final_message").asBoolean(false) && !messages.isEmpty()) {
+      return messages.get(messages.size() - 1).path("content").asText();
+    }
+    return PromptKeys.chatText(messages);
+  }
+
+  static int countWords(String text) {
+    int n = 0;
+    for (int i = text.indexOf(" w"); i >= 0; i = text.indexOf(" w", i + 2)) {
+      if (i + 2 < text.length() && Character.isDigit(text.charAt(i + 2))) {
+        n++;
+      }
+    }
+    return n;
+  }
+}
