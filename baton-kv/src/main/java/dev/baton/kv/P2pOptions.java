@@ -1,0 +1,255 @@
+package dev.baton.kv;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.Set;
+
+/**
+ * Options of the {@code P2pConnector}, read from {@code kv_connector_extra_config}. The secret is
+ * given inline ({@code secret}) or as a file ({@code secret_file}); {@link #toString()} never shows
+ * it.
+ *
+ * @param bindHost address the block server listens on (loopback unless configured)
+ * @param port block server port; 0 picks a free one
+ * @param advertiseHost host put into {@code remote_host} for decode workers; defaults to bindHost
+ * @param transport auto, tcp or shm
+ * @param lease how long a finished prefill's blocks wait for their decode pull
+ * @param timeout deadline of one pull or release, connect included
+ * @param secret inline cluster secret, or null
+ * @param secretFile file holding the cluster secret, or null
+ * @param shmDir where the pool's shared-memory file lives
+ * @param maxConnections connections the block server accepts at once
+ * @param maxConcurrentPulls pulls one consumer runs at once
+ */
+public record P2pOptions(
+    String bindHost,
+    int port,
+    String advertiseHost,
+    Transport transport,
+    Duration lease,
+    Duration timeout,
+    String secret,
+    Path secretFile,
+    Path shmDir,
+    int maxConnections,
+    int maxConcurrentPulls) {
+
+  /** Shortest secret accepted: guessing must stay hopeless. */
+  public static final int MIN_SECRET_BYTES = 16;
+
+  private static final Set<String> KEYS =
+      Set.of(
+          "host",
+          "port",
+          "advertise_host",
+          "transport",
+          "lease_seconds",
+          "timeout_ms",
+          "secret",
+          "secret_file",
+          "shm_dir",
+          "max_connections",
+          "max_concurrent_pulls");
+
+  public P2pOptions {
+    if (bindHost == null || bindHost.isBlank()) {
+      throw new IllegalArgumentException("host must not be empty");
+    }
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("port must be in 0..65535, got " + port);
+    }
+    if (advertiseHost == null || advertiseHost.isBlank()) {
+      advertiseHost = bindHost;
+    }
+    if (lease.isNegative() || lease.isZero()) {
+      throw new IllegalArgumentException("lease_seconds must be positive");
+    }
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout_ms must be positive");
+    }
+    if (maxConnections < 1 || maxConcurrentPulls < 1) {
+      throw new IllegalArgumentException("max_connections and max_concurrent_pulls must be >= 1");
+    }
+    if (secret != null && secretFile != null) {
+      throw new IllegalArgumentException("give either secret or secret_file, not both");
+    }
+    if (secret != null && secret.getBytes(StandardCharsets.UTF_8).length < MIN_SECRET_BYTES) {
+      throw new IllegalArgumentException(
+          "secret must be at least " + MIN_SECRET_BYTES + " bytes long");
+    }
+  }
+
+  /** Defaults: loopback, free port, auto transport, 30 s lease, 10 s timeout, no secret yet. */
+  public static P2pOptions defaults() {
+    return new P2pOptions(
+        "127.0.0.1",
+        0,
+        null,
+        Transport.AUTO,
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(10),
+        null,
+        null,
+        SharedMemoryRegion.DEFAULT_DIR,
+        256,
+        8);
+  }
+
+  /** Reads options from a {@code kv_connector_extra_config} object; unknown keys are errors. */
+  public static P2pOptions fromJson(JsonNode extra) {
+    P2pOptions d = defaults();
+    if (extra == null || extra.isNull()) {
+      return d;
+    }
+    if (!extra.isObject()) {
+      throw new IllegalArgumentException("kv_connector_extra_config must be a JSON object");
+    }
+    for (Iterator<String> names = extra.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!KEYS.contains(name)) {
+        throw new IllegalArgumentException(
+            "unknown key '"
+                + name
+                + "' in kv_connector_extra_config; known: "
+                + KEYS.stream().sorted().toList());
+      }
+    }
+    String secretFile = text(extra, "secret_file", null);
+    return new P2pOptions(
+        text(extra, "host", d.bindHost()),
+        integer(extra, "port", d.port()),
+        text(extra, "advertise_host", null),
+        Transport.fromWireName(text(extra, "transport", d.transport().wireName())),
+        Duration.ofMillis(
+            Math.round(number(extra, "lease_seconds", d.lease().toMillis() / 1000.0) * 1000)),
+        Duration.ofMillis(integer(extra, "timeout_ms", (int) d.timeout().toMillis())),
+        text(extra, "secret", null),
+        secretFile == null ? null : Path.of(secretFile),
+        Path.of(text(extra, "shm_dir", d.shmDir().toString())),
+        integer(extra, "max_connections", d.maxConnections()),
+        integer(extra, "max_concurrent_pulls", d.maxConcurrentPulls()));
+  }
+
+  /** A copy with the secret replaced (the {@code --kv-secret} flag wins over the config). */
+  public P2pOptions withSecret(String newSecret) {
+    return new P2pOptions(
+        bindHost,
+        port,
+        advertiseHost,
+        transport,
+        lease,
+        timeout,
+        newSecret,
+        null,
+        shmDir,
+        maxConnections,
+        maxConcurrentPulls);
+  }
+
+  /** A copy with the secret read from {@code file} (the {@code --kv-secret-file} flag). */
+  public P2pOptions withSecretFile(Path file) {
+    return new P2pOptions(
+        bindHost,
+        port,
+        advertiseHost,
+        transport,
+        lease,
+        timeout,
+        null,
+        file,
+        shmDir,
+        maxConnections,
+        maxConcurrentPulls);
+  }
+
+  /**
+   * The cluster secret's bytes (a file's trailing newline is dropped). Fails clearly when none is
+   * configured: the transfer channel never runs unauthenticated.
+   */
+  public byte[] resolveSecret() {
+    byte[] bytes;
+    if (secret != null) {
+      bytes = secret.getBytes(StandardCharsets.UTF_8);
+    } else if (secretFile != null) {
+      try {
+        String text = Files.readString(secretFile, StandardCharsets.UTF_8).strip();
+        bytes = text.getBytes(StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read KV secret file " + secretFile, e);
+      }
+    } else {
+      throw new IllegalArgumentException(
+          "the P2P KV channel needs a cluster secret: --kv-secret, --kv-secret-file, "
+              + "or secret / secret_file in kv_connector_extra_config");
+    }
+    if (bytes.length < MIN_SECRET_BYTES) {
+      throw new IllegalArgumentException(
+          "KV secret must be at least " + MIN_SECRET_BYTES + " bytes long");
+    }
+    return bytes;
+  }
+
+  @Override
+  public String toString() {
+    return "P2pOptions[host="
+        + bindHost
+        + ", port="
+        + port
+        + ", advertiseHost="
+        + advertiseHost
+        + ", transport="
+        + transport.wireName()
+        + ", lease="
+        + lease
+        + ", timeout="
+        + timeout
+        + ", secret="
+        + (secret != null ? "<inline>" : secretFile != null ? secretFile : "<none>")
+        + ", shmDir="
+        + shmDir
+        + ", maxConnections="
+        + maxConnections
+        + ", maxConcurrentPulls="
+        + maxConcurrentPulls
+        + "]";
+  }
+
+  private static String text(JsonNode node, String key, String fallback) {
+    JsonNode value = node.get(key);
+    if (value == null || value.isNull()) {
+      return fallback;
+    }
+    if (!value.isTextual()) {
+      throw new IllegalArgumentException(key + " must be a string, got " + value);
+    }
+    return value.asText();
+  }
+
+  private static int integer(JsonNode node, String key, int fallback) {
+    JsonNode value = node.get(key);
+    if (value == null || value.isNull()) {
+      return fallback;
+    }
+    if (!value.isIntegralNumber() || !value.canConvertToInt()) {
+      throw new IllegalArgumentException(key + " must be an integer, got " + value);
+    }
+    return value.asInt();
+  }
+
+  private static double number(JsonNode node, String key, double fallback) {
+    JsonNode value = node.get(key);
+    if (value == null || value.isNull()) {
+      return fallback;
+    }
+    if (!value.isNumber()) {
+      throw new IllegalArgumentException(key + " must be a number, got " + value);
+    }
+    return value.asDouble();
+  }
+}

@@ -1,0 +1,20 @@
+package dev.baton.kv;
+
+/** The block channel over TCP (forced, even though the peer is on this host). */
+class TcpTransferTest extends TransferContract {
+
+  @Override
+  Transport transport() {
+    return Transport.TCP;
+  }
+
+  @Override
+  String expectedPath() {
+    return "tcp";
+  }
+
+  @Override
+  OffHeapBlockMemory newServerMemory() {
+    return OffHeapBlockMemory.allocate(BLOCKS, BLOCK_BYTES, "test");
+  }
+}
