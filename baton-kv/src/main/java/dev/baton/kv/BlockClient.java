@@ -38,7 +38,7 @@ public final class BlockClient implements AutoCloseable {
 
   private static final int MAX_IDLE_PER_PEER = 16;
 
-  private final KvBlockMemory memory;
+  private final KvCacheView memory;
   private final byte[] secret;
   private final String layoutKey;
   private final Transport transport;
@@ -69,11 +69,7 @@ public final class BlockClient implements AutoCloseable {
   }
 
   public BlockClient(
-      KvBlockMemory memory,
-      byte[] secret,
-      String layoutKey,
-      Transport transport,
-      Duration timeout) {
+      KvCacheView memory, byte[] secret, String layoutKey, Transport transport, Duration timeout) {
     this.memory = memory;
     this.secret = secret.clone();
     this.layoutKey = layoutKey;

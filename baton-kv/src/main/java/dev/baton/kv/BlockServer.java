@@ -55,7 +55,7 @@ public final class BlockServer implements AutoCloseable {
     }
   }
 
-  private final KvBlockMemory memory;
+  private final KvCacheView memory;
   private final LeaseTable leases;
   private final byte[] secret;
   private final String layoutKey;
@@ -72,7 +72,7 @@ public final class BlockServer implements AutoCloseable {
   private volatile boolean closed;
 
   public BlockServer(
-      KvBlockMemory memory, LeaseTable leases, byte[] secret, String layoutKey, Options options)
+      KvCacheView memory, LeaseTable leases, byte[] secret, String layoutKey, Options options)
       throws IOException {
     this.memory = memory;
     this.leases = leases;

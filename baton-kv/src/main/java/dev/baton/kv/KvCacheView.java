@@ -1,6 +1,8 @@
 package dev.baton.kv;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * The engine's paged KV memory as a connector sees it: {@code numBlocks} blocks of {@code
@@ -20,4 +22,18 @@ public interface KvCacheView {
 
   /** A string equal on two workers exactly when their blocks can be copied between them. */
   String layout();
+
+  /**
+   * A file that maps exactly this memory (block {@code i} at byte offset {@code i * blockBytes()}),
+   * when the memory lives in a shared mapping: same-host peers then copy blocks straight out of it
+   * (the P2P connector's shared-memory path). Empty for private memory.
+   */
+  default Optional<Path> sharedFile() {
+    return Optional.empty();
+  }
+
+  /** Whether {@code blockId} names a block of this memory. */
+  default boolean isValidBlock(int blockId) {
+    return blockId >= 0 && blockId < numBlocks();
+  }
 }

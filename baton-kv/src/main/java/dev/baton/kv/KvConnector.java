@@ -101,6 +101,50 @@ public interface KvConnector extends AutoCloseable {
   /** Worker side: the forward pass wrote KV for {@code step}; save what should be saved. */
   default void afterForward(List<StepSeq> step) {}
 
+  /**
+   * Scheduler side, as {@link #requestFinished(Request, int[])} but told whether the request ran to
+   * a normal end ({@code completed}: stop or length) or was aborted / failed. A producer keeps KV
+   * only for completed requests. The engine calls this one.
+   */
+  default Finish requestFinished(Request request, int[] blockIds, boolean completed) {
+    return requestFinished(request, blockIds);
+  }
+
+  /**
+   * What the engine does with a request in {@link Finished#failedRecving()}: recompute the tokens
+   * the connector failed to load, or end the request with an error a gateway can retry.
+   */
+  default LoadFailurePolicy loadFailurePolicy() {
+    return LoadFailurePolicy.RECOMPUTE;
+  }
+
+  /** Why a load failed, for {@link #loadFailures()}. */
+  record LoadFailure(String requestId, int[] blockIds, TransferStatus status, String message) {}
+
+  /**
+   * Details of the loads reported in {@link Finished#failedRecving()} since the last call (drains):
+   * which blocks hold no valid KV and why. For error messages and metrics.
+   */
+  default List<LoadFailure> loadFailures() {
+    return List.of();
+  }
+
+  /**
+   * Worker side, for layer-wise connectors: blocks until layer {@code layer}'s KV of this step's
+   * loads is in place. Runners that compute layer by layer call it before each layer; connectors
+   * that load whole blocks before a request is scheduled (P2P) do nothing.
+   */
+  default void waitForLayerLoad(int layer) {}
+
+  /**
+   * Worker side, for layer-wise connectors: layer {@code layer}'s KV of this step is written and
+   * may be saved (a shared-cache connector starts copying it out while the next layer computes).
+   */
+  default void saveKvLayer(int layer) {}
+
+  /** Worker side: blocks until this step's saves no longer read the KV memory. */
+  default void waitForSave() {}
+
   /** Asynchronous loads and sends that ended since the last call. */
   default Finished pollFinished() {
     return Finished.NOTHING;

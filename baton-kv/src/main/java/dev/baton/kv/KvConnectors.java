@@ -1,7 +1,5 @@
 package dev.baton.kv;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.Set;
 
 /** Builds the connector a {@link KvTransferConfig} names. */
@@ -14,16 +12,14 @@ public final class KvConnectors {
     return Set.of(P2pConnector.NAME);
   }
 
-  /** Builds and starts the configured connector (a producer starts listening at once). */
-  public static KvConnector create(KvTransferConfig config, KvConnectorContext context) {
+  /**
+   * Builds the configured connector. It starts serving / loading once the engine calls {@link
+   * KvConnector#registerKvCache}. Configuration mistakes (no secret, ...) are
+   * IllegalArgumentExceptions.
+   */
+  public static KvConnector create(KvTransferConfig config) {
     return switch (config.connector()) {
-      case P2pConnector.NAME -> {
-        try {
-          yield new P2pConnector(config, context);
-        } catch (IOException e) {
-          throw new UncheckedIOException("cannot start the KV block server: " + e.getMessage(), e);
-        }
-      }
+      case P2pConnector.NAME -> new P2pConnector(config);
       default ->
           throw new IllegalArgumentException(
               "unknown kv_connector '" + config.connector() + "'; known: " + names());

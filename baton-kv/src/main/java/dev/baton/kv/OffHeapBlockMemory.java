@@ -6,13 +6,14 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * A plain {@link KvBlockMemory}: {@code numBlocks} blocks in one off-heap segment, optionally in a
+ * A plain {@link KvCacheView}: {@code numBlocks} blocks in one off-heap segment, optionally in a
  * {@link SharedMemoryRegion} so same-host peers can map it. Tests and the transfer benchmark use
- * it; the engine's KV pool implements {@link KvBlockMemory} itself.
+ * it; the engine's KV pool implements {@link KvCacheView} itself.
  */
-public final class OffHeapBlockMemory implements KvBlockMemory, AutoCloseable {
+public final class OffHeapBlockMemory implements KvCacheView, AutoCloseable {
 
   private final int numBlocks;
+  private final int blockSize;
   private final long blockBytes;
   private final String layoutKey;
   private final MemorySegment memory;
@@ -20,11 +21,17 @@ public final class OffHeapBlockMemory implements KvBlockMemory, AutoCloseable {
   private final SharedMemoryRegion shared;
 
   private OffHeapBlockMemory(
-      int numBlocks, long blockBytes, String layoutKey, Arena arena, SharedMemoryRegion shared) {
-    if (numBlocks <= 0 || blockBytes <= 0) {
+      int numBlocks,
+      int blockSize,
+      long blockBytes,
+      String layoutKey,
+      Arena arena,
+      SharedMemoryRegion shared) {
+    if (numBlocks <= 0 || blockSize <= 0 || blockBytes <= 0) {
       throw new IllegalArgumentException("block memory dimensions must be positive");
     }
     this.numBlocks = numBlocks;
+    this.blockSize = blockSize;
     this.blockBytes = blockBytes;
     this.layoutKey = layoutKey;
     this.arena = arena;
@@ -34,20 +41,27 @@ public final class OffHeapBlockMemory implements KvBlockMemory, AutoCloseable {
   }
 
   /** Private (anonymous) memory. */
-  public static OffHeapBlockMemory allocate(int numBlocks, long blockBytes, String layoutKey) {
-    return new OffHeapBlockMemory(numBlocks, blockBytes, layoutKey, Arena.ofShared(), null);
+  public static OffHeapBlockMemory allocate(
+      int numBlocks, int blockSize, long blockBytes, String layoutKey) {
+    return new OffHeapBlockMemory(
+        numBlocks, blockSize, blockBytes, layoutKey, Arena.ofShared(), null);
   }
 
   /** Memory in a shared-memory file under {@code dir}, mappable by same-host peers. */
   public static OffHeapBlockMemory shared(
-      Path dir, int numBlocks, long blockBytes, String layoutKey) {
+      Path dir, int numBlocks, int blockSize, long blockBytes, String layoutKey) {
     SharedMemoryRegion region = SharedMemoryRegion.create(dir, (long) numBlocks * blockBytes);
-    return new OffHeapBlockMemory(numBlocks, blockBytes, layoutKey, null, region);
+    return new OffHeapBlockMemory(numBlocks, blockSize, blockBytes, layoutKey, null, region);
   }
 
   @Override
   public int numBlocks() {
     return numBlocks;
+  }
+
+  @Override
+  public int blockSize() {
+    return blockSize;
   }
 
   @Override
@@ -61,7 +75,7 @@ public final class OffHeapBlockMemory implements KvBlockMemory, AutoCloseable {
   }
 
   @Override
-  public String layoutKey() {
+  public String layout() {
     return layoutKey;
   }
 

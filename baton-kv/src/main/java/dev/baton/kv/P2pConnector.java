@@ -1,8 +1,11 @@
 package dev.baton.kv;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -23,7 +26,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code do_remote_decode} request keeps its prompt blocks under a lease and answers with where to
  * pull them ({@code remote_host}, {@code remote_port}, {@code remote_block_ids}, {@code
  * remote_lease_token}). As a consumer (decode), a {@code do_remote_prefill} request pulls the
- * prompt blocks it lacks in one message, in the background, and releases the lease.
+ * prompt blocks it lacks in one message, in the background, then releases the lease.
+ *
+ * <p>The consumer never loads the prompt's last token: the engine computes it, which yields the
+ * logits of the first generated token (the prefill worker's sampled token is not reused).
  */
 public final class P2pConnector implements KvConnector {
 
@@ -32,28 +38,28 @@ public final class P2pConnector implements KvConnector {
   private static final System.Logger LOG = System.getLogger(P2pConnector.class.getName());
 
   private final KvTransferConfig config;
-  private final KvConnectorContext context;
   private final P2pOptions options;
   private final String engineId;
-  private final LeaseTable leases;
-  private final BlockServer server;
-  private final BlockClient client;
-  private final ExecutorService loaders;
-  private final Semaphore pullPermits;
+  private final byte[] secret;
+  private volatile KvCacheView cache;
+  private LeaseTable leases;
+  private BlockServer server;
+  private BlockClient client;
+  private ExecutorService loaders;
+  private Semaphore pullPermits;
 
   private final ConcurrentLinkedQueue<String> doneSending = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<String> doneRecving = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<String> failedRecving = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<LoadFailure> failures = new ConcurrentLinkedQueue<>();
 
-  /** numComputed at match time, per request waiting for {@link #updateStateAfterAlloc}. */
+  /** numComputed at match time, per request between {@link #matchedTokens} and allocation. */
   private final Map<String, Integer> matchedFrom = new ConcurrentHashMap<>();
 
-  /** Requests whose remote prefill was already taken care of (load started or not needed). */
+  /** Requests whose remote prefill was taken care of (load started, or nothing to load). */
   private final Set<String> consumed = ConcurrentHashMap.newKeySet();
 
-  private final List<PendingLoad> pending = new ArrayList<>();
-
-  /** Loads in flight, and those whose request was aborted meanwhile (guarded by itself). */
+  /** Loads in flight, and those whose request ended meanwhile (guarded by {@code loading}). */
   private final Set<String> loading = new HashSet<>();
 
   private final Set<String> abortedWhileLoading = new HashSet<>();
@@ -63,100 +69,110 @@ public final class P2pConnector implements KvConnector {
   private final AtomicLong bytesLoaded = new AtomicLong();
   private final AtomicLong loadNanos = new AtomicLong();
 
-  private record PendingLoad(
-      String requestId, KvTransferParams params, int[] localIds, int[] remoteIds, String problem) {}
+  /** Counters for metrics and the transfer benchmark. */
+  public record Stats(
+      int liveLeases, long loadsOk, long loadsFailed, long bytesLoaded, long loadNanos) {}
 
-  P2pConnector(KvTransferConfig config, KvConnectorContext context) throws IOException {
+  /** Reads the options and the secret; the channel starts in {@link #registerKvCache}. */
+  public P2pConnector(KvTransferConfig config) {
     this.config = config;
-    this.context = context;
     this.options = config.p2pOptions();
     this.engineId = config.engineId() != null ? config.engineId() : "baton-" + UUID.randomUUID();
-    byte[] secret = options.resolveSecret();
-    if (config.role().produces()) {
-      this.leases = new LeaseTable(options.lease().toMillis(), (id, end) -> doneSending.add(id));
-      this.server =
-          new BlockServer(
-              context.memory(),
-              leases,
-              secret,
-              context.layoutKey(),
-              new BlockServer.Options(
-                  options.bindHost(),
-                  options.port(),
-                  options.transport() != Transport.TCP,
-                  java.time.Duration.ofSeconds(5),
-                  options.maxConnections()));
-    } else {
-      this.leases = null;
-      this.server = null;
-    }
-    if (config.role().consumes()) {
-      this.client =
-          new BlockClient(
-              context.memory(),
-              secret,
-              context.layoutKey(),
-              options.transport(),
-              options.timeout());
-      this.loaders = Executors.newVirtualThreadPerTaskExecutor();
-      this.pullPermits = new Semaphore(options.maxConcurrentPulls());
-    } else {
-      this.client = null;
-      this.loaders = null;
-      this.pullPermits = null;
-    }
-    Arrays.fill(secret, (byte) 0);
+    this.secret = options.resolveSecret();
   }
 
   public String engineId() {
     return engineId;
   }
 
+  @Override
+  public synchronized void registerKvCache(KvCacheView view) {
+    if (cache != null) {
+      throw new IllegalStateException("the KV cache is already registered");
+    }
+    cache = view;
+    if (config.role().produces()) {
+      leases = new LeaseTable(options.lease().toMillis(), (id, end) -> doneSending.add(id));
+      try {
+        server =
+            new BlockServer(
+                view,
+                leases,
+                secret,
+                view.layout(),
+                new BlockServer.Options(
+                    options.bindHost(),
+                    options.port(),
+                    options.transport() != Transport.TCP,
+                    Duration.ofSeconds(5),
+                    options.maxConnections()));
+      } catch (IOException e) {
+        leases.close();
+        throw new UncheckedIOException(
+            "cannot start the KV block server on "
+                + options.bindHost()
+                + ":"
+                + options.port()
+                + ": "
+                + e.getMessage(),
+            e);
+      }
+    }
+    if (config.role().consumes()) {
+      client = new BlockClient(view, secret, view.layout(), options.transport(), options.timeout());
+      loaders = Executors.newVirtualThreadPerTaskExecutor();
+      pullPermits = new Semaphore(options.maxConcurrentPulls());
+    }
+  }
+
   // ---- scheduler side ----
 
   @Override
-  public ExternalMatch numNewMatchedTokens(KvRequest request, int numComputedTokens) {
-    KvTransferParams params = request.kvTransferParams();
-    if (client == null
-        || params == null
-        || !params.doRemotePrefill()
-        || consumed.contains(request.requestId())) {
-      return ExternalMatch.NONE;
+  public Match matchedTokens(Request request, int numComputedTokens) {
+    if (client == null || consumed.contains(request.requestId())) {
+      return Match.NONE;
     }
-    // Never offer the last prompt token: computing it here gives the first token's logits.
-    int loadable = request.promptLength() - 1 - numComputedTokens;
+    KvTransferParams params = paramsOrNull(request);
+    if (params == null || !params.doRemotePrefill()) {
+      return Match.NONE;
+    }
     matchedFrom.put(request.requestId(), numComputedTokens);
-    return loadable > 0 ? new ExternalMatch(loadable, true) : ExternalMatch.NONE;
+    // Never offer the last prompt token: computing it here gives the first token's logits.
+    int loadable = request.promptTokens().length - 1 - numComputedTokens;
+    return loadable > 0 ? new Match(loadable, true) : Match.NONE;
   }
 
   @Override
-  public void updateStateAfterAlloc(KvRequest request, int[] blockIds, int numExternalTokens) {
-    KvTransferParams params = request.kvTransferParams();
+  public void afterAllocate(Request request, int[] blockIds, int numExternalTokens) {
     Integer from = matchedFrom.remove(request.requestId());
-    if (client == null || params == null || !params.doRemotePrefill() || from == null) {
+    if (client == null || from == null || !consumed.add(request.requestId())) {
       return;
     }
-    if (!consumed.add(request.requestId())) {
-      return;
+    KvTransferParams params;
+    String problem;
+    try {
+      params = KvTransferParams.fromJson(request.kvTransferParams());
+      problem = params.pullProblem();
+    } catch (IllegalArgumentException e) {
+      params = null;
+      problem = e.getMessage();
     }
-    String problem = params.pullProblem();
     if (numExternalTokens <= 0) {
       // Everything is here already; the producer still waits to hear that we are done.
       if (problem == null) {
-        synchronized (pending) {
-          pending.add(new PendingLoad(request.requestId(), params, new int[0], new int[0], null));
-        }
+        KvTransferParams p = params;
+        loaders.execute(() -> releaseOnly(request.requestId(), p));
       }
       return;
     }
-    int blockSize = context.blockSize();
+    int blockSize = request.blockSize();
     int first = from / blockSize;
     int end = (from + numExternalTokens + blockSize - 1) / blockSize;
     if (problem == null && from % blockSize != 0) {
       problem = "locally computed prefix (" + from + " tokens) is not block aligned";
     }
     if (problem == null && end > blockIds.length) {
-      problem = "the scheduler allocated " + blockIds.length + " blocks, need " + end;
+      problem = "the engine allocated " + blockIds.length + " blocks, the load needs " + end;
     }
     if (problem == null && end > params.remoteBlockIds().size()) {
       problem =
@@ -165,126 +181,129 @@ public final class P2pConnector implements KvConnector {
               + " blocks, the prompt needs "
               + end;
     }
-    int[] local = problem == null ? Arrays.copyOfRange(blockIds, first, end) : blockIds.clone();
+    int[] local =
+        problem == null
+            ? Arrays.copyOfRange(blockIds, first, end)
+            : Arrays.copyOfRange(blockIds, first, Math.min(end, blockIds.length));
     int[] remote =
         problem == null
             ? params.remoteBlockIds().subList(first, end).stream().mapToInt(i -> i).toArray()
             : new int[0];
-    synchronized (pending) {
-      pending.add(new PendingLoad(request.requestId(), params, local, remote, problem));
+    String id = request.requestId();
+    synchronized (loading) {
+      loading.add(id);
     }
+    KvTransferParams p = params;
+    String why = problem;
+    loaders.execute(() -> load(id, p, local, remote, why));
   }
 
   @Override
-  public FinishDecision requestFinished(
-      KvRequest request, int[] blockIds, boolean finishedNormally) {
+  public Finish requestFinished(Request request, int[] blockIds) {
+    return requestFinished(request, blockIds, true);
+  }
+
+  @Override
+  public Finish requestFinished(Request request, int[] blockIds, boolean completed) {
     String id = request.requestId();
     matchedFrom.remove(id);
     consumed.remove(id);
     synchronized (loading) {
       if (loading.contains(id)) {
-        abortedWhileLoading.add(id); // blocks freed once the pull stops writing into them
-        return new FinishDecision(true, null);
+        abortedWhileLoading.add(id); // freed once the pull stops writing into the blocks
+        return new Finish(true, null);
       }
     }
-    KvTransferParams params = request.kvTransferParams();
-    if (server == null || params == null || !params.doRemoteDecode() || !finishedNormally) {
-      return FinishDecision.FREE_NOW;
+    KvTransferParams params = paramsOrNull(request);
+    if (server == null || params == null || !params.doRemoteDecode() || !completed) {
+      return new Finish(false, null);
     }
-    int promptBlocks = (request.promptLength() + context.blockSize() - 1) / context.blockSize();
+    int blockSize = request.blockSize();
+    int promptBlocks = (request.promptTokens().length + blockSize - 1) / blockSize;
     if (blockIds.length < promptBlocks) {
       LOG.log(Level.WARNING, "request {0} has fewer blocks than its prompt; not leased", id);
-      return FinishDecision.FREE_NOW;
+      return new Finish(false, null);
     }
     String token;
     try {
       token = leases.grant(id, blockIds);
     } catch (IllegalStateException e) {
-      LOG.log(Level.WARNING, "request id {0} is already leased; not leasing again", id);
-      return FinishDecision.FREE_NOW;
+      LOG.log(Level.WARNING, "request id {0} already holds a lease; not leasing again", id);
+      return new Finish(false, null);
     }
     List<Integer> remote = new ArrayList<>(promptBlocks);
     for (int i = 0; i < promptBlocks; i++) {
       remote.add(blockIds[i]);
     }
     InetSocketAddress address = server.address();
-    return new FinishDecision(
+    return new Finish(
         true,
         KvTransferParams.prefillAnswer(
-            engineId, id, remote, options.advertiseHost(), address.getPort(), token));
+                engineId, id, remote, options.advertiseHost(), address.getPort(), token)
+            .toJson());
   }
 
-  // ---- worker side ----
-
-  @Override
-  public void startLoadKv() {
-    List<PendingLoad> batch;
-    synchronized (pending) {
-      if (pending.isEmpty()) {
-        return;
-      }
-      batch = new ArrayList<>(pending);
-      pending.clear();
-    }
-    for (PendingLoad load : batch) {
-      boolean releaseOnly = load.localIds().length == 0 && load.problem() == null;
-      if (!releaseOnly) {
-        synchronized (loading) {
-          loading.add(load.requestId());
-        }
-      }
-      loaders.execute(() -> run(load, releaseOnly));
+  private static KvTransferParams paramsOrNull(Request request) {
+    try {
+      return KvTransferParams.fromJson(request.kvTransferParams());
+    } catch (IllegalArgumentException e) {
+      // Malformed params: treated as a failed load in afterAllocate, where the policy applies.
+      JsonNode node = request.kvTransferParams();
+      boolean remotePrefill =
+          node != null
+              && node.path("do_remote_prefill").isBoolean()
+              && node.path("do_remote_prefill").asBoolean();
+      return remotePrefill
+          ? new KvTransferParams(false, true, null, null, null, null, null, null, null)
+          : null;
     }
   }
 
-  private void run(PendingLoad load, boolean releaseOnly) {
-    KvTransferParams params = load.params();
-    if (releaseOnly) {
-      TransferResult released =
-          client.release(
-              params.remoteHost(),
-              params.remotePort(),
-              params.remoteRequestId(),
-              params.remoteLeaseToken());
-      if (!released.isOk()) {
-        LOG.log(
-            Level.DEBUG, "lease release for {0} failed: {1}", load.requestId(), released.message());
-      }
-      return;
+  // ---- worker side (loads run on virtual threads, started at allocation) ----
+
+  private void releaseOnly(String requestId, KvTransferParams params) {
+    TransferResult released =
+        client.release(
+            params.remoteHost(),
+            params.remotePort(),
+            params.remoteRequestId(),
+            params.remoteLeaseToken());
+    if (!released.isOk()) {
+      LOG.log(Level.DEBUG, "lease release for {0} failed: {1}", requestId, released.message());
     }
-    TransferResult result;
+  }
+
+  private void load(
+      String requestId, KvTransferParams params, int[] local, int[] remote, String problem) {
     long start = System.nanoTime();
-    if (load.problem() != null) {
-      result = TransferResult.failed(TransferStatus.BAD_PARAMS, load.problem());
+    TransferResult result;
+    if (problem != null) {
+      result = TransferResult.failed(TransferStatus.BAD_PARAMS, problem);
     } else {
+      boolean permitted = false;
       try {
         pullPermits.acquire();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        result = TransferResult.failed(TransferStatus.CLOSED, "connector is closing");
-        settle(load, result, start);
-        return;
-      }
-      try {
+        permitted = true;
         result =
             client.pull(
                 params.remoteHost(),
                 params.remotePort(),
                 params.remoteRequestId(),
                 params.remoteLeaseToken(),
-                load.remoteIds(),
-                load.localIds(),
+                remote,
+                local,
                 true);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        result = TransferResult.failed(TransferStatus.CLOSED, "connector is closing");
       } catch (RuntimeException e) {
         result = TransferResult.failed(TransferStatus.PROTOCOL_ERROR, e.toString());
       } finally {
-        pullPermits.release();
+        if (permitted) {
+          pullPermits.release();
+        }
       }
     }
-    settle(load, result, start);
-  }
-
-  private void settle(PendingLoad load, TransferResult result, long start) {
     if (result.isOk()) {
       loadsOk.incrementAndGet();
       bytesLoaded.addAndGet(result.bytes());
@@ -294,44 +313,38 @@ public final class P2pConnector implements KvConnector {
       LOG.log(
           Level.WARNING,
           "KV load for {0} failed: {1} {2}",
-          load.requestId(),
+          requestId,
           result.status(),
           result.message());
-      failures.add(
-          new LoadFailure(load.requestId(), load.localIds(), result.status(), result.message()));
+      failures.add(new LoadFailure(requestId, local, result.status(), result.message()));
     }
     synchronized (loading) {
-      loading.remove(load.requestId());
-      if (abortedWhileLoading.remove(load.requestId())) {
-        doneSending.add(load.requestId());
+      loading.remove(requestId);
+      if (abortedWhileLoading.remove(requestId)) {
+        doneSending.add(requestId);
         return;
       }
     }
-    doneRecving.add(load.requestId());
+    (result.isOk() ? doneRecving : failedRecving).add(requestId);
   }
 
-  /** P2P loads whole blocks before the request is scheduled: nothing to wait for per layer. */
   @Override
-  public void waitForLayerLoad(int layer) {}
-
-  /** A P2P producer does not push; decode workers pull leased blocks. */
-  @Override
-  public void saveKvLayer(int layer) {}
-
-  @Override
-  public void waitForSave() {}
-
-  @Override
-  public Finished finished() {
-    Set<String> sending = new HashSet<>();
-    for (String id; (id = doneSending.poll()) != null; ) {
-      sending.add(id);
+  public Finished pollFinished() {
+    Set<String> sending = drain(doneSending);
+    Set<String> recving = drain(doneRecving);
+    Set<String> failed = drain(failedRecving);
+    if (sending.isEmpty() && recving.isEmpty() && failed.isEmpty()) {
+      return Finished.NOTHING;
     }
-    Set<String> recving = new HashSet<>();
-    for (String id; (id = doneRecving.poll()) != null; ) {
-      recving.add(id);
+    return new Finished(sending, recving, failed);
+  }
+
+  private static Set<String> drain(ConcurrentLinkedQueue<String> queue) {
+    Set<String> out = new HashSet<>();
+    for (String id; (id = queue.poll()) != null; ) {
+      out.add(id);
     }
-    return new Finished(sending, recving);
+    return out;
   }
 
   @Override
@@ -350,7 +363,7 @@ public final class P2pConnector implements KvConnector {
     return config.loadFailurePolicy();
   }
 
-  @Override
+  /** Where peers reach this worker's block server, when it is a producer. */
   public Optional<InetSocketAddress> transferAddress() {
     return server == null ? Optional.empty() : Optional.of(server.address());
   }
@@ -360,7 +373,6 @@ public final class P2pConnector implements KvConnector {
     return server != null && server.exportsSharedMemory();
   }
 
-  @Override
   public Stats stats() {
     return new Stats(
         leases == null ? 0 : leases.size(),
@@ -371,7 +383,7 @@ public final class P2pConnector implements KvConnector {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     if (server != null) {
       server.close();
     }
@@ -382,5 +394,6 @@ public final class P2pConnector implements KvConnector {
       loaders.shutdown();
       client.close();
     }
+    Arrays.fill(secret, (byte) 0);
   }
 }

@@ -3,6 +3,7 @@ package dev.baton.kv;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -11,20 +12,24 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * A producer and a consumer connector in one JVM, driven the way a scheduler drives them: prefill
- * finishes and leases, decode matches, allocates, loads, and the producer hears the release.
+ * A producer and a consumer connector in one JVM, driven the way the engine's scheduler drives
+ * them: prefill finishes and leases, decode matches, allocates, loads, and the producer hears the
+ * release.
  */
 class P2pConnectorTest {
 
   static final int BS = 16;
   static final long BLOCK_BYTES = 4096;
   static final String SECRET = "p2p-connector-test-secret";
+  static final String LAYOUT = "tiny-test/bs=16";
 
-  OffHeapBlockMemory prefillMemory = OffHeapBlockMemory.allocate(64, BLOCK_BYTES, "bs=16");
-  OffHeapBlockMemory decodeMemory = OffHeapBlockMemory.allocate(64, BLOCK_BYTES, "bs=16");
-  KvConnector prefill = connector("kv_producer", prefillMemory, "tcp", "fail");
-  KvConnector decode = connector("kv_consumer", decodeMemory, "tcp", "fail");
+  OffHeapBlockMemory prefillMemory = OffHeapBlockMemory.allocate(64, BS, BLOCK_BYTES, LAYOUT);
+  OffHeapBlockMemory decodeMemory = OffHeapBlockMemory.allocate(64, BS, BLOCK_BYTES, LAYOUT);
+  P2pConnector prefill = connector("kv_producer", prefillMemory, "{}");
+  P2pConnector decode = connector("kv_consumer", decodeMemory, "{}");
   final Set<String> sent = new HashSet<>();
+  final Set<String> received = new HashSet<>();
+  final Set<String> failed = new HashSet<>();
 
   @AfterEach
   void close() {
@@ -34,36 +39,53 @@ class P2pConnectorTest {
     decodeMemory.close();
   }
 
-  static KvConnector connector(String role, KvBlockMemory memory, String transport, String policy) {
-    KvTransferConfig config =
-        KvTransferConfig.parse(
-            "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\""
-                + role
-                + "\",\"kv_load_failure_policy\":\""
-                + policy
-                + "\",\"kv_connector_extra_config\":{\"transport\":\""
-                + transport
-                + "\",\"secret\":\""
-                + SECRET
-                + "\",\"timeout_ms\":2000}}");
-    return KvConnectors.create(config, new KvConnectorContext(memory, BS, "tiny-test"));
+  static P2pConnector connector(String role, KvCacheView memory, String extra) {
+    String options =
+        "{\"transport\":\"tcp\",\"timeout_ms\":2000,\"secret\":\""
+            + SECRET
+            + "\""
+            + extraFields(extra)
+            + "}";
+    KvConnector connector =
+        KvConnectors.create(
+            KvTransferConfig.parse(
+                "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\""
+                    + role
+                    + "\",\"kv_connector_extra_config\":"
+                    + options
+                    + "}"));
+    connector.registerKvCache(memory);
+    return (P2pConnector) connector;
   }
 
-  static int[] prompt(int length) {
-    int[] tokens = new int[length];
-    for (int i = 0; i < length; i++) {
+  private static String extraFields(String json) {
+    String inner = json.strip();
+    inner = inner.substring(1, inner.length() - 1).strip();
+    return inner.isEmpty() ? "" : "," + inner;
+  }
+
+  static KvConnector.Request request(String id, int promptLength, JsonNode params) {
+    int[] tokens = new int[promptLength];
+    for (int i = 0; i < promptLength; i++) {
       tokens[i] = 100 + i;
     }
-    return tokens;
+    return new KvConnector.Request(id, tokens, List.of(), BS, params);
   }
 
   /** Prefill side: the request ran with do_remote_decode and finished; returns its answer. */
   KvTransferParams prefillAndFinish(String id, int promptLength, int[] blocks) {
-    KvRequest request = new KvRequest(id, prompt(promptLength), KvTransferParams.prefillRequest());
-    assertThat(prefill.numNewMatchedTokens(request, 0)).isEqualTo(KvConnector.ExternalMatch.NONE);
-    KvConnector.FinishDecision decision = prefill.requestFinished(request, blocks, true);
+    KvConnector.Request r = request(id, promptLength, KvTransferParams.prefillRequest().toJson());
+    assertThat(prefill.matchedTokens(r, 0)).isEqualTo(KvConnector.Match.NONE);
+    KvConnector.Finish decision = prefill.requestFinished(r, blocks, true);
     assertThat(decision.delayFree()).isTrue();
-    return decision.kvTransferParams();
+    return KvTransferParams.fromJson(decision.kvTransferParams());
+  }
+
+  void poll() {
+    KvConnector.Finished d = decode.pollFinished();
+    received.addAll(d.doneRecving());
+    failed.addAll(d.failedRecving());
+    sent.addAll(prefill.pollFinished().doneSending());
   }
 
   @Test
@@ -73,85 +95,107 @@ class P2pConnectorTest {
     assertThat(answer.doRemotePrefill()).isTrue();
     assertThat(answer.remoteBlockIds()).containsExactly(5, 9, 2);
     assertThat(answer.remotePort()).isEqualTo(prefill.transferAddress().orElseThrow().getPort());
+    assertThat(answer.remoteEngineId()).isEqualTo(prefill.engineId());
     assertThat(prefill.stats().liveLeases()).isEqualTo(1);
 
-    KvRequest request = new KvRequest("d-1", prompt(37), answer);
-    KvConnector.ExternalMatch match = decode.numNewMatchedTokens(request, 0);
-    assertThat(match).isEqualTo(new KvConnector.ExternalMatch(36, true));
-    decode.updateStateAfterAlloc(request, new int[] {10, 11, 12}, 36);
-    decode.startLoadKv();
+    KvConnector.Request r = request("d-1", 37, answer.toJson());
+    assertThat(decode.matchedTokens(r, 0)).isEqualTo(new KvConnector.Match(36, true));
+    decode.afterAllocate(r, new int[] {10, 11, 12}, 36);
 
     await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> decode.finished().doneRecving().contains("d-1"));
+        .until(
+            () -> {
+              poll();
+              return received.contains("d-1");
+            });
     assertThat(decode.loadFailures()).isEmpty();
     assertThat(decodeMemory.block(10).mismatch(prefillMemory.block(5))).isEqualTo(-1);
     assertThat(decodeMemory.block(11).mismatch(prefillMemory.block(9))).isEqualTo(-1);
     assertThat(decodeMemory.block(12).mismatch(prefillMemory.block(2))).isEqualTo(-1);
-    await().atMost(Duration.ofSeconds(10)).until(() -> drainSent().contains("p-1"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              poll();
+              return sent.contains("p-1");
+            });
     assertThat(prefill.stats().liveLeases()).isZero();
     assertThat(decode.stats().bytesLoaded()).isEqualTo(3 * BLOCK_BYTES);
-    // Once loaded, the request is not offered again.
-    assertThat(decode.numNewMatchedTokens(request, 36)).isEqualTo(KvConnector.ExternalMatch.NONE);
-    assertThat(decode.requestFinished(request, new int[] {10, 11, 12}, true))
-        .isEqualTo(KvConnector.FinishDecision.FREE_NOW);
+    // Once loaded, the request is not offered again, and its blocks are the engine's to free.
+    assertThat(decode.matchedTokens(r, 36)).isEqualTo(KvConnector.Match.NONE);
+    assertThat(decode.requestFinished(r, new int[] {10, 11, 12}, true).delayFree()).isFalse();
   }
 
   @Test
   void decodeWithAPartialPrefixHitPullsOnlyTheMissingBlocks() {
     TransferContract.fillRandom(prefillMemory, 8);
     KvTransferParams answer = prefillAndFinish("p-2", 40, new int[] {1, 2, 3});
-    KvRequest request = new KvRequest("d-2", prompt(40), answer);
-    assertThat(decode.numNewMatchedTokens(request, 16))
-        .isEqualTo(new KvConnector.ExternalMatch(23, true));
-    decode.updateStateAfterAlloc(request, new int[] {20, 21, 22}, 23);
-    decode.startLoadKv();
+    KvConnector.Request r = request("d-2", 40, answer.toJson());
+    assertThat(decode.matchedTokens(r, 16)).isEqualTo(new KvConnector.Match(23, true));
+    decode.afterAllocate(r, new int[] {20, 21, 22}, 23);
     await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> decode.finished().doneRecving().contains("d-2"));
+        .until(
+            () -> {
+              poll();
+              return received.contains("d-2");
+            });
     assertThat(TransferContract.isZero(decodeMemory.block(20))).isTrue(); // its own prefix cache
     assertThat(decodeMemory.block(21).mismatch(prefillMemory.block(2))).isEqualTo(-1);
     assertThat(decodeMemory.block(22).mismatch(prefillMemory.block(3))).isEqualTo(-1);
-    await().atMost(Duration.ofSeconds(10)).until(() -> drainSent().contains("p-2"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              poll();
+              return sent.contains("p-2");
+            });
   }
 
   @Test
   void nothingToPullStillReleasesTheLease() {
     KvTransferParams one = prefillAndFinish("p-3", 1, new int[] {4});
-    KvRequest shortRequest = new KvRequest("d-3", prompt(1), one);
-    assertThat(decode.numNewMatchedTokens(shortRequest, 0))
-        .isEqualTo(KvConnector.ExternalMatch.NONE);
-    decode.updateStateAfterAlloc(shortRequest, new int[] {7}, 0);
+    KvConnector.Request shortRequest = request("d-3", 1, one.toJson());
+    assertThat(decode.matchedTokens(shortRequest, 0)).isEqualTo(KvConnector.Match.NONE);
+    decode.afterAllocate(shortRequest, new int[] {7}, 0);
 
     KvTransferParams cached = prefillAndFinish("p-4", 17, new int[] {5, 6});
-    KvRequest cachedRequest = new KvRequest("d-4", prompt(17), cached);
-    assertThat(decode.numNewMatchedTokens(cachedRequest, 16))
-        .isEqualTo(KvConnector.ExternalMatch.NONE);
-    decode.updateStateAfterAlloc(cachedRequest, new int[] {8, 9}, 0);
-    decode.startLoadKv();
+    KvConnector.Request cachedRequest = request("d-4", 17, cached.toJson());
+    assertThat(decode.matchedTokens(cachedRequest, 16)).isEqualTo(KvConnector.Match.NONE);
+    decode.afterAllocate(cachedRequest, new int[] {8, 9}, 0);
 
     await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> drainSent().containsAll(List.of("p-3", "p-4")));
-    assertThat(decode.finished().doneRecving()).isEmpty();
+        .until(
+            () -> {
+              poll();
+              return sent.containsAll(List.of("p-3", "p-4"));
+            });
+    assertThat(received).isEmpty();
   }
 
   @Test
   void goneProducerIsALoadFailureNotAnException() {
     KvTransferParams answer = prefillAndFinish("p-5", 33, new int[] {1, 2, 3});
     prefill.close();
-    KvRequest request = new KvRequest("d-5", prompt(33), answer);
-    assertThat(decode.numNewMatchedTokens(request, 0).tokens()).isEqualTo(32);
-    decode.updateStateAfterAlloc(request, new int[] {30, 31, 32}, 32);
-    decode.startLoadKv();
+    KvConnector.Request r = request("d-5", 33, answer.toJson());
+    assertThat(decode.matchedTokens(r, 0).tokens()).isEqualTo(32);
+    decode.afterAllocate(r, new int[] {30, 31, 32}, 32);
     await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> decode.finished().doneRecving().contains("d-5"));
+        .until(
+            () -> {
+              poll();
+              return failed.contains("d-5");
+            });
+    assertThat(received).doesNotContain("d-5");
     List<KvConnector.LoadFailure> failures = decode.loadFailures();
     assertThat(failures).hasSize(1);
     assertThat(failures.getFirst().status()).isEqualTo(TransferStatus.PEER_UNREACHABLE);
     assertThat(failures.getFirst().blockIds()).containsExactly(30, 31);
     assertThat(decode.stats().loadsFailed()).isEqualTo(1);
+    assertThat(decode.loadFailurePolicy()).isEqualTo(LoadFailurePolicy.FAIL);
   }
 
   @Test
@@ -168,49 +212,54 @@ class P2pConnectorTest {
             answer.remotePort(),
             1,
             null);
-    KvRequest request = new KvRequest("d-6", prompt(20), forged);
-    decode.numNewMatchedTokens(request, 0);
-    decode.updateStateAfterAlloc(request, new int[] {1, 2}, 19);
-    decode.startLoadKv();
+    KvConnector.Request r = request("d-6", 20, forged.toJson());
+    decode.matchedTokens(r, 0);
+    decode.afterAllocate(r, new int[] {1, 2}, 19);
     await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> decode.finished().doneRecving().contains("d-6"));
+        .until(
+            () -> {
+              poll();
+              return failed.contains("d-6");
+            });
     assertThat(decode.loadFailures().getFirst().status()).isEqualTo(TransferStatus.BAD_PARAMS);
   }
 
   @Test
+  void malformedParamsFailTheLoadInsteadOfThrowing() {
+    JsonNode bad = dev.baton.core.Json.parse("{\"do_remote_prefill\":true,\"remote_port\":\"x\"}");
+    KvConnector.Request r = request("d-7", 20, bad);
+    assertThat(decode.matchedTokens(r, 0).tokens()).isEqualTo(19);
+    decode.afterAllocate(r, new int[] {1, 2}, 19);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              poll();
+              return failed.contains("d-7");
+            });
+    assertThat(decode.loadFailures().getFirst().message()).contains("remote_port");
+  }
+
+  @Test
   void abortedOrPlainRequestsAreNotLeased() {
-    KvRequest aborted = new KvRequest("p-7", prompt(20), KvTransferParams.prefillRequest());
-    assertThat(prefill.requestFinished(aborted, new int[] {1, 2}, false))
-        .isEqualTo(KvConnector.FinishDecision.FREE_NOW);
-    KvRequest plain = new KvRequest("p-8", prompt(20), null);
-    assertThat(prefill.requestFinished(plain, new int[] {1, 2}, true))
-        .isEqualTo(KvConnector.FinishDecision.FREE_NOW);
+    KvConnector.Request aborted = request("p-7", 20, KvTransferParams.prefillRequest().toJson());
+    assertThat(prefill.requestFinished(aborted, new int[] {1, 2}, false).delayFree()).isFalse();
+    KvConnector.Request plain = request("p-8", 20, null);
+    assertThat(prefill.requestFinished(plain, new int[] {1, 2}).delayFree()).isFalse();
     assertThat(prefill.stats().liveLeases()).isZero();
   }
 
   @Test
   void expiredLeaseIsReportedAsDoneSending() {
-    try (OffHeapBlockMemory memory = OffHeapBlockMemory.allocate(8, BLOCK_BYTES, "bs=16");
-        KvConnector shortLease =
-            KvConnectors.create(
-                KvTransferConfig.parse(
-                    "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_producer\","
-                        + "\"kv_connector_extra_config\":{\"lease_seconds\":0.2,\"secret\":\""
-                        + SECRET
-                        + "\"}}"),
-                new KvConnectorContext(memory, BS, "tiny-test"))) {
-      KvRequest request = new KvRequest("p-9", prompt(5), KvTransferParams.prefillRequest());
-      assertThat(shortLease.requestFinished(request, new int[] {3}, true).delayFree()).isTrue();
+    try (OffHeapBlockMemory memory = OffHeapBlockMemory.allocate(8, BS, BLOCK_BYTES, LAYOUT);
+        P2pConnector shortLease = connector("kv_producer", memory, "{\"lease_seconds\":0.2}")) {
+      KvConnector.Request r = request("p-9", 5, KvTransferParams.prefillRequest().toJson());
+      assertThat(shortLease.requestFinished(r, new int[] {3}, true).delayFree()).isTrue();
       await()
           .atMost(Duration.ofSeconds(5))
-          .until(() -> shortLease.finished().doneSending().contains("p-9"));
+          .until(() -> shortLease.pollFinished().doneSending().contains("p-9"));
       assertThat(shortLease.stats().liveLeases()).isZero();
     }
-  }
-
-  Set<String> drainSent() {
-    sent.addAll(prefill.finished().doneSending());
-    return sent;
   }
 }

@@ -22,7 +22,8 @@ class SharedMemoryTransferTest extends TransferContract {
 
   @Override
   OffHeapBlockMemory newServerMemory() {
-    return OffHeapBlockMemory.shared(SharedMemoryRegion.DEFAULT_DIR, BLOCKS, BLOCK_BYTES, "test");
+    return OffHeapBlockMemory.shared(
+        SharedMemoryRegion.DEFAULT_DIR, BLOCKS, 16, BLOCK_BYTES, "test");
   }
 
   @Test
@@ -46,7 +47,7 @@ class SharedMemoryTransferTest extends TransferContract {
 
   @Test
   void forcedSharedMemoryFailsCleanlyWhenThePeerExportsNone() throws Exception {
-    try (OffHeapBlockMemory plain = OffHeapBlockMemory.allocate(4, BLOCK_BYTES, "test");
+    try (OffHeapBlockMemory plain = OffHeapBlockMemory.allocate(4, 16, BLOCK_BYTES, "test");
         LeaseTable otherLeases = new LeaseTable(30_000, (id, end) -> {});
         BlockServer plainServer =
             new BlockServer(plain, otherLeases, SECRET, LAYOUT, BlockServer.Options.loopback())) {

@@ -15,6 +15,6 @@ class TcpTransferTest extends TransferContract {
 
   @Override
   OffHeapBlockMemory newServerMemory() {
-    return OffHeapBlockMemory.allocate(BLOCKS, BLOCK_BYTES, "test");
+    return OffHeapBlockMemory.allocate(BLOCKS, 16, BLOCK_BYTES, "test");
   }
 }

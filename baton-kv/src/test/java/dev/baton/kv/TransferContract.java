@@ -59,7 +59,7 @@ abstract class TransferContract {
   @BeforeEach
   void start() throws IOException {
     serverMemory = newServerMemory();
-    clientMemory = OffHeapBlockMemory.allocate(BLOCKS, BLOCK_BYTES, "test");
+    clientMemory = OffHeapBlockMemory.allocate(BLOCKS, 16, BLOCK_BYTES, "test");
     fillRandom(serverMemory, 42);
     leases = new LeaseTable(leaseMillis(), freed::put);
     server = new BlockServer(serverMemory, leases, SECRET, LAYOUT, BlockServer.Options.loopback());
@@ -239,7 +239,8 @@ abstract class TransferContract {
     for (int r = 0; r < requests; r++) {
       tokens.add(leases.grant("req-" + r, new int[] {r % BLOCKS, (r + 1) % BLOCKS}));
     }
-    try (OffHeapBlockMemory wide = OffHeapBlockMemory.allocate(requests * 2, BLOCK_BYTES, "test");
+    try (OffHeapBlockMemory wide =
+            OffHeapBlockMemory.allocate(requests * 2, 16, BLOCK_BYTES, "test");
         BlockClient wideClient =
             new BlockClient(wide, SECRET, LAYOUT, transport(), Duration.ofSeconds(10));
         ExecutorService pool = Executors.newFixedThreadPool(12)) {
@@ -337,7 +338,7 @@ abstract class TransferContract {
     return true;
   }
 
-  static void fillRandom(KvBlockMemory memory, long seed) {
+  static void fillRandom(KvCacheView memory, long seed) {
     Random random = new Random(seed);
     for (int b = 0; b < memory.numBlocks(); b++) {
       MemorySegment block = memory.block(b);
