@@ -1,0 +1,169 @@
+package dev.baton.engine.server;
+
+import dev.baton.engine.sched.Engine;
+import dev.baton.engine.sched.EngineListener;
+import dev.baton.engine.sched.EngineRequest;
+import dev.baton.engine.sched.FinishReason;
+import io.prometheus.metrics.config.EscapingScheme;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.function.Supplier;
+
+/**
+ * The worker's Prometheus metrics under vLLM's names ({@code vllm:…}, label {@code model_name}), so
+ * dashboards and routers written for vLLM read Baton workers unchanged, plus {@code baton_…}
+ * extras. Counters and histograms are fed by the engine loop ({@link EngineListener}); gauges are
+ * read from the engine at scrape time.
+ */
+public final class EngineMetrics implements EngineListener {
+
+  private static final double[] LATENCY_BUCKETS = {
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    20.0, 40.0, 80.0
+  };
+  private static final double[] ITL_BUCKETS = {
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5
+  };
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final String model;
+  private final Counter prefixQueries;
+  private final Counter prefixHits;
+  private final Counter promptTokens;
+  private final Counter generationTokens;
+  private final Counter success;
+  private final Counter preemptions;
+  private final Counter stepTokens;
+  private final Counter rejected;
+  private final Histogram ttft;
+  private final Histogram itl;
+  private final Histogram e2e;
+  private final Histogram stepSeconds;
+  private volatile Supplier<Engine> engine = () -> null;
+
+  public EngineMetrics(String model) {
+    this.model = model;
+    prefixQueries =
+        counter("vllm:prefix_cache_queries", "Prompt tokens looked up in the prefix cache.");
+    prefixHits = counter("vllm:prefix_cache_hits", "Prompt tokens found in the prefix cache.");
+    promptTokens = counter("vllm:prompt_tokens", "Prefill tokens processed.");
+    generationTokens = counter("vllm:generation_tokens", "Generation tokens processed.");
+    success =
+        Counter.builder()
+            .name("vllm:request_success")
+            .help("Finished requests, by finish reason.")
+            .labelNames("model_name", "finished_reason")
+            .register(registry);
+    preemptions = counter("vllm:num_preemptions", "Requests preempted to free KV blocks.");
+    stepTokens =
+        Counter.builder()
+            .name("baton_step_tokens")
+            .help("Tokens computed by engine steps, by kind (prefill, decode).")
+            .labelNames("model_name", "kind")
+            .register(registry);
+    rejected = counter("baton_requests_rejected", "Requests refused because the queue was full.");
+    ttft = histogram("vllm:time_to_first_token_seconds", "Time to first token.", LATENCY_BUCKETS);
+    itl = histogram("vllm:inter_token_latency_seconds", "Time between tokens.", ITL_BUCKETS);
+    e2e = histogram("vllm:e2e_request_latency_seconds", "Request latency.", LATENCY_BUCKETS);
+    stepSeconds = histogram("baton_engine_step_seconds", "Duration of engine steps.", ITL_BUCKETS);
+    gauge("vllm:num_requests_running", "Requests in the running batch.", e -> e.numRunning());
+    gauge("vllm:num_requests_waiting", "Requests waiting for admission.", e -> e.numWaiting());
+    gauge("vllm:kv_cache_usage_perc", "KV cache usage (1 = full).", Engine::kvUsage);
+    gauge("vllm:gpu_cache_usage_perc", "Alias of vllm:kv_cache_usage_perc.", Engine::kvUsage);
+  }
+
+  /** Points the gauges at the engine (set once the engine exists). */
+  public void bind(Engine e) {
+    this.engine = () -> e;
+  }
+
+  private Counter counter(String name, String help) {
+    return Counter.builder().name(name).help(help).labelNames("model_name").register(registry);
+  }
+
+  private Histogram histogram(String name, String help, double[] buckets) {
+    return Histogram.builder()
+        .name(name)
+        .help(help)
+        .classicOnly()
+        .classicUpperBounds(buckets)
+        .labelNames("model_name")
+        .register(registry);
+  }
+
+  private void gauge(String name, String help, java.util.function.ToDoubleFunction<Engine> read) {
+    GaugeWithCallback.builder()
+        .name(name)
+        .help(help)
+        .labelNames("model_name")
+        .callback(
+            cb -> {
+              Engine e = engine.get();
+              cb.call(e == null ? 0 : read.applyAsDouble(e), model);
+            })
+        .register(registry);
+  }
+
+  /** Counts a request refused by load shedding. */
+  public void onRejected() {
+    rejected.labelValues(model).inc();
+  }
+
+  @Override
+  public void onPrefixLookup(int queries, int hits) {
+    prefixQueries.labelValues(model).inc(queries);
+    prefixHits.labelValues(model).inc(hits);
+  }
+
+  @Override
+  public void onFirstToken(EngineRequest request, double ttftSeconds) {
+    ttft.labelValues(model).observe(ttftSeconds);
+    promptTokens.labelValues(model).inc(request.promptLen());
+    generationTokens.labelValues(model).inc();
+  }
+
+  @Override
+  public void onToken(double seconds) {
+    itl.labelValues(model).observe(seconds);
+    generationTokens.labelValues(model).inc();
+  }
+
+  @Override
+  public void onFinished(EngineRequest request, FinishReason reason, double e2eSeconds) {
+    success.labelValues(model, reason.apiName).inc();
+    e2e.labelValues(model).observe(e2eSeconds);
+  }
+
+  @Override
+  public void onStep(int prefillTokens, int decodeTokens, int numSeqs, double seconds) {
+    stepTokens.labelValues(model, "prefill").inc(prefillTokens);
+    stepTokens.labelValues(model, "decode").inc(decodeTokens);
+    stepSeconds.labelValues(model).observe(seconds);
+  }
+
+  @Override
+  public void onPreemption() {
+    preemptions.labelValues(model).inc();
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  public byte[] scrape() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      PrometheusTextFormatWriter.create().write(out, registry.scrape(), EscapingScheme.ALLOW_UTF8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
+
+  public static String contentType() {
+    return PrometheusTextFormatWriter.CONTENT_TYPE;
+  }
+}
