@@ -1,0 +1,46 @@
+package dev.baton.engine;
+
+/**
+ * How a backend sets up a model runner.
+ *
+ * @param threads compute threads (0 = every core)
+ * @param contextLength longest sequence (0 = the model's trained context)
+ * @param kvBlocks blocks in the KV pool (0 = enough for one sequence of {@code contextLength})
+ * @param blockSize token slots per KV block
+ * @param kvDtype element type of the KV cache
+ */
+public record RunnerOptions(
+    int threads, int contextLength, int kvBlocks, int blockSize, KvBlockPool.Dtype kvDtype) {
+
+  public RunnerOptions {
+    if (threads < 0 || contextLength < 0 || kvBlocks < 0 || blockSize <= 0) {
+      throw new IllegalArgumentException(
+          "threads, context length and KV blocks must be >= 0, block size > 0");
+    }
+  }
+
+  public static RunnerOptions defaults() {
+    return new RunnerOptions(0, 0, 0, 16, KvBlockPool.Dtype.F32);
+  }
+
+  public RunnerOptions withThreads(int n) {
+    return new RunnerOptions(n, contextLength, kvBlocks, blockSize, kvDtype);
+  }
+
+  public RunnerOptions withContextLength(int n) {
+    return new RunnerOptions(threads, n, kvBlocks, blockSize, kvDtype);
+  }
+
+  public RunnerOptions withKvBlocks(int n) {
+    return new RunnerOptions(threads, contextLength, n, blockSize, kvDtype);
+  }
+
+  public RunnerOptions withKvDtype(KvBlockPool.Dtype d) {
+    return new RunnerOptions(threads, contextLength, kvBlocks, blockSize, d);
+  }
+
+  /** Threads to use: {@link #threads}, or every core when 0. */
+  public int resolvedThreads() {
+    return threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+  }
+}
