@@ -17,11 +17,11 @@ import java.util.List;
  * The Llama-family forward pass (llama, qwen2, qwen3) on the CPU. One {@link #forward} call runs
  * every token of the step's chunks together: each projection is one matrix-matrix product over all
  * tokens (prefill chunks and decode tokens alike), so a weight is read from memory once per step;
- * attention runs per (token, head) over the sequence's KV blocks. Work is split across a
- * persistent thread pool by output rows (projections) and by (token, head) (attention).
+ * attention runs per (token, head) over the sequence's KV blocks. Work is split across a persistent
+ * thread pool by output rows (projections) and by (token, head) (attention).
  *
- * <p>Owns its thread pool and the KV pool it is given (closed with it); the weights' file must
- * stay open while the runner lives.
+ * <p>Owns its thread pool and the KV pool it is given (closed with it); the weights' file must stay
+ * open while the runner lives.
  */
 public final class LlamaRunner implements ModelRunner {
 
@@ -358,10 +358,10 @@ public final class LlamaRunner implements ModelRunner {
   }
 
   /**
-   * One parallel section for one or more projections of the same input: the rows of all of them
-   * are split evenly between the threads. With {@code residualInput} null the input is {@link #xb}
-   * and the outputs are written; otherwise the input is {@code residualInput}, the single output
-   * is {@link #xb}, and each thread adds its rows into the residual stream {@link #x}.
+   * One parallel section for one or more projections of the same input: the rows of all of them are
+   * split evenly between the threads. With {@code residualInput} null the input is {@link #xb} and
+   * the outputs are written; otherwise the input is {@code residualInput}, the single output is
+   * {@link #xb}, and each thread adds its rows into the residual stream {@link #x}.
    */
   private void matmul(Tensor[] ws, float[][] outs, int n, float[] residualInput) {
     float[] in = residualInput == null ? xb : residualInput;
@@ -469,7 +469,8 @@ public final class LlamaRunner implements ModelRunner {
               Attention.attendVector(
                   pool, layer, table, h / group, len, q, off, scale, att, off, sc, tmp);
             } else {
-              Attention.attendScalar(pool, layer, table, h / group, len, q, off, scale, att, off, sc);
+              Attention.attendScalar(
+                  pool, layer, table, h / group, len, q, off, scale, att, off, sc);
             }
           }
         });

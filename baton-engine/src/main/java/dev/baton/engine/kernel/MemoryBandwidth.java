@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Measures how fast this machine reads memory, the roof of single-stream decode: every decode step
- * streams all weights once. It reads the given segments (normally the mapped weights themselves,
- * so page cache, huge pages and NUMA placement are the decoder's) with all threads, each thread
+ * streams all weights once. It reads the given segments (normally the mapped weights themselves, so
+ * page cache, huge pages and NUMA placement are the decoder's) with all threads, each thread
  * streaming its own contiguous part, as the matrix kernels do.
  */
 public final class MemoryBandwidth {
@@ -59,11 +59,14 @@ public final class MemoryBandwidth {
       long hi = Math.min(b, base + s.byteSize()) - base;
       long i = lo;
       for (; i + 2L * step <= hi; i += 2L * step) {
-        acc0 = acc0.lanewise(
-            VectorOperators.XOR, LongVector.fromMemorySegment(LONGS, s, i, ByteOrder.LITTLE_ENDIAN));
-        acc1 = acc1.lanewise(
-            VectorOperators.XOR,
-            LongVector.fromMemorySegment(LONGS, s, i + step, ByteOrder.LITTLE_ENDIAN));
+        acc0 =
+            acc0.lanewise(
+                VectorOperators.XOR,
+                LongVector.fromMemorySegment(LONGS, s, i, ByteOrder.LITTLE_ENDIAN));
+        acc1 =
+            acc1.lanewise(
+                VectorOperators.XOR,
+                LongVector.fromMemorySegment(LONGS, s, i + step, ByteOrder.LITTLE_ENDIAN));
       }
       base += s.byteSize();
     }
