@@ -15,7 +15,8 @@ import picocli.CommandLine.Command;
 public final class Main {
 
   /** Every subcommand class; add new ones here (each is a picocli {@code @Command}). */
-  static final List<Class<?>> SUBCOMMANDS = List.of(ModelCommand.class, GatewayCommand.class);
+  static final List<Class<?>> SUBCOMMANDS =
+      List.of(ModelCommand.class, GatewayCommand.class, KvBenchCommand.class);
 
   private Main() {}
 

@@ -59,11 +59,6 @@ public final class P2pConnector implements KvConnector {
   /** Requests whose remote prefill was taken care of (load started, or nothing to load). */
   private final Set<String> consumed = ConcurrentHashMap.newKeySet();
 
-  /** Loads in flight, and those whose request ended meanwhile (guarded by {@code loading}). */
-  private final Set<String> loading = new HashSet<>();
-
-  private final Set<String> abortedWhileLoading = new HashSet<>();
-
   private final AtomicLong loadsOk = new AtomicLong();
   private final AtomicLong loadsFailed = new AtomicLong();
   private final AtomicLong bytesLoaded = new AtomicLong();
@@ -190,9 +185,6 @@ public final class P2pConnector implements KvConnector {
             ? params.remoteBlockIds().subList(first, end).stream().mapToInt(i -> i).toArray()
             : new int[0];
     String id = request.requestId();
-    synchronized (loading) {
-      loading.add(id);
-    }
     KvTransferParams p = params;
     String why = problem;
     loaders.execute(() -> load(id, p, local, remote, why));
@@ -205,15 +197,11 @@ public final class P2pConnector implements KvConnector {
 
   @Override
   public Finish requestFinished(Request request, int[] blockIds, boolean completed) {
+    // A request that ends while its load runs keeps its blocks in the engine until the load is
+    // reported in doneRecving / failedRecving (the engine's rule), so nothing to do for it here.
     String id = request.requestId();
     matchedFrom.remove(id);
     consumed.remove(id);
-    synchronized (loading) {
-      if (loading.contains(id)) {
-        abortedWhileLoading.add(id); // freed once the pull stops writing into the blocks
-        return new Finish(true, null);
-      }
-    }
     KvTransferParams params = paramsOrNull(request);
     if (server == null || params == null || !params.doRemoteDecode() || !completed) {
       return new Finish(false, null);
@@ -317,13 +305,6 @@ public final class P2pConnector implements KvConnector {
           result.status(),
           result.message());
       failures.add(new LoadFailure(requestId, local, result.status(), result.message()));
-    }
-    synchronized (loading) {
-      loading.remove(requestId);
-      if (abortedWhileLoading.remove(requestId)) {
-        doneSending.add(requestId);
-        return;
-      }
     }
     (result.isOk() ? doneRecving : failedRecving).add(requestId);
   }
