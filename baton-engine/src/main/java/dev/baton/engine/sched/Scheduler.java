@@ -6,6 +6,7 @@ import dev.baton.engine.ModelRunner;
 import dev.baton.engine.ModelRunner.SeqChunk;
 import dev.baton.kv.KvCacheView;
 import dev.baton.kv.KvConnector;
+import dev.baton.kv.LoadFailurePolicy;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -43,6 +44,10 @@ public final class Scheduler {
   // Finished requests whose blocks the connector still sends; freed when it reports them.
   private final Map<String, int[]> delayedFree = new HashMap<>();
   private final Map<String, EngineRequest> remoteLoading = new HashMap<>();
+  // Requests that ended while a connector was still loading into their blocks: the blocks are
+  // freed only once the connector reports that load done or failed, so it never writes into a
+  // block that already belongs to someone else.
+  private final Map<String, int[]> freeAfterLoad = new HashMap<>();
 
   public Scheduler(
       SchedulerConfig config, ModelRunner runner, KvConnector connector, EngineListener listener) {
@@ -119,7 +124,10 @@ public final class Scheduler {
   }
 
   public boolean hasWork() {
-    return !running.isEmpty() || !waiting.isEmpty() || !delayedFree.isEmpty();
+    return !running.isEmpty()
+        || !waiting.isEmpty()
+        || !delayedFree.isEmpty()
+        || !freeAfterLoad.isEmpty();
   }
 
   /** Queues a new request for admission. */
@@ -355,6 +363,12 @@ public final class Scheduler {
         blocks.release(held);
       }
     }
+    for (String id : union(done.doneRecving(), done.failedRecving())) {
+      int[] held = freeAfterLoad.remove(id);
+      if (held != null) {
+        blocks.release(held);
+      }
+    }
     for (String id : done.doneRecving()) {
       EngineRequest r = remoteLoading.remove(id);
       if (r != null && r.status == RequestStatus.WAITING_FOR_REMOTE_KVS) {
@@ -365,9 +379,14 @@ public final class Scheduler {
     }
     for (String id : done.failedRecving()) {
       EngineRequest r = remoteLoading.remove(id);
-      if (r != null && r.status == RequestStatus.WAITING_FOR_REMOTE_KVS) {
+      if (r == null || r.status != RequestStatus.WAITING_FOR_REMOTE_KVS) {
+        continue;
+      }
+      r.status = RequestStatus.WAITING; // the load is over: its blocks are ours again
+      if (connector.loadFailurePolicy() == LoadFailurePolicy.FAIL) {
+        finishAlone(r, FinishReason.ERROR, "loading the KV cache from the remote worker failed");
+      } else {
         r.pendingExternalTokens = 0; // recompute what the connector failed to load
-        r.status = RequestStatus.WAITING;
       }
     }
   }
@@ -474,6 +493,7 @@ public final class Scheduler {
   /** Releases the request's blocks (or hands them to the connector) and builds its end event. */
   private EngineEvent.Finished finish(
       EngineRequest r, FinishReason reason, Object stopReason, String error) {
+    boolean loading = r.status == RequestStatus.WAITING_FOR_REMOTE_KVS;
     running.remove(r);
     waiting.remove(r);
     remoteLoading.remove(r.id());
@@ -481,8 +501,13 @@ public final class Scheduler {
     KvConnector.Finish kv = new KvConnector.Finish(false, null);
     if (r.extraKeys != null) {
       int[] held = r.blockArray();
-      kv = connector.requestFinished(connectorRequest(r), held);
-      if (kv.delayFree() && held.length > 0) {
+      boolean completed = reason == FinishReason.STOP || reason == FinishReason.LENGTH;
+      kv = connector.requestFinished(connectorRequest(r), held, completed);
+      if (loading && held.length > 0) {
+        reverse(held);
+        freeAfterLoad.put(r.id(), held);
+        r.blocks.clear();
+      } else if (kv.delayFree() && held.length > 0) {
         reverse(held);
         delayedFree.put(r.id(), held);
         r.blocks.clear();
@@ -504,6 +529,12 @@ public final class Scheduler {
   private KvConnector.Request connectorRequest(EngineRequest r) {
     return new KvConnector.Request(
         r.id(), r.prompt(), r.hashes, blockSize, r.options().kvTransferParams());
+  }
+
+  private static java.util.Set<String> union(java.util.Set<String> a, java.util.Set<String> b) {
+    java.util.Set<String> out = new java.util.HashSet<>(a);
+    out.addAll(b);
+    return out;
   }
 
   private static int maxStopLen(RequestOptions o) {

@@ -386,6 +386,13 @@ class SchedulerTest {
     String pendingId;
     boolean releaseLoad;
     boolean releaseSend;
+    boolean failLoad;
+    dev.baton.kv.LoadFailurePolicy policy = dev.baton.kv.LoadFailurePolicy.RECOMPUTE;
+
+    @Override
+    public dev.baton.kv.LoadFailurePolicy loadFailurePolicy() {
+      return policy;
+    }
 
     @Override
     public void registerKvCache(KvCacheView cache) {
@@ -430,8 +437,13 @@ class SchedulerTest {
         recv.add(pendingId);
         pendingId = null;
       }
+      Set<String> failed = new HashSet<>();
+      if (failLoad && pendingId != null) {
+        failed.add(pendingId);
+        pendingId = null;
+      }
       Set<String> send = releaseSend ? Set.copyOf(sent) : Set.of();
-      return new Finished(send, recv, Set.of());
+      return new Finished(send, recv, failed);
     }
   }
 
@@ -491,6 +503,58 @@ class SchedulerTest {
     assertThat(s.blocks().numFreeBlocks()).isEqualTo(13);
     kv.releaseSend = true;
     drain(s);
+    assertThat(s.blocks().numFreeBlocks()).isEqualTo(16);
+  }
+
+  private static EngineRequest remoteRequest(String id, int[] p) {
+    return new EngineRequest(
+        id,
+        p,
+        new RequestOptions(
+            4, 0, false, Set.of(), List.of(), Set.of(), -1, null, Json.parse("{\"x\":1}")),
+        GREEDY,
+        LETTERS);
+  }
+
+  @Test
+  void abortWhileLoadingFreesBlocksOnlyAfterTheConnectorIsDone() {
+    FakeRemote kv = new FakeRemote();
+    Scheduler s = scheduler(16, 512, 8, true, kv, EngineListener.NONE);
+    EngineRequest r = remoteRequest("gone", prompt(new Random(15), 10));
+    s.add(r);
+    s.step();
+    assertThat(r.status).isEqualTo(RequestStatus.WAITING_FOR_REMOTE_KVS);
+    s.abort(r);
+    assertThat(outcome(r).end().reason()).isEqualTo(FinishReason.ABORT);
+    s.step();
+    assertThat(s.blocks().numFreeBlocks()).isEqualTo(14); // the load may still write into them
+    kv.releaseLoad = true;
+    kv.releaseSend = true;
+    drain(s);
+    assertThat(s.blocks().numFreeBlocks()).isEqualTo(16);
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void failedLoadRecomputesOrFailsByPolicy(boolean recompute) {
+    FakeRemote kv = new FakeRemote();
+    kv.policy =
+        recompute ? dev.baton.kv.LoadFailurePolicy.RECOMPUTE : dev.baton.kv.LoadFailurePolicy.FAIL;
+    Scheduler s = scheduler(16, 512, 8, true, kv, EngineListener.NONE);
+    int[] p = prompt(new Random(16), 10);
+    EngineRequest r = remoteRequest("fails", p);
+    s.add(r);
+    s.step();
+    kv.failLoad = true;
+    kv.releaseSend = true;
+    drain(s);
+    if (recompute) {
+      assertThat(outcome(r).tokenArray()).containsExactly(CheckRunner.expectedOutput(p, 4));
+      assertThat(runner.tokensComputed).isEqualTo(10 + 3);
+    } else {
+      assertThat(outcome(r).end().reason()).isEqualTo(FinishReason.ERROR);
+      assertThat(runner.tokensComputed).isZero();
+    }
     assertThat(s.blocks().numFreeBlocks()).isEqualTo(16);
   }
 }
