@@ -1,0 +1,68 @@
+package dev.baton.model;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Streaming token-to-text decoder: {@link #push} returns the text that is complete so far and holds
+ * back the bytes of a UTF-8 character split across tokens, so a stream never shows half a
+ * character. The concatenation of all pushes and {@link #flush} equals {@link
+ * Tokenizer#decode(int[])}. Not thread-safe: one per sequence.
+ */
+public final class Detokenizer {
+  private final Tokenizer tokenizer;
+  private final boolean renderSpecial;
+  private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
+  private boolean started;
+
+  public Detokenizer(Tokenizer tokenizer, boolean renderSpecial) {
+    this.tokenizer = tokenizer;
+    this.renderSpecial = renderSpecial;
+  }
+
+  /** Adds token {@code id}; returns the newly completed text (possibly empty). */
+  public String push(int id) {
+    if (id < 0 || id >= tokenizer.vocabSize()) {
+      throw new IllegalArgumentException(
+          "token id " + id + " is out of the vocabulary (size " + tokenizer.vocabSize() + ")");
+    }
+    byte[] b = tokenizer.tokenBytes(id, renderSpecial);
+    int from = 0;
+    if (!started && b.length > 0) {
+      started = true;
+      if (tokenizer.stripsLeadingSpace() && b[0] == ' ' && !tokenizer.isSpecial(id)) {
+        from = 1;
+      }
+    }
+    pending.write(b, from, b.length - from);
+    byte[] all = pending.toByteArray();
+    int complete = completePrefix(all);
+    if (complete == 0) {
+      return "";
+    }
+    pending.reset();
+    pending.write(all, complete, all.length - complete);
+    return new String(all, 0, complete, StandardCharsets.UTF_8);
+  }
+
+  /** Returns whatever is held back (an incomplete character becomes U+FFFD). */
+  public String flush() {
+    byte[] all = pending.toByteArray();
+    pending.reset();
+    return new String(all, StandardCharsets.UTF_8);
+  }
+
+  /** Length of the longest prefix that does not end inside an unfinished UTF-8 sequence. */
+  static int completePrefix(byte[] b) {
+    int n = b.length;
+    for (int back = 1; back <= Math.min(4, n); back++) {
+      int c = b[n - back] & 0xff;
+      if ((c & 0xc0) == 0x80) {
+        continue; // continuation byte: keep looking for the lead
+      }
+      int need = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
+      return back < need ? n - back : n;
+    }
+    return n;
+  }
+}
