@@ -219,8 +219,19 @@ public final class TransferBench {
    * Prints {@code READY port [token]} and serves until stdin closes or the parent kills it.
    */
   public static void main(String[] args) throws Exception {
+    if (args.length == 3 && !args[0].equals("peer")) {
+      // Without the CLI: TransferBench BLOCKS BLOCK_BYTES REPETITIONS
+      Report report =
+          run(
+              new Options(
+                  Integer.parseInt(args[0]), Long.parseLong(args[1]), Integer.parseInt(args[2])),
+              System.out);
+      System.out.print(report.format());
+      return;
+    }
     if (args.length != 4 || !args[0].equals("peer")) {
-      System.err.println("usage: TransferBench peer kv|plain BLOCKS BLOCK_BYTES");
+      System.err.println(
+          "usage: TransferBench BLOCKS BLOCK_BYTES REPETITIONS | peer kv|plain BLOCKS BLOCK_BYTES");
       System.exit(2);
     }
     int blocks = Integer.parseInt(args[2]);
