@@ -16,7 +16,7 @@ public final class Main {
 
   /** Every subcommand class; add new ones here (each is a picocli {@code @Command}). */
   static final List<Class<?>> SUBCOMMANDS =
-      List.of(ModelCommand.class, GatewayCommand.class, KvBenchCommand.class);
+      List.of(ModelCommand.class, GatewayCommand.class, KvBenchCommand.class, BenchCommand.class);
 
   private Main() {}
 
