@@ -1,0 +1,203 @@
+package dev.baton.control;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A whole cluster as the user declares it (docs/CLUSTER_SPEC.md): the model, how it scales, the
+ * gateway and every role. Built by {@link SpecParser}, which has already validated it; nothing here
+ * depends on how workers are launched, so the Kubernetes operator reads the same spec.
+ *
+ * @param name cluster name (run directory, labels); {@code null} when the spec does not name one
+ * @param model a GGUF path, or {@code random:tiny|small|1b} to have one created
+ * @param host the address every process binds to (loopback by default)
+ * @param groups the xPyD unit of scale in replica mode; {@code null} in pool mode
+ * @param roles per role, in the order prefill, decode, both; roles not in the spec are absent
+ */
+public record ClusterSpec(
+    String name,
+    String model,
+    Mode mode,
+    String host,
+    EngineSettings engine,
+    KvTransferSpec kvTransfer,
+    GatewaySpec gateway,
+    GroupsSpec groups,
+    Map<Role, RoleSpec> roles,
+    AutoscalerSettings autoscaler,
+    SupervisionSettings supervision) {
+
+  public ClusterSpec {
+    EnumMap<Role, RoleSpec> copy = new EnumMap<>(Role.class);
+    copy.putAll(roles);
+    roles = Collections.unmodifiableMap(copy);
+  }
+
+  /** The prefix of {@link #model} that asks for a generated random model. */
+  public static final String RANDOM_MODEL_PREFIX = "random:";
+
+  /** The random-model preset, or {@code null} when the model is a file path. */
+  public String randomPreset() {
+    return model.startsWith(RANDOM_MODEL_PREFIX)
+        ? model.substring(RANDOM_MODEL_PREFIX.length())
+        : null;
+  }
+
+  /** Whether prefill and decode run on separate workers (there is a prefill role). */
+  public boolean disaggregated() {
+    RoleSpec prefill = roles.get(Role.PREFILL);
+    return prefill != null && (mode == Mode.REPLICA || prefill.max() > 0);
+  }
+
+  /**
+   * Workers of a role the cluster starts with: in replica mode the per-group count times the number
+   * of groups (the colocated {@code both} pool scales on its own in either mode).
+   */
+  public int initialWorkers(Role role) {
+    return workersFor(role, groups == null ? 0 : groups.replicas(), roleReplicas(role));
+  }
+
+  /** Workers of a role when there are {@code groupCount} groups (replica) or the role has n. */
+  public int workersFor(Role role, int groupCount, int poolReplicas) {
+    RoleSpec spec = roles.get(role);
+    if (spec == null) {
+      return 0;
+    }
+    if (mode == Mode.REPLICA && role != Role.BOTH) {
+      return groupCount * spec.replicas();
+    }
+    return poolReplicas;
+  }
+
+  private int roleReplicas(Role role) {
+    RoleSpec spec = roles.get(role);
+    return spec == null ? 0 : spec.replicas();
+  }
+
+  /** Roles scaled on their own (pool roles, and {@code both} in replica mode). */
+  public List<Role> independentlyScaledRoles() {
+    List<Role> result = new ArrayList<>();
+    for (Role role : roles.keySet()) {
+      if (mode == Mode.POOL || role == Role.BOTH) {
+        result.add(role);
+      }
+    }
+    return result;
+  }
+
+  /** Settings handed to every Baton worker. */
+  public record EngineSettings(List<String> args, Map<String, String> env) {
+    public EngineSettings {
+      args = List.copyOf(args);
+      env = Map.copyOf(env);
+    }
+  }
+
+  /**
+   * The KV connector the workers use; {@code connector} {@code none} turns transfer off (then there
+   * may be no prefill role). {@code config} holds extra keys merged into the JSON of {@code
+   * --kv-transfer-config}.
+   */
+  public record KvTransferSpec(String connector, Map<String, Object> config) {
+    public KvTransferSpec {
+      config = Collections.unmodifiableMap(new java.util.LinkedHashMap<>(config));
+    }
+
+    public boolean enabled() {
+      return !"none".equals(connector);
+    }
+  }
+
+  /**
+   * The gateway: a fixed port or {@code null} for a free one, the routing policy name, extra
+   * settings written into its config file, extra flags, and an optional command template.
+   */
+  public record GatewaySpec(
+      Integer port,
+      String policy,
+      Map<String, Object> config,
+      List<String> args,
+      List<String> command) {
+    public GatewaySpec {
+      config = Collections.unmodifiableMap(new java.util.LinkedHashMap<>(config));
+      args = List.copyOf(args);
+      command = command == null ? null : List.copyOf(command);
+    }
+  }
+
+  /** Replica mode's unit of scale: how many xPyD groups, their bounds, and autoscaling targets. */
+  public record GroupsSpec(int replicas, int min, int max, AutoscaleTargets autoscale) {}
+
+  /**
+   * One role: its count (per group in replica mode), bounds, fixed base port, extra engine flags
+   * and environment, engine type, and an optional command template for an external engine.
+   */
+  public record RoleSpec(
+      int replicas,
+      int min,
+      int max,
+      Integer port,
+      List<String> args,
+      Map<String, String> env,
+      EngineType engine,
+      List<String> command,
+      AutoscaleTargets autoscale) {
+    public RoleSpec {
+      args = List.copyOf(args);
+      env = Map.copyOf(env);
+      command = command == null ? null : List.copyOf(command);
+    }
+  }
+
+  /**
+   * Autoscaling targets; each present target is one signal and the scaler follows the most loaded
+   * one. Waiting and concurrency are per worker (or per group); KV usage is a fraction 0..1.
+   */
+  public record AutoscaleTargets(
+      Double waitingPerReplica,
+      Double concurrencyPerReplica,
+      Double kvUsage,
+      Double ttftP90Ms,
+      Double itlP90Ms) {
+
+    public boolean any() {
+      return waitingPerReplica != null
+          || concurrencyPerReplica != null
+          || kvUsage != null
+          || ttftP90Ms != null
+          || itlP90Ms != null;
+    }
+  }
+
+  /** Tuning shared by every autoscaled role: windows, panic threshold, cool-downs, tolerance. */
+  public record AutoscalerSettings(
+      double intervalSeconds,
+      double stableWindowSeconds,
+      double panicWindowSeconds,
+      double panicThreshold,
+      double scaleUpCooldownSeconds,
+      double scaleDownCooldownSeconds,
+      double tolerance) {
+
+    public static AutoscalerSettings defaults() {
+      return new AutoscalerSettings(2, 60, 6, 2.0, 0, 30, 0.1);
+    }
+  }
+
+  /** How the supervisor watches workers: health-check cadence, restarts, timeouts. */
+  public record SupervisionSettings(
+      double healthIntervalSeconds,
+      int failureThreshold,
+      double restartBackoffSeconds,
+      double maxRestartBackoffSeconds,
+      double readyTimeoutSeconds,
+      double drainTimeoutSeconds) {
+
+    public static SupervisionSettings defaults() {
+      return new SupervisionSettings(1, 3, 1, 30, 120, 60);
+    }
+  }
+}

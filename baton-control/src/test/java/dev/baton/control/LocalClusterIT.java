@@ -1,0 +1,349 @@
+package dev.baton.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The supervisor with real processes: a stand-in gateway and stand-in workers (small Java HTTP
+ * servers from the test classes, following the admin API and worker metrics contracts) run as child
+ * processes, so up, scale, drain, restart and down are exercised for real. Every process started is
+ * tracked and killed at the end, even when a test fails.
+ */
+class LocalClusterIT {
+
+  private static Path home;
+  private static Path model;
+  private static final Set<Long> seenPids = new HashSet<>();
+  private static final HttpClient CLIENT = HttpClient.newHttpClient();
+  private final List<String> clusters = new ArrayList<>();
+
+  @BeforeAll
+  static void setUp() throws IOException {
+    home = Files.createTempDirectory("baton-home");
+    System.setProperty("baton.home", home.toString());
+    model = home.resolve("model.gguf");
+    Files.writeString(model, "not a real model: the stand-in workers do not read it");
+  }
+
+  @AfterEach
+  void downEverything() throws Exception {
+    for (String name : clusters) {
+      RunDirectory run = RunDirectory.forName(name);
+      ClusterState state = run.readState();
+      if (state != null) {
+        remember(state);
+        Cluster.down(name);
+      }
+    }
+  }
+
+  @AfterAll
+  static void killLeftovers() {
+    for (long pid : seenPids) {
+      ProcessHandle.of(pid).ifPresent(LocalProcessBackend::killTree);
+    }
+  }
+
+  private static String command(String mainClass, String... extra) {
+    StringBuilder sb =
+        new StringBuilder(
+            "[\"{java}\", \"-Xmx64m\", \"-XX:TieredStopAtLevel=1\", \"-cp\", \"{classpath}\", \"dev.baton.control."
+                + mainClass
+                + "\", \"--port\", \"{port}\"");
+    for (String e : extra) {
+      sb.append(", \"").append(e).append('"');
+    }
+    return sb.append(']').toString();
+  }
+
+  private static String worker(String... extra) {
+    List<String> args = new ArrayList<>(List.of("--role", "{role}"));
+    args.addAll(List.of(extra));
+    return command("FakeWorker", args.toArray(String[]::new));
+  }
+
+  private static String spec(String mode, String roles, String extra) {
+    return "model: "
+        + model
+        + "\nmode: "
+        + mode
+        + "\ngateway:\n  command: "
+        + command("FakeGateway")
+        + "\nsupervision: {healthIntervalSeconds: 0.3, failureThreshold: 2, restartBackoffSeconds: 0.2,"
+        + " readyTimeoutSeconds: 60, drainTimeoutSeconds: 30}\n"
+        + extra
+        + "roles:\n"
+        + roles;
+  }
+
+  private String up(String name, String spec) throws Exception {
+    clusters.add(name);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    Cluster.UpResult result = Cluster.up(spec, "test", name, false, new PrintStream(out, true));
+    remember(RunDirectory.forName(name).readState());
+    assertThat(out.toString()).contains("gateway listening at " + result.gatewayUrl());
+    return result.gatewayUrl();
+  }
+
+  private static void remember(ClusterState state) {
+    if (state == null) {
+      return;
+    }
+    synchronized (seenPids) {
+      seenPids.add(state.supervisorPid());
+      if (state.gateway() != null) {
+        seenPids.add(state.gateway().pid());
+      }
+      state.workers().forEach(w -> seenPids.add(w.pid()));
+    }
+  }
+
+  /** Sends completions in a loop from several threads, counting outcomes. */
+  static final class Load implements AutoCloseable {
+    final AtomicInteger ok = new AtomicInteger();
+    final ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
+    final Set<Long> workerPids = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean running = new AtomicBoolean(true);
+    private final List<Thread> threads = new ArrayList<>();
+
+    Load(String gateway, int clients) {
+      for (int i = 0; i < clients; i++) {
+        threads.add(
+            Thread.ofVirtual()
+                .start(
+                    () -> {
+                      while (running.get()) {
+                        try {
+                          HttpResponse<String> r =
+                              CLIENT.send(
+                                  HttpRequest.newBuilder(URI.create(gateway + "/v1/completions"))
+                                      .timeout(Duration.ofSeconds(30))
+                                      .POST(
+                                          HttpRequest.BodyPublishers.ofString(
+                                              "{\"prompt\":\"hi\"}"))
+                                      .build(),
+                                  HttpResponse.BodyHandlers.ofString());
+                          if (r.statusCode() == 200) {
+                            ok.incrementAndGet();
+                            String body = r.body();
+                            int p = body.indexOf("\"pid\":");
+                            workerPids.add(
+                                Long.parseLong(body.substring(p + 6, body.indexOf(',', p))));
+                          } else {
+                            failures.add(r.statusCode() + " " + r.body());
+                          }
+                        } catch (Exception e) {
+                          failures.add(e.toString());
+                        }
+                      }
+                    }));
+      }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      running.set(false);
+      for (Thread t : threads) {
+        t.join();
+      }
+    }
+  }
+
+  private static List<StatusView.WorkerRow> rows(String name, String role) throws IOException {
+    return Cluster.status(name).workers().stream().filter(w -> w.role().equals(role)).toList();
+  }
+
+  @Test
+  void poolClusterScalesOutAndInUnderLoadRestartsKilledWorkersAndStopsCleanly() throws Exception {
+    String name = "pool-it";
+    String gateway =
+        up(
+            name,
+            spec(
+                "pool",
+                "  prefill: {replicas: 1, command: "
+                    + worker()
+                    + "}\n"
+                    + "  decode: {replicas: 1, max: 4, command: "
+                    + worker()
+                    + "}\n",
+                ""));
+    StatusView status = Cluster.status(name);
+    assertThat(status.phase()).isEqualTo("ready");
+    assertThat(status.workers()).hasSize(2).allMatch(w -> w.health().equals("healthy"));
+    assertThat(status.render()).contains("decode-0").contains("HEALTH").contains("KV USAGE");
+
+    try (Load load = new Load(gateway, 4)) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.ok.get() >= 10);
+      assertThat(Cluster.scaleRole(name, Role.DECODE, 3)).contains("decode scaled to 3");
+      assertThat(rows(name, "decode")).hasSize(3).allMatch(w -> w.health().equals("healthy"));
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.workerPids.size() >= 3);
+      assertThat(Cluster.scaleRole(name, Role.DECODE, 1)).contains("decode scaled to 1");
+      int before = load.ok.get();
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.ok.get() >= before + 10);
+      load.close();
+      assertThat(load.failures).as("no request may fail while scaling").isEmpty();
+    }
+    assertThat(rows(name, "decode")).hasSize(1);
+    remember(RunDirectory.forName(name).readState());
+
+    // Out-of-bounds and wrong-mode scaling are refused with a clear reason.
+    assertThatThrownBy(() -> Cluster.scaleRole(name, Role.DECODE, 9))
+        .hasMessageContaining("outside min..max (1..4)");
+    assertThatThrownBy(() -> Cluster.scaleGroups(name, 2)).hasMessageContaining("replica mode");
+
+    // kill -9 a worker: it is restarted, re-registered, and serves again.
+    StatusView.WorkerRow victim = rows(name, "decode").getFirst();
+    ProcessHandle.of(victim.pid()).orElseThrow().destroyForcibly();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              StatusView.WorkerRow row = rows(name, "decode").getFirst();
+              return row.restarts() == 1
+                  && row.health().equals("healthy")
+                  && row.pid() != victim.pid();
+            });
+    remember(RunDirectory.forName(name).readState());
+    try (Load load = new Load(gateway, 2)) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.ok.get() >= 5);
+      load.close();
+      assertThat(load.failures).isEmpty();
+    }
+
+    // down: every process of the cluster is gone and the state is removed.
+    ClusterState last = RunDirectory.forName(name).readState();
+    assertThat(Cluster.down(name)).contains("stopped");
+    assertThat(Cluster.livePids(last)).isEmpty();
+    assertThat(RunDirectory.forName(name).hasState()).isFalse();
+    assertThatThrownBy(() -> Cluster.status(name))
+        .hasMessageContaining("no cluster 'pool-it' is running");
+  }
+
+  @Test
+  void replicaClusterScalesWholeGroupsAndRollsASpecChangeOneAtATime() throws Exception {
+    String name = "replica-it";
+    String roles =
+        "  prefill: {replicas: 1, command: "
+            + worker()
+            + "}\n"
+            + "  decode: {replicas: 1, command: "
+            + worker()
+            + "}\n";
+    String gateway = up(name, spec("replica", roles, "groups: {replicas: 1, max: 3}\n"));
+    assertThat(Cluster.status(name).workers())
+        .extracting(StatusView.WorkerRow::id)
+        .containsExactlyInAnyOrder("g0-prefill-0", "g0-decode-0");
+
+    try (Load load = new Load(gateway, 4)) {
+      assertThat(Cluster.scaleGroups(name, 2)).contains("2 group(s)");
+      assertThat(Cluster.status(name).workers())
+          .extracting(StatusView.WorkerRow::group)
+          .containsOnly("g0", "g1")
+          .hasSize(4);
+      assertThatThrownBy(() -> Cluster.scaleRole(name, Role.DECODE, 2))
+          .hasMessageContaining("replica mode scales whole groups");
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.workerPids.size() >= 2);
+      assertThat(Cluster.scaleGroups(name, 1)).contains("1 group(s)");
+      assertThat(Cluster.status(name).workers())
+          .extracting(StatusView.WorkerRow::group)
+          .containsOnly("g0");
+
+      // `baton up` again with a changed spec rolls each worker, with requests in flight.
+      List<Long> oldPids =
+          Cluster.status(name).workers().stream().map(StatusView.WorkerRow::pid).toList();
+      String changed =
+          "  prefill: {replicas: 1, command: "
+              + worker("--tag", "v2")
+              + "}\n"
+              + "  decode: {replicas: 1, command: "
+              + worker("--tag", "v2")
+              + "}\n";
+      Cluster.UpResult applied =
+          Cluster.up(
+              spec("replica", changed, "groups: {replicas: 1, max: 3}\n"),
+              "test",
+              name,
+              false,
+              new PrintStream(new ByteArrayOutputStream()));
+      assertThat(applied.message()).contains("2 worker(s) replaced one at a time");
+      assertThat(Cluster.status(name).workers())
+          .hasSize(2)
+          .allMatch(w -> !oldPids.contains(w.pid()) && w.health().equals("healthy"));
+      int before = load.ok.get();
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.ok.get() >= before + 5);
+      load.close();
+      assertThat(load.failures).as("no request may fail while scaling or rolling").isEmpty();
+    }
+    remember(RunDirectory.forName(name).readState());
+    ClusterState last = RunDirectory.forName(name).readState();
+    Cluster.down(name);
+    assertThat(Cluster.livePids(last)).isEmpty();
+  }
+
+  @Test
+  void aWorkerThatCannotStartFailsUpWithItsLogAndLeavesNothingBehind() throws Exception {
+    String name = "broken-it";
+    clusters.add(name);
+    String spec =
+        spec("pool", "  decode: {replicas: 1, command: " + worker("--fail-start") + "}\n", "");
+    assertThatThrownBy(
+            () ->
+                Cluster.up(spec, "test", name, false, new PrintStream(new ByteArrayOutputStream())))
+        .hasMessageContaining("failed to start")
+        .hasMessageContaining("decode-0")
+        .hasMessageContaining("refusing to start (--fail-start)");
+    assertThat(RunDirectory.forName(name).hasState()).isFalse();
+    // The supervisor stopped the gateway it had started.
+    List<String> log = Files.readAllLines(RunDirectory.forName(name).supervisorLog());
+    assertThat(String.join("\n", log)).contains("cluster failed to start");
+  }
+
+  @Test
+  void invalidSpecsAndBusyPortsAreRefusedBeforeAnythingStarts() throws Exception {
+    String name = "invalid-it";
+    clusters.add(name);
+    PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+    assertThatThrownBy(
+            () ->
+                Cluster.up(
+                    "model: x\nroles: {decode: {replicas: 0}}", "bad.yaml", name, false, quiet))
+        .isInstanceOf(SpecException.class);
+    assertThatThrownBy(
+            () -> Cluster.up("model: /no/such.gguf\nroles: {decode: {}}", "t", name, false, quiet))
+        .hasMessageContaining("model: file not found: /no/such.gguf");
+    try (java.net.ServerSocket busy =
+        new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      String spec =
+          "model: " + model + "\ngateway: {port: " + busy.getLocalPort() + "}\nroles: {decode: {}}";
+      assertThatThrownBy(() -> Cluster.up(spec, "t", name, false, quiet))
+          .hasMessageContaining("ports already in use")
+          .hasMessageContaining("gateway.port " + busy.getLocalPort());
+    }
+    assertThat(RunDirectory.forName(name).hasState()).isFalse();
+    assertThat(Cluster.down(name)).contains("no cluster 'invalid-it' is running");
+  }
+}

@@ -1,0 +1,246 @@
+package dev.baton.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class SpecParserTest {
+
+  private static final String SMALLEST =
+      """
+      model: models/tiny.gguf      # or random:tiny
+      mode: pool                   # or replica
+      gateway:
+        port: 8000
+      roles:
+        prefill: {replicas: 1}
+        decode: {replicas: 1}
+      """;
+
+  @Test
+  void smallestSpecFromTheIssueIsAcceptedAsIs() {
+    ClusterSpec spec = SpecParser.parse(SMALLEST, "test");
+    assertThat(spec.model()).isEqualTo("models/tiny.gguf");
+    assertThat(spec.mode()).isEqualTo(Mode.POOL);
+    assertThat(spec.gateway().port()).isEqualTo(8000);
+    assertThat(spec.host()).isEqualTo("127.0.0.1");
+    assertThat(spec.roles()).containsOnlyKeys(Role.PREFILL, Role.DECODE);
+    assertThat(spec.initialWorkers(Role.PREFILL)).isEqualTo(1);
+    assertThat(spec.initialWorkers(Role.DECODE)).isEqualTo(1);
+    assertThat(spec.kvTransfer().connector()).isEqualTo("P2pConnector");
+    assertThat(spec.disaggregated()).isTrue();
+  }
+
+  @Test
+  void replicaModeCountsWorkersPerGroup() {
+    ClusterSpec spec =
+        SpecParser.parse(
+            """
+            model: random:tiny
+            mode: replica
+            groups: {replicas: 2, max: 3}
+            roles:
+              prefill: {replicas: 1}
+              decode: {replicas: 2}
+              both: {replicas: 1}
+            """,
+            "test");
+    assertThat(spec.randomPreset()).isEqualTo("tiny");
+    assertThat(spec.initialWorkers(Role.PREFILL)).isEqualTo(2);
+    assertThat(spec.initialWorkers(Role.DECODE)).isEqualTo(4);
+    assertThat(spec.initialWorkers(Role.BOTH)).isEqualTo(1);
+    assertThat(spec.independentlyScaledRoles()).containsExactly(Role.BOTH);
+  }
+
+  static Stream<Path> examples() throws IOException {
+    Path dir = Path.of("..", "examples");
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList().stream();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("examples")
+  void everyExampleParses(Path example) throws IOException {
+    assertThat(SpecParser.parse(example)).isNotNull();
+  }
+
+  @Test
+  void unknownKeysAreNamedWithTheirPathAndASuggestion() {
+    assertThatThrownBy(
+            () ->
+                SpecParser.parse(
+                    """
+                    model: random:tiny
+                    mode: pool
+                    gatway: {port: 8000}
+                    roles:
+                      decode: {replica: 2}
+                    """,
+                    "bad.yaml"))
+        .isInstanceOf(SpecException.class)
+        .hasMessageContaining("bad.yaml")
+        .hasMessageContaining("unknown key 'gatway' - did you mean 'gateway'?")
+        .hasMessageContaining("unknown key 'roles.decode.replica' - did you mean 'replicas'?");
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "decode: {replicas: 5, max: 3}|roles.decode.replicas: 5 is outside min..max (1..3)",
+        "decode: {replicas: 1, min: 3, max: 2}|roles.decode.min: 3 is greater than max 2",
+        "decode: {replicas: -1}|roles.decode.replicas: must be >= 0",
+        "decode: {replicas: 0}|no worker can generate tokens",
+        "decode: {replicas: two}|roles.decode.replicas: must be a whole number, got the text 'two'",
+        "prefill: {replicas: 1}|no worker can generate tokens",
+        "prefill: {replicas: 1}, decode: {replicas: 1, min: 0}|prefill workers need a decode worker",
+        "decode: {replicas: 1, engine: vllm}|an external engine (vllm) needs a command template",
+        "decode: {replicas: 1, engine: tgi}|unknown engine 'tgi'",
+        "decode: {replicas: 1, command: 'x --port {prot}'}|unknown placeholder {prot}",
+        "decode: {replicas: 1, autoscale: {kvUsage: 1.5}}|kvUsage: a fraction of the KV pool",
+        "decode: {replicas: 1, autoscale: {}}|set at least one target",
+        "prefil: {replicas: 1}|unknown role 'prefil'",
+      })
+  void impossibleRolesAreRejected(String roles, String expected) {
+    String yaml = "model: random:tiny\nmode: pool\nroles: {" + roles + "}\n";
+    assertThatThrownBy(() -> SpecParser.parse(yaml, "t"))
+        .isInstanceOf(SpecException.class)
+        .hasMessageContaining(expected);
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "mode: replica\\nroles: {decode: {replicas: 1}}|replica mode needs both prefill and decode",
+        "mode: replica\\ngroups: {replicas: 0}\\nroles: {prefill: {}, decode: {}}|groups.replicas: 0 groups and no colocated pool",
+        "mode: replica\\nroles: {prefill: {max: 3}, decode: {}}|set groups.max instead",
+        "mode: pool\\ngroups: 2\\nroles: {decode: {}}|groups: only used in replica mode",
+        "mode: both\\nroles: {decode: {}}|is not a mode (expected pool or replica)",
+        "mode: pool\\nkvTransfer: {connector: none}\\nroles: {prefill: {}, decode: {}}|kvTransfer.connector: none",
+        "mode: pool\\nkvTransfer: {config: {kv_role: kv_both}}\\nroles: {decode: {}}|set by the control plane",
+        "mode: pool\\nautoscaler: {panicWindowSeconds: 90}\\nroles: {decode: {}}|must not be longer than stableWindowSeconds",
+        "mode: pool\\nroles: {decode: {env: [a]}}|roles.decode.env: must be a mapping",
+        "mode: pool\\nname: My_Cluster\\nroles: {decode: {}}|invalid cluster name",
+      })
+  void impossibleClustersAreRejected(String body, String expected) {
+    String yaml = "model: random:tiny\n" + body.replace("\\n", "\n") + "\n";
+    assertThatThrownBy(() -> SpecParser.parse(yaml, "t"))
+        .isInstanceOf(SpecException.class)
+        .hasMessageContaining(expected);
+  }
+
+  @Test
+  void portClashesAreFoundBeforeAnythingStarts() {
+    assertThatThrownBy(
+            () ->
+                SpecParser.parse(
+                    """
+                    model: random:tiny
+                    gateway: {port: 8102}
+                    roles:
+                      prefill: {replicas: 1, max: 4, port: 8100}
+                      decode: {replicas: 1, max: 4, port: 8103}
+                    """,
+                    "t"))
+        .isInstanceOf(SpecException.class)
+        .hasMessageContaining("port clash: gateway.port 8102 overlaps roles.prefill.port 8100-8103")
+        .hasMessageContaining(
+            "port clash: roles.prefill.port 8100-8103 overlaps roles.decode.port 8103-8106");
+  }
+
+  @Test
+  void portOutOfRangeIsRejected() {
+    assertThatThrownBy(
+            () ->
+                SpecParser.parse(
+                    "model: random:tiny\ngateway: {port: 70000}\nroles: {decode: {}}", "t"))
+        .hasMessageContaining("gateway.port: must be a port number");
+    assertThatThrownBy(
+            () ->
+                SpecParser.parse("model: random:tiny\nroles: {decode: {port: 65534, max: 4}}", "t"))
+        .hasMessageContaining("runs past port 65535");
+  }
+
+  @Test
+  void missingModelRolesAndBadYamlAreClear() {
+    assertThatThrownBy(() -> SpecParser.parse("mode: pool\n", "t"))
+        .hasMessageContaining("model: required")
+        .hasMessageContaining("roles: required");
+    assertThatThrownBy(() -> SpecParser.parse("model: random:huge\nroles: {decode: {}}", "t"))
+        .hasMessageContaining("unknown random preset 'huge'");
+    assertThatThrownBy(() -> SpecParser.parse("model: [unclosed\n", "t"))
+        .hasMessageContaining("not valid YAML");
+    assertThatThrownBy(() -> SpecParser.parse("", "t")).hasMessageContaining("the spec is empty");
+    assertThatThrownBy(() -> SpecParser.parse("- a\n- b\n", "t"))
+        .hasMessageContaining("must be a mapping");
+  }
+
+  @Test
+  void allProblemsAreReportedTogether() {
+    SpecException e =
+        (SpecException)
+            catchThrowable(
+                () ->
+                    SpecParser.parse(
+                        "model: random:tiny\nfoo: 1\nbar: 2\nroles: {decode: {replicas: -3}}",
+                        "t"));
+    assertThat(e.problems()).hasSizeGreaterThanOrEqualTo(3);
+  }
+
+  @Test
+  void commandTemplatesAcceptStringsOrLists() {
+    ClusterSpec spec =
+        SpecParser.parse(
+            """
+            model: random:tiny
+            roles:
+              decode:
+                engine: vllm
+                command: "vllm serve {model} --port {port} --kv-transfer-config '{kv_config}'"
+              both:
+                command: ["{baton}", serve, -m, "{model}"]
+            """,
+            "t");
+    assertThat(spec.roles().get(Role.DECODE).command())
+        .containsExactly(
+            "vllm", "serve", "{model}", "--port", "{port}", "--kv-transfer-config", "{kv_config}");
+    assertThat(spec.roles().get(Role.BOTH).command())
+        .containsExactly("{baton}", "serve", "-m", "{model}");
+  }
+
+  @Test
+  void kvConfigCarriesTheRoleAndExtraKeys() {
+    ClusterSpec spec =
+        SpecParser.parse(
+            """
+            model: random:tiny
+            kvTransfer: {connector: P2pConnector, config: {transport: tcp, lease_seconds: 10}}
+            roles: {prefill: {}, decode: {}}
+            """,
+            "t");
+    assertThat(WorkerPlan.kvTransferConfig(spec, Role.PREFILL))
+        .isEqualTo(
+            "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_producer\",\"transport\":\"tcp\",\"lease_seconds\":10}");
+    assertThat(WorkerPlan.kvTransferConfig(spec, Role.DECODE))
+        .contains("\"kv_role\":\"kv_consumer\"");
+  }
+
+  private static Throwable catchThrowable(Runnable r) {
+    try {
+      r.run();
+      return null;
+    } catch (RuntimeException e) {
+      return e;
+    }
+  }
+}
