@@ -16,7 +16,15 @@ public final class Main {
 
   /** Every subcommand class; add new ones here (each is a picocli {@code @Command}). */
   static final List<Class<?>> SUBCOMMANDS =
-      List.of(ModelCommand.class, GatewayCommand.class, KvBenchCommand.class, BenchCommand.class);
+      List.of(
+          ModelCommand.class,
+          GatewayCommand.class,
+          KvBenchCommand.class,
+          BenchCommand.class,
+          UpCommand.class,
+          StatusCommand.class,
+          ScaleCommand.class,
+          DownCommand.class);
 
   private Main() {}
 

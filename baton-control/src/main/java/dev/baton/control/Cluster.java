@@ -27,7 +27,10 @@ public final class Cluster {
 
   private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(10);
   private static final List<String> SUPERVISOR_JVM_FLAGS =
-      List.of("-Xmx256m", "-XX:TieredStopAtLevel=1");
+      List.of(
+          "-Xmx256m",
+          "-XX:TieredStopAtLevel=1",
+          "-Djava.util.logging.SimpleFormatter.format=%1$tF %1$tT %4$s %5$s%6$s%n");
 
   private Cluster() {}
 

@@ -112,17 +112,20 @@ public record ClusterSpec(
   }
 
   /**
-   * The gateway: a fixed port or {@code null} for a free one, the routing policy name, extra
-   * settings written into its config file, extra flags, and an optional command template.
+   * The gateway: a fixed port or {@code null} for a free one, the P/D pool's routing policy, extra
+   * top-level settings for its config file ({@code config}) and for the P/D pool ({@code pool},
+   * e.g. disaggregation_threshold), extra flags, and an optional command template.
    */
   public record GatewaySpec(
       Integer port,
       String policy,
       Map<String, Object> config,
+      Map<String, Object> pool,
       List<String> args,
       List<String> command) {
     public GatewaySpec {
       config = Collections.unmodifiableMap(new java.util.LinkedHashMap<>(config));
+      pool = Collections.unmodifiableMap(new java.util.LinkedHashMap<>(pool));
       args = List.copyOf(args);
       command = command == null ? null : List.copyOf(command);
     }

@@ -94,8 +94,8 @@ public final class ClusterSupervisor implements AutoCloseable {
       this.engine = engine;
     }
 
-    WorkerInfo info() {
-      return new WorkerInfo(id, url, role, group, engine);
+    WorkerInfo info(ClusterSpec spec) {
+      return new WorkerInfo(id, url, role, group, WorkerPlan.poolFor(spec, role));
     }
 
     boolean active() {
@@ -220,12 +220,13 @@ public final class ClusterSupervisor implements AutoCloseable {
     synchronized (lock) {
       usedPorts.add(gatewayPort);
     }
-    Files.writeString(run.gatewayConfig(), WorkerPlan.gatewayConfig(spec, gatewayPort));
+    String adminToken = run.secret(run.tokenFile());
+    writePrivate(run.gatewayConfig(), WorkerPlan.gatewayConfig(spec, gatewayPort, adminToken));
     WorkerPlan.Launch launch =
         WorkerPlan.gateway(spec, toolchain, run.gatewayConfig(), gatewayPort, run.dir());
     Path log = logFile("gateway");
     gateway = backend.launch(new LaunchRequest("gateway", launch.command(), launch.env(), log));
-    admin = new GatewayAdmin(gatewayUrl(), null);
+    admin = new GatewayAdmin(gatewayUrl(), adminToken);
     publish();
     boolean ready =
         waitFor(
@@ -425,7 +426,7 @@ public final class ClusterSupervisor implements AutoCloseable {
                 : "exited with code " + process.exitCode() + " while starting");
         return false;
       }
-      admin.register(w.info());
+      admin.register(w.info(spec));
       synchronized (lock) {
         if (w.phase != Phase.STARTING) {
           return false; // drained or stopped meanwhile; drain deregisters it
@@ -532,7 +533,7 @@ public final class ClusterSupervisor implements AutoCloseable {
 
   private void deregisterQuietly(Worker w) {
     try {
-      admin.deregister(w.info());
+      admin.deregister(w.info(spec));
     } catch (IOException | RuntimeException e) {
       LOG.warning("could not deregister " + w.id + ": " + e.getMessage());
     }
@@ -1198,6 +1199,15 @@ public final class ClusterSupervisor implements AutoCloseable {
     synchronized (run) {
       run.writeState(state);
     }
+  }
+
+  private static void writePrivate(Path file, String text) throws IOException {
+    Files.deleteIfExists(file);
+    Files.createFile(
+        file,
+        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+    Files.writeString(file, text);
   }
 
   private Path logFile(String id) {

@@ -9,8 +9,9 @@ import java.time.Duration;
 import java.util.Map;
 
 /**
- * The gateway's admin API as the control plane uses it (docs/GATEWAY.md): register a worker with
- * its URL, role, group and engine type, and remove it so no new request is routed to it.
+ * The gateway's admin API as the control plane uses it (docs/GATEWAY.md): {@code POST
+ * /admin/workers {"pool","url","role","group"}} adds a worker to a pool, {@code DELETE
+ * /admin/workers?pool=&url=} removes it so no new request is routed to it.
  */
 public final class GatewayAdmin {
 
@@ -25,17 +26,16 @@ public final class GatewayAdmin {
   }
 
   /** What the gateway needs to know about a worker. */
-  public record WorkerInfo(String id, String url, Role role, String group, EngineType engine) {}
+  public record WorkerInfo(String id, String url, Role role, String group, String pool) {}
 
   public void register(WorkerInfo worker) throws IOException {
     ObjectNode body = Json.object();
-    body.put("id", worker.id());
+    body.put("pool", worker.pool());
     body.put("url", worker.url());
     body.put("role", worker.role().wireName());
     if (worker.group() != null) {
       body.put("group", worker.group());
     }
-    body.put("engine", worker.engine().wireName());
     Http.Reply reply =
         Http.send("POST", baseUrl + "/admin/workers", Json.write(body), TIMEOUT, headers);
     if (!reply.ok()) {
@@ -52,7 +52,11 @@ public final class GatewayAdmin {
   /** Removes a worker; one the gateway does not know is not an error. */
   public void deregister(WorkerInfo worker) throws IOException {
     String url =
-        baseUrl + "/admin/workers?url=" + URLEncoder.encode(worker.url(), StandardCharsets.UTF_8);
+        baseUrl
+            + "/admin/workers?pool="
+            + URLEncoder.encode(worker.pool(), StandardCharsets.UTF_8)
+            + "&url="
+            + URLEncoder.encode(worker.url(), StandardCharsets.UTF_8);
     Http.Reply reply = Http.send("DELETE", url, null, TIMEOUT, headers);
     if (!reply.ok() && reply.status() != 404) {
       throw new IOException(

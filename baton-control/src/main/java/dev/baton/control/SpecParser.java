@@ -186,22 +186,28 @@ public final class SpecParser {
 
   private GatewaySpec readGateway(JsonNode node) {
     if (node == null || !isObject(node, "gateway")) {
-      return new GatewaySpec(null, null, Map.of(), List.of(), null);
+      return new GatewaySpec(null, null, Map.of(), Map.of(), List.of(), null);
     }
-    allowOnly(node, "gateway.", "port", "policy", "config", "args", "command");
+    allowOnly(node, "gateway.", "port", "policy", "config", "pool", "args", "command");
     Integer port = port(node, "port", "gateway.port");
     String policy = string(node, "policy", null, "gateway.policy");
-    Map<String, Object> config = new LinkedHashMap<>();
-    JsonNode configNode = node.get("config");
-    if (configNode != null && isObject(configNode, "gateway.config")) {
-      for (Map.Entry<String, JsonNode> field : configNode.properties()) {
-        config.put(field.getKey(), YAML.convertValue(field.getValue(), Object.class));
+    Map<String, Object> config = freeMap(node, "config", "gateway.config");
+    for (String reserved : List.of("host", "port", "admin_token", "pools")) {
+      if (config.containsKey(reserved)) {
+        problems.add("gateway.config." + reserved + ": set by the control plane");
+      }
+    }
+    Map<String, Object> pool = freeMap(node, "pool", "gateway.pool");
+    for (String reserved : List.of("name", "mode", "workers", "models")) {
+      if (pool.containsKey(reserved)) {
+        problems.add("gateway.pool." + reserved + ": set by the control plane");
       }
     }
     return new GatewaySpec(
         port,
         policy,
         config,
+        pool,
         stringList(node, "args", "gateway.args"),
         command(node, "gateway.command"));
   }
@@ -711,6 +717,17 @@ public final class SpecParser {
         problems.add(path + ": every item must be text, got " + kind(item));
       } else {
         out.add(item.asText());
+      }
+    }
+    return out;
+  }
+
+  private Map<String, Object> freeMap(JsonNode parent, String key, String path) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    JsonNode node = parent.get(key);
+    if (node != null && !node.isNull() && isObject(node, path)) {
+      for (Map.Entry<String, JsonNode> field : node.properties()) {
+        out.put(field.getKey(), YAML.convertValue(field.getValue(), Object.class));
       }
     }
     return out;

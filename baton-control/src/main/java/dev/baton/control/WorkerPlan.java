@@ -91,6 +91,11 @@ public final class WorkerPlan {
         command.add("--kv-secret-file");
         command.add(secretFile.toString());
       }
+      if (role == Role.BOTH && hasPdPool(spec)) {
+        // The gateway routes "model": "colocated" to this pool; the worker must answer to it.
+        command.add("--served-model-name");
+        command.add(COLOCATED_POOL);
+      }
       command.addAll(spec.engine().args());
       command.addAll(roleSpec.args());
     }
@@ -122,19 +127,67 @@ public final class WorkerPlan {
     return new Launch(command, Map.of());
   }
 
+  /** The gateway pool serving P/D requests (and plain requests when there is no both pool). */
+  public static final String DISAGGREGATED_POOL = "disaggregated";
+
+  /** The gateway pool of colocated ({@code both}) workers; also the model name that reaches it. */
+  public static final String COLOCATED_POOL = "colocated";
+
+  /** Whether the cluster has prefill or decode roles (a P/D pool in the gateway). */
+  static boolean hasPdPool(ClusterSpec spec) {
+    return spec.roles().containsKey(Role.PREFILL) || spec.roles().containsKey(Role.DECODE);
+  }
+
+  /** The gateway pool a worker of {@code role} joins. */
+  public static String poolFor(ClusterSpec spec, Role role) {
+    return role == Role.BOTH ? COLOCATED_POOL : DISAGGREGATED_POOL;
+  }
+
   /**
-   * The gateway's config file: bind address, mode, routing policy and the spec's extra settings;
-   * workers are added through the admin API once they are ready.
+   * The gateway's config file (docs/GATEWAY.md format): loopback bind, the admin token, and one
+   * pool per kind of worker — the P/D pool first (the default route), then the colocated pool,
+   * which requests reach with {@code "model": "colocated"}. Workers are added through the admin API
+   * once they are ready.
    */
-  public static String gatewayConfig(ClusterSpec spec, int port) {
+  public static String gatewayConfig(ClusterSpec spec, int port, String adminToken) {
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("host", spec.host());
     config.put("port", port);
-    config.put("mode", spec.mode().wireName());
-    if (spec.gateway().policy() != null) {
-      config.put("policy", spec.gateway().policy());
+    if (adminToken != null) {
+      config.put("admin_token", adminToken);
     }
     config.putAll(spec.gateway().config());
+    List<Map<String, Object>> pools = new ArrayList<>();
+    if (hasPdPool(spec)) {
+      Map<String, Object> pool = new LinkedHashMap<>();
+      pool.put("name", DISAGGREGATED_POOL);
+      RoleSpec prefill = spec.roles().get(Role.PREFILL);
+      EngineType engine = prefill == null ? EngineType.BATON : prefill.engine();
+      pool.put(
+          "mode", prefill == null ? "colocated" : engine == EngineType.SGLANG ? "sglang" : "nixl");
+      pool.put(
+          "policy",
+          spec.gateway().policy() != null
+              ? spec.gateway().policy()
+              : prefill == null ? "least-request" : "pd");
+      pool.putAll(spec.gateway().pool());
+      pools.add(pool);
+    }
+    if (spec.roles().containsKey(Role.BOTH)) {
+      Map<String, Object> pool = new LinkedHashMap<>();
+      pool.put("name", COLOCATED_POOL);
+      pool.put("mode", "colocated");
+      if (hasPdPool(spec)) {
+        pool.put("models", List.of(COLOCATED_POOL));
+      }
+      pool.put(
+          "policy",
+          spec.gateway().policy() != null && !hasPdPool(spec)
+              ? spec.gateway().policy()
+              : "least-request");
+      pools.add(pool);
+    }
+    config.put("pools", pools);
     try {
       return new com.fasterxml.jackson.databind.ObjectMapper(
               new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())

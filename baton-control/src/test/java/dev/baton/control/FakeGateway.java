@@ -50,8 +50,12 @@ public final class FakeGateway {
               JsonNode body =
                   Json.parse(
                       new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
-              if (!body.hasNonNull("url") || !body.hasNonNull("role")) {
-                FakeWorker.reply(ex, 400, "{\"error\":\"url and role are required\"}");
+              java.util.Set<String> allowed =
+                  java.util.Set.of("url", "role", "group", "bootstrap_port", "pool");
+              java.util.List<String> names = new java.util.ArrayList<>();
+              body.fieldNames().forEachRemaining(names::add);
+              if (!body.hasNonNull("url") || !allowed.containsAll(names)) {
+                FakeWorker.reply(ex, 400, "{\"error\":\"bad worker: " + names + "\"}");
                 return;
               }
               workers.put(body.get("url").asText(), body);
