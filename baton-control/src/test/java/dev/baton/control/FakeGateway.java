@@ -21,8 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A stand-in gateway process for supervisor tests, following the admin API contract of
  * docs/GATEWAY.md: workers are added with {@code POST /admin/workers} and removed with {@code
- * DELETE /admin/workers?url=...}; completions go round-robin to registered decode-capable workers.
- * Args: {@code --port P}.
+ * DELETE /admin/workers?pool=...&url=...}; completions go round-robin to registered decode-capable
+ * workers. Args: {@code --port P}.
  */
 public final class FakeGateway {
 
@@ -62,10 +62,12 @@ public final class FakeGateway {
               FakeWorker.reply(ex, 200, "{}");
             }
             case "DELETE" -> {
-              String query = ex.getRequestURI().getRawQuery();
-              String url =
-                  URLDecoder.decode(
-                      query.substring(query.indexOf('=') + 1), StandardCharsets.UTF_8);
+              String url = null;
+              for (String param : ex.getRequestURI().getRawQuery().split("&")) {
+                if (param.startsWith("url=")) {
+                  url = URLDecoder.decode(param.substring(4), StandardCharsets.UTF_8);
+                }
+              }
               FakeWorker.reply(ex, workers.remove(url) == null ? 404 : 200, "{}");
             }
             case "GET" -> FakeWorker.reply(ex, 200, Json.write(workers.values()));
