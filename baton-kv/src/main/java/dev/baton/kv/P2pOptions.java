@@ -40,6 +40,9 @@ public record P2pOptions(
     int maxConnections,
     int maxConcurrentPulls) {
 
+  /** Environment variable holding the cluster secret when no flag or config gives one. */
+  public static final String SECRET_ENV = "BATON_KV_SECRET";
+
   /** Shortest secret accepted: guessing must stay hopeless. */
   public static final int MIN_SECRET_BYTES = 16;
 
@@ -169,8 +172,8 @@ public record P2pOptions(
   }
 
   /**
-   * The cluster secret's bytes (a file's trailing newline is dropped). Fails clearly when none is
-   * configured: the transfer channel never runs unauthenticated.
+   * The cluster secret's bytes: inline, else the file (trailing newline dropped), else {@value
+   * #SECRET_ENV}. Fails clearly when none is configured: the channel never runs unauthenticated.
    */
   public byte[] resolveSecret() {
     byte[] bytes;
@@ -183,10 +186,13 @@ public record P2pOptions(
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read KV secret file " + secretFile, e);
       }
+    } else if (System.getenv(SECRET_ENV) != null && !System.getenv(SECRET_ENV).isEmpty()) {
+      bytes = System.getenv(SECRET_ENV).getBytes(StandardCharsets.UTF_8);
     } else {
       throw new IllegalArgumentException(
           "the P2P KV channel needs a cluster secret: --kv-secret, --kv-secret-file, "
-              + "or secret / secret_file in kv_connector_extra_config");
+              + SECRET_ENV
+              + ", or secret / secret_file in kv_connector_extra_config");
     }
     if (bytes.length < MIN_SECRET_BYTES) {
       throw new IllegalArgumentException(

@@ -20,7 +20,9 @@ public sealed interface EngineEvent {
 
   /**
    * The request ended, either with its last token or on its own (abort, error). {@code stopReason}
-   * is the matched stop string or stop token id (null when none).
+   * is the matched stop string or stop token id (null when none). {@code retryable}: the error is
+   * not the request's fault and another attempt may succeed (a failed P/D KV transfer), so the
+   * server answers 503 rather than 500.
    */
   record Finished(
       FinishReason reason,
@@ -29,6 +31,27 @@ public sealed interface EngineEvent {
       int completionTokens,
       int cachedTokens,
       JsonNode kvTransferParams,
-      String error)
-      implements EngineEvent {}
+      String error,
+      boolean retryable)
+      implements EngineEvent {
+
+    public Finished(
+        FinishReason reason,
+        Object stopReason,
+        int promptTokens,
+        int completionTokens,
+        int cachedTokens,
+        JsonNode kvTransferParams,
+        String error) {
+      this(
+          reason,
+          stopReason,
+          promptTokens,
+          completionTokens,
+          cachedTokens,
+          kvTransferParams,
+          error,
+          false);
+    }
+  }
 }

@@ -377,6 +377,10 @@ public final class Scheduler {
         r.status = RequestStatus.WAITING;
       }
     }
+    Map<String, String> why = new HashMap<>();
+    for (KvConnector.LoadFailure f : connector.loadFailures()) {
+      why.put(f.requestId(), f.status() + ": " + f.message());
+    }
     for (String id : done.failedRecving()) {
       EngineRequest r = remoteLoading.remove(id);
       if (r == null || r.status != RequestStatus.WAITING_FOR_REMOTE_KVS) {
@@ -384,7 +388,15 @@ public final class Scheduler {
       }
       r.status = RequestStatus.WAITING; // the load is over: its blocks are ours again
       if (connector.loadFailurePolicy() == LoadFailurePolicy.FAIL) {
-        finishAlone(r, FinishReason.ERROR, "loading the KV cache from the remote worker failed");
+        String detail = why.getOrDefault(id, "no detail");
+        r.events()
+            .add(
+                finish(
+                    r,
+                    FinishReason.ERROR,
+                    null,
+                    "loading the KV cache from the remote worker failed (" + detail + ")",
+                    true));
       } else {
         r.pendingExternalTokens = 0; // recompute what the connector failed to load
       }
@@ -493,6 +505,11 @@ public final class Scheduler {
   /** Releases the request's blocks (or hands them to the connector) and builds its end event. */
   private EngineEvent.Finished finish(
       EngineRequest r, FinishReason reason, Object stopReason, String error) {
+    return finish(r, reason, stopReason, error, false);
+  }
+
+  private EngineEvent.Finished finish(
+      EngineRequest r, FinishReason reason, Object stopReason, String error, boolean retryable) {
     boolean loading = r.status == RequestStatus.WAITING_FOR_REMOTE_KVS;
     running.remove(r);
     waiting.remove(r);
@@ -523,7 +540,8 @@ public final class Scheduler {
         r.numOutput(),
         Math.max(0, r.cachedPromptTokens),
         kv.kvTransferParams(),
-        error);
+        error,
+        retryable);
   }
 
   private KvConnector.Request connectorRequest(EngineRequest r) {

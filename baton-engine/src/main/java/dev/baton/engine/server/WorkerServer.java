@@ -377,7 +377,9 @@ public final class WorkerServer implements AutoCloseable {
         }
       }
       if (col.end.reason() == FinishReason.ERROR) {
-        throw new ApiException(500, col.end.error(), null, "engine_error");
+        throw col.end.retryable()
+            ? new ApiException(503, col.end.error(), null, "kv_transfer_failed")
+            : new ApiException(500, col.end.error(), null, "engine_error");
       }
       all.add(col);
     }
@@ -582,7 +584,11 @@ public final class WorkerServer implements AutoCloseable {
         EngineEvent.Finished end =
             token != null ? token.end() : (EngineEvent.Finished) tagged.event();
         if (end != null && end.reason() == FinishReason.ERROR) {
-          write(out, ApiException.body(500, end.error(), null, "engine_error"));
+          write(
+              out,
+              end.retryable()
+                  ? ApiException.body(503, end.error(), null, "kv_transfer_failed")
+                  : ApiException.body(500, end.error(), null, "engine_error"));
           break;
         }
         ObjectNode chunk = chunk(g, id, created);
