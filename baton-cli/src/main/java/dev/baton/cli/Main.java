@@ -24,7 +24,8 @@ public final class Main {
           UpCommand.class,
           StatusCommand.class,
           ScaleCommand.class,
-          DownCommand.class);
+          DownCommand.class,
+          ServeCommand.class);
 
   private Main() {}
 

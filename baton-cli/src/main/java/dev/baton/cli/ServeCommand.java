@@ -1,0 +1,225 @@
+package dev.baton.cli;
+
+import dev.baton.engine.KvBlockPool;
+import dev.baton.engine.server.Worker;
+import dev.baton.engine.server.WorkerOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code baton serve}: one OpenAI-compatible worker for one GGUF model (flags named as vLLM names
+ * them). Runs until interrupted.
+ */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    description = "Serve a GGUF model over an OpenAI-compatible HTTP API.")
+public final class ServeCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = {"-m", "--model"},
+      required = true,
+      description = "GGUF model file")
+  Path model;
+
+  @Option(
+      names = "--host",
+      defaultValue = "127.0.0.1",
+      description = "bind address (default ${DEFAULT-VALUE})")
+  String host;
+
+  @Option(
+      names = "--port",
+      defaultValue = "8100",
+      description = "port (default ${DEFAULT-VALUE}; 0 = any free)")
+  int port;
+
+  @Option(
+      names = "--role",
+      defaultValue = "both",
+      description = "both, prefill or decode (default ${DEFAULT-VALUE})")
+  String role;
+
+  @Option(
+      names = "--served-model-name",
+      description = "model name for clients (default: file name)")
+  String servedModelName;
+
+  @Option(
+      names = "--api-key",
+      description =
+          "require 'Authorization: Bearer KEY' on every route but /health and /metrics"
+              + " (or set BATON_API_KEY)")
+  String apiKey;
+
+  @Option(
+      names = "--threads",
+      defaultValue = "0",
+      description = "compute threads (default: every core)")
+  int threads;
+
+  @Option(
+      names = "--max-model-len",
+      defaultValue = "0",
+      description = "longest sequence (default: the model's context)")
+  int maxModelLen;
+
+  @Option(
+      names = "--block-size",
+      defaultValue = "16",
+      description = "tokens per KV block (default ${DEFAULT-VALUE})")
+  int blockSize;
+
+  @Option(
+      names = "--kv-cache-memory",
+      description =
+          "bytes for the KV cache, e.g. 2G, 512M (default 1G, capped at 64 full sequences)")
+  String kvCacheMemory;
+
+  @Option(
+      names = "--num-kv-blocks",
+      defaultValue = "0",
+      description = "exact number of KV blocks (overrides --kv-cache-memory)")
+  int numKvBlocks;
+
+  @Option(
+      names = "--kv-cache-dtype",
+      defaultValue = "f32",
+      description = "f32 or f16 (default ${DEFAULT-VALUE})")
+  String kvCacheDtype;
+
+  @Option(names = "--no-prefix-caching", description = "turn off prefix caching (on by default)")
+  boolean noPrefixCaching;
+
+  @Option(
+      names = "--max-num-batched-tokens",
+      defaultValue = "512",
+      description =
+          "token budget of one engine step; longer prompts are prefilled in chunks"
+              + " (default ${DEFAULT-VALUE})")
+  int maxNumBatchedTokens;
+
+  @Option(
+      names = "--max-num-seqs",
+      defaultValue = "64",
+      description = "most requests running at once (default ${DEFAULT-VALUE})")
+  int maxNumSeqs;
+
+  @Option(
+      names = "--max-waiting",
+      defaultValue = "256",
+      description = "most requests queued; more get 429 (default ${DEFAULT-VALUE})")
+  int maxWaiting;
+
+  @Option(
+      names = "--max-body-bytes",
+      defaultValue = "8388608",
+      description = "largest request body; more gets 413 (default ${DEFAULT-VALUE})")
+  long maxBodyBytes;
+
+  @Option(
+      names = "--kv-transfer-config",
+      description = "KV connector configuration (JSON, as vLLM's)")
+  String kvTransferConfig;
+
+  @Option(
+      names = "--backend",
+      defaultValue = "cpu",
+      description = "compute backend (default ${DEFAULT-VALUE})")
+  String backend;
+
+  @Override
+  public Integer call() throws Exception {
+    if (!Files.isRegularFile(model)) {
+      throw new IllegalArgumentException("no model file " + model);
+    }
+    String key = apiKey != null ? apiKey : System.getenv("BATON_API_KEY");
+    WorkerOptions options =
+        new WorkerOptions(
+            model,
+            host,
+            port,
+            role,
+            servedModelName,
+            key == null || key.isEmpty() ? null : key,
+            threads,
+            maxModelLen,
+            blockSize,
+            kvCacheMemory == null ? 0 : parseBytes(kvCacheMemory),
+            numKvBlocks,
+            parseDtype(kvCacheDtype),
+            !noPrefixCaching,
+            maxNumBatchedTokens,
+            maxNumSeqs,
+            maxWaiting,
+            maxBodyBytes,
+            kvTransferConfig,
+            backend);
+    Worker worker = Worker.start(options);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  worker.close();
+                  stopped.countDown();
+                }));
+    spec.commandLine()
+        .getOut()
+        .printf(
+            "baton serve: %s on http://%s:%d (role %s, %d KV blocks of %d tokens)%n",
+            worker.modelName(),
+            host,
+            worker.port(),
+            role,
+            worker.runner().kvPool().numBlocks(),
+            blockSize);
+    spec.commandLine().getOut().flush();
+    stopped.await();
+    return 0;
+  }
+
+  static long parseBytes(String s) {
+    String t = s.trim().toUpperCase(Locale.ROOT).replaceFirst("I?B$", "");
+    long unit = 1;
+    if (!t.isEmpty()) {
+      switch (t.charAt(t.length() - 1)) {
+        case 'K' -> unit = 1L << 10;
+        case 'M' -> unit = 1L << 20;
+        case 'G' -> unit = 1L << 30;
+        case 'T' -> unit = 1L << 40;
+        default -> unit = 1;
+      }
+    }
+    if (unit > 1) {
+      t = t.substring(0, t.length() - 1);
+    }
+    try {
+      double v = Double.parseDouble(t);
+      if (!(v > 0)) {
+        throw new NumberFormatException();
+      }
+      return (long) (v * unit);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--kv-cache-memory: not a size: " + s);
+    }
+  }
+
+  static KvBlockPool.Dtype parseDtype(String s) {
+    return switch (s.toLowerCase(Locale.ROOT)) {
+      case "f32", "float32", "fp32" -> KvBlockPool.Dtype.F32;
+      case "f16", "float16", "fp16", "half" -> KvBlockPool.Dtype.F16;
+      default ->
+          throw new IllegalArgumentException("--kv-cache-dtype must be f32 or f16, got " + s);
+    };
+  }
+}

@@ -1,0 +1,81 @@
+package dev.baton.engine.server;
+
+import dev.baton.engine.sched.Detokenizer;
+import dev.baton.model.GgufFile;
+import dev.baton.model.Tokenizer;
+import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/** {@link ModelText} over a GGUF model's own tokenizer and chat template. */
+final class GgufModelText implements ModelText {
+
+  private final Tokenizer tokenizer;
+  private final ChatFormat chat;
+  private final Set<Integer> eos;
+  private final String[] pieces;
+
+  /** Renders a conversation to the prompt text the model was trained on. */
+  interface ChatFormat {
+    String render(List<ChatMessage> messages, boolean addGenerationPrompt);
+  }
+
+  GgufModelText(Tokenizer tokenizer, ChatFormat chat) {
+    this.tokenizer = tokenizer;
+    this.chat = chat;
+    Set<Integer> ids = new HashSet<>();
+    for (int id : tokenizer.eosIds()) {
+      ids.add(id);
+    }
+    this.eos = Set.copyOf(ids);
+    this.pieces = new String[tokenizer.vocabSize()];
+  }
+
+  static GgufModelText load(GgufFile file) {
+    Tokenizer t = Tokenizer.fromGguf(file);
+    return new GgufModelText(t, ChatFormats.fromGguf(file));
+  }
+
+  @Override
+  public int[] encode(String text, boolean addSpecial) {
+    return tokenizer.encode(text, addSpecial && tokenizer.addBosByDefault(), false);
+  }
+
+  @Override
+  public String decode(int[] tokens) {
+    return tokenizer.decode(tokens);
+  }
+
+  @Override
+  public String tokenText(int token) {
+    String s = pieces[token];
+    if (s == null) {
+      s = new String(tokenizer.tokenBytes(token, true), StandardCharsets.UTF_8);
+      pieces[token] = s;
+    }
+    return s;
+  }
+
+  @Override
+  public Detokenizer detokenizer() {
+    dev.baton.model.Detokenizer d = tokenizer.newDetokenizer();
+    return d::push;
+  }
+
+  @Override
+  public int[] encodeChat(List<ChatMessage> messages, boolean addGenerationPrompt) {
+    // The template writes the BOS itself; special tokens in it are parsed as such.
+    return tokenizer.encode(chat.render(messages, addGenerationPrompt), false, true);
+  }
+
+  @Override
+  public Set<Integer> eosTokenIds() {
+    return eos;
+  }
+
+  @Override
+  public int vocabSize() {
+    return tokenizer.vocabSize();
+  }
+}

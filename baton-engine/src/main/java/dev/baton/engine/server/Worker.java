@@ -1,0 +1,164 @@
+package dev.baton.engine.server;
+
+import dev.baton.engine.Backend;
+import dev.baton.engine.KvBlockPool;
+import dev.baton.engine.ModelRunner;
+import dev.baton.engine.RunnerOptions;
+import dev.baton.engine.sched.Engine;
+import dev.baton.engine.sched.Scheduler;
+import dev.baton.engine.sched.SchedulerConfig;
+import dev.baton.kv.KvConnector;
+import dev.baton.kv.KvConnectors;
+import dev.baton.kv.KvTransferConfig;
+import dev.baton.model.GgufFile;
+import dev.baton.model.LlamaConfig;
+import dev.baton.model.LlamaWeights;
+
+/**
+ * One serving worker assembled from {@link WorkerOptions}: GGUF weights, a model runner over a
+ * paged KV pool, the KV connector, the engine loop and the HTTP server. {@code baton serve} runs
+ * one; tests and benchmarks start one in-process the same way.
+ */
+public final class Worker implements AutoCloseable {
+
+  private final GgufFile file;
+  private final ModelRunner runner;
+  private final KvConnector connector;
+  private final Engine engine;
+  private final WorkerServer server;
+  private final ModelText text;
+  private final String modelName;
+
+  private Worker(WorkerOptions o) {
+    GgufFile f = GgufFile.open(o.model());
+    ModelRunner r = null;
+    KvConnector kv = KvConnector.NONE;
+    Engine e = null;
+    try {
+      LlamaConfig config = LlamaConfig.fromGguf(f);
+      LlamaWeights weights = LlamaWeights.of(f, config);
+      int maxModelLen =
+          o.maxModelLen() > 0
+              ? Math.min(o.maxModelLen(), config.contextLength())
+              : config.contextLength();
+      int blocks = numBlocks(o, config, maxModelLen);
+      r =
+          Backend.byName(o.backend())
+              .createRunner(
+                  config,
+                  weights,
+                  new RunnerOptions(
+                      o.threads(), maxModelLen, blocks, o.blockSize(), o.kvCacheDtype()));
+      text = GgufModelText.load(f);
+      modelName =
+          o.servedModelName() != null
+              ? o.servedModelName()
+              : o.model().getFileName().toString().replaceFirst("\\.gguf$", "");
+      if (o.kvTransferConfig() != null) {
+        kv = KvConnectors.create(KvTransferConfig.parse(o.kvTransferConfig()));
+      }
+      EngineMetrics metrics = new EngineMetrics(modelName);
+      e =
+          new Engine(
+              new Scheduler(
+                  new SchedulerConfig(
+                      o.blockSize(),
+                      o.maxNumBatchedTokens(),
+                      o.maxNumSeqs(),
+                      Math.min(maxModelLen, r.contextLength()),
+                      o.maxWaiting(),
+                      o.prefixCaching(),
+                      modelName,
+                      o.kvCacheDtype().name()),
+                  r,
+                  kv,
+                  metrics));
+      metrics.bind(e);
+      e.start();
+      server =
+          new WorkerServer(
+                  new ServerConfig(
+                      o.host(), o.port(), modelName, o.apiKey(), o.maxBodyBytes(), o.role()),
+                  e,
+                  text,
+                  SamplerFactory.standard(),
+                  metrics)
+              .start();
+    } catch (RuntimeException | Error ex) {
+      if (e != null) {
+        e.close();
+      }
+      kv.close();
+      if (r != null) {
+        r.close();
+      }
+      f.close();
+      throw ex;
+    }
+    this.file = f;
+    this.runner = r;
+    this.connector = kv;
+    this.engine = e;
+  }
+
+  /** Loads the model and starts serving. */
+  public static Worker start(WorkerOptions options) {
+    return new Worker(options);
+  }
+
+  /**
+   * KV blocks for the pool: {@code --num-kv-blocks}, else {@code --kv-cache-memory} bytes (default
+   * 1 GiB) divided by the block size, but never more than 64 full-length sequences need.
+   */
+  static int numBlocks(WorkerOptions o, LlamaConfig c, int maxModelLen) {
+    if (o.numKvBlocks() > 0) {
+      return o.numKvBlocks();
+    }
+    long blockBytes =
+        KvBlockPool.bytesPerToken(c.layers(), c.kvHeads(), c.headDim(), o.kvCacheDtype())
+            * o.blockSize();
+    long memory = o.kvCacheMemory() > 0 ? o.kvCacheMemory() : WorkerOptions.DEFAULT_KV_CACHE_MEMORY;
+    long blocks = memory / blockBytes;
+    if (o.kvCacheMemory() == 0) {
+      blocks = Math.min(blocks, 64L * ((maxModelLen + o.blockSize() - 1) / o.blockSize()));
+    }
+    if (blocks < 1) {
+      throw new IllegalArgumentException(
+          "--kv-cache-memory " + memory + " holds no block of " + blockBytes + " bytes");
+    }
+    return (int) Math.min(Integer.MAX_VALUE, blocks);
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  public String modelName() {
+    return modelName;
+  }
+
+  public Engine engine() {
+    return engine;
+  }
+
+  public ModelRunner runner() {
+    return runner;
+  }
+
+  public ModelText text() {
+    return text;
+  }
+
+  public KvConnector connector() {
+    return connector;
+  }
+
+  @Override
+  public void close() {
+    server.close();
+    engine.close();
+    connector.close();
+    runner.close();
+    file.close();
+  }
+}
