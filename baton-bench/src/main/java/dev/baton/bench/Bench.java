@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 
 /**
  * The whole {@code baton bench} flow: find the model, pick the tokenizer, build the dataset, warm
@@ -25,18 +24,7 @@ public final class Bench {
   /** Every run of one invocation. */
   public record Outcome(BenchConfig config, String tokenizerId, List<Run> runs) {}
 
-  /**
-   * Opens GGUF tokenizers (baton-model's); set by whoever has that module on the class path. Null
-   * leaves {@code --tokenizer FILE.gguf} unsupported.
-   */
-  private static volatile Function<Path, PromptTokenizer> ggufTokenizers;
-
   private Bench() {}
-
-  /** Registers how to open a GGUF file's tokenizer. */
-  public static void setGgufTokenizerFactory(Function<Path, PromptTokenizer> factory) {
-    ggufTokenizers = factory;
-  }
 
   /**
    * Runs the benchmark.
@@ -136,11 +124,7 @@ public final class Bench {
           throw new IllegalArgumentException(
               "--tokenizer must be a GGUF file, 'server', 'words' or 'auto'; no file " + spec);
         }
-        Function<Path, PromptTokenizer> factory = ggufTokenizers;
-        if (factory == null) {
-          throw new IllegalArgumentException("GGUF tokenizers are not available in this build");
-        }
-        yield factory.apply(path);
+        yield GgufPromptTokenizer.open(path);
       }
     };
   }

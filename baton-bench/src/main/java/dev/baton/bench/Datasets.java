@@ -53,18 +53,21 @@ public final class Datasets {
     int[] out = range(config.randomOutputLen(), config.randomRangeRatio());
     List<PreparedRequest> requests = new ArrayList<>(config.numPrompts());
     if (config.tokenIds()) {
-      int vocab = text.tokenizer().vocabSize();
-      if (vocab <= 0) {
+      PromptTokenizer tokenizer = text.tokenizer();
+      if (tokenizer.vocabSize() <= 0) {
         throw new IllegalArgumentException(
             "token-id prompts need a tokenizer that knows its vocabulary (--tokenizer FILE.gguf)");
       }
-      int[] prefix = random.ints(config.randomPrefixLen(), 0, vocab).toArray();
+      int[] prefix = new int[config.randomPrefixLen()];
+      for (int k = 0; k < prefix.length; k++) {
+        prefix[k] = tokenizer.randomTokenId(random);
+      }
       for (int i = 0; i < config.numPrompts(); i++) {
         int len = in[0] + random.nextInt(in[1] - in[0] + 1);
         int[] ids = new int[prefix.length + len];
         System.arraycopy(prefix, 0, ids, 0, prefix.length);
         for (int k = prefix.length; k < ids.length; k++) {
-          ids[k] = random.nextInt(vocab);
+          ids[k] = tokenizer.randomTokenId(random);
         }
         int outLen = out[0] + random.nextInt(out[1] - out[0] + 1);
         requests.add(PreparedRequest.tokens(ids, outLen));

@@ -31,6 +31,11 @@ public interface PromptTokenizer {
     return 0;
   }
 
+  /** A random ordinary token id (no special tokens), for random prompts. */
+  default int randomTokenId(java.util.Random random) {
+    return random.nextInt(vocabSize());
+  }
+
   /** Whether counts are exact for the target model (false for the word approximation). */
   default boolean exact() {
     return true;

@@ -38,8 +38,10 @@ public final class TextSynthesizer {
   }
 
   private Text fromTokenIds(int target, Random random) {
-    int vocab = tokenizer.vocabSize();
-    int[] ids = random.ints(target, 0, vocab).toArray();
+    int[] ids = new int[target];
+    for (int i = 0; i < target; i++) {
+      ids[i] = tokenizer.randomTokenId(random);
+    }
     String text = tokenizer.decode(ids);
     int[] encoded = tokenizer.encode(text);
     Text best = new Text(text, encoded.length);
@@ -50,7 +52,7 @@ public final class TextSynthesizer {
       } else {
         adjusted = java.util.Arrays.copyOf(encoded, target);
         for (int i = encoded.length; i < target; i++) {
-          adjusted[i] = random.nextInt(vocab);
+          adjusted[i] = tokenizer.randomTokenId(random);
         }
       }
       text = tokenizer.decode(adjusted);
