@@ -96,6 +96,12 @@ final class ProxyFlow {
     try {
       for (int attempt = 1; attempt <= config.retry().maxAttempts(); attempt++) {
         Selection s = pool.select(route, excluded);
+        if (s == null && !excluded.isEmpty()) {
+          // Every worker failed this request once: try them again (after the backoff) rather
+          // than give up while attempts remain; the breakers keep really dead ones out.
+          excluded.clear();
+          s = pool.select(route, excluded);
+        }
         if (s == null) {
           break;
         }

@@ -41,7 +41,7 @@ class StandInServer implements AutoCloseable {
 
     void end() throws IOException;
 
-    /** Cuts the connection with a reset, mid-answer, as a killed process would. */
+    /** Cuts the connection mid-answer, as a killed process would. */
     void cut();
 
     /** Whether the peer has closed the connection (checked by reading without blocking long). */
@@ -81,7 +81,7 @@ class StandInServer implements AutoCloseable {
     return "http://127.0.0.1:" + port;
   }
 
-  /** Stops like a killed process: the port refuses, open connections are reset. */
+  /** Stops like a killed process: the port refuses, open connections end abruptly. */
   synchronized void stop() {
     try {
       if (server != null) {
@@ -91,7 +91,7 @@ class StandInServer implements AutoCloseable {
       // closing anyway
     }
     for (Socket s : open) {
-      reset(s);
+      closeAbruptly(s);
     }
     open.clear();
   }
@@ -106,7 +106,14 @@ class StandInServer implements AutoCloseable {
       try {
         Socket socket = s.accept();
         socket.setTcpNoDelay(true);
-        open.add(socket);
+        synchronized (this) {
+          // accept() can hand out a queued connection after stop() closed the listener.
+          if (s.isClosed()) {
+            closeAbruptly(socket);
+            return;
+          }
+          open.add(socket);
+        }
         Thread.ofVirtual().start(() -> serve(socket));
       } catch (IOException e) {
         return;
@@ -123,6 +130,7 @@ class StandInServer implements AutoCloseable {
         if (req == null) {
           return;
         }
+
         SocketExchange ex = new SocketExchange(socket, in, out);
         try {
           handler.handle(req, ex);
@@ -189,9 +197,12 @@ class StandInServer implements AutoCloseable {
     return b.size() == 0 ? null : b.toString(StandardCharsets.ISO_8859_1);
   }
 
-  private static void reset(Socket s) {
+  /**
+   * Closes mid-answer as the kernel does for a killed process that had read its request: a FIN with
+   * no end-of-body (a chunked answer stops without its last chunk).
+   */
+  private static void closeAbruptly(Socket s) {
     try {
-      s.setSoLinger(true, 0);
       s.close();
     } catch (IOException ignored) {
       // already closed
@@ -259,7 +270,7 @@ class StandInServer implements AutoCloseable {
     @Override
     public void cut() {
       cut = true;
-      reset(socket);
+      closeAbruptly(socket);
     }
 
     @Override
