@@ -1,0 +1,44 @@
+package dev.baton.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class LeastKvCachePolicyTest {
+  @Test
+  void picksTheLowestScrapedKvUsage() {
+    List<Worker> ws = TestWorkers.workers(3);
+    ws.get(0).scraped(0, 0, 0.7);
+    ws.get(1).scraped(0, 0, 0.2);
+    ws.get(2).scraped(0, 0, 0.5);
+    assertThat(new LeastKvCachePolicy().choose(ws, TestWorkers.request())).isSameAs(ws.get(1));
+  }
+
+  @Test
+  void tiesGoToTheLessLoaded() {
+    List<Worker> ws = TestWorkers.workers(2);
+    TestWorkers.load(ws.get(0), 2);
+    assertThat(new LeastKvCachePolicy().choose(ws, TestWorkers.request())).isSameAs(ws.get(1));
+  }
+
+  @Test
+  void readsKvUsageFromVllmMetricsText() {
+    WorkerMetrics m =
+        WorkerMetrics.parse(
+            """
+            # HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.
+            # TYPE vllm:kv_cache_usage_perc gauge
+            vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.25
+            vllm:num_requests_running{engine="0",model_name="m"} 3.0
+            vllm:num_requests_running{engine="1",model_name="m"} 2.0
+            vllm:num_requests_waiting{engine="0",model_name="m"} 1.0
+            vllm:num_requests_waiting_by_reason{reason="x"} 9.0
+            """);
+    assertThat(m.kvCacheUsage()).isEqualTo(0.25);
+    assertThat(m.running()).isEqualTo(5.0);
+    assertThat(m.waiting()).isEqualTo(1.0);
+    assertThat(WorkerMetrics.parse("vllm:gpu_cache_usage_perc 0.5\n").kvCacheUsage())
+        .isEqualTo(0.5);
+  }
+}
