@@ -1,5 +1,11 @@
 # Sourced by bin/ scripts: sets JAVA_HOME to a JDK >= 25 and BATON_JVM_FLAGS.
-java_major() { "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'; }
+# Reads the JDK's release file (cheap) and falls back to asking the JVM.
+java_major() {
+  local v=""
+  [[ -f "$1/release" ]] && v="$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release")"
+  [[ -n "$v" ]] || v="$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+  echo "$v"
+}
 pick_jdk() {
   local candidate
   for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25* /usr/lib/jvm/*; do
