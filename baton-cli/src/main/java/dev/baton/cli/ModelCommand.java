@@ -5,6 +5,7 @@ import dev.baton.model.GgufFile;
 import dev.baton.model.GgufTensor;
 import dev.baton.model.LlamaConfig;
 import dev.baton.model.RandomModel;
+import dev.baton.model.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -114,11 +115,16 @@ public final class ModelCommand implements Callable<Integer> {
             f.tensors().size(),
             counts,
             params);
+        Tokenizer tok = Tokenizer.fromGguf(f);
         out.printf(
-            "tokenizer:     %s (pre %s), %d tokens%n",
+            "tokenizer:     %s (pre %s), %d tokens, bos %s, eos %s%n",
             f.getString("tokenizer.ggml.model", "none"),
             f.getString("tokenizer.ggml.pre", "default"),
-            Math.max(0, f.arrayLength("tokenizer.ggml.tokens")));
+            tok.vocabSize(),
+            tok.bosId() < 0 ? "-" : tok.token(tok.bosId()),
+            java.util.Arrays.stream(tok.eosIds())
+                .mapToObj(tok::token)
+                .collect(java.util.stream.Collectors.joining(" ")));
         out.printf("chat template: %s%n", f.has("tokenizer.chat_template") ? "yes" : "no");
       }
       return 0;

@@ -102,6 +102,35 @@ public final class GgmlQuant {
   }
 
   /**
+   * Quantizes {@code n} floats of {@code src} from {@code srcOffset} into {@code dst} at {@code
+   * dstOffset}; same bytes as the {@link MemorySegment} overload, with a fast path for Q8_0.
+   */
+  public static void quantize(
+      GgmlType type, float[] src, int srcOffset, int n, byte[] dst, int dstOffset) {
+    if (type != GgmlType.Q8_0) {
+      quantize(type, src, srcOffset, n, MemorySegment.ofArray(dst), dstOffset);
+      return;
+    }
+    type.bytesFor(n);
+    for (int b = 0; b < n / 32; b++) {
+      int xo = srcOffset + 32 * b;
+      int o = dstOffset + 34 * b;
+      float amax = 0;
+      for (int j = 0; j < 32; j++) {
+        amax = Math.max(amax, Math.abs(src[xo + j]));
+      }
+      float d = amax / 127f;
+      float id = d != 0 ? 1f / d : 0f;
+      short h = f32ToF16(d);
+      dst[o] = (byte) h;
+      dst[o + 1] = (byte) (h >> 8);
+      for (int j = 0; j < 32; j++) {
+        dst[o + 2 + j] = (byte) roundf(src[xo + j] * id);
+      }
+    }
+  }
+
+  /**
    * Dequantizes {@code n} elements (a multiple of the block size) of {@code type} starting at byte
    * {@code byteOffset} of {@code src} into {@code dst[dstOffset..]}.
    */

@@ -1,6 +1,8 @@
 package dev.baton.model;
 
 import dev.baton.model.internal.RandomVocab;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
@@ -366,13 +368,18 @@ public final class RandomModel {
                 int n = Math.min(rowsPerChunk, rows - r0) * rowLength;
                 float[] values = new float[n];
                 long state = mix(base + c * 0xD1B54A32D192ED03L);
-                for (int i = 0; i < n; i++) {
+                for (int i = 0; i < n; i += 2) { // two 24-bit uniforms per 64-bit draw
                   state += 0x9E3779B97F4A7C15L;
                   long z = mix(state);
-                  float u = (z >>> 40) * 0x1.0p-24f; // [0, 1)
-                  values[i] = center + (2 * u - 1) * halfWidth;
+                  values[i] = center + (2 * ((z >>> 40) * 0x1.0p-24f) - 1) * halfWidth;
+                  if (i + 1 < n) {
+                    values[i + 1] = center + (2 * ((z & 0xFFFFFF) * 0x1.0p-24f) - 1) * halfWidth;
+                  }
                 }
-                GgmlQuant.quantize(type, values, 0, n, dst, r0 * rowBytes);
+                byte[] bytes = new byte[Math.toIntExact(type.bytesFor(n))];
+                GgmlQuant.quantize(type, values, 0, n, bytes, 0);
+                MemorySegment.copy(
+                    bytes, 0, dst, ValueLayout.JAVA_BYTE, r0 * rowBytes, bytes.length);
               });
     };
   }

@@ -1,0 +1,160 @@
+package dev.baton.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.baton.model.ChatTemplate.Message;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ChatTemplateTest {
+  @TempDir Path dir;
+
+  static final List<Message> CHAT =
+      List.of(
+          new Message("system", "You are terse."),
+          new Message("user", "Hi there!  "),
+          new Message("assistant", "Hello."),
+          new Message("user", "2+2?"));
+
+  @Test
+  void llama3TemplateFromTheRandomModel() {
+    Path p = dir.resolve("m.gguf");
+    RandomModel.write(p, RandomModel.Preset.TINY.spec, 1, GgmlType.F32);
+    try (GgufFile f = GgufFile.open(p)) {
+      ChatTemplate t = ChatTemplate.fromGguf(f);
+      String out = t.render(CHAT, true);
+      assertThat(out)
+          .isEqualTo(
+              "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are terse.<|eot_id|>"
+                  + "<|start_header_id|>user<|end_header_id|>\n\nHi there!<|eot_id|>"
+                  + "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>"
+                  + "<|start_header_id|>user<|end_header_id|>\n\n2+2?<|eot_id|>"
+                  + "<|start_header_id|>assistant<|end_header_id|>\n\n");
+      assertThat(t.render(CHAT.subList(0, 2), false)).endsWith("Hi there!<|eot_id|>");
+      // the rendered prompt tokenizes with the specials recognized
+      Tokenizer tok = Tokenizer.fromGguf(f);
+      int[] ids = tok.encode(out, false, true);
+      assertThat(ids[0]).isEqualTo(tok.bosId());
+      assertThat(ids).contains(tok.eotId());
+    }
+  }
+
+  /** Qwen2.5-style ChatML with a default system prompt, written with trim_blocks in mind. */
+  static final String QWEN =
+      """
+      {%- if messages[0]['role'] == 'system' %}
+          {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}
+      {%- else %}
+          {{- '<|im_start|>system\\nYou are Qwen, a helpful assistant.<|im_end|>\\n' }}
+      {%- endif %}
+      {%- for message in messages %}
+          {%- if message.role == "user" or (message.role == "system" and not loop.first) or message.role == "assistant" %}
+              {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}
+          {%- endif %}
+      {%- endfor %}
+      {%- if add_generation_prompt %}
+          {{- '<|im_start|>assistant\\n' }}
+      {%- endif %}
+      """;
+
+  @Test
+  void chatMlQwenStyle() {
+    ChatTemplate t = ChatTemplate.of(QWEN, "", "<|im_end|>");
+    assertThat(t.render(List.of(new Message("user", "hello")), true))
+        .isEqualTo(
+            "<|im_start|>system\nYou are Qwen, a helpful assistant.<|im_end|>\n"
+                + "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n");
+    assertThat(t.render(CHAT, false))
+        .startsWith("<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nHi there!  ")
+        .endsWith("<|im_start|>user\n2+2?<|im_end|>\n");
+  }
+
+  /** Mistral-style: [INST] blocks, alternation enforced with raise_exception. */
+  static final String MISTRAL =
+      "{{ bos_token }}{% for message in messages %}"
+          + "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+          + "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
+          + "{% endif %}"
+          + "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+          + "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}"
+          + "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}"
+          + "{% endif %}{% endfor %}";
+
+  @Test
+  void mistralStyleAndRaiseException() {
+    ChatTemplate t = ChatTemplate.of(MISTRAL, "<s>", "</s>");
+    List<Message> ok =
+        List.of(new Message("user", "a"), new Message("assistant", "b"), new Message("user", "c"));
+    assertThat(t.render(ok, true)).isEqualTo("<s>[INST] a [/INST]b</s>[INST] c [/INST]");
+    assertThatThrownBy(() -> t.render(CHAT, true))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("Conversation roles must alternate");
+  }
+
+  @Test
+  void pythonStringMethodsWork() {
+    String tpl =
+        "{% for m in messages %}{% if m.content.startswith('<think>') %}T:"
+            + "{{ m.content.split('</think>')[-1].lstrip('\\n') }}"
+            + "{% else %}{{ m.content.strip().upper() }}|{{ m.content.rstrip() | length }}"
+            + "{% endif %};{% endfor %}";
+    ChatTemplate t = ChatTemplate.of(tpl, "", "");
+    String out =
+        t.render(
+            List.of(
+                new Message("assistant", "<think>hmm</think>\n\nanswer"),
+                new Message("user", "  hey  ")),
+            false);
+    assertThat(out).isEqualTo("T:answer;HEY|5;");
+  }
+
+  @Test
+  void contentIsNeverInterpretedAsTemplateCode() {
+    ChatTemplate t = ChatTemplate.of(ChatTemplate.CHATML, "", "");
+    assertThat(
+            t.render(List.of(new Message("user", "{{ 7 * 7 }} {% if true %}x{% endif %}")), false))
+        .isEqualTo("<|im_start|>user\n{{ 7 * 7 }} {% if true %}x{% endif %}<|im_end|>\n");
+  }
+
+  @Test
+  void extraVariablesAndStrftime() {
+    ChatTemplate t =
+        ChatTemplate.of(
+            "{% if tools is defined %}tools={{ tools | length }}{% endif %}"
+                + "{{ strftime_now('%Y') | length }}",
+            "", "");
+    assertThat(t.renderMaps(List.of(), false, Map.of("tools", List.of("a", "b"))))
+        .isEqualTo("tools=24");
+    assertThat(t.render(List.of(), false)).isEqualTo("4");
+    assertThat(
+            ChatTemplate.strftime(
+                LocalDateTime.of(2024, 7, 5, 14, 3, 9), "%d %b %Y %H:%M:%S %A %%"))
+        .isEqualTo("05 Jul 2024 14:03:09 Friday %");
+  }
+
+  @Test
+  void missingTemplateIsAClearErrorOrChatMl() {
+    Path p = dir.resolve("nt.gguf");
+    new GgufWriter().putString("general.architecture", "llama").write(p);
+    try (GgufFile f = GgufFile.open(p)) {
+      assertThatThrownBy(() -> ChatTemplate.fromGguf(f))
+          .isInstanceOf(ModelFormatException.class)
+          .hasMessageContaining("no chat template");
+      assertThat(ChatTemplate.fromGgufOrChatMl(f).render(List.of(new Message("user", "x")), true))
+          .isEqualTo("<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n");
+    }
+  }
+
+  @Test
+  void brokenTemplateIsAClearError() {
+    ChatTemplate t = ChatTemplate.of("{% for m in messages %}{{ m.content }", "", "");
+    assertThatThrownBy(() -> t.render(CHAT, false))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("chat template failed");
+  }
+}
