@@ -39,8 +39,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code baton generate}: runs one prompt through a GGUF model on this machine, without a server,
- * and prints the text (or, with {@code --json}, the tokens and the speed of each phase). Its
- * {@code --batch} and {@code --bandwidth} options make it the inference-core benchmark.
+ * and prints the text (or, with {@code --json}, the tokens and the speed of each phase). Its {@code
+ * --batch} and {@code --bandwidth} options make it the inference-core benchmark.
  */
 @Command(
     name = "generate",
@@ -139,7 +139,7 @@ public final class GenerateCommand implements Callable<Integer> {
     try (GgufFile file = GgufFile.open(model)) {
       LlamaConfig config = LlamaConfig.fromGguf(file);
       LlamaWeights weights = LlamaWeights.of(file, config);
-      Tokenizer tokenizer = prompt != null || !json ? Tokenizer.fromGguf(file) : null;
+      Tokenizer tokenizer = tokenizer(file);
       int[] ids = promptTokens(file, tokenizer);
       int context = Math.min(Math.max(contextSize, 1), config.contextLength());
       if (ids.length >= context) {
@@ -149,7 +149,11 @@ public final class GenerateCommand implements Callable<Integer> {
       for (int id : ids) {
         if (id < 0 || id >= config.vocabSize()) {
           throw new IllegalArgumentException(
-              "token id " + id + " is outside the vocabulary (0.." + (config.vocabSize() - 1) + ")");
+              "token id "
+                  + id
+                  + " is outside the vocabulary (0.."
+                  + (config.vocabSize() - 1)
+                  + ")");
         }
       }
       int total = Math.min(context, ids.length + maxTokens);
@@ -212,6 +216,14 @@ public final class GenerateCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** The model's tokenizer; without one, token-id prompts still run (text output is null). */
+  private Tokenizer tokenizer(GgufFile file) {
+    if (prompt == null && !file.has("tokenizer.ggml.model")) {
+      return null;
+    }
+    return Tokenizer.fromGguf(file);
   }
 
   private void validateOptions() {

@@ -25,7 +25,8 @@ public final class Main {
           StatusCommand.class,
           ScaleCommand.class,
           DownCommand.class,
-          ServeCommand.class);
+          ServeCommand.class,
+          GenerateCommand.class);
 
   private Main() {}
 

@@ -8,10 +8,10 @@ import java.util.List;
 import java.util.function.IntPredicate;
 
 /**
- * Generates tokens for one prompt, or for several copies of it decoded together (the batched
- * decode benchmark), straight on a {@link ModelRunner} without a scheduler: what {@code baton
- * generate} runs. Sequence {@code s} uses KV blocks {@code [s * blocksPerSeq, (s+1) *
- * blocksPerSeq)} of the runner's pool.
+ * Generates tokens for one prompt, or for several copies of it decoded together (the batched decode
+ * benchmark), straight on a {@link ModelRunner} without a scheduler: what {@code baton generate}
+ * runs. Sequence {@code s} uses KV blocks {@code [s * blocksPerSeq, (s+1) * blocksPerSeq)} of the
+ * runner's pool.
  */
 public final class Generation {
 
