@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmark an OpenAI-compatible server (options as vllm bench serve names them).",
-    subcommands = {BenchCommand.StubServerCommand.class})
+    subcommands = {BenchCommand.CompareCommand.class, BenchCommand.StubServerCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
   /** Options shared by a plain run and {@code bench compare}. */
@@ -327,6 +327,128 @@ public final class BenchCommand implements Callable<Integer> {
     return name.endsWith(".json")
         ? name.substring(0, name.length() - 5) + rate + ".json"
         : name + rate;
+  }
+
+  /**
+   * {@code baton bench compare -f a.yaml -f b.yaml}: brings each cluster up with the control plane,
+   * runs the same workload against its gateway, takes it down, and writes one side-by-side report.
+   */
+  @Command(
+      name = "compare",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Run the same workload against several clusters, one after another:",
+        "baton up -f SPEC, benchmark its gateway, baton down; then one side-by-side report."
+      })
+  static final class CompareCommand implements Callable<Integer> {
+    @Option(
+        names = {"-f", "--file"},
+        required = true,
+        paramLabel = "SPEC",
+        description = "cluster spec (repeat: one per cluster to compare)")
+    List<Path> specs = new ArrayList<>();
+
+    @picocli.CommandLine.Mixin WorkloadOptions workload;
+
+    @picocli.CommandLine.Mixin OutputOptions output;
+
+    @Override
+    public Integer call() throws Exception {
+      for (Path spec : specs) {
+        if (!Files.isRegularFile(spec)) {
+          throw new IllegalArgumentException("cluster spec " + spec + " not found");
+        }
+      }
+      if (!workload.sweep.isEmpty() && workload.sweep.size() > 8) {
+        throw new IllegalArgumentException("compare: at most 8 swept rates");
+      }
+      List<Bench.Outcome> outcomes = new ArrayList<>();
+      List<String> ran = new ArrayList<>();
+      List<String> labels = new ArrayList<>();
+      List<String> failures = new ArrayList<>();
+      for (Path spec : specs) {
+        String label = uniqueLabel(spec, labels);
+        labels.add(label);
+        try {
+          outcomes.add(runOne(spec, label));
+          ran.add(spec.toString());
+        } catch (InterruptedException e) {
+          throw e;
+        } catch (Exception e) {
+          // One cluster that does not come up must not lose the others' results.
+          String message = label + ": " + e.getMessage();
+          failures.add(message);
+          System.err.println("compare: " + message);
+        }
+      }
+      if (outcomes.isEmpty()) {
+        throw new IllegalStateException("no cluster could be benchmarked: " + failures);
+      }
+      System.out.println();
+      System.out.print(dev.baton.bench.Comparison.table(outcomes));
+      for (String failure : failures) {
+        System.out.println("not run: " + failure.lines().findFirst().orElse(failure));
+      }
+      Path reportDir = output.reportDir != null ? output.reportDir : Path.of("bench-compare");
+      Path report = Report.write(reportDir, outcomes);
+      if (!failures.isEmpty()) {
+        Files.writeString(
+            report,
+            "\n## Not run\n\n"
+                + failures.stream()
+                    .map(f -> "- " + f.lines().findFirst().orElse(f) + "\n")
+                    .collect(java.util.stream.Collectors.joining()),
+            java.nio.file.StandardOpenOption.APPEND);
+      }
+      Map<String, Object> json = dev.baton.bench.Comparison.json(outcomes, ran);
+      json.put("not_run", failures);
+      Path jsonFile = reportDir.resolve("compare.json");
+      Files.writeString(jsonFile, Json.write(json));
+      System.err.println("report: " + report + " (results: " + jsonFile + ")");
+      boolean anyCompleted =
+          outcomes.stream()
+              .anyMatch(o -> o.runs().stream().anyMatch(r -> r.result().completed() > 0));
+      return anyCompleted && failures.isEmpty() ? 0 : 1;
+    }
+
+    private static String uniqueLabel(Path spec, List<String> taken) {
+      String stem = spec.getFileName().toString().replaceFirst("\\.(ya?ml)$", "");
+      String label = stem;
+      for (int k = 2; taken.contains(label); k++) {
+        label = stem + "-" + k;
+      }
+      return label;
+    }
+
+    /** Up, benchmark, down (down also on failure and on Ctrl-C). */
+    private Bench.Outcome runOne(Path spec, String label) throws Exception {
+      String cluster = "bench-" + label.replaceAll("[^A-Za-z0-9-]", "-");
+      System.err.println("compare: bringing up " + spec + " as cluster '" + cluster + "'");
+      Thread stopOnExit = new Thread(() -> downQuietly(cluster), "bench-compare-down");
+      Runtime.getRuntime().addShutdownHook(stopOnExit);
+      try {
+        dev.baton.control.Cluster.UpResult up =
+            dev.baton.control.Cluster.up(
+                Files.readString(spec), spec.toString(), cluster, false, System.err);
+        BenchConfig config = workload.toConfig(up.gatewayUrl()).withLabel(label);
+        return Bench.execute(config, !output.noProgress, System.err);
+      } finally {
+        downQuietly(cluster);
+        try {
+          Runtime.getRuntime().removeShutdownHook(stopOnExit);
+        } catch (IllegalStateException shuttingDown) {
+          // the hook is running
+        }
+      }
+    }
+
+    private static void downQuietly(String cluster) {
+      try {
+        System.err.println("compare: " + dev.baton.control.Cluster.down(cluster));
+      } catch (Exception e) {
+        System.err.println("compare: could not stop cluster '" + cluster + "': " + e.getMessage());
+      }
+    }
   }
 
   /** {@code baton bench stub-server}: the scripted OpenAI server, for measuring the generator. */
