@@ -7,6 +7,7 @@ import dev.baton.model.LlamaConfig;
 import dev.baton.model.RandomModel;
 import dev.baton.model.Tokenizer;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
@@ -22,7 +23,7 @@ import picocli.CommandLine.Spec;
     name = "model",
     mixinStandardHelpOptions = true,
     description = "Create and inspect GGUF models.",
-    subcommands = {ModelCommand.Random.class, ModelCommand.Info.class})
+    subcommands = {ModelCommand.Random.class, ModelCommand.Info.class, ModelCommand.Tokenize.class})
 public final class ModelCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
@@ -126,6 +127,86 @@ public final class ModelCommand implements Callable<Integer> {
                 .mapToObj(tok::token)
                 .collect(java.util.stream.Collectors.joining(" ")));
         out.printf("chat template: %s%n", f.has("tokenizer.chat_template") ? "yes" : "no");
+      }
+      return 0;
+    }
+  }
+
+  /** {@code baton model tokenize}: token ids of a text, optionally timing the encoder. */
+  @Command(
+      name = "tokenize",
+      mixinStandardHelpOptions = true,
+      description = "Print the token ids of a text (or time the tokenizer with --bench).")
+  static final class Tokenize implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(
+        names = {"-m", "--model"},
+        required = true,
+        description = "GGUF file")
+    Path model;
+
+    @Option(
+        names = {"-p", "--prompt"},
+        description = "text to tokenize")
+    String prompt;
+
+    @Option(names = "--file", description = "read the text from this file")
+    Path file;
+
+    @Option(names = "--special", description = "recognize special tokens in the text")
+    boolean special;
+
+    @Option(names = "--no-bos", description = "do not add the BOS token")
+    boolean noBos;
+
+    @Option(
+        names = "--bench",
+        defaultValue = "0",
+        description = "encode N times and print the median time instead of the ids")
+    int bench;
+
+    @Override
+    public Integer call() throws java.io.IOException {
+      if ((prompt == null) == (file == null)) {
+        throw new IllegalArgumentException("give exactly one of -p TEXT or --file FILE");
+      }
+      String text =
+          prompt != null ? prompt : java.nio.file.Files.readString(file, StandardCharsets.UTF_8);
+      PrintWriter out = spec.commandLine().getOut();
+      try (GgufFile f = GgufFile.open(model)) {
+        long t0 = System.nanoTime();
+        Tokenizer tok = Tokenizer.fromGguf(f);
+        double loadMs = (System.nanoTime() - t0) / 1e6;
+        boolean bos = !noBos && tok.addBosByDefault();
+        if (bench <= 0) {
+          int[] ids = tok.encode(text, bos, special);
+          out.println(
+              java.util.Arrays.stream(ids)
+                  .mapToObj(Integer::toString)
+                  .collect(java.util.stream.Collectors.joining(",")));
+          return 0;
+        }
+        long c0 = System.nanoTime();
+        int n = tok.encode(text, bos, special).length; // first call: cold chunk cache
+        double coldMs = (System.nanoTime() - c0) / 1e6;
+        double[] ms = new double[bench];
+        for (int i = 0; i < bench; i++) {
+          long s = System.nanoTime();
+          tok.encode(text, bos, special);
+          ms[i] = (System.nanoTime() - s) / 1e6;
+        }
+        java.util.Arrays.sort(ms);
+        out.printf(
+            Locale.ROOT,
+            "chars %d tokens %d: tokenizer load %.1f ms, first encode %.2f ms, median encode %.3f ms"
+                + " over %d runs%n",
+            text.length(),
+            n,
+            loadMs,
+            coldMs,
+            ms[bench / 2],
+            bench);
       }
       return 0;
     }

@@ -6,8 +6,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -282,16 +280,7 @@ public final class GgufFile implements AutoCloseable {
       byte[] b = new byte[(int) len];
       MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, b, 0, (int) len);
       pos += len;
-      try {
-        return StandardCharsets.UTF_8
-            .newDecoder()
-            .onMalformedInput(CodingErrorAction.REPLACE)
-            .onUnmappableCharacter(CodingErrorAction.REPLACE)
-            .decode(java.nio.ByteBuffer.wrap(b))
-            .toString();
-      } catch (CharacterCodingException e) {
-        throw new ModelFormatException(path + ": bad string at " + pos, e);
-      }
+      return new String(b, StandardCharsets.UTF_8); // malformed bytes become U+FFFD
     }
 
     Object value(GgufValueType type, String key) {
