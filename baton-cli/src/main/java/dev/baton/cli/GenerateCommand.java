@@ -13,6 +13,7 @@ import dev.baton.engine.kernel.Kernels;
 import dev.baton.engine.kernel.MemoryBandwidth;
 import dev.baton.engine.kernel.Parallel;
 import dev.baton.engine.sample.SamplingParams;
+import dev.baton.model.ChatTemplate;
 import dev.baton.model.Detokenizer;
 import dev.baton.model.GgufFile;
 import dev.baton.model.GgufTensor;
@@ -280,10 +281,16 @@ public final class GenerateCommand implements Callable<Integer> {
     }
     String text = prompt;
     if (chat) {
-      text = ChatPrompt.render(file, prompt);
+      text =
+          ChatTemplate.fromGguf(file)
+              .render(List.of(new ChatTemplate.Message("user", prompt)), true);
+      // The template writes special tokens (BOS included, where the model wants one) as text.
       int[] ids = tokenizer.encode(text, false, true);
-      if (ids.length == 0) {
-        throw new IllegalArgumentException("the prompt is empty");
+      if (tokenizer.addBosByDefault() && (ids.length == 0 || ids[0] != tokenizer.bosId())) {
+        int[] withBos = new int[ids.length + 1];
+        withBos[0] = tokenizer.bosId();
+        System.arraycopy(ids, 0, withBos, 1, ids.length);
+        ids = withBos;
       }
       return ids;
     }

@@ -157,6 +157,15 @@ class GenerateCommandTest {
   }
 
   @Test
+  void chatWrapsThePromptInTheTemplate() {
+    JsonNode plain = json("generate", "-m", tiny.toString(), "-p", "hi", "-n", "1", "--json");
+    JsonNode chat =
+        json("generate", "-m", tiny.toString(), "-p", "hi", "-n", "1", "--json", "--chat");
+    assertThat(chat.get("prompt_tokens").asInt())
+        .isGreaterThan(plain.get("prompt_tokens").asInt() + 4);
+  }
+
+  @Test
   void badInputIsOneClearLine() throws IOException {
     String m = tiny.toString();
     assertThat(fails("generate", "-m", dir.resolve("missing.gguf").toString(), "-p", "x"))
