@@ -60,18 +60,22 @@ public final class ProgressDisplay implements AutoCloseable {
         rate = rate == 0 ? instant : 0.7 * rate + 0.3 * instant; // smooth over about a second
         lastChunks = chunks;
         lastTime = now;
-        bar.stepTo(stats.done());
-        bar.setExtraMessage(
-            String.format(
-                Locale.ROOT,
-                "in flight %d | errors %d | %.0f tok/s",
-                stats.inFlight(),
-                stats.failed(),
-                rate));
+        show(rate);
       }
     } catch (InterruptedException e) {
       // closing
     }
+  }
+
+  private void show(double tokensPerSecond) {
+    bar.stepTo(stats.done());
+    bar.setExtraMessage(
+        String.format(
+            Locale.ROOT,
+            " | in flight %d | errors %d | %.0f tok/s",
+            stats.inFlight(),
+            stats.failed(),
+            tokensPerSecond));
   }
 
   @Override
@@ -82,7 +86,7 @@ public final class ProgressDisplay implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    bar.stepTo(stats.done());
+    show(0);
     bar.close();
   }
 }
