@@ -26,7 +26,8 @@ public final class Main {
           ScaleCommand.class,
           DownCommand.class,
           ServeCommand.class,
-          GenerateCommand.class);
+          GenerateCommand.class,
+          DemoCommand.class);
 
   private Main() {}
 

@@ -26,12 +26,28 @@ public final class WorkerPlan {
     }
   }
 
-  /** The JSON for {@code --kv-transfer-config}: connector, this role's kv_role, extra keys. */
-  public static String kvTransferConfig(ClusterSpec spec, Role role) {
+  /**
+   * The JSON for {@code --kv-transfer-config}: the connector, this role's kv_role, the spec's extra
+   * keys, and in {@code kv_connector_extra_config} the cluster secret's file and the bind host
+   * (unless the spec sets them) — docs/KV_TRANSFER.md.
+   */
+  public static String kvTransferConfig(ClusterSpec spec, Role role, Path secretFile) {
     ObjectNode node = Json.object();
     node.put("kv_connector", spec.kvTransfer().connector());
     node.put("kv_role", role.kvRole());
     spec.kvTransfer().config().forEach((k, v) -> node.set(k, Json.MAPPER.valueToTree(v)));
+    if (secretFile != null) {
+      ObjectNode extra =
+          node.get("kv_connector_extra_config") instanceof ObjectNode existing
+              ? existing
+              : node.putObject("kv_connector_extra_config");
+      if (!extra.has("secret") && !extra.has("secret_file")) {
+        extra.put("secret_file", secretFile.toString());
+      }
+      if (!extra.has("host") && !spec.host().equals("127.0.0.1")) {
+        extra.put("host", spec.host());
+      }
+    }
     return Json.write(node);
   }
 
@@ -64,7 +80,7 @@ public final class WorkerPlan {
       values.put("group", group == null ? "" : group);
       values.put("worker", workerId);
       values.put("cluster", spec.name() == null ? "" : spec.name());
-      values.put("kv_config", kvTransferConfig(spec, role));
+      values.put("kv_config", kvTransferConfig(spec, role, secretFile));
       values.put("kv_secret", secret);
       values.put("kv_secret_file", secretFile.toString());
       values.put("run_dir", runDir.toString());
@@ -87,9 +103,7 @@ public final class WorkerPlan {
               role.wireName()));
       if (spec.kvTransfer().enabled()) {
         command.add("--kv-transfer-config");
-        command.add(kvTransferConfig(spec, role));
-        command.add("--kv-secret-file");
-        command.add(secretFile.toString());
+        command.add(kvTransferConfig(spec, role, secretFile));
       }
       if (role == Role.BOTH && hasPdPool(spec)) {
         // The gateway routes "model": "colocated" to this pool; the worker must answer to it.

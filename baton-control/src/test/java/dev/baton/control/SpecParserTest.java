@@ -228,11 +228,12 @@ class SpecParserTest {
             roles: {prefill: {}, decode: {}}
             """,
             "t");
-    assertThat(WorkerPlan.kvTransferConfig(spec, Role.PREFILL))
+    assertThat(WorkerPlan.kvTransferConfig(spec, Role.PREFILL, null))
         .isEqualTo(
             "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_producer\",\"transport\":\"tcp\",\"lease_seconds\":10}");
-    assertThat(WorkerPlan.kvTransferConfig(spec, Role.DECODE))
-        .contains("\"kv_role\":\"kv_consumer\"");
+    assertThat(WorkerPlan.kvTransferConfig(spec, Role.DECODE, Path.of("/run/s")))
+        .contains("\"kv_role\":\"kv_consumer\"")
+        .contains("\"kv_connector_extra_config\":{\"secret_file\":\"/run/s\"}");
   }
 
   private static Throwable catchThrowable(Runnable r) {

@@ -1,0 +1,71 @@
+package dev.baton.cli;
+
+import dev.baton.control.Demo;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code baton demo}: the main job — a 1P1D cluster plus a colocated worker on a random model, a
+ * short mixed workload through the gateway, per-request results and a colocated vs disaggregated
+ * summary; then everything is stopped unless {@code --keep}.
+ */
+@Command(
+    name = "demo",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Run Baton end to end: a 1P1D cluster plus a colocated worker, a short mixed workload",
+      "through the gateway, and colocated vs disaggregated side by side."
+    })
+public final class DemoCommand implements Callable<Integer> {
+
+  @Option(
+      names = {"-m", "--model"},
+      description = "GGUF model (default: a random model)")
+  Path model;
+
+  @Option(
+      names = "--preset",
+      defaultValue = "tiny",
+      description = "random model preset when no --model: tiny or small (default ${DEFAULT-VALUE})")
+  String preset;
+
+  @Option(
+      names = {"-n", "--max-tokens"},
+      defaultValue = "24",
+      description = "tokens per answer")
+  int maxTokens;
+
+  @Option(names = "--name", defaultValue = "demo", description = "cluster name (default demo)")
+  String name;
+
+  @Option(names = "--keep", description = "leave the cluster running afterwards")
+  boolean keep;
+
+  @Override
+  public Integer call() throws Exception {
+    if (model != null && !Files.isRegularFile(model)) {
+      throw new IllegalArgumentException("model file not found: " + model);
+    }
+    if (!List.of("tiny", "small", "1b").contains(preset)) {
+      throw new IllegalArgumentException("--preset must be tiny, small or 1b");
+    }
+    if (maxTokens < 1 || maxTokens > 512) {
+      throw new IllegalArgumentException("--max-tokens must be between 1 and 512");
+    }
+    List<Demo.Result> results =
+        new Demo(
+                new Demo.Options(
+                    model == null ? null : model.toAbsolutePath().toString(),
+                    preset,
+                    name,
+                    maxTokens,
+                    keep,
+                    System.out))
+            .run();
+    return results.stream().allMatch(r -> r.error() == null) ? 0 : 1;
+  }
+}
