@@ -52,9 +52,7 @@ public final class Demo {
   /**
    * Counters of KV bytes a worker received from a peer (decode side), whatever their exact name.
    */
-  private static final Pattern KV_BYTES =
-      Pattern.compile(
-          "(?i).*kv.*(pull|recv|received|load|loaded|transfer|transferred|in).*bytes.*");
+  private static final Pattern KV_DIRECTION = Pattern.compile("pull|recv|receiv|load|transfer");
 
   private final Options options;
   private final PrintStream out;
@@ -168,9 +166,13 @@ public final class Demo {
         "== sending "
             + prompts().size() * 2
             + " requests through the gateway (each prompt disaggregated, then colocated)");
-    // One warm-up request per route so JIT compilation does not land on the first measured one.
-    request(gateway, "warm up", "disaggregated", names, 0, 4);
-    request(gateway, "warm up", "colocated", names, 0, 4);
+    // Warm-up requests (not shown) so JIT compilation does not land on the measured ones; their
+    // text shares nothing with the workload, so they leave no useful prefix in any cache.
+    for (int i = 0; i < 2; i++) {
+      String warm = ("warming up the engine " + i + " ").repeat(40);
+      request(gateway, warm, "disaggregated", names, 0, 8);
+      request(gateway, warm, "colocated", names, 0, 8);
+    }
     for (String[] prompt : prompts()) {
       for (String route : List.of("disaggregated", "colocated")) {
         results.add(
@@ -266,13 +268,16 @@ public final class Demo {
     }
     long end = System.nanoTime();
     Map<String, PrometheusText> after = scrapeAll(names.keySet());
-    long kvBytes = 0;
+    long kvBytes = -1; // -1: no worker exports a KV byte counter
     long hits = 0;
     for (String url : names.keySet()) {
       if (before.get(url) == null || after.get(url) == null) {
         continue;
       }
-      kvBytes += Math.round(kvBytesReceived(after.get(url)) - kvBytesReceived(before.get(url)));
+      double moved = kvBytesReceived(after.get(url)) - kvBytesReceived(before.get(url));
+      if (!Double.isNaN(moved)) {
+        kvBytes = Math.max(kvBytes, 0) + Math.round(moved);
+      }
       hits += Math.round(prefixHits(after.get(url)) - prefixHits(before.get(url)));
     }
     int tokens = completionTokens > 0 ? completionTokens : chunks;
@@ -287,18 +292,23 @@ public final class Demo {
     return m.firstOf(0, "vllm:prefix_cache_hits_total", "vllm:prefix_cache_hits");
   }
 
-  /** KV bytes a worker pulled from peers: every counter whose name says KV + received bytes. */
+  /**
+   * KV bytes a worker pulled from peers: every counter whose name says KV, bytes and a receiving
+   * direction (pulled, received, loaded, transferred); {@code NaN} when the worker exports none.
+   */
   static double kvBytesReceived(PrometheusText m) {
-    double total = 0;
+    double total = Double.NaN;
     for (PrometheusText.Sample s : m.samples()) {
-      String n = s.name();
-      if (KV_BYTES.matcher(n).matches()
+      String n = s.name().toLowerCase(Locale.ROOT);
+      if (n.contains("kv")
+          && n.contains("bytes")
+          && KV_DIRECTION.matcher(n).find()
           && !n.endsWith("_bucket")
           && !n.endsWith("_count")
           && !n.endsWith("_created")
           && !n.contains("sent")
           && !n.contains("served")) {
-        total += s.value();
+        total = (Double.isNaN(total) ? 0 : total) + s.value();
       }
     }
     return total;
@@ -385,7 +395,10 @@ public final class Demo {
           ok.size() + "/" + rs.size(),
           fmt(ttft),
           fmt(tps),
-          human(ok.stream().mapToLong(Result::kvBytes).sum()),
+          human(
+              ok.stream().allMatch(r -> r.kvBytes() < 0)
+                  ? -1
+                  : ok.stream().mapToLong(r -> Math.max(0, r.kvBytes())).sum()),
           ok.stream().mapToLong(Result::prefixHitTokens).sum());
     }
     double[] c = medians.get("colocated");
@@ -418,7 +431,10 @@ public final class Demo {
   }
 
   static String human(long bytes) {
-    if (bytes <= 0) {
+    if (bytes < 0) {
+      return "n/a";
+    }
+    if (bytes == 0) {
       return "0";
     }
     if (bytes < 1024) {

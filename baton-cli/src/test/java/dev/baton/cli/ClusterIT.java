@@ -1,0 +1,250 @@
+package dev.baton.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.baton.control.Cluster;
+import dev.baton.control.ClusterState;
+import dev.baton.control.Role;
+import dev.baton.control.RunDirectory;
+import dev.baton.control.StatusView;
+import dev.baton.core.Json;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The control plane with the real thing: {@code baton up} runs a real gateway and real Baton
+ * workers (P/D with KV transfer) on a tiny random model; requests flow through the gateway while
+ * the cluster scales out and in, a worker is killed with SIGKILL and replaced, and {@code baton
+ * down} leaves no process behind.
+ */
+class ClusterIT {
+
+  private static final HttpClient CLIENT = HttpClient.newHttpClient();
+  private static Path home;
+  private static Path model;
+  private static final Set<Long> seenPids = new HashSet<>();
+  private final List<String> clusters = new ArrayList<>();
+
+  @BeforeAll
+  static void makeModel() throws Exception {
+    home = Files.createTempDirectory("baton-cluster-it");
+    System.setProperty("baton.home", home.toString());
+    model = home.resolve("tiny.gguf");
+    assertThat(Main.run("model", "random", "--preset", "tiny", "--out", model.toString())).isZero();
+  }
+
+  @AfterEach
+  void down() throws Exception {
+    for (String name : clusters) {
+      ClusterState state = RunDirectory.forName(name).readState();
+      if (state != null) {
+        remember(state);
+        Cluster.down(name);
+      }
+    }
+  }
+
+  @AfterAll
+  static void killLeftovers() {
+    seenPids.forEach(pid -> ProcessHandle.of(pid).ifPresent(LocalProcessBackendAccess::kill));
+  }
+
+  /** Kills a leftover process tree (only reached when a test failed half-way). */
+  static final class LocalProcessBackendAccess {
+    static void kill(ProcessHandle h) {
+      h.descendants().forEach(ProcessHandle::destroyForcibly);
+      h.destroyForcibly();
+    }
+  }
+
+  private static void remember(ClusterState state) {
+    if (state == null) {
+      return;
+    }
+    seenPids.add(state.supervisorPid());
+    if (state.gateway() != null) {
+      seenPids.add(state.gateway().pid());
+    }
+    state.workers().forEach(w -> seenPids.add(w.pid()));
+  }
+
+  private String up(String name, String spec) throws Exception {
+    clusters.add(name);
+    Cluster.UpResult result =
+        Cluster.up(spec, name + ".yaml", name, false, new PrintStream(new ByteArrayOutputStream()));
+    remember(RunDirectory.forName(name).readState());
+    return result.gatewayUrl();
+  }
+
+  private static String spec(String mode, String extra, String roles) {
+    return "model: "
+        + model
+        + "\nmode: "
+        + mode
+        + "\nengine: {args: [--threads, '1']}\n"
+        + "supervision: {healthIntervalSeconds: 0.5, failureThreshold: 2, restartBackoffSeconds: 0.5,"
+        + " drainTimeoutSeconds: 30}\n"
+        + extra
+        + "roles:\n"
+        + roles;
+  }
+
+  /** A greedy completion through the gateway; returns the response or throws. */
+  static HttpResponse<String> complete(String gateway, String prompt) throws Exception {
+    String body =
+        Json.write(
+            Json.object()
+                .put("prompt", prompt)
+                .put("max_tokens", 4)
+                .put("temperature", 0)
+                .put("ignore_eos", true));
+    return CLIENT.send(
+        HttpRequest.newBuilder(URI.create(gateway + "/v1/completions"))
+            .timeout(Duration.ofSeconds(60))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Client threads sending completions until closed, counting outcomes and decode workers. */
+  static final class Load implements AutoCloseable {
+    final AtomicInteger ok = new AtomicInteger();
+    final ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
+    final Set<String> decoders = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean running = new AtomicBoolean(true);
+    private final List<Thread> threads = new ArrayList<>();
+
+    Load(String gateway, int clients) {
+      for (int c = 0; c < clients; c++) {
+        int client = c;
+        threads.add(
+            Thread.ofVirtual()
+                .start(
+                    () -> {
+                      int i = 0;
+                      while (running.get()) {
+                        try {
+                          HttpResponse<String> r =
+                              complete(
+                                  gateway, "client " + client + " request " + i++ + " says hello");
+                          if (r.statusCode() == 200) {
+                            ok.incrementAndGet();
+                            r.headers().firstValue("x-baton-decode").ifPresent(decoders::add);
+                          } else {
+                            failures.add(r.statusCode() + " " + r.body());
+                          }
+                        } catch (Exception e) {
+                          failures.add(e.toString());
+                        }
+                      }
+                    }));
+      }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      running.set(false);
+      for (Thread t : threads) {
+        t.join();
+      }
+    }
+  }
+
+  private static List<StatusView.WorkerRow> workers(String name, String role) throws Exception {
+    return Cluster.status(name).workers().stream().filter(w -> w.role().equals(role)).toList();
+  }
+
+  @Test
+  void poolClusterServesScalesUnderLoadReplacesAKilledWorkerAndStopsCleanly() throws Exception {
+    String name = "pool";
+    String gateway =
+        up(name, spec("pool", "", "  prefill: {replicas: 1}\n  decode: {replicas: 1, max: 2}\n"));
+    HttpResponse<String> first = complete(gateway, "The quick brown fox jumps over the lazy dog");
+    assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+    assertThat(first.headers().firstValue("x-baton-prefill")).isPresent();
+    assertThat(Json.parse(first.body()).at("/usage/completion_tokens").asInt()).isEqualTo(4);
+
+    try (Load load = new Load(gateway, 2)) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.ok.get() >= 3);
+      assertThat(Cluster.scaleRole(name, Role.DECODE, 2)).contains("decode scaled to 2");
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.decoders.size() >= 2);
+      assertThat(Cluster.scaleRole(name, Role.DECODE, 1)).contains("decode scaled to 1");
+      int before = load.ok.get();
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.ok.get() >= before + 3);
+      load.close();
+      assertThat(load.failures).as("requests failed while scaling").isEmpty();
+    }
+    remember(RunDirectory.forName(name).readState());
+
+    StatusView.WorkerRow victim = workers(name, "decode").getFirst();
+    ProcessHandle.of(victim.pid()).orElseThrow().destroyForcibly();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              StatusView.WorkerRow row = workers(name, "decode").getFirst();
+              return row.restarts() >= 1
+                  && row.health().equals("healthy")
+                  && row.pid() != victim.pid();
+            });
+    remember(RunDirectory.forName(name).readState());
+    HttpResponse<String> after = complete(gateway, "The quick brown fox jumps over the lazy dog");
+    assertThat(after.statusCode()).as(after.body()).isEqualTo(200);
+    assertThat(Json.parse(after.body()).at("/choices/0/text").asText())
+        .as("greedy output is the same after the restart")
+        .isEqualTo(Json.parse(first.body()).at("/choices/0/text").asText());
+
+    ClusterState last = RunDirectory.forName(name).readState();
+    assertThat(Cluster.down(name)).contains("stopped");
+    assertThat(Cluster.livePids(last)).isEmpty();
+  }
+
+  @Test
+  void replicaClusterScalesWholeGroupsUnderLoad() throws Exception {
+    String name = "replica";
+    String gateway =
+        up(
+            name,
+            spec(
+                "replica",
+                "groups: {replicas: 1, max: 2}\n",
+                "  prefill: {replicas: 1}\n  decode: {replicas: 1}\n"));
+    try (Load load = new Load(gateway, 2)) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.ok.get() >= 3);
+      assertThat(Cluster.scaleGroups(name, 2)).contains("2 group(s)");
+      assertThat(Cluster.status(name).workers()).hasSize(4);
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.decoders.size() >= 2);
+      assertThat(Cluster.scaleGroups(name, 1)).contains("1 group(s)");
+      int before = load.ok.get();
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.ok.get() >= before + 3);
+      load.close();
+      assertThat(load.failures).as("requests failed while scaling groups").isEmpty();
+    }
+    assertThat(Cluster.status(name).workers())
+        .extracting(StatusView.WorkerRow::group)
+        .containsOnly("g0");
+    ClusterState last = RunDirectory.forName(name).readState();
+    Cluster.down(name);
+    assertThat(Cluster.livePids(last)).isEmpty();
+  }
+}
