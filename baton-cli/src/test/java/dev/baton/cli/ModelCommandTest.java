@@ -74,4 +74,22 @@ class ModelCommandTest {
         .isEqualTo(1);
     assertThat(err()).contains("unknown tensor type 'q9'");
   }
+
+  @Test
+  void tokenizePrintsIdsAndBenchmarks() {
+    Path m = dir.resolve("tok.gguf");
+    assertThat(Main.run("model", "random", "--preset", "tiny", "--out", m.toString())).isZero();
+    out.reset();
+    assertThat(Main.run("model", "tokenize", "-m", m.toString(), "-p", "hi<|eot_id|>", "--special"))
+        .isZero();
+    String ids = out.toString(StandardCharsets.UTF_8).strip();
+    // BOS, the text's tokens, then <|eot_id|> (vocabulary 384: specials start at 368)
+    assertThat(ids).startsWith("368,").endsWith(",377");
+    out.reset();
+    assertThat(Main.run("model", "tokenize", "-m", m.toString(), "-p", "hello", "--bench", "3"))
+        .isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("median encode");
+    assertThat(Main.run("model", "tokenize", "-m", m.toString())).isEqualTo(1);
+    assertThat(err()).contains("give exactly one of -p TEXT or --file FILE");
+  }
 }

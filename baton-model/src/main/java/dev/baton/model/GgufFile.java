@@ -409,7 +409,10 @@ public final class GgufFile implements AutoCloseable {
     return file;
   }
 
-  /** All metadata in file order (see the class comment for the value classes). */
+  /**
+   * All metadata in file order (see the class comment for the value classes). Array values are
+   * shared: do not modify them (the typed getters return copies).
+   */
   public Map<String, Object> metadata() {
     return metadata;
   }
@@ -525,7 +528,7 @@ public final class GgufFile implements AutoCloseable {
   /** String-array metadata. */
   public String[] getStringArray(String key) {
     if (required(key) instanceof String[] a) {
-      return a;
+      return a.clone();
     }
     throw wrongType(key, "an array of strings");
   }
@@ -535,7 +538,7 @@ public final class GgufFile implements AutoCloseable {
     Object v = required(key);
     switch (v) {
       case int[] a -> {
-        return a;
+        return a.clone();
       }
       case byte[] a -> {
         int[] out = new int[a.length];
@@ -566,7 +569,7 @@ public final class GgufFile implements AutoCloseable {
   public float[] getFloatArray(String key) {
     Object v = required(key);
     if (v instanceof float[] a) {
-      return a;
+      return a.clone();
     }
     if (v instanceof double[] a) {
       float[] out = new float[a.length];

@@ -211,6 +211,38 @@ class GgufFileTest {
   }
 
   @Test
+  void filesOverTwoGibibytesWork() throws IOException {
+    // A sparse file: the filler touches only the last row, so little is written to disk.
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        Files.getFileStore(dir).getUsableSpace() > (8L << 30), "needs free disk space");
+    long rows = (2L << 30) / 4096 + 1000; // 4096-byte rows, a bit over 2 GiB in all
+    GgufWriter w = new GgufWriter().putString("general.architecture", "llama");
+    w.addTensor("small", GgmlType.F32, new long[] {4}, new float[] {1, 2, 3, 4});
+    w.addTensor(
+        "big",
+        GgmlType.F32,
+        new long[] {1024, rows},
+        dst -> {
+          for (int i = 0; i < 1024; i++) {
+            dst.set(GgufFile.F32, dst.byteSize() - 4096 + 4L * i, i * 0.5f);
+          }
+        });
+    w.addTensor("after", GgmlType.F32, new long[] {2}, new float[] {7, 8});
+    Path p = dir.resolve("big.gguf");
+    w.write(p);
+    try (GgufFile f = GgufFile.open(p)) {
+      assertThat(f.size()).isGreaterThan(1L << 31);
+      GgufTensor big = f.tensor("big");
+      assertThat(big.byteSize()).isGreaterThan(1L << 31);
+      assertThat(big.row(rows - 1)[1023]).isEqualTo(511.5f);
+      assertThat(big.row(rows - 2)[5]).isZero();
+      assertThat(f.tensor("after").toFloatArray()).containsExactly(7f, 8f);
+    } finally {
+      Files.delete(p);
+    }
+  }
+
+  @Test
   void writerRejectsWrongSizes() {
     GgufWriter w = new GgufWriter();
     assertThatThrownBy(() -> w.addTensor("x", GgmlType.Q8_0, new long[] {16}, new byte[18]))
