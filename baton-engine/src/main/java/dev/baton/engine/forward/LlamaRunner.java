@@ -6,6 +6,7 @@ import dev.baton.engine.kernel.Attention;
 import dev.baton.engine.kernel.Kernels;
 import dev.baton.engine.kernel.Parallel;
 import dev.baton.engine.kernel.Tensor;
+import dev.baton.engine.kernel.WarmUp;
 import dev.baton.model.GgufTensor;
 import dev.baton.model.LlamaConfig;
 import dev.baton.model.LlamaWeights;
@@ -124,6 +125,19 @@ public final class LlamaRunner implements ModelRunner {
     this.scratch = new float[threads][Kernels.scratchFloats(maxCols)];
     this.scores = new float[threads][0];
     this.kvTmp = new float[threads][pool.blockSize() * pool.headDim()];
+    java.util.EnumSet<dev.baton.model.GgmlType> types =
+        java.util.EnumSet.of(embedding.type(), output.type());
+    for (Layer l : layers) {
+      for (Tensor t : l.qkv) {
+        types.add(t.type());
+      }
+      for (Tensor t : l.gateUp) {
+        types.add(t.type());
+      }
+      types.add(l.wo.type());
+      types.add(l.down.type());
+    }
+    WarmUp.run(types);
   }
 
   private static Tensor tensor(GgufTensor t) {
