@@ -41,6 +41,10 @@ public record BenchConfig(
     return new BenchConfig(endpoint, d, load, metrics, tokenizer, sweepRates, label);
   }
 
+  public BenchConfig withTokenizer(String t) {
+    return new BenchConfig(endpoint, dataset, load, metrics, t, sweepRates, label);
+  }
+
   public BenchConfig withLabel(String l) {
     return new BenchConfig(endpoint, dataset, load, metrics, tokenizer, sweepRates, l);
   }

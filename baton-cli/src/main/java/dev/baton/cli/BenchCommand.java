@@ -431,6 +431,18 @@ public final class BenchCommand implements Callable<Integer> {
             dev.baton.control.Cluster.up(
                 Files.readString(spec), spec.toString(), cluster, false, System.err);
         BenchConfig config = workload.toConfig(up.gatewayUrl()).withLabel(label);
+        if (workload.tokenizer == null) {
+          // The gateway has no /tokenize: count prompt tokens with the cluster's own model.
+          dev.baton.control.ClusterState state =
+              dev.baton.control.RunDirectory.forName(cluster).readState();
+          String model = state == null ? null : state.model();
+          if (model != null && Files.isRegularFile(Path.of(model))) {
+            System.err.println("compare: counting prompt tokens with " + model);
+            config = config.withTokenizer(model);
+          } else {
+            System.err.println("compare: the cluster's model file is unknown (" + model + ")");
+          }
+        }
         return Bench.execute(config, !output.noProgress, System.err);
       } finally {
         downQuietly(cluster);

@@ -73,8 +73,6 @@ class BenchCompareIT {
             "8",
             "--random-output-len",
             "4",
-            "--tokenizer",
-            "words",
             "--no-progress",
             "--report",
             report.toString());
@@ -85,6 +83,8 @@ class BenchCompareIT {
     assertThat(json.path("clusters").path(0).path("label").asText()).isEqualTo("one");
     assertThat(run.path("completed").asInt()).isEqualTo(4);
     assertThat(run.path("mean_ttft_ms").asDouble()).isPositive();
+    // prompt tokens counted with the cluster's model (its GGUF tokenizer)
+    assertThat(run.path("tokenizer_id").asText()).isEqualTo("gguf:random-tiny.gguf");
     assertThat(json.path("not_run").path(0).asText()).contains("broken");
     assertThat(Files.readString(report.resolve("report.md"))).contains("| one |", "## Not run");
     assertThat(Files.exists(report.resolve("ttft_cdf.png"))).isTrue();
