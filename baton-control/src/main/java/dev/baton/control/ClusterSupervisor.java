@@ -48,7 +48,10 @@ import java.util.logging.Logger;
 public final class ClusterSupervisor implements AutoCloseable {
 
   private static final Logger LOG = Logger.getLogger(ClusterSupervisor.class.getName());
-  private static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(2);
+
+  /** Generous: a worker busy with a long prefill on a small machine may answer /health late. */
+  private static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(5);
+
   private static final Duration STOP_GRACE = Duration.ofSeconds(5);
 
   /** A worker healthy this long has its restart backoff reset. */
@@ -131,6 +134,9 @@ public final class ClusterSupervisor implements AutoCloseable {
   private ControlServer control;
   private Thread reconciler;
   private Instant lastAutoscale = Instant.EPOCH;
+  private Instant gatewayRestartAt;
+  private double gatewayBackoffSeconds;
+  private int gatewayRestarts;
 
   /**
    * @param model the resolved model file (a random model already created)
@@ -149,6 +155,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     this.toolchain = toolchain;
     this.model = model;
     this.secret = secret;
+    this.gatewayBackoffSeconds = spec.supervision().restartBackoffSeconds();
   }
 
   public ClusterSpec spec() {
@@ -216,7 +223,10 @@ public final class ClusterSupervisor implements AutoCloseable {
   }
 
   private void startGateway() throws IOException {
-    gatewayPort = spec.gateway().port() != null ? spec.gateway().port() : freePort();
+    if (gatewayPort == 0) {
+      // A restarted gateway keeps its port: clients and the state file already point there.
+      gatewayPort = spec.gateway().port() != null ? spec.gateway().port() : freePort();
+    }
     synchronized (lock) {
       usedPorts.add(gatewayPort);
     }
@@ -553,9 +563,56 @@ public final class ClusterSupervisor implements AutoCloseable {
     }
   }
 
-  /** One pass: health, restarts, counts, autoscaling, published state. */
+  /**
+   * Restarts a gateway that exited (same port, with backoff) and registers every ready worker with
+   * it again, since a new gateway process knows only its config file.
+   */
+  private void superviseGateway() {
+    if (stopping || gateway == null || gateway.isAlive()) {
+      return;
+    }
+    Instant now = Instant.now();
+    if (gatewayRestartAt == null) {
+      LOG.warning("gateway exited with code " + gateway.exitCode() + "; restarting it");
+      gatewayRestartAt = now.plusMillis(Math.round(gatewayBackoffSeconds * 1000));
+      return;
+    }
+    if (now.isBefore(gatewayRestartAt)) {
+      return;
+    }
+    try {
+      startGateway();
+      List<Worker> ready;
+      synchronized (lock) {
+        ready = workers.values().stream().filter(w -> w.phase == Phase.READY).toList();
+      }
+      for (Worker w : ready) {
+        try {
+          admin.register(w.info(spec));
+        } catch (IOException e) {
+          failed(w, "could not re-register with the restarted gateway: " + e.getMessage());
+        }
+      }
+      gatewayRestarts++;
+      LOG.info("gateway restarted; " + ready.size() + " worker(s) registered again");
+      gatewayRestartAt = null;
+      gatewayBackoffSeconds = spec.supervision().restartBackoffSeconds();
+    } catch (IOException | RuntimeException e) {
+      LOG.warning("gateway restart failed: " + e.getMessage());
+      if (gateway != null && gateway.isAlive()) {
+        gateway.kill();
+      }
+      gatewayBackoffSeconds =
+          Math.min(gatewayBackoffSeconds * 2, spec.supervision().maxRestartBackoffSeconds());
+      gatewayRestartAt = now.plusMillis(Math.round(gatewayBackoffSeconds * 1000));
+    }
+    publishQuietly();
+  }
+
+  /** One pass: gateway, worker health, restarts, counts, autoscaling, published state. */
   void reconcileOnce() {
     SupervisionSettings sup = spec.supervision();
+    superviseGateway();
     List<Worker> toCheck;
     synchronized (lock) {
       toCheck = workers.values().stream().filter(w -> w.phase == Phase.READY).toList();
@@ -1073,6 +1130,7 @@ public final class ClusterSupervisor implements AutoCloseable {
         model,
         gatewayUrl(),
         gateway != null && gateway.isAlive(),
+        gatewayRestarts,
         rows);
   }
 

@@ -15,6 +15,7 @@ public record StatusView(
     String model,
     String gatewayUrl,
     boolean gatewayUp,
+    int gatewayRestarts,
     List<WorkerRow> workers) {
 
   public StatusView {
@@ -42,12 +43,13 @@ public record StatusView(
     out.append(
         String.format(
             Locale.ROOT,
-            "cluster %s (%s mode, %s)  gateway %s %s%n  model %s%n%n",
+            "cluster %s (%s mode, %s)  gateway %s %s%s%n  model %s%n%n",
             name,
             mode,
             phase,
             gatewayUrl,
             gatewayUp ? "up" : "DOWN",
+            gatewayRestarts == 0 ? "" : " (restarted " + gatewayRestarts + "x)",
             model));
     List<String[]> rows = new ArrayList<>();
     rows.add(

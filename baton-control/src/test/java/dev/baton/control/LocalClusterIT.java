@@ -234,6 +234,24 @@ class LocalClusterIT {
       assertThat(load.failures).isEmpty();
     }
 
+    // kill -9 the gateway: it comes back on the same port with every worker registered again.
+    long gatewayPid = RunDirectory.forName(name).readState().gateway().pid();
+    ProcessHandle.of(gatewayPid).orElseThrow().destroyForcibly();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              StatusView s = Cluster.status(name);
+              return s.gatewayUp() && s.gatewayRestarts() == 1;
+            });
+    remember(RunDirectory.forName(name).readState());
+    assertThat(RunDirectory.forName(name).readState().gatewayUrl()).isEqualTo(gateway);
+    try (Load load = new Load(gateway, 2)) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.ok.get() >= 5);
+      load.close();
+      assertThat(load.failures).isEmpty();
+    }
+
     // down: every process of the cluster is gone and the state is removed.
     ClusterState last = RunDirectory.forName(name).readState();
     assertThat(Cluster.down(name)).contains("stopped");
@@ -299,6 +317,37 @@ class LocalClusterIT {
       assertThat(load.failures).as("no request may fail while scaling or rolling").isEmpty();
     }
     remember(RunDirectory.forName(name).readState());
+    ClusterState last = RunDirectory.forName(name).readState();
+    Cluster.down(name);
+    assertThat(Cluster.livePids(last)).isEmpty();
+  }
+
+  @Test
+  void autoscalerScalesOutOnABurstAndBackInWhenIdle() throws Exception {
+    String name = "autoscale-it";
+    String gateway =
+        up(
+            name,
+            spec(
+                "pool",
+                "  decode: {replicas: 1, min: 1, max: 3, autoscale: {concurrencyPerReplica: 2},"
+                    + " command: "
+                    + worker("--delay-ms", "400")
+                    + "}\n",
+                "autoscaler: {intervalSeconds: 0.5, stableWindowSeconds: 5, panicWindowSeconds: 1.5,"
+                    + " scaleDownCooldownSeconds: 1}\n"));
+    try (Load load = new Load(gateway, 6)) {
+      // 6 requests in flight need 3 workers at 2 each: the panic window scales out.
+      await().atMost(Duration.ofSeconds(40)).until(() -> rows(name, "decode").size() == 3);
+      await()
+          .atMost(Duration.ofSeconds(40))
+          .until(() -> rows(name, "decode").stream().allMatch(w -> w.health().equals("healthy")));
+      load.close();
+      assertThat(load.failures).isEmpty();
+    }
+    remember(RunDirectory.forName(name).readState());
+    // Idle: after a full stable window of low load it drains back to min.
+    await().atMost(Duration.ofSeconds(40)).until(() -> rows(name, "decode").size() == 1);
     ClusterState last = RunDirectory.forName(name).readState();
     Cluster.down(name);
     assertThat(Cluster.livePids(last)).isEmpty();

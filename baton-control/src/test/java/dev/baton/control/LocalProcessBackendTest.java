@@ -1,0 +1,9 @@
+package dev.baton.control;
+
+class LocalProcessBackendTest extends LaunchBackendContract {
+
+  @Override
+  LaunchBackend backend() {
+    return new LocalProcessBackend();
+  }
+}
