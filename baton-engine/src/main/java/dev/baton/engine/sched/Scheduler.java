@@ -137,6 +137,13 @@ public final class Scheduler {
       finishAlone(r, FinishReason.ERROR, "prompt of " + r.promptLen() + " tokens is too long");
       return;
     }
+    int[] prompt = r.prompt();
+    for (int t : prompt) {
+      if (t < 0 || t >= runner.vocabSize()) {
+        finishAlone(r, FinishReason.ERROR, "token id " + t + " is outside the vocabulary");
+        return;
+      }
+    }
     if (total > (long) blocks.numBlocks() * blockSize) {
       finishAlone(r, FinishReason.ERROR, "request needs more KV blocks than the pool has");
       return;

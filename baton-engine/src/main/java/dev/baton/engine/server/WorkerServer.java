@@ -72,6 +72,9 @@ public final class WorkerServer implements AutoCloseable {
         WebServer.builder()
             .host(config.host())
             .port(config.port())
+            // Each SSE event is one small write: without TCP_NODELAY, Nagle's algorithm and the
+            // client's delayed ACK hold it back ~40 ms.
+            .connectionOptions(o -> o.tcpNoDelay(true))
             .routing(this::routes)
             .build()
             .start();

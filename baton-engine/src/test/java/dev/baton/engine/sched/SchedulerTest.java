@@ -557,4 +557,17 @@ class SchedulerTest {
     }
     assertThat(s.blocks().numFreeBlocks()).isEqualTo(16);
   }
+
+  @Test
+  void tokenOutsideTheVocabularyFailsOnlyThatRequest() {
+    Scheduler s = scheduler(16, 512, 8, true);
+    EngineRequest good = request("good", prompt(new Random(17), 5), 3);
+    EngineRequest bad = request("bad", new int[] {1, CheckRunner.VOCAB}, 3);
+    s.add(good);
+    s.add(bad);
+    drain(s);
+    assertThat(outcome(bad).end().reason()).isEqualTo(FinishReason.ERROR);
+    assertThat(outcome(bad).end().error()).contains("outside the vocabulary");
+    assertThat(outcome(good).tokens()).hasSize(3);
+  }
 }
