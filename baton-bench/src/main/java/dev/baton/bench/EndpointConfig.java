@@ -36,6 +36,9 @@ public record EndpointConfig(
     if (!scheme.equals("http") && !scheme.equals("https")) {
       throw new IllegalArgumentException("--base-url must use http or https, got " + baseUrl);
     }
+    if (baseUrl.getPort() > 65535) {
+      throw new IllegalArgumentException("--base-url has no valid port: " + baseUrl);
+    }
     if (endpoint == null || !endpoint.startsWith("/")) {
       throw new IllegalArgumentException("--endpoint must start with '/', got " + endpoint);
     }

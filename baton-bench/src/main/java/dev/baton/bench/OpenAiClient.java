@@ -143,6 +143,9 @@ public final class OpenAiClient implements AutoCloseable {
             caller::interrupt, config.requestTimeout().toNanos(), TimeUnit.NANOSECONDS);
     try {
       return exchange(payload, headers, sendNanos, onChunk);
+    } catch (RuntimeException e) {
+      // A bug or an odd answer must cost one request, never the run.
+      return failed(sendNanos, "client error", "client error: " + e);
     } finally {
       deadline.cancel(false);
       Thread.interrupted(); // a late watchdog interrupt must not leak into the next request

@@ -275,4 +275,21 @@ class EndToEndTest {
       assertThat(server.connectionsAccepted()).isLessThanOrEqualTo(8);
     }
   }
+
+  @Test
+  void warmUpRequestsAreSentButNotMeasured() throws Exception {
+    try (StubServer server = StubServer.start(0, StubServer.Script.FAST);
+        OpenAiClient client =
+            new OpenAiClient(EndpointConfig.of(server.baseUrl(), "/v1/completions"), s -> 0)) {
+      Workload w =
+          Datasets.build(
+              DatasetConfig.random(5, 3, 2, 1), new TextSynthesizer(new WordTokenizer()));
+      BenchRunner runner =
+          new BenchRunner(client, LoadConfig.allAtOnce().withWarmups(3), MetricsConfig.defaults());
+      assertThat(runner.warmUp(w)).hasSize(3).allMatch(RequestResult::success);
+      BenchmarkResult r = runner.run(w);
+      assertThat(r.completed()).isEqualTo(5);
+      assertThat(server.requests()).isEqualTo(8);
+    }
+  }
 }

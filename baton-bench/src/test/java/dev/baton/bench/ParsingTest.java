@@ -53,6 +53,8 @@ class ParsingTest {
   void configsRejectNonsense() {
     assertThatThrownBy(() -> EndpointConfig.of("localhost:8000", "/v1/completions"))
         .hasMessageContaining("--base-url");
+    assertThatThrownBy(() -> EndpointConfig.of("http://h:99999", "/v1/completions"))
+        .hasMessageContaining("port");
     assertThatThrownBy(() -> EndpointConfig.of("ftp://h/", "/v1/completions"))
         .hasMessageContaining("http");
     assertThatThrownBy(() -> EndpointConfig.of("http://h:1", "v1/completions"))
