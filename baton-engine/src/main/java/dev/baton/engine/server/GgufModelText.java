@@ -1,27 +1,27 @@
 package dev.baton.engine.server;
 
 import dev.baton.engine.sched.Detokenizer;
+import dev.baton.model.ChatTemplate;
 import dev.baton.model.GgufFile;
 import dev.baton.model.Tokenizer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-/** {@link ModelText} over a GGUF model's own tokenizer and chat template. */
+/**
+ * {@link ModelText} over a GGUF model's own tokenizer and Jinja chat template (ChatML when the
+ * model has none).
+ */
 final class GgufModelText implements ModelText {
 
   private final Tokenizer tokenizer;
-  private final ChatFormat chat;
+  private final ChatTemplate chat;
   private final Set<Integer> eos;
   private final String[] pieces;
 
-  /** Renders a conversation to the prompt text the model was trained on. */
-  interface ChatFormat {
-    String render(List<ChatMessage> messages, boolean addGenerationPrompt);
-  }
-
-  GgufModelText(Tokenizer tokenizer, ChatFormat chat) {
+  GgufModelText(Tokenizer tokenizer, ChatTemplate chat) {
     this.tokenizer = tokenizer;
     this.chat = chat;
     Set<Integer> ids = new HashSet<>();
@@ -34,7 +34,7 @@ final class GgufModelText implements ModelText {
 
   static GgufModelText load(GgufFile file) {
     Tokenizer t = Tokenizer.fromGguf(file);
-    return new GgufModelText(t, ChatFormats.fromGguf(file));
+    return new GgufModelText(t, ChatTemplate.fromGgufOrChatMl(file));
   }
 
   @Override
@@ -65,8 +65,19 @@ final class GgufModelText implements ModelText {
 
   @Override
   public int[] encodeChat(List<ChatMessage> messages, boolean addGenerationPrompt) {
+    List<ChatTemplate.Message> list = new ArrayList<>(messages.size());
+    for (ChatMessage m : messages) {
+      list.add(new ChatTemplate.Message(m.role(), m.content()));
+    }
+    String prompt;
+    try {
+      prompt = chat.render(list, addGenerationPrompt);
+    } catch (IllegalArgumentException e) {
+      // e.g. the template's raise_exception("roles must alternate")
+      throw ApiException.badRequest("messages", e.getMessage());
+    }
     // The template writes the BOS itself; special tokens in it are parsed as such.
-    return tokenizer.encode(chat.render(messages, addGenerationPrompt), false, true);
+    return tokenizer.encode(prompt, false, true);
   }
 
   @Override
