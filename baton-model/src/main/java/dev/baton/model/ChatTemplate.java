@@ -47,11 +47,13 @@ public final class ChatTemplate {
   private static final Jinjava JINJAVA = newJinjava();
 
   private final String source;
+  private final String prepared;
   private final String bosToken;
   private final String eosToken;
 
   private ChatTemplate(String source, String bosToken, String eosToken) {
     this.source = source;
+    this.prepared = adaptToJinjava(source);
     this.bosToken = bosToken;
     this.eosToken = eosToken;
   }
@@ -124,7 +126,7 @@ public final class ChatTemplate {
     ctx.put("eos_token", eosToken);
     RenderResult r;
     try {
-      r = JINJAVA.renderForResult(source, ctx);
+      r = JINJAVA.renderForResult(prepared, ctx);
     } catch (RuntimeException e) {
       throw new IllegalArgumentException("chat template failed: " + rootMessage(e), e);
     }
@@ -178,6 +180,116 @@ public final class ChatTemplate {
             new ELFunctionDefinition(
                 "", "strftime_now", ChatTemplate.class, "strftimeNow", String.class));
     return j;
+  }
+
+  /**
+   * Rewrites the two Python Jinja constructs Jinjava parses differently: the reversing slice {@code
+   * [::-1]} (becomes the {@code reverse} filter) and keyword arguments of {@code namespace(...)}
+   * whose values are expressions ({@code namespace(n=messages|length - 1)} would bind as {@code
+   * (n=messages|length) - 1}; each value gets parentheses).
+   */
+  static String adaptToJinjava(String template) {
+    String t = template.replace("[::-1]", "|reverse");
+    StringBuilder out = new StringBuilder();
+    int from = 0;
+    int at;
+    while ((at = t.indexOf("namespace(", from)) >= 0) {
+      int open = at + "namespace(".length();
+      int close = matchingParen(t, open);
+      if (close < 0) {
+        break;
+      }
+      out.append(t, from, open);
+      List<String> args = splitTopLevel(t.substring(open, close));
+      for (int i = 0; i < args.size(); i++) {
+        String arg = args.get(i);
+        int eq = keywordEquals(arg);
+        out.append(i > 0 ? "," : "");
+        out.append(eq < 0 ? arg : arg.substring(0, eq + 1) + "(" + arg.substring(eq + 1) + ")");
+      }
+      out.append(')');
+      from = close + 1;
+    }
+    return out.append(t.substring(from)).toString();
+  }
+
+  /** Index of the ')' closing the call whose arguments start at {@code from}, or -1. */
+  private static int matchingParen(String t, int from) {
+    int depth = 0;
+    char quote = 0;
+    for (int i = from; i < t.length(); i++) {
+      char c = t.charAt(i);
+      if (quote != 0) {
+        if (c == '\\') {
+          i++;
+        } else if (c == quote) {
+          quote = 0;
+        }
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+      } else if (c == '(' || c == '[' || c == '{') {
+        depth++;
+      } else if (c == ')' || c == ']' || c == '}') {
+        if (depth == 0) {
+          return c == ')' ? i : -1;
+        }
+        depth--;
+      }
+    }
+    return -1;
+  }
+
+  private static List<String> splitTopLevel(String args) {
+    List<String> out = new ArrayList<>();
+    int depth = 0;
+    char quote = 0;
+    int start = 0;
+    for (int i = 0; i < args.length(); i++) {
+      char c = args.charAt(i);
+      if (quote != 0) {
+        if (c == '\\') {
+          i++;
+        } else if (c == quote) {
+          quote = 0;
+        }
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+      } else if (c == '(' || c == '[' || c == '{') {
+        depth++;
+      } else if (c == ')' || c == ']' || c == '}') {
+        depth--;
+      } else if (c == ',' && depth == 0) {
+        out.add(args.substring(start, i));
+        start = i + 1;
+      }
+    }
+    if (start < args.length() || !out.isEmpty()) {
+      out.add(args.substring(start));
+    }
+    return out;
+  }
+
+  /** Position of the '=' of a {@code name=value} argument, or -1. */
+  private static int keywordEquals(String arg) {
+    int i = 0;
+    while (i < arg.length() && Character.isWhitespace(arg.charAt(i))) {
+      i++;
+    }
+    int nameStart = i;
+    while (i < arg.length() && (Character.isLetterOrDigit(arg.charAt(i)) || arg.charAt(i) == '_')) {
+      i++;
+    }
+    if (i == nameStart) {
+      return -1;
+    }
+    while (i < arg.length() && Character.isWhitespace(arg.charAt(i))) {
+      i++;
+    }
+    boolean single =
+        i < arg.length()
+            && arg.charAt(i) == '='
+            && (i + 1 >= arg.length() || arg.charAt(i + 1) != '=');
+    return single ? i : -1;
   }
 
   /** Python string methods first, then Jinjava's own resolution. */

@@ -44,9 +44,21 @@ public enum GgmlType {
         return t;
       }
     }
+    String name =
+        id >= 0 && id < GGML_NAMES.length && GGML_NAMES[id] != null ? GGML_NAMES[id] : "?";
     throw new IllegalArgumentException(
-        "unsupported GGML tensor type id "
+        "unsupported GGML tensor type "
+            + name
+            + " (id "
             + id
-            + " (Baton reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
+            + "; Baton reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
   }
+
+  /** ggml's names for all type ids, so that an unsupported one is named in errors. */
+  private static final String[] GGML_NAMES = {
+    "F32", "F16", "Q4_0", "Q4_1", null, null, "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K", "Q3_K",
+    "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S",
+    "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16", null, null, null, "TQ1_0",
+    "TQ2_0", null, null, null, "MXFP4"
+  };
 }

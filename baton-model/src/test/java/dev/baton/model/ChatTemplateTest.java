@@ -113,6 +113,77 @@ class ChatTemplateTest {
     assertThat(out).isEqualTo("T:answer;HEY|5;");
   }
 
+  /** Qwen3-style: reversed scan with namespace(), thinking split, enable_thinking switch. */
+  static final String QWEN3 =
+      """
+      {%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}
+      {%- for message in messages[::-1] %}
+          {%- set index = (messages|length - 1) - loop.index0 %}
+          {%- if ns.multi_step_tool and message.role == "user" and message.content is string and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
+              {%- set ns.multi_step_tool = false %}
+              {%- set ns.last_query_index = index %}
+          {%- endif %}
+      {%- endfor %}
+      {%- for message in messages %}
+          {%- set content = message.content %}
+          {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "system") %}
+              {{- '<|im_start|>' + message.role + '\n' + content + '<|im_end|>' + '\n' }}
+          {%- elif message.role == "assistant" %}
+              {%- set reasoning_content = '' %}
+              {%- if '</think>' in content %}
+                  {%- set reasoning_content = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') %}
+                  {%- set content = content.split('</think>')[-1].lstrip('\n') %}
+              {%- endif %}
+              {%- if loop.index0 > ns.last_query_index %}
+                  {{- '<|im_start|>' + message.role + '\n<think>\n' + reasoning_content.strip('\n') + '\n</think>\n\n' + content.lstrip('\n') }}
+              {%- else %}
+                  {{- '<|im_start|>' + message.role + '\n' + content }}
+              {%- endif %}
+              {{- '<|im_end|>\n' }}
+          {%- endif %}
+      {%- endfor %}
+      {%- if add_generation_prompt %}
+          {{- '<|im_start|>assistant\n' }}
+          {%- if enable_thinking is defined and enable_thinking is false %}
+              {{- '<think>\n\n</think>\n\n' }}
+          {%- endif %}
+      {%- endif %}
+      """;
+
+  @Test
+  void qwen3StyleTemplate() {
+    ChatTemplate t = ChatTemplate.of(QWEN3, "", "<|im_end|>");
+    List<Message> chat =
+        List.of(
+            new Message("user", "q1"),
+            new Message("assistant", "<think>\nplan\n</think>\n\nanswer1"),
+            new Message("user", "q2"));
+    String out = t.render(chat, true);
+    // the earlier assistant turn loses its thinking (it precedes the last user query)
+    assertThat(out)
+        .isEqualTo(
+            "<|im_start|>user\nq1<|im_end|>\n<|im_start|>assistant\nanswer1<|im_end|>\n"
+                + "<|im_start|>user\nq2<|im_end|>\n<|im_start|>assistant\n");
+    List<Map<String, Object>> maps =
+        List.of(
+            Map.of("role", "user", "content", "q"),
+            Map.of("role", "assistant", "content", "<think>r</think>a"));
+    assertThat(t.renderMaps(maps, false, Map.of()))
+        .isEqualTo(
+            "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\nr\n</think>\n\na<|im_end|>\n");
+    assertThat(t.renderMaps(List.of(maps.get(0)), true, Map.of("enable_thinking", false)))
+        .endsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n");
+  }
+
+  @Test
+  void adaptsReverseSlicesAndNamespaceArguments() {
+    assertThat(ChatTemplate.adaptToJinjava("{% for m in messages[::-1] %}"))
+        .isEqualTo("{% for m in messages|reverse %}");
+    assertThat(ChatTemplate.adaptToJinjava("namespace(a=x|length - 1, b='(,)', c=f(1, 2))"))
+        .isEqualTo("namespace(a=(x|length - 1), b=('(,)'), c=(f(1, 2)))");
+    assertThat(ChatTemplate.adaptToJinjava("namespace()")).isEqualTo("namespace()");
+  }
+
   @Test
   void contentIsNeverInterpretedAsTemplateCode() {
     ChatTemplate t = ChatTemplate.of(ChatTemplate.CHATML, "", "");

@@ -207,7 +207,7 @@ class GgufFileTest {
     assertThatThrownBy(() -> GgufFile.open(p))
         .isInstanceOf(ModelFormatException.class)
         .hasMessageContaining("weird")
-        .hasMessageContaining("unsupported GGML tensor type id 3");
+        .hasMessageContaining("unsupported GGML tensor type Q4_1 (id 3");
   }
 
   @Test
