@@ -400,6 +400,18 @@ public final class BenchCommand implements Callable<Integer> {
                     .collect(java.util.stream.Collectors.joining()),
             java.nio.file.StandardOpenOption.APPEND);
       }
+      if (output.saveResult) {
+        // Per-cluster vLLM-style result files as well, named after the cluster.
+        Path dir = output.resultDir != null ? output.resultDir : Path.of(".");
+        Files.createDirectories(dir);
+        for (Bench.Outcome o : outcomes) {
+          for (Bench.Run run : o.runs()) {
+            Path file = dir.resolve(o.config().label() + "-" + Bench.defaultResultFilename(o, run));
+            Files.writeString(file, Json.write(run.json()));
+            System.err.println("result: " + file);
+          }
+        }
+      }
       Map<String, Object> json = dev.baton.bench.Comparison.json(outcomes, ran);
       json.put("not_run", failures);
       Path jsonFile = reportDir.resolve("compare.json");

@@ -74,6 +74,9 @@ class BenchCompareIT {
             "--random-output-len",
             "4",
             "--no-progress",
+            "--save-result",
+            "--result-dir",
+            dir.resolve("results").toString(),
             "--report",
             report.toString());
     assertThat(code).isEqualTo(1); // one cluster could not start
@@ -88,6 +91,11 @@ class BenchCompareIT {
     assertThat(json.path("not_run").path(0).asText()).contains("broken");
     assertThat(Files.readString(report.resolve("report.md"))).contains("| one |", "## Not run");
     assertThat(Files.exists(report.resolve("ttft_cdf.png"))).isTrue();
+    try (var files = Files.list(dir.resolve("results"))) {
+      assertThat(files.map(p -> p.getFileName().toString()).toList())
+          .singleElement()
+          .satisfies(name -> assertThat(name).startsWith("one-openai-infqps-"));
+    }
     // torn down: no cluster state is left behind
     assertThat(dev.baton.control.Cluster.down("bench-one")).contains("no cluster");
   }
