@@ -164,7 +164,8 @@ public final class ChatTemplate {
             .withElResolver(resolver())
             .withLegacyOverrides(
                 LegacyOverrides.newBuilder()
-                    .withUseNaturalOperatorPrecedence(true)
+                    // (not withUseNaturalOperatorPrecedence: it makes `not x is defined` bind as
+                    // `(not x) is defined`, unlike Python Jinja)
                     .withParseWhitespaceControlStrictly(true)
                     // without this, {{- and -}} do not strip whitespace as Python Jinja does
                     .withUseTrimmingForNotesAndExpressions(true)

@@ -44,6 +44,74 @@ class ChatTemplateTest {
     }
   }
 
+  /** Llama 3.1-style: defaults for unset variables, comments, system slot, 'x' in message. */
+  static final String LLAMA31 =
+"""
+{{- bos_token }}
+{%- if custom_tools is defined %}
+    {%- set tools = custom_tools %}
+{%- endif %}
+{%- if not tools_in_user_message is defined %}
+    {%- set tools_in_user_message = true %}
+{%- endif %}
+{%- if not date_string is defined %}
+    {%- set date_string = "26 Jul 2024" %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+
+{#- This block extracts the system message, so we can slot it into the right place. #}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+
+{#- System message + builtin tools #}
+{{- "<|start_header_id|>system<|end_header_id|>\\n\\n" }}
+{%- if builtin_tools is defined or tools is not none %}
+    {{- "Environment: ipython\\n" }}
+{%- endif %}
+{{- "Cutting Knowledge Date: December 2023\\n" }}
+{{- "Today Date: " + date_string + "\\n\\n" }}
+{{- system_message }}
+{{- "<|eot_id|>" }}
+
+{%- for message in messages %}
+    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}
+        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}
+{%- endif %}
+""";
+
+  @Test
+  void llama31StyleTemplate() {
+    ChatTemplate t = ChatTemplate.of(LLAMA31, "<|begin_of_text|>", "<|eot_id|>");
+    String head =
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+            + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n";
+    assertThat(
+            t.render(
+                List.of(new Message("system", "Be brief. "), new Message("user", "hello")), true))
+        .isEqualTo(
+            head
+                + "Be brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhello<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    List<Map<String, Object>> withTools =
+        List.of(
+            Map.of("role", "user", "content", "hi"),
+            Map.of("role", "assistant", "content", "", "tool_calls", List.of()));
+    assertThat(t.renderMaps(withTools, false, Map.of("date_string", "01 Jan 2026")))
+        .isEqualTo(
+            head.replace("26 Jul 2024", "01 Jan 2026")
+                + "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>");
+  }
+
   /** Qwen2.5-style ChatML with a default system prompt, written with trim_blocks in mind. */
   static final String QWEN =
       """
