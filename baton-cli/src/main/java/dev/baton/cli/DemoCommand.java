@@ -1,6 +1,8 @@
 package dev.baton.cli;
 
 import dev.baton.control.Demo;
+import dev.baton.model.GgufFile;
+import dev.baton.model.LlamaConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -64,8 +66,19 @@ public final class DemoCommand implements Callable<Integer> {
                     name,
                     maxTokens,
                     keep,
-                    System.out))
+                    System.out,
+                    DemoCommand::kvBytesPerToken))
             .run();
     return results.stream().allMatch(r -> r.error() == null) ? 0 : 1;
+  }
+
+  /** KV bytes per token with the workers' default F32 KV: 2 x layers x kv_heads x head_dim x 4. */
+  static long kvBytesPerToken(String modelPath) {
+    try (GgufFile file = GgufFile.open(Path.of(modelPath))) {
+      LlamaConfig config = LlamaConfig.fromGguf(file);
+      return 2L * config.layers() * config.kvDim() * Float.BYTES;
+    } catch (RuntimeException e) {
+      return 0;
+    }
   }
 }

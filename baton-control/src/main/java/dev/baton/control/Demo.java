@@ -16,6 +16,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.ToLongFunction;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -29,7 +30,13 @@ public final class Demo {
 
   /** What the demo runs on. {@code model} null means a random model of {@code preset}. */
   public record Options(
-      String model, String preset, String name, int maxTokens, boolean keep, PrintStream out) {}
+      String model,
+      String preset,
+      String name,
+      int maxTokens,
+      boolean keep,
+      PrintStream out,
+      ToLongFunction<String> kvBytesPerToken) {}
 
   /** One request's outcome. */
   public record Result(
@@ -56,6 +63,12 @@ public final class Demo {
 
   private final Options options;
   private final PrintStream out;
+
+  /** KV bytes per token of the served model (F32 KV); 0 when unknown. */
+  private long bytesPerToken;
+
+  /** Whether KV bytes come from the workers' own counters (else derived from token counts). */
+  private boolean kvCounters;
 
   public Demo(Options options) {
     this.options = options;
@@ -91,6 +104,10 @@ public final class Demo {
       out.println("== bringing up a 1P1D cluster plus a colocated worker");
       Cluster.UpResult up = Cluster.up(spec(), "demo", options.name(), false, out);
       StatusView status = Cluster.status(options.name());
+      bytesPerToken =
+          options.kvBytesPerToken() == null
+              ? 0
+              : options.kvBytesPerToken().applyAsLong(status.model());
       out.print(status.render());
       out.println();
       results = workload(up.gatewayUrl(), status);
@@ -221,6 +238,8 @@ public final class Demo {
     int completionTokens = 0;
     String path = "?";
     String error = null;
+    String prefillUrl = null;
+    String decodeUrl = null;
     try {
       HttpResponse<Stream<String>> response =
           CLIENT.send(
@@ -232,6 +251,8 @@ public final class Demo {
               HttpResponse.BodyHandlers.ofLines());
       String prefill = response.headers().firstValue("x-baton-prefill").orElse(null);
       String decode = response.headers().firstValue("x-baton-decode").orElse(null);
+      prefillUrl = prefill;
+      decodeUrl = decode;
       path =
           prefill == null
               ? names.getOrDefault(decode, decode == null ? "?" : decode)
@@ -268,7 +289,7 @@ public final class Demo {
     }
     long end = System.nanoTime();
     Map<String, PrometheusText> after = scrapeAll(names.keySet());
-    long kvBytes = -1; // -1: no worker exports a KV byte counter
+    long kvBytes = -1; // -1: unknown
     long hits = 0;
     for (String url : names.keySet()) {
       if (before.get(url) == null || after.get(url) == null) {
@@ -276,16 +297,49 @@ public final class Demo {
       }
       double moved = kvBytesReceived(after.get(url)) - kvBytesReceived(before.get(url));
       if (!Double.isNaN(moved)) {
+        kvCounters = true;
         kvBytes = Math.max(kvBytes, 0) + Math.round(moved);
       }
       hits += Math.round(prefixHits(after.get(url)) - prefixHits(before.get(url)));
     }
+    if (kvBytes < 0
+        && bytesPerToken > 0
+        && decodeUrl != null
+        && before.get(decodeUrl) != null
+        && after.get(decodeUrl) != null) {
+      // No KV byte counter: the decode worker's prompt tokens that it neither found in its own
+      // prefix cache nor computed itself were loaded from the prefill worker.
+      long loaded =
+          Math.round(
+              delta(before.get(decodeUrl), after.get(decodeUrl), "vllm:prompt_tokens_total")
+                  - (prefixHits(after.get(decodeUrl)) - prefixHits(before.get(decodeUrl)))
+                  - (prefillComputed(after.get(decodeUrl))
+                      - prefillComputed(before.get(decodeUrl))));
+      kvBytes = prefillUrl == null ? 0 : Math.max(0, loaded) * bytesPerToken;
+    }
     int tokens = completionTokens > 0 ? completionTokens : chunks;
     double ttftMs = first == 0 ? Double.NaN : (first - start) / 1e6;
     double e2eMs = (end - start) / 1e6;
-    double tps = first == 0 || tokens <= 1 ? Double.NaN : (tokens - 1) / ((end - first) / 1e9);
+    // Output tokens per second of the whole request (TTFT included): robust to chunks that
+    // arrive in bursts, and what a client experiences.
+    double tps = first == 0 || tokens < 1 ? Double.NaN : tokens / ((end - start) / 1e9);
     return new Result(
         index, label, route, path, promptTokens, tokens, ttftMs, e2eMs, tps, kvBytes, hits, error);
+  }
+
+  private static double delta(PrometheusText before, PrometheusText after, String name) {
+    return after.sum(name) - before.sum(name);
+  }
+
+  /** Prompt tokens the worker computed itself (Baton's step counter, kind=prefill). */
+  static double prefillComputed(PrometheusText m) {
+    double total = 0;
+    for (PrometheusText.Sample s : m.samples()) {
+      if (s.name().equals("baton_step_tokens_total") && "prefill".equals(s.labels().get("kind"))) {
+        total += s.value();
+      }
+    }
+    return total;
   }
 
   static double prefixHits(PrometheusText m) {
@@ -411,6 +465,15 @@ public final class Demo {
           d[0] / c[0],
           c[1] > 0 ? d[1] / c[1] : Double.NaN);
     }
+    if (!kvCounters && bytesPerToken > 0) {
+      out.println(
+          "KV bytes: prompt tokens the decode worker loaded from the prefill worker (its prompt"
+              + " tokens minus its own prefix-cache hits and computed tokens) x "
+              + bytesPerToken
+              + " B/token (2 x layers x kv_heads x head_dim x 4 B, F32 KV)");
+    }
+    out.println(
+        "cached: prompt tokens served from prefix caches (prefill and decode workers both count)");
     long failed = results.stream().filter(r -> r.error() != null).count();
     if (failed > 0) {
       out.println(

@@ -13,7 +13,13 @@ class DemoTest {
     Demo demo =
         new Demo(
             new Demo.Options(
-                null, "tiny", "demo", 16, false, new PrintStream(new ByteArrayOutputStream())));
+                null,
+                "tiny",
+                "demo",
+                16,
+                false,
+                new PrintStream(new ByteArrayOutputStream()),
+                m -> 0));
     ClusterSpec spec = SpecParser.parse(demo.spec(), "demo");
     assertThat(spec.model()).isEqualTo("random:tiny");
     assertThat(spec.initialWorkers(Role.PREFILL)).isEqualTo(1);
@@ -34,6 +40,11 @@ class DemoTest {
             baton_kv_transfer_bytes_bucket{le="1"} 3
             """);
     assertThat(Demo.kvBytesReceived(some)).isEqualTo(1536);
+    assertThat(
+            Demo.prefillComputed(
+                PrometheusText.parse(
+                    "baton_step_tokens_total{kind=\"decode\"} 9\nbaton_step_tokens_total{kind=\"prefill\"} 7\n")))
+        .isEqualTo(7);
     assertThat(Demo.prefixHits(PrometheusText.parse("vllm:prefix_cache_hits_total 48\n")))
         .isEqualTo(48);
   }
