@@ -1,10 +1,9 @@
 package dev.baton.model;
 
 import dev.baton.model.internal.ByteUnicode;
+import dev.baton.model.internal.LongLongMap;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -60,7 +59,7 @@ final class ByteLevelBpeTokenizer extends VocabTokenizer {
   private final int[] byteTokens = new int[256];
 
   /** (left id, right id) -> (rank << 32 | merged id). */
-  private final Map<Long, Long> merges;
+  private final LongLongMap merges;
 
   ByteLevelBpeTokenizer(GgufFile f) {
     super(f, false);
@@ -81,7 +80,7 @@ final class ByteLevelBpeTokenizer extends VocabTokenizer {
     }
     String[] m =
         f.has("tokenizer.ggml.merges") ? f.getStringArray("tokenizer.ggml.merges") : new String[0];
-    merges = new HashMap<>(m.length * 2);
+    merges = new LongLongMap(m.length);
     for (int rank = 0; rank < m.length; rank++) {
       int sp = m[rank].indexOf(' ', 1);
       if (sp < 0) {
@@ -172,7 +171,7 @@ final class ByteLevelBpeTokenizer extends VocabTokenizer {
       if (sym[c.pos] != c.left || r < 0 || sym[r] != c.right) {
         continue; // stale: one side was merged away since
       }
-      long v = merges.get(((long) c.left << 32) | c.right);
+      long v = merges.get(((long) c.left << 32) | c.right, -1);
       sym[c.pos] = (int) v;
       sym[r] = -2; // dead
       next[c.pos] = next[r];
@@ -198,8 +197,8 @@ final class ByteLevelBpeTokenizer extends VocabTokenizer {
     if (left < 0 || right < 0) {
       return;
     }
-    Long v = merges.get(((long) left << 32) | right);
-    if (v != null) {
+    long v = merges.get(((long) left << 32) | right, -1);
+    if (v >= 0) {
       heap.add(new Candidate((int) (v >>> 32), pos, left, right));
     }
   }
