@@ -253,6 +253,18 @@ class ChatTemplateTest {
   }
 
   @Test
+  void morePythonStringMethods() {
+    String tpl =
+        "{{ m.title() }}|{{ m.capitalize() }}|{{ m.replace('o', '0') }}|{{ m.find('w') }}|"
+            + "{{ m.count('o') }}|{{ '-'.join(['a', 'b']) }}|{{ '  '.isspace() }}|"
+            + "{{ '12'.isdigit() }}|{{ m.endswith(('x', 'ld')) }}|{{ m.split('o', 1) | length }}|"
+            + "{{ ' a  b '.split() | join(',') }}|{{ 'xxaxx'.strip('x') }}|{{ m.rstrip('dl') }}";
+    ChatTemplate t = ChatTemplate.of("{% set m = 'hello world' %}" + tpl, "", "");
+    assertThat(t.render(List.of(), false))
+        .isEqualTo("Hello World|Hello world|hell0 w0rld|6|2|a-b|true|true|true|2|a,b|a|hello wor");
+  }
+
+  @Test
   void contentIsNeverInterpretedAsTemplateCode() {
     ChatTemplate t = ChatTemplate.of(ChatTemplate.CHATML, "", "");
     assertThat(

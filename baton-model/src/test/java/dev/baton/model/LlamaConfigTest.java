@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -115,6 +117,86 @@ class LlamaConfigTest {
       assertThatThrownBy(() -> LlamaConfig.fromGguf(f))
           .isInstanceOf(ModelFormatException.class)
           .hasMessageContaining("unsupported architecture 'gemma2'");
+    }
+  }
+
+  /** A copy of the tiny model with extra (or replaced) metadata. */
+  private Path tinyWith(String name, Map<String, Object[]> extra) {
+    Path src = write(RandomModel.Preset.TINY.spec, GgmlType.F32);
+    Path dst = dir.resolve(name);
+    try (GgufFile f = GgufFile.open(src)) {
+      GgufWriter w = new GgufWriter().putAll(f);
+      extra.forEach((k, v) -> w.put(k, (GgufValueType) v[0], v[1]));
+      for (GgufTensor t : f.tensors().values()) {
+        w.addTensor(t.name(), t.type(), t.shape(), t.data().toArray(ValueLayout.JAVA_BYTE));
+      }
+      w.write(dst);
+    }
+    return dst;
+  }
+
+  @Test
+  void ropeScalingFromMetadata() {
+    Path llama3 =
+        tinyWith(
+            "l3.gguf",
+            Map.of(
+                "llama.rope.scaling.type",
+                new Object[] {GgufValueType.STRING, "llama3"},
+                "llama.rope.scaling.factor",
+                new Object[] {GgufValueType.FLOAT32, 8f},
+                "llama.rope.scaling.original_context_length",
+                new Object[] {GgufValueType.UINT32, 8192}));
+    try (GgufFile f = GgufFile.open(llama3)) {
+      assertThat(LlamaConfig.fromGguf(f).ropeFreqFactors())
+          .containsExactly(LlamaConfig.llama3FreqFactors(16, 10000f, 8f, 1f, 4f, 8192));
+    }
+    Path linear =
+        tinyWith(
+            "lin.gguf",
+            Map.of(
+                "llama.rope.scaling.type", new Object[] {GgufValueType.STRING, "linear"},
+                "llama.rope.scaling.factor", new Object[] {GgufValueType.FLOAT32, 4f}));
+    try (GgufFile f = GgufFile.open(linear)) {
+      LlamaConfig c = LlamaConfig.fromGguf(f);
+      assertThat(c.ropeFreqFactors()).containsOnly(4f);
+      assertThat(c).isEqualTo(LlamaConfig.fromGguf(f)).hasSameHashCodeAs(LlamaConfig.fromGguf(f));
+      assertThat(c.toString()).contains("dim=64").contains("rope=NORMAL");
+    }
+    Path yarn =
+        tinyWith(
+            "yarn.gguf",
+            Map.of("llama.rope.scaling.type", new Object[] {GgufValueType.STRING, "yarn"}));
+    try (GgufFile f = GgufFile.open(yarn)) {
+      assertThatThrownBy(() -> LlamaConfig.fromGguf(f))
+          .hasMessageContaining("unsupported rope scaling type 'yarn'");
+    }
+  }
+
+  @Test
+  void badDimensionsAreClearErrors() {
+    Path odd =
+        tinyWith(
+            "odd.gguf",
+            Map.of("llama.attention.head_count_kv", new Object[] {GgufValueType.UINT32, 3}));
+    try (GgufFile f = GgufFile.open(odd)) {
+      assertThatThrownBy(() -> LlamaConfig.fromGguf(f))
+          .isInstanceOf(ModelFormatException.class)
+          .hasMessageContaining("not a multiple of KV head count 3");
+    }
+    Path wide =
+        tinyWith(
+            "wide.gguf",
+            Map.of("llama.embedding_length", new Object[] {GgufValueType.UINT32, 128}));
+    try (GgufFile f = GgufFile.open(wide)) {
+      assertThatThrownBy(() -> LlamaConfig.fromGguf(f))
+          .hasMessageContaining("token_embd.weight has shape [64, 384], expected [128, 384]");
+    }
+    Path none = dir.resolve("none.gguf");
+    new GgufWriter().putUInt32("x", 1).write(none);
+    try (GgufFile f = GgufFile.open(none)) {
+      assertThatThrownBy(() -> LlamaConfig.fromGguf(f))
+          .hasMessageContaining("missing general.architecture");
     }
   }
 
