@@ -332,6 +332,12 @@ public final class GenerateCommand implements Callable<Integer> {
     o.put("batch", batch);
     o.put("threads", runner instanceof LlamaRunner lr ? lr.threads() : threads);
     o.put("kernels", Kernels.describe());
+    int usedThreads = runner instanceof LlamaRunner lr0 ? lr0.threads() : Math.max(1, threads);
+    o.put(
+        "prefill_tokens_per_cpu_s",
+        round(result.prefillTokensPerCpuSecond(ids.length, usedThreads)));
+    o.put("decode_tokens_per_cpu_s", round(result.decodeTokensPerCpuSecond(usedThreads)));
+    o.put("load_average", round(loadAverage()));
     o.put("prefill_ms", round(result.prefillNanos() / 1e6));
     o.put("decode_ms", round(result.decodeNanos() / 1e6));
     o.put("kv_cache_mb", round(runner.kvPool().memory().byteSize() / 1e6));
@@ -345,19 +351,28 @@ public final class GenerateCommand implements Callable<Integer> {
         for (GgufTensor t : file.tensors().values()) {
           segments.add(t.data());
         }
-        double bw;
+        double[] bw;
         try (Parallel p = new Parallel(lr.threads())) {
-          bw = MemoryBandwidth.measure(segments, p, 7);
+          bw = MemoryBandwidth.measureBoth(segments, p, 7);
         }
-        double roofline = bw / perToken;
-        o.put("read_bandwidth_gb_s", round(bw / 1e9));
+        double roofline = bw[0] / perToken;
+        double cpuRoofline = bw[1] / perToken;
+        o.put("read_bandwidth_gb_s", round(bw[0] / 1e9));
+        o.put("read_bandwidth_per_cpu_gb_s", round(bw[1] / 1e9));
         o.put("roofline_tokens_per_s", round(roofline));
         if (batch == 1) {
           o.put("roofline_fraction", round(result.decodeTokensPerSecond() / roofline));
+          o.put(
+              "roofline_fraction_cpu",
+              round(result.decodeTokensPerCpuSecond(lr.threads()) / cpuRoofline));
         }
       }
     }
     return o;
+  }
+
+  private static double loadAverage() {
+    return ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
   }
 
   private static double round(double v) {

@@ -23,7 +23,13 @@ public final class Generation {
    * @param decodeNanos time of all later steps
    * @param decodeTokens tokens produced by the later steps (all sequences)
    */
-  public record Result(List<int[]> outputs, long prefillNanos, long decodeNanos, int decodeTokens) {
+  public record Result(
+      List<int[]> outputs,
+      long prefillNanos,
+      long decodeNanos,
+      int decodeTokens,
+      long prefillCpuNanos,
+      long decodeCpuNanos) {
 
     public double prefillTokensPerSecond(int promptTokens) {
       return prefillNanos == 0 ? 0 : promptTokens * outputs.size() / (prefillNanos / 1e9);
@@ -31,6 +37,22 @@ public final class Generation {
 
     public double decodeTokensPerSecond() {
       return decodeNanos == 0 ? 0 : decodeTokens / (decodeNanos / 1e9);
+    }
+
+    /**
+     * Decode tokens per second of {@code threads} cores' worth of process CPU time: the speed the
+     * run would have had with the cores to itself. On a shared, loaded machine wall-clock rates
+     * measure the neighbours; this measures the code.
+     */
+    public double decodeTokensPerCpuSecond(int threads) {
+      return decodeCpuNanos == 0 ? 0 : decodeTokens / (decodeCpuNanos / 1e9 / threads);
+    }
+
+    /** Prefill tokens per second of {@code threads} cores' CPU time (see above). */
+    public double prefillTokensPerCpuSecond(int promptTokens, int threads) {
+      return prefillCpuNanos == 0
+          ? 0
+          : promptTokens * outputs.size() / (prefillCpuNanos / 1e9 / threads);
     }
   }
 
@@ -104,11 +126,14 @@ public final class Generation {
     boolean[] done = new boolean[seqs];
     java.util.Arrays.fill(len, prompt.length);
 
+    long c0 = processCpuNanos();
     long t0 = System.nanoTime();
     List<float[]> logits = runner.forward(step);
     long prefill = System.nanoTime() - t0;
+    long prefillCpu = processCpuNanos() - c0;
     sampleAll(logits, null, samplers, history, len, done, prompt.length, isStop, listener);
 
+    long c1 = processCpuNanos();
     long t1 = System.nanoTime();
     int decoded = 0;
     while (true) {
@@ -128,11 +153,21 @@ public final class Generation {
       sampleAll(logits, active, samplers, history, len, done, prompt.length, isStop, listener);
     }
     long decode = System.nanoTime() - t1;
+    long decodeCpu = processCpuNanos() - c1;
     List<int[]> outputs = new ArrayList<>();
     for (int s = 0; s < seqs; s++) {
       outputs.add(java.util.Arrays.copyOfRange(history[s], prompt.length, len[s]));
     }
-    return new Result(outputs, prefill, decode, decoded);
+    return new Result(outputs, prefill, decode, decoded, prefillCpu, decodeCpu);
+  }
+
+  /** CPU time of the whole process so far (0 where the JVM cannot tell). */
+  public static long processCpuNanos() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os) {
+      return Math.max(0, os.getProcessCpuTime());
+    }
+    return 0;
   }
 
   private static void sampleAll(

@@ -20,8 +20,17 @@ public final class MemoryBandwidth {
 
   private MemoryBandwidth() {}
 
-  /** Median read bandwidth in bytes per second over {@code repeats} passes. */
+  /** Read bandwidth in bytes per second: median of {@code repeats} passes, by wall clock. */
   public static double measure(List<MemorySegment> segments, Parallel parallel, int repeats) {
+    return measureBoth(segments, parallel, repeats)[0];
+  }
+
+  /**
+   * {@code [wall, cpu]}: the median bandwidth by wall clock, and by {@code threads} cores' worth of
+   * process CPU time (what the threads read while they ran, which is what a loaded, shared machine
+   * lets one compare with the decoder's CPU-time speed).
+   */
+  public static double[] measureBoth(List<MemorySegment> segments, Parallel parallel, int repeats) {
     long total = 0;
     for (MemorySegment s : segments) {
       total += s.byteSize();
@@ -31,7 +40,9 @@ public final class MemoryBandwidth {
     int threads = parallel.threads();
     long[] sink = new long[threads];
     double[] rates = new double[repeats];
+    double[] cpuRates = new double[repeats];
     for (int rep = 0; rep < repeats; rep++) {
+      long cpu = dev.baton.engine.Generation.processCpuNanos();
       long start = System.nanoTime();
       parallel.run(
           th -> {
@@ -40,12 +51,15 @@ public final class MemoryBandwidth {
             sink[th] ^= read(segments, a, b);
           });
       rates[rep] = (double) (units * chunk) / ((System.nanoTime() - start) / 1e9);
+      long cpuUsed = dev.baton.engine.Generation.processCpuNanos() - cpu;
+      cpuRates[rep] = cpuUsed <= 0 ? 0 : (double) (units * chunk) / (cpuUsed / 1e9 / threads);
     }
     if (Arrays.stream(sink).sum() == 42) {
       System.err.print(""); // keeps the reads observable
     }
     Arrays.sort(rates);
-    return rates[repeats / 2];
+    Arrays.sort(cpuRates);
+    return new double[] {rates[repeats / 2], cpuRates[repeats / 2]};
   }
 
   /** XOR of every long in the byte range {@code [a, b)} of the concatenated segments. */
