@@ -77,6 +77,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     final int port;
     final String url;
     final EngineType engine;
+    int bootstrapPort;
     WorkerPlan.Launch launch;
     Launched process;
     Phase phase = Phase.STARTING;
@@ -98,7 +99,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     }
 
     WorkerInfo info(ClusterSpec spec) {
-      return new WorkerInfo(id, url, role, group, WorkerPlan.poolFor(spec, role));
+      return new WorkerInfo(id, url, role, group, WorkerPlan.poolFor(spec, role), bootstrapPort);
     }
 
     boolean active() {
@@ -378,6 +379,11 @@ public final class ClusterSupervisor implements AutoCloseable {
             "http://" + hostForUrl(spec.host()) + ":" + port,
             roleSpec.engine());
     w.backoffSeconds = spec.supervision().restartBackoffSeconds();
+    if (roleSpec.engine() == EngineType.SGLANG && role != Role.DECODE) {
+      // SGLang's prefill side serves KV from a bootstrap server on its own port.
+      w.bootstrapPort = freePort();
+      usedPorts.add(w.bootstrapPort);
+    }
     w.launch = plan(w);
     workers.put(id, w);
     return w;
@@ -385,7 +391,17 @@ public final class ClusterSupervisor implements AutoCloseable {
 
   private WorkerPlan.Launch plan(Worker w) {
     return WorkerPlan.worker(
-        spec, toolchain, model, w.role, w.group, w.id, w.port, run.secretFile(), secret, run.dir());
+        spec,
+        toolchain,
+        model,
+        w.role,
+        w.group,
+        w.id,
+        w.port,
+        w.bootstrapPort,
+        run.secretFile(),
+        secret,
+        run.dir());
   }
 
   private int fixedPort(RoleSpec roleSpec) {
@@ -520,6 +536,7 @@ public final class ClusterSupervisor implements AutoCloseable {
       w.phase = Phase.STOPPED;
       workers.remove(w.id);
       usedPorts.remove(w.port);
+      usedPorts.remove(w.bootstrapPort);
     }
     LOG.info("worker " + w.id + " drained and stopped");
     publishQuietly();

@@ -23,6 +23,7 @@ public final class CommandTemplate {
           "model",
           "host",
           "port",
+          "bootstrap_port",
           "role",
           "kv_role",
           "group",

@@ -25,8 +25,12 @@ public final class GatewayAdmin {
     this.headers = token == null ? Map.of() : Map.of("Authorization", "Bearer " + token);
   }
 
-  /** What the gateway needs to know about a worker. */
-  public record WorkerInfo(String id, String url, Role role, String group, String pool) {}
+  /**
+   * What the gateway needs to know about a worker; {@code bootstrapPort} is an SGLang prefill
+   * worker's bootstrap server, 0 otherwise.
+   */
+  public record WorkerInfo(
+      String id, String url, Role role, String group, String pool, int bootstrapPort) {}
 
   public void register(WorkerInfo worker) throws IOException {
     ObjectNode body = Json.object();
@@ -35,6 +39,9 @@ public final class GatewayAdmin {
     body.put("role", worker.role().wireName());
     if (worker.group() != null) {
       body.put("group", worker.group());
+    }
+    if (worker.bootstrapPort() > 0) {
+      body.put("bootstrap_port", worker.bootstrapPort());
     }
     Http.Reply reply =
         Http.send("POST", baseUrl + "/admin/workers", Json.write(body), TIMEOUT, headers);

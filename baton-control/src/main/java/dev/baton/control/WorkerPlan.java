@@ -60,6 +60,7 @@ public final class WorkerPlan {
       String group,
       String workerId,
       int port,
+      int bootstrapPort,
       Path secretFile,
       String secret,
       Path runDir) {
@@ -75,6 +76,7 @@ public final class WorkerPlan {
       values.put("model", model);
       values.put("host", spec.host());
       values.put("port", Integer.toString(port));
+      values.put("bootstrap_port", Integer.toString(bootstrapPort));
       values.put("role", role.wireName());
       values.put("kv_role", role.kvRole());
       values.put("group", group == null ? "" : group);

@@ -354,6 +354,53 @@ class LocalClusterIT {
   }
 
   @Test
+  void sglangPrefillWorkersGetABootstrapPortThatTheGatewayLearns() throws Exception {
+    String name = "sglang-it";
+    String gateway =
+        up(
+            name,
+            spec(
+                "pool",
+                "  prefill: {engine: sglang, command: "
+                    + worker("--tag", "bootstrap={bootstrap_port}")
+                    + "}\n"
+                    + "  decode: {engine: sglang, command: "
+                    + worker()
+                    + "}\n",
+                ""));
+    HttpResponse<String> listed =
+        CLIENT.send(
+            HttpRequest.newBuilder(URI.create(gateway + "/admin/workers")).build(),
+            HttpResponse.BodyHandlers.ofString());
+    com.fasterxml.jackson.databind.JsonNode workers = dev.baton.core.Json.parse(listed.body());
+    int bootstrap = -1;
+    for (com.fasterxml.jackson.databind.JsonNode w : workers) {
+      if (w.get("role").asText().equals("prefill")) {
+        bootstrap = w.get("bootstrap_port").asInt();
+      } else {
+        assertThat(w.has("bootstrap_port")).isFalse();
+      }
+    }
+    assertThat(bootstrap).isPositive();
+    String log = Files.readString(RunDirectory.forName(name).logs().resolve("prefill-0.log"));
+    assertThat(log).contains("listening");
+    // the placeholder reached the command line of the prefill worker
+    assertThat(
+            ProcessHandle.of(
+                    Cluster.status(name).workers().stream()
+                        .filter(w -> w.role().equals("prefill"))
+                        .findFirst()
+                        .orElseThrow()
+                        .pid())
+                .orElseThrow()
+                .info()
+                .arguments()
+                .orElseThrow())
+        .contains("bootstrap=" + bootstrap);
+    remember(RunDirectory.forName(name).readState());
+  }
+
+  @Test
   void aWorkerThatCannotStartFailsUpWithItsLogAndLeavesNothingBehind() throws Exception {
     String name = "broken-it";
     clusters.add(name);
