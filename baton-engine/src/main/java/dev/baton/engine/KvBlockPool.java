@@ -1,7 +1,10 @@
 package dev.baton.engine;
 
+import dev.baton.kv.SharedMemoryRegion;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * The paged KV cache's memory: {@code numBlocks} fixed-size blocks in one off-heap segment.
@@ -31,7 +34,8 @@ public final class KvBlockPool implements AutoCloseable {
     }
   }
 
-  private final Arena arena;
+  private final Arena arena; // null when the memory is a shared region
+  private final SharedMemoryRegion shared;
   private final MemorySegment memory;
   private final int numBlocks;
   private final int blockSize;
@@ -43,6 +47,22 @@ public final class KvBlockPool implements AutoCloseable {
 
   public KvBlockPool(
       int numBlocks, int blockSize, int layers, int kvHeads, int headDim, Dtype dtype) {
+    this(numBlocks, blockSize, layers, kvHeads, headDim, dtype, null);
+  }
+
+  /**
+   * A pool whose memory lives in a shared-memory file under {@code sharedDir} (null: private
+   * memory), so a same-host decode worker can copy leased blocks straight out of it (the P2P
+   * connector's shared-memory path, docs/KV_TRANSFER.md).
+   */
+  public KvBlockPool(
+      int numBlocks,
+      int blockSize,
+      int layers,
+      int kvHeads,
+      int headDim,
+      Dtype dtype,
+      Path sharedDir) {
     if (numBlocks <= 0 || blockSize <= 0 || layers <= 0 || kvHeads <= 0 || headDim <= 0) {
       throw new IllegalArgumentException("KV pool dimensions must be positive");
     }
@@ -53,8 +73,20 @@ public final class KvBlockPool implements AutoCloseable {
     this.headDim = headDim;
     this.dtype = dtype;
     this.blockBytes = (long) layers * 2 * kvHeads * blockSize * headDim * dtype.bytes;
-    this.arena = Arena.ofShared();
-    this.memory = arena.allocate(blockBytes * numBlocks, 64);
+    if (sharedDir != null) {
+      this.shared = SharedMemoryRegion.create(sharedDir, blockBytes * numBlocks);
+      this.arena = null;
+      this.memory = shared.segment();
+    } else {
+      this.shared = null;
+      this.arena = Arena.ofShared();
+      this.memory = arena.allocate(blockBytes * numBlocks, 64);
+    }
+  }
+
+  /** The file a same-host peer maps to read this pool, when it lives in shared memory. */
+  public Optional<Path> sharedFile() {
+    return shared == null ? Optional.empty() : Optional.of(shared.exportPath());
   }
 
   /** Bytes of KV one token takes: 2 x layers x kv_heads x head_dim x dtype bytes. */
@@ -107,6 +139,10 @@ public final class KvBlockPool implements AutoCloseable {
 
   @Override
   public void close() {
-    arena.close();
+    if (shared != null) {
+      shared.close();
+    } else {
+      arena.close();
+    }
   }
 }

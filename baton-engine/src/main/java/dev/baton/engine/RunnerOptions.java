@@ -8,9 +8,21 @@ package dev.baton.engine;
  * @param kvBlocks blocks in the KV pool (0 = enough for one sequence of {@code contextLength})
  * @param blockSize token slots per KV block
  * @param kvDtype element type of the KV cache
+ * @param kvSharedDir put the KV pool in a shared-memory file there (null: private memory), so a
+ *     same-host P/D peer can copy blocks straight out of it
  */
 public record RunnerOptions(
-    int threads, int contextLength, int kvBlocks, int blockSize, KvBlockPool.Dtype kvDtype) {
+    int threads,
+    int contextLength,
+    int kvBlocks,
+    int blockSize,
+    KvBlockPool.Dtype kvDtype,
+    java.nio.file.Path kvSharedDir) {
+
+  public RunnerOptions(
+      int threads, int contextLength, int kvBlocks, int blockSize, KvBlockPool.Dtype kvDtype) {
+    this(threads, contextLength, kvBlocks, blockSize, kvDtype, null);
+  }
 
   public RunnerOptions {
     if (threads < 0 || contextLength < 0 || kvBlocks < 0 || blockSize <= 0) {
@@ -20,23 +32,27 @@ public record RunnerOptions(
   }
 
   public static RunnerOptions defaults() {
-    return new RunnerOptions(0, 0, 0, 16, KvBlockPool.Dtype.F32);
+    return new RunnerOptions(0, 0, 0, 16, KvBlockPool.Dtype.F32, null);
   }
 
   public RunnerOptions withThreads(int n) {
-    return new RunnerOptions(n, contextLength, kvBlocks, blockSize, kvDtype);
+    return new RunnerOptions(n, contextLength, kvBlocks, blockSize, kvDtype, kvSharedDir);
   }
 
   public RunnerOptions withContextLength(int n) {
-    return new RunnerOptions(threads, n, kvBlocks, blockSize, kvDtype);
+    return new RunnerOptions(threads, n, kvBlocks, blockSize, kvDtype, kvSharedDir);
   }
 
   public RunnerOptions withKvBlocks(int n) {
-    return new RunnerOptions(threads, contextLength, n, blockSize, kvDtype);
+    return new RunnerOptions(threads, contextLength, n, blockSize, kvDtype, kvSharedDir);
   }
 
   public RunnerOptions withKvDtype(KvBlockPool.Dtype d) {
-    return new RunnerOptions(threads, contextLength, kvBlocks, blockSize, d);
+    return new RunnerOptions(threads, contextLength, kvBlocks, blockSize, d, kvSharedDir);
+  }
+
+  public RunnerOptions withKvSharedDir(java.nio.file.Path dir) {
+    return new RunnerOptions(threads, contextLength, kvBlocks, blockSize, kvDtype, dir);
   }
 
   /** Threads to use: {@link #threads}, or every core when 0. */

@@ -38,7 +38,8 @@ public final class CpuBackend implements Backend {
             config.layers(),
             config.kvHeads(),
             config.headDim(),
-            options.kvDtype());
+            options.kvDtype(),
+            options.kvSharedDir());
     try {
       return new LlamaRunner(config, weights, pool, context, options.resolvedThreads());
     } catch (RuntimeException e) {

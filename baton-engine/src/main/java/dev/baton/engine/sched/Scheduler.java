@@ -87,6 +87,11 @@ public final class Scheduler {
     }
 
     @Override
+    public java.util.Optional<java.nio.file.Path> sharedFile() {
+      return pool.sharedFile();
+    }
+
+    @Override
     public String layout() {
       return model
           + "/layers="
