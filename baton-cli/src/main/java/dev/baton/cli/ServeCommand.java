@@ -3,6 +3,7 @@ package dev.baton.cli;
 import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.server.Worker;
 import dev.baton.engine.server.WorkerOptions;
+import dev.baton.kv.KvTransferConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -132,6 +133,19 @@ public final class ServeCommand implements Callable<Integer> {
   String kvTransferConfig;
 
   @Option(
+      names = "--kv-secret-file",
+      description =
+          "file holding the cluster secret of the P2P KV channel (or set BATON_KV_SECRET)")
+  Path kvSecretFile;
+
+  @Option(
+      names = "--kv-secret",
+      description =
+          "cluster secret of the P2P KV channel (visible in the process list: prefer"
+              + " --kv-secret-file or BATON_KV_SECRET)")
+  String kvSecret;
+
+  @Option(
       names = "--backend",
       defaultValue = "cpu",
       description = "compute backend (default ${DEFAULT-VALUE})")
@@ -143,6 +157,13 @@ public final class ServeCommand implements Callable<Integer> {
       throw new IllegalArgumentException("no model file " + model);
     }
     String key = apiKey != null ? apiKey : System.getenv("BATON_API_KEY");
+    String kvConfig = kvTransferConfig;
+    if (kvConfig != null && (kvSecretFile != null || kvSecret != null)) {
+      KvTransferConfig parsed = KvTransferConfig.parse(kvConfig);
+      kvConfig =
+          (kvSecretFile != null ? parsed.withSecretFile(kvSecretFile) : parsed.withSecret(kvSecret))
+              .toJson();
+    }
     WorkerOptions options =
         new WorkerOptions(
             model,
@@ -162,7 +183,7 @@ public final class ServeCommand implements Callable<Integer> {
             maxNumSeqs,
             maxWaiting,
             maxBodyBytes,
-            kvTransferConfig,
+            kvConfig,
             backend);
     Worker worker = Worker.start(options);
     CountDownLatch stopped = new CountDownLatch(1);

@@ -176,11 +176,18 @@ class PdTransferIT {
   }
 
   static String kv(String role, String policy) {
+    return kv(role, policy, "auto");
+  }
+
+  /** F32 pairs use the default (shared memory on one host); the F16 pair forces TCP. */
+  static String kv(String role, String policy, String transport) {
     return "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\""
         + role
         + "\",\"kv_load_failure_policy\":\""
         + policy
-        + "\",\"kv_connector_extra_config\":{\"timeout_ms\":5000}}";
+        + "\",\"kv_connector_extra_config\":{\"timeout_ms\":5000,\"transport\":\""
+        + transport
+        + "\"}}";
   }
 
   @BeforeAll
@@ -202,7 +209,7 @@ class PdTransferIT {
             "--role",
             "prefill",
             "--kv-transfer-config",
-            kv("kv_producer", "fail"));
+            kv("kv_producer", "fail", "tcp"));
     decode16 =
         new Worker(
             "--kv-cache-dtype",

@@ -130,6 +130,33 @@ public record KvTransferConfig(
     return new KvTransferConfig(connector, role, loadFailurePolicy, engineId, Json.write(extra));
   }
 
+  /** This config as {@code --kv-transfer-config} JSON (parses back to an equal record). */
+  public String toJson() {
+    com.fasterxml.jackson.databind.node.ObjectNode root = Json.object();
+    root.put("kv_connector", connector);
+    root.put("kv_role", role.wireName());
+    root.put("kv_load_failure_policy", loadFailurePolicy.wireName());
+    if (engineId != null) {
+      root.put("engine_id", engineId);
+    }
+    root.set("kv_connector_extra_config", extraConfig());
+    return Json.write(root);
+  }
+
+  /**
+   * Where the engine should put its KV pool so same-host consumers can copy blocks straight out of
+   * it: set for a P2P producer whose transport is not forced to TCP.
+   */
+  public java.util.Optional<java.nio.file.Path> sharedPoolDir() {
+    if (!connector.equals(P2pConnector.NAME) || !role.produces()) {
+      return java.util.Optional.empty();
+    }
+    P2pOptions p2p = p2pOptions();
+    return p2p.transport() == Transport.TCP
+        ? java.util.Optional.empty()
+        : java.util.Optional.of(p2p.shmDir());
+  }
+
   /** The P2P connector's options from the extra config. */
   public P2pOptions p2pOptions() {
     return P2pOptions.fromJson(extraConfig());

@@ -67,6 +67,24 @@ class KvTransferConfigTest {
         .isEqualTo("flag-secret-0123456789");
   }
 
+  @Test
+  void roundTripsThroughJsonAndSaysWhereTheSharedPoolGoes() {
+    KvTransferConfig config =
+        KvTransferConfig.parse(
+            "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_producer\","
+                + "\"engine_id\":\"p0\",\"kv_connector_extra_config\":{\"port\":9000}}");
+    assertThat(KvTransferConfig.parse(config.toJson())).isEqualTo(config);
+    assertThat(config.sharedPoolDir()).contains(SharedMemoryRegion.DEFAULT_DIR);
+    KvTransferConfig tcp =
+        KvTransferConfig.parse(
+            "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_producer\","
+                + "\"kv_connector_extra_config\":{\"transport\":\"tcp\"}}");
+    assertThat(tcp.sharedPoolDir()).isEmpty();
+    KvTransferConfig consumer =
+        KvTransferConfig.parse("{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_consumer\"}");
+    assertThat(consumer.sharedPoolDir()).isEmpty();
+  }
+
   @ParameterizedTest
   @CsvSource(
       delimiter = '|',

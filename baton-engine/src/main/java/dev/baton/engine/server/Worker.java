@@ -42,20 +42,29 @@ public final class Worker implements AutoCloseable {
               ? Math.min(o.maxModelLen(), config.contextLength())
               : config.contextLength();
       int blocks = numBlocks(o, config, maxModelLen);
+      KvTransferConfig kvConfig =
+          o.kvTransferConfig() == null ? null : KvTransferConfig.parse(o.kvTransferConfig());
       r =
           Backend.byName(o.backend())
               .createRunner(
                   config,
                   weights,
                   new RunnerOptions(
-                      o.threads(), maxModelLen, blocks, o.blockSize(), o.kvCacheDtype()));
+                      o.threads(),
+                      maxModelLen,
+                      blocks,
+                      o.blockSize(),
+                      o.kvCacheDtype(),
+                      // A P2P producer's pool goes to shared memory: same-host decoders copy from
+                      // it.
+                      kvConfig == null ? null : kvConfig.sharedPoolDir().orElse(null)));
       text = GgufModelText.load(f);
       modelName =
           o.servedModelName() != null
               ? o.servedModelName()
               : o.model().getFileName().toString().replaceFirst("\\.gguf$", "");
-      if (o.kvTransferConfig() != null) {
-        kv = KvConnectors.create(KvTransferConfig.parse(o.kvTransferConfig()));
+      if (kvConfig != null) {
+        kv = KvConnectors.create(kvConfig);
       }
       EngineMetrics metrics = new EngineMetrics(modelName);
       e =
