@@ -88,7 +88,12 @@ class PdTransferIT {
               "jdk.incubator.vector",
               "--enable-native-access=ALL-UNNAMED",
               "-Xss4m",
-              "-Xmx512m",
+              "-Xmx256m",
+              // Eight workers start at once on a small machine: C1 only and the scalar kernels
+              // (the Vector API needs C2) keep start-up cheap; every worker computes alike.
+              "-XX:TieredStopAtLevel=1",
+              "-XX:+UseSerialGC",
+              "-Dbaton.kernels=scalar",
               "-cp",
               jar + java.io.File.pathSeparator + cliDir.resolve("target/lib") + "/*",
               "dev.baton.cli.Main",
@@ -134,7 +139,7 @@ class PdTransferIT {
 
     String url() {
       try {
-        return "http://127.0.0.1:" + port.get(120, TimeUnit.SECONDS);
+        return "http://127.0.0.1:" + port.get(240, TimeUnit.SECONDS);
       } catch (Exception e) {
         throw new IllegalStateException("baton serve did not start:\n" + output, e);
       }
