@@ -17,6 +17,12 @@ final class SentencePieceTokenizer extends VocabTokenizer {
   private final int[] byteTokens = new int[256];
   private final byte[] byteOf;
 
+  /**
+   * True when no token has a '▁' right after another character: then no merge crosses the start of
+   * a word, and the text can be encoded (and cached) word by word with the same result.
+   */
+  private final boolean wordsAreIndependent;
+
   SentencePieceTokenizer(GgufFile f) {
     super(f, true);
     int n = tokens.length;
@@ -32,6 +38,15 @@ final class SentencePieceTokenizer extends VocabTokenizer {
     addSpacePrefix = f.getBool("tokenizer.ggml.add_space_prefix", true);
     int u = f.getInt("tokenizer.ggml.unknown_token_id", 0);
     unk = u >= 0 && u < n ? u : -1;
+    boolean independent = true;
+    for (String t : tokens) {
+      for (int i = 1; i < t.length() && independent; i++) {
+        if (t.charAt(i) == SPACE && t.charAt(i - 1) != SPACE) {
+          independent = false;
+        }
+      }
+    }
+    wordsAreIndependent = independent;
     byteOf = new byte[n];
     java.util.Arrays.fill(byteTokens, -1);
     for (int i = 0; i < n; i++) {
@@ -76,6 +91,21 @@ final class SentencePieceTokenizer extends VocabTokenizer {
       return;
     }
     s = s.replace(' ', SPACE);
+    if (!wordsAreIndependent) {
+      encodeWord(s, out);
+      return;
+    }
+    int start = 0;
+    for (int i = 1; i < s.length(); i++) {
+      if (s.charAt(i) == SPACE && s.charAt(i - 1) != SPACE) {
+        encodeWord(s.substring(start, i), out);
+        start = i;
+      }
+    }
+    encodeWord(s.substring(start), out);
+  }
+
+  private void encodeWord(String s, IntList out) {
     int[] cached = cache.get(s);
     if (cached == null) {
       cached = bpe(s);

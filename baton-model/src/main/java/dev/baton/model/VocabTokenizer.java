@@ -181,8 +181,14 @@ abstract class VocabTokenizer implements Tokenizer {
     return null;
   }
 
+  /** Longer chunks are not cached: they rarely repeat and would hold whole prompts in memory. */
+  private static final int CACHE_MAX_CHUNK = 256;
+
   /** Caches chunk encodings, dropping the whole cache when it grows past its limit. */
   void cachePut(String chunk, int[] value) {
+    if (chunk.length() > CACHE_MAX_CHUNK) {
+      return;
+    }
     if (cache.size() > CACHE_LIMIT) {
       cache.clear();
     }

@@ -25,6 +25,17 @@ class TokenizerTest {
   static Tokenizer spm;
   static GgufFile spmFile;
 
+  /** Like spm, plus a piece with '▁' inside ("e▁"), so words cannot be encoded one by one. */
+  static Tokenizer spmJoined;
+
+  static GgufFile spmJoinedFile;
+
+  private static String[] joined() {
+    String[] p = java.util.Arrays.copyOf(SPM_PIECES, SPM_PIECES.length + 1);
+    p[p.length - 1] = "e▁";
+    return p;
+  }
+
   /** SentencePiece pieces in priority order (earlier = higher score). */
   static final String[] SPM_PIECES = {
     "▁", "e", "t", "a", "o", "n", "i", "h", "s", "r", "l", "d", "w", "c", "u", "m", "y", "x", "b",
@@ -33,6 +44,8 @@ class TokenizerTest {
     "▁world", "▁he", "▁hello", "▁is", "is", "▁i", "日本", "▁日本", "▁▁", "▁▁▁▁", "en"
   };
 
+  static final String[] SPM_JOINED_PIECES = joined();
+
   @BeforeAll
   static void build() {
     Path p = dir.resolve("small.gguf");
@@ -40,6 +53,13 @@ class TokenizerTest {
     bpeFile = GgufFile.open(p);
     bpe = Tokenizer.fromGguf(bpeFile);
 
+    spmFile = GgufFile.open(writeSpm("spm.gguf", SPM_PIECES));
+    spm = Tokenizer.fromGguf(spmFile);
+    spmJoinedFile = GgufFile.open(writeSpm("spm-joined.gguf", SPM_JOINED_PIECES));
+    spmJoined = Tokenizer.fromGguf(spmJoinedFile);
+  }
+
+  static Path writeSpm(String name, String[] pieces) {
     List<String> tokens = new ArrayList<>();
     List<Integer> types = new ArrayList<>();
     List<Float> scores = new ArrayList<>();
@@ -56,8 +76,8 @@ class TokenizerTest {
     for (int i = 0; i < 3 + 256; i++) {
       scores.add(0f);
     }
-    for (int i = 0; i < SPM_PIECES.length; i++) {
-      tokens.add(SPM_PIECES[i]);
+    for (int i = 0; i < pieces.length; i++) {
+      tokens.add(pieces[i]);
       types.add(1);
       scores.add(-i * 1f);
     }
@@ -70,7 +90,7 @@ class TokenizerTest {
       sc[i] = scores.get(i);
       ty[i] = types.get(i);
     }
-    Path s = dir.resolve("spm.gguf");
+    Path s = dir.resolve(name);
     new GgufWriter()
         .putString("tokenizer.ggml.model", "llama")
         .putStringArray("tokenizer.ggml.tokens", tokens)
@@ -80,8 +100,7 @@ class TokenizerTest {
         .putUInt32("tokenizer.ggml.eos_token_id", 2)
         .putUInt32("tokenizer.ggml.unknown_token_id", 0)
         .write(s);
-    spmFile = GgufFile.open(s);
-    spm = Tokenizer.fromGguf(spmFile);
+    return s;
   }
 
   // ---------- random text ----------
@@ -177,9 +196,9 @@ class TokenizerTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"bpe", "spm"})
+  @ValueSource(strings = {"bpe", "spm", "spmJoined"})
   void encodeThenDecodeReturnsTheText(String kind) {
-    Tokenizer t = kind.equals("bpe") ? bpe : spm;
+    Tokenizer t = kind.equals("bpe") ? bpe : kind.equals("spm") ? spm : spmJoined;
     Random rnd = new Random(kind.hashCode());
     for (int i = 0; i < 2000; i++) {
       String text = randomText(rnd);
@@ -378,11 +397,14 @@ class TokenizerTest {
     assertThat(spm.encode("a</s>b", false, false)).doesNotContain(2);
   }
 
-  @Test
-  void sentencePieceMatchesANaiveBpe() {
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void sentencePieceMatchesANaiveBpe(boolean joinedVocab) {
+    String[] pieces = joinedVocab ? SPM_JOINED_PIECES : SPM_PIECES;
+    Tokenizer spm = joinedVocab ? spmJoined : TokenizerTest.spm;
     Map<String, Float> score = new HashMap<>();
-    for (int i = 0; i < SPM_PIECES.length; i++) {
-      score.put(SPM_PIECES[i], -i * 1f);
+    for (int i = 0; i < pieces.length; i++) {
+      score.put(pieces[i], -i * 1f);
     }
     Random rnd = new Random(12);
     for (int i = 0; i < 300; i++) {
