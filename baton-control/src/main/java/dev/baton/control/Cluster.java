@@ -243,8 +243,15 @@ public final class Cluster {
   private static int killRecorded(ClusterState state) {
     LocalProcessBackend backend = new LocalProcessBackend();
     int killed = 0;
+    // The supervisor first, with SIGTERM: its shutdown hook stops the processes it started,
+    // including any not yet written to the state; then its whole tree is killed.
+    LaunchBackend.Launched supervisor =
+        backend.adopt(state.supervisorPid(), state.supervisorStarted());
+    if (supervisor != null && supervisor.isAlive()) {
+      supervisor.stop(Duration.ofSeconds(20));
+      killed++;
+    }
     List<LaunchBackend.Launched> all = new ArrayList<>();
-    all.add(backend.adopt(state.supervisorPid(), state.supervisorStarted()));
     if (state.gateway() != null) {
       all.add(backend.adopt(state.gateway().pid(), state.gateway().started()));
     }

@@ -401,6 +401,25 @@ class LocalClusterIT {
   }
 
   @Test
+  void downCleansUpAfterASupervisorThatWasKilled() throws Exception {
+    String name = "orphan-it";
+    up(name, spec("pool", "  decode: {replicas: 2, command: " + worker() + "}\n", ""));
+    ClusterState state = RunDirectory.forName(name).readState();
+    remember(state);
+    ProcessHandle.of(state.supervisorPid()).orElseThrow().destroyForcibly();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                !ProcessHandle.of(state.supervisorPid()).map(ProcessHandle::isAlive).orElse(false));
+    assertThatThrownBy(() -> Cluster.status(name)).hasMessageContaining("lost its supervisor");
+    assertThat(Cluster.livePids(state)).hasSize(3); // gateway + 2 workers, orphaned
+    assertThat(Cluster.down(name)).contains("killed 3 process(es)");
+    assertThat(Cluster.livePids(state)).isEmpty();
+    assertThat(RunDirectory.forName(name).hasState()).isFalse();
+  }
+
+  @Test
   void aWorkerThatCannotStartFailsUpWithItsLogAndLeavesNothingBehind() throws Exception {
     String name = "broken-it";
     clusters.add(name);
