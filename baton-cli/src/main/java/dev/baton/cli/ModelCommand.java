@@ -6,13 +6,17 @@ import dev.baton.model.GgufTensor;
 import dev.baton.model.LlamaConfig;
 import dev.baton.model.RandomModel;
 import dev.baton.model.Tokenizer;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -123,9 +127,7 @@ public final class ModelCommand implements Callable<Integer> {
             f.getString("tokenizer.ggml.pre", "default"),
             tok.vocabSize(),
             tok.bosId() < 0 ? "-" : tok.token(tok.bosId()),
-            java.util.Arrays.stream(tok.eosIds())
-                .mapToObj(tok::token)
-                .collect(java.util.stream.Collectors.joining(" ")));
+            Arrays.stream(tok.eosIds()).mapToObj(tok::token).collect(Collectors.joining(" ")));
         out.printf("chat template: %s%n", f.has("tokenizer.chat_template") ? "yes" : "no");
       }
       return 0;
@@ -167,12 +169,11 @@ public final class ModelCommand implements Callable<Integer> {
     int bench;
 
     @Override
-    public Integer call() throws java.io.IOException {
+    public Integer call() throws IOException {
       if ((prompt == null) == (file == null)) {
         throw new IllegalArgumentException("give exactly one of -p TEXT or --file FILE");
       }
-      String text =
-          prompt != null ? prompt : java.nio.file.Files.readString(file, StandardCharsets.UTF_8);
+      String text = prompt != null ? prompt : Files.readString(file, StandardCharsets.UTF_8);
       PrintWriter out = spec.commandLine().getOut();
       try (GgufFile f = GgufFile.open(model)) {
         long t0 = System.nanoTime();
@@ -182,9 +183,7 @@ public final class ModelCommand implements Callable<Integer> {
         if (bench <= 0) {
           int[] ids = tok.encode(text, bos, special);
           out.println(
-              java.util.Arrays.stream(ids)
-                  .mapToObj(Integer::toString)
-                  .collect(java.util.stream.Collectors.joining(",")));
+              Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(",")));
           return 0;
         }
         long c0 = System.nanoTime();
@@ -196,7 +195,7 @@ public final class ModelCommand implements Callable<Integer> {
           tok.encode(text, bos, special);
           ms[i] = (System.nanoTime() - s) / 1e6;
         }
-        java.util.Arrays.sort(ms);
+        Arrays.sort(ms);
         out.printf(
             Locale.ROOT,
             "chars %d tokens %d: tokenizer load %.1f ms, first encode %.2f ms, median encode %.3f ms"

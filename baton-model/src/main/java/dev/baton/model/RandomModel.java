@@ -255,36 +255,35 @@ public final class RandomModel {
     w.putUInt32(a + "vocab_size", spec.vocabSize);
     putTokenizer(w, spec);
 
-    long nameSeed = seed;
     if (spec.llama3RopeScaling) {
       float[] f = LlamaConfig.llama3FreqFactors(headDim, spec.ropeTheta, 32f, 1f, 4f, 8192);
       w.addTensor("rope_freqs.weight", GgmlType.F32, new long[] {headDim / 2}, f);
     }
-    addMatrix(w, "token_embd.weight", type, spec.dim, spec.vocabSize, 1.0 / spec.dim, nameSeed);
+    addMatrix(w, "token_embd.weight", type, spec.dim, spec.vocabSize, 1.0 / spec.dim, seed);
     for (int i = 0; i < spec.layers; i++) {
       String b = "blk." + i + ".";
-      addNorm(w, b + "attn_norm.weight", spec.dim, nameSeed);
-      addMatrix(w, b + "attn_q.weight", type, spec.dim, qDim, 1.0 / spec.dim, nameSeed);
-      addMatrix(w, b + "attn_k.weight", type, spec.dim, kvDim, 1.0 / spec.dim, nameSeed);
-      addMatrix(w, b + "attn_v.weight", type, spec.dim, kvDim, 1.0 / spec.dim, nameSeed);
+      addNorm(w, b + "attn_norm.weight", spec.dim, seed);
+      addMatrix(w, b + "attn_q.weight", type, spec.dim, qDim, 1.0 / spec.dim, seed);
+      addMatrix(w, b + "attn_k.weight", type, spec.dim, kvDim, 1.0 / spec.dim, seed);
+      addMatrix(w, b + "attn_v.weight", type, spec.dim, kvDim, 1.0 / spec.dim, seed);
       if (spec.architecture.equals("qwen2")) {
-        addVector(w, b + "attn_q.bias", qDim, 0f, 0.1f, nameSeed);
-        addVector(w, b + "attn_k.bias", kvDim, 0f, 0.1f, nameSeed);
-        addVector(w, b + "attn_v.bias", kvDim, 0f, 0.1f, nameSeed);
+        addVector(w, b + "attn_q.bias", qDim, 0f, 0.1f, seed);
+        addVector(w, b + "attn_k.bias", kvDim, 0f, 0.1f, seed);
+        addVector(w, b + "attn_v.bias", kvDim, 0f, 0.1f, seed);
       }
       if (spec.architecture.equals("qwen3")) {
-        addNorm(w, b + "attn_q_norm.weight", headDim, nameSeed);
-        addNorm(w, b + "attn_k_norm.weight", headDim, nameSeed);
+        addNorm(w, b + "attn_q_norm.weight", headDim, seed);
+        addNorm(w, b + "attn_k_norm.weight", headDim, seed);
       }
-      addMatrix(w, b + "attn_output.weight", type, qDim, spec.dim, 1.0 / qDim, nameSeed);
-      addNorm(w, b + "ffn_norm.weight", spec.dim, nameSeed);
-      addMatrix(w, b + "ffn_gate.weight", type, spec.dim, spec.ffnDim, 1.0 / spec.dim, nameSeed);
-      addMatrix(w, b + "ffn_up.weight", type, spec.dim, spec.ffnDim, 1.0 / spec.dim, nameSeed);
-      addMatrix(w, b + "ffn_down.weight", type, spec.ffnDim, spec.dim, 1.0 / spec.ffnDim, nameSeed);
+      addMatrix(w, b + "attn_output.weight", type, qDim, spec.dim, 1.0 / qDim, seed);
+      addNorm(w, b + "ffn_norm.weight", spec.dim, seed);
+      addMatrix(w, b + "ffn_gate.weight", type, spec.dim, spec.ffnDim, 1.0 / spec.dim, seed);
+      addMatrix(w, b + "ffn_up.weight", type, spec.dim, spec.ffnDim, 1.0 / spec.dim, seed);
+      addMatrix(w, b + "ffn_down.weight", type, spec.ffnDim, spec.dim, 1.0 / spec.ffnDim, seed);
     }
-    addNorm(w, "output_norm.weight", spec.dim, nameSeed);
+    addNorm(w, "output_norm.weight", spec.dim, seed);
     if (!spec.tiedEmbeddings) {
-      addMatrix(w, "output.weight", type, spec.dim, spec.vocabSize, 1.0 / spec.dim, nameSeed);
+      addMatrix(w, "output.weight", type, spec.dim, spec.vocabSize, 1.0 / spec.dim, seed);
     }
     return w;
   }
