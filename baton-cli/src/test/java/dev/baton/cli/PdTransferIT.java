@@ -401,6 +401,33 @@ class PdTransferIT {
 
   @Test
   @Order(5)
+  void transferCountersShowTheLoadsAndNoLeaseIsLeft() throws Exception {
+    String metrics =
+        HTTP.send(
+                HttpRequest.newBuilder(URI.create(decode32.url() + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    Matcher bytes =
+        Pattern.compile("(?m)^baton_kv_bytes_loaded_total\\{[^}]*\\} ([0-9.eE+-]+)")
+            .matcher(metrics);
+    assertThat(bytes.find()).as(metrics).isTrue();
+    assertThat(Double.parseDouble(bytes.group(1))).isPositive();
+    assertThat(metrics).contains("baton_kv_loads_total{model_name=\"tiny\",result=\"failed\"} 1.0");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        HTTP.send(
+                                HttpRequest.newBuilder(URI.create(prefill32.url() + "/metrics"))
+                                    .build(),
+                                HttpResponse.BodyHandlers.ofString())
+                            .body())
+                    .contains("baton_kv_leases{model_name=\"tiny\"} 0.0"));
+  }
+
+  @Test
+  @Order(6)
   void poolsEndFullFreeOnBothSides() {
     for (Worker w :
         List.of(prefill32, decode32, decodeRecompute32, prefill16, decode16, colocated32)) {

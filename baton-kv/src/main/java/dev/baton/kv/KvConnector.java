@@ -145,6 +145,20 @@ public interface KvConnector extends AutoCloseable {
   /** Worker side: blocks until this step's saves no longer read the KV memory. */
   default void waitForSave() {}
 
+  /**
+   * Transfer counters since start, for metrics: bytes loaded from outside, loads that succeeded or
+   * failed, seconds spent loading (summed over loads), leases held for peers now.
+   */
+  record TransferStats(
+      long bytesLoaded, long loadsOk, long loadsFailed, double loadSeconds, int liveLeases) {
+    public static final TransferStats NONE = new TransferStats(0, 0, 0, 0, 0);
+  }
+
+  /** This connector's transfer counters ({@link TransferStats#NONE} when it moves nothing). */
+  default TransferStats transferStats() {
+    return TransferStats.NONE;
+  }
+
   /** Asynchronous loads and sends that ended since the last call. */
   default Finished pollFinished() {
     return Finished.NOTHING;

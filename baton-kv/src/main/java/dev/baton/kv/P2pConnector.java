@@ -364,6 +364,13 @@ public final class P2pConnector implements KvConnector {
   }
 
   @Override
+  public TransferStats transferStats() {
+    Stats s = stats();
+    return new TransferStats(
+        s.bytesLoaded(), s.loadsOk(), s.loadsFailed(), s.loadNanos() / 1e9, s.liveLeases());
+  }
+
+  @Override
   public synchronized void close() {
     if (server != null) {
       server.close();

@@ -4,8 +4,10 @@ import dev.baton.engine.sched.Engine;
 import dev.baton.engine.sched.EngineListener;
 import dev.baton.engine.sched.EngineRequest;
 import dev.baton.engine.sched.FinishReason;
+import dev.baton.kv.KvConnector;
 import io.prometheus.metrics.config.EscapingScheme;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -81,6 +83,39 @@ public final class EngineMetrics implements EngineListener {
   /** Points the gauges at the engine (set once the engine exists). */
   public void bind(Engine e) {
     this.engine = () -> e;
+  }
+
+  /** Adds the KV connector's transfer counters ({@code baton_kv_…}); call once. */
+  public void bindKvConnector(KvConnector connector) {
+    CounterWithCallback.builder()
+        .name("baton_kv_bytes_loaded")
+        .help("KV bytes this worker loaded from other workers (P/D decode side).")
+        .labelNames("model_name")
+        .callback(cb -> cb.call(connector.transferStats().bytesLoaded(), model))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("baton_kv_loads")
+        .help("KV loads from other workers, by result (ok, failed).")
+        .labelNames("model_name", "result")
+        .callback(
+            cb -> {
+              KvConnector.TransferStats s = connector.transferStats();
+              cb.call(s.loadsOk(), model, "ok");
+              cb.call(s.loadsFailed(), model, "failed");
+            })
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("baton_kv_load_seconds")
+        .help("Seconds spent loading KV from other workers, summed over successful loads.")
+        .labelNames("model_name")
+        .callback(cb -> cb.call(connector.transferStats().loadSeconds(), model))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("baton_kv_leases")
+        .help("Finished prefills whose KV blocks wait under a lease for a decode worker's pull.")
+        .labelNames("model_name")
+        .callback(cb -> cb.call(connector.transferStats().liveLeases(), model))
+        .register(registry);
   }
 
   private Counter counter(String name, String help) {

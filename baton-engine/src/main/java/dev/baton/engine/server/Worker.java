@@ -83,6 +83,7 @@ public final class Worker implements AutoCloseable {
                   kv,
                   metrics));
       metrics.bind(e);
+      metrics.bindKvConnector(kv);
       e.start();
       server =
           new WorkerServer(
