@@ -66,6 +66,8 @@ class ClusterIT {
   @AfterAll
   static void killLeftovers() {
     seenPids.forEach(pid -> ProcessHandle.of(pid).ifPresent(LocalProcessBackendAccess::kill));
+    System.clearProperty("baton.home");
+    deleteTree(home);
   }
 
   /** Kills a leftover process tree (only reached when a test failed half-way). */
@@ -246,5 +248,17 @@ class ClusterIT {
     ClusterState last = RunDirectory.forName(name).readState();
     Cluster.down(name);
     assertThat(Cluster.livePids(last)).isEmpty();
+  }
+
+  /** Removes the test's BATON_HOME (models, run directories, logs). */
+  static void deleteTree(Path root) {
+    if (root == null) {
+      return;
+    }
+    try (java.util.stream.Stream<Path> paths = Files.walk(root)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException e) {
+      // best effort: a temp directory left behind is harmless
+    }
   }
 }

@@ -65,6 +65,8 @@ class LocalClusterIT {
     for (long pid : seenPids) {
       ProcessHandle.of(pid).ifPresent(LocalProcessBackend::killTree);
     }
+    System.clearProperty("baton.home");
+    deleteTree(home);
   }
 
   private static String command(String mainClass, String... extra) {
@@ -460,5 +462,17 @@ class LocalClusterIT {
     }
     assertThat(RunDirectory.forName(name).hasState()).isFalse();
     assertThat(Cluster.down(name)).contains("no cluster 'invalid-it' is running");
+  }
+
+  /** Removes the test's BATON_HOME (models, run directories, logs). */
+  static void deleteTree(Path root) {
+    if (root == null) {
+      return;
+    }
+    try (java.util.stream.Stream<Path> paths = Files.walk(root)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException e) {
+      // best effort: a temp directory left behind is harmless
+    }
   }
 }
