@@ -348,12 +348,38 @@ public final class BenchCommand implements Callable<Integer> {
         description = "cluster spec (repeat: one per cluster to compare)")
     List<Path> specs = new ArrayList<>();
 
+    @Option(
+        names = "--rounds",
+        defaultValue = "1",
+        description =
+            "Run every cluster this many times, alternating the order (A B, B A, ...),"
+                + " so warm-up and machine drift do not favour one (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
     @picocli.CommandLine.Mixin WorkloadOptions workload;
 
     @picocli.CommandLine.Mixin OutputOptions output;
 
+    /**
+     * The order of runs as {spec index, round number}: round 1 in the given order, round 2
+     * reversed, and so on, so each cluster runs early as often as late.
+     */
+    static List<int[]> schedule(int specCount, int rounds) {
+      List<int[]> steps = new ArrayList<>();
+      for (int r = 1; r <= rounds; r++) {
+        for (int k = 0; k < specCount; k++) {
+          int index = r % 2 == 1 ? k : specCount - 1 - k;
+          steps.add(new int[] {index, r});
+        }
+      }
+      return steps;
+    }
+
     @Override
     public Integer call() throws Exception {
+      if (rounds < 1) {
+        throw new IllegalArgumentException("--rounds must be >= 1");
+      }
       for (Path spec : specs) {
         if (!Files.isRegularFile(spec)) {
           throw new IllegalArgumentException("cluster spec " + spec + " not found");
@@ -366,8 +392,14 @@ public final class BenchCommand implements Callable<Integer> {
       List<String> ran = new ArrayList<>();
       List<String> labels = new ArrayList<>();
       List<String> failures = new ArrayList<>();
+      List<String> specLabels = new ArrayList<>();
       for (Path spec : specs) {
-        String label = uniqueLabel(spec, labels);
+        specLabels.add(uniqueLabel(spec, specLabels));
+      }
+      for (int[] step : schedule(specs.size(), rounds)) {
+        Path spec = specs.get(step[0]);
+        String label =
+            rounds > 1 ? specLabels.get(step[0]) + "#" + step[1] : specLabels.get(step[0]);
         labels.add(label);
         try {
           outcomes.add(runOne(spec, label));

@@ -99,4 +99,12 @@ class BenchCommandTest {
     assertThat(code).isEqualTo(1); // nothing completed
     assertThat(List.of(code)).hasSize(1);
   }
+
+  @Test
+  void compareRoundsAlternateTheOrder() {
+    var steps = BenchCommand.CompareCommand.schedule(2, 3);
+    assertThat(steps.stream().map(st -> st[0] + "@" + st[1]).toList())
+        .containsExactly("0@1", "1@1", "1@2", "0@2", "0@3", "1@3");
+    assertThat(Main.run("bench", "compare", "-f", "x.yaml", "--rounds", "0")).isEqualTo(1);
+  }
 }
