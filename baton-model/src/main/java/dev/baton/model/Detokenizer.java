@@ -15,9 +15,23 @@ public final class Detokenizer {
   private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
   private boolean started;
 
+  /**
+   * A decoder for ids that start a text: SentencePiece's prefix space of the first word is dropped,
+   * as {@link Tokenizer#decode(int[])} does.
+   */
   public Detokenizer(Tokenizer tokenizer, boolean renderSpecial) {
     this.tokenizer = tokenizer;
     this.renderSpecial = renderSpecial;
+  }
+
+  /**
+   * A decoder for ids that continue a text, such as generated tokens after a prompt: nothing is
+   * dropped, so a SentencePiece "▁Paris" after "The capital is" decodes as " Paris".
+   */
+  public static Detokenizer continuing(Tokenizer tokenizer, boolean renderSpecial) {
+    Detokenizer d = new Detokenizer(tokenizer, renderSpecial);
+    d.started = true;
+    return d;
   }
 
   /** Adds token {@code id}; returns the newly completed text (possibly empty). */

@@ -57,7 +57,10 @@ public interface Tokenizer {
     return sb.append(d.flush()).toString();
   }
 
-  /** A streaming decoder that never emits half a UTF-8 character. */
+  /**
+   * A streaming decoder that never emits half a UTF-8 character, for ids that start a text (see
+   * {@link Detokenizer#continuing} for generated tokens that follow a prompt).
+   */
   default Detokenizer newDetokenizer() {
     return new Detokenizer(this, false);
   }

@@ -387,6 +387,19 @@ class TokenizerTest {
   }
 
   @Test
+  void continuingDetokenizerKeepsTheWordSpace() {
+    int[] prompt = spm.encode("hello", true, false);
+    int[] generated = spm.encode("world", false, false); // the token a model would produce
+    assertThat(spm.token(generated[0])).isEqualTo("▁world");
+    Detokenizer d = Detokenizer.continuing(spm, false);
+    assertThat(d.push(generated[0]) + d.flush()).isEqualTo(" world");
+    assertThat(spm.decode(prompt) + " world").isEqualTo("hello world");
+    Detokenizer b = Detokenizer.continuing(bpe, false);
+    int[] g = bpe.encode(" the", false, false);
+    assertThat(b.push(g[0])).isEqualTo(" the");
+  }
+
+  @Test
   void sentencePieceSpecialsAndUserDefinedTokens() {
     int[] ids = spm.encode("hi</s>the", false, true);
     assertThat(ids).contains(2);
