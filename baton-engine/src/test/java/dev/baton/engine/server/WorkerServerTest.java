@@ -592,4 +592,45 @@ class WorkerServerTest {
     }
     return count;
   }
+
+  /** Past --max-waiting the worker sheds load with 429 instead of queueing without bound. */
+  @Test
+  void overloadGets429AndEveryAcceptedRequestCompletes() throws Exception {
+    runner.stepNanos = 20_000_000;
+    try {
+      List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
+      for (int i = 0; i < 120; i++) {
+        all.add(
+            http.sendAsync(
+                HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                    .header("Authorization", "Bearer sekret")
+                    .POST(
+                        HttpRequest.BodyPublishers.ofString(
+                            "{\"prompt\":\"load " + i + "\",\"max_tokens\":4}"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString()));
+      }
+      int ok = 0;
+      int shed = 0;
+      for (var f : all) {
+        HttpResponse<String> r = f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        if (r.statusCode() == 200) {
+          ok++;
+          assertThat(Json.parse(r.body()).at("/usage/completion_tokens").asInt()).isEqualTo(4);
+        } else {
+          assertThat(r.statusCode()).isEqualTo(429);
+          assertThat(r.headers().firstValue("retry-after")).contains("1");
+          assertThat(Json.parse(r.body()).at("/error/type").asText()).isEqualTo("rate_limit_error");
+          shed++;
+        }
+      }
+      assertThat(shed).isPositive();
+      assertThat(ok).isGreaterThanOrEqualTo(64);
+    } finally {
+      runner.stepNanos = 0;
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> engine.kvUsage() == 0);
+    assertThat(post("/v1/completions", "{\"prompt\":\"after\",\"max_tokens\":2}").statusCode())
+        .isEqualTo(200);
+  }
 }
