@@ -57,6 +57,7 @@ public final class Cluster {
       out.println("cluster '" + run.name() + "' is running: applying the spec (rolling update)");
       ObjectNode body = Json.object();
       body.put("spec", specText);
+      body.put("model", resolveModel(spec, out));
       JsonNode reply = call(run, existing, "POST", "/apply", body, Duration.ofMinutes(30));
       return new UpResult(
           run.name(), existing.gatewayUrl(), run.dir(), reply.path("message").asText());

@@ -110,7 +110,7 @@ public final class ClusterSupervisor implements AutoCloseable {
   private final RunDirectory run;
   private final LaunchBackend backend;
   private final Toolchain toolchain;
-  private final String model;
+  private volatile String model;
   private final String secret;
   private final Object lock = new Object();
   private final ExecutorService tasks = Executors.newVirtualThreadPerTaskExecutor();
@@ -1011,9 +1011,11 @@ public final class ClusterSupervisor implements AutoCloseable {
   /**
    * Applies a changed spec: workers whose command line changed are replaced one at a time (start
    * the new one, wait until it is ready and registered, then drain the old one); counts follow the
-   * new spec. Changes the running gateway cannot take are refused.
+   * new spec; a new model rolls every worker. Changes the running gateway cannot take (mode, host,
+   * gateway settings) are refused. {@code nextModel} is the resolved model file ({@code null}: keep
+   * the current one).
    */
-  public String apply(ClusterSpec next) throws InterruptedException {
+  public String apply(ClusterSpec next, String nextModel) throws InterruptedException {
     ClusterSpec current = spec;
     List<String> refused = new ArrayList<>();
     if (next.mode() != current.mode()) {
@@ -1025,9 +1027,6 @@ public final class ClusterSupervisor implements AutoCloseable {
     if (!next.gateway().equals(current.gateway())) {
       refused.add("gateway");
     }
-    if (!next.model().equals(current.model())) {
-      refused.add("model");
-    }
     if (!refused.isEmpty()) {
       throw new IllegalArgumentException(
           "these settings cannot change on a running cluster: "
@@ -1038,6 +1037,9 @@ public final class ClusterSupervisor implements AutoCloseable {
     synchronized (lock) {
       rolling = true;
       spec = next;
+      if (nextModel != null) {
+        model = nextModel;
+      }
       for (Worker w : workers.values()) {
         if (w.active() && next.roles().containsKey(w.role)) {
           WorkerPlan.Launch fresh = plan(w);

@@ -21,7 +21,7 @@ import java.util.concurrent.Executors;
  * <pre>
  * GET  /status                       -> StatusView JSON
  * POST /scale {"role","replicas"} | {"groups"}  -> {"message"} once the new size is reached
- * POST /apply {"spec": yaml}         -> {"message"} after a one-at-a-time roll
+ * POST /apply {"spec": yaml, "model": resolved path} -> {"message"} after a one-at-a-time roll
  * POST /down                         -> 202, then the cluster stops
  * </pre>
  */
@@ -66,7 +66,8 @@ final class ControlServer {
                 body ->
                     message(
                         supervisor.apply(
-                            SpecParser.parse(body.path("spec").asText(), "(new spec)")))));
+                            SpecParser.parse(body.path("spec").asText(), "(new spec)"),
+                            body.path("model").asText(null)))));
     server.createContext(
         "/down",
         ex ->

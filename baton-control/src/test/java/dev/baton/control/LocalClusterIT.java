@@ -297,19 +297,28 @@ class LocalClusterIT {
           Cluster.status(name).workers().stream().map(StatusView.WorkerRow::pid).toList();
       String changed =
           "  prefill: {replicas: 1, command: "
-              + worker("--tag", "v2")
+              + worker("--tag", "{model}")
               + "}\n"
               + "  decode: {replicas: 1, command: "
-              + worker("--tag", "v2")
+              + worker("--tag", "{model}")
               + "}\n";
+      // ...and a new model file: every worker must roll onto it.
+      Path model2 = home.resolve("model-v2.gguf");
+      Files.writeString(model2, "the next model version");
       Cluster.UpResult applied =
           Cluster.up(
-              spec("replica", changed, "groups: {replicas: 1, max: 3}\n"),
+              spec("replica", changed, "groups: {replicas: 1, max: 3}\n")
+                  .replace("model: " + model, "model: " + model2),
               "test",
               name,
               false,
               new PrintStream(new ByteArrayOutputStream()));
       assertThat(applied.message()).contains("2 worker(s) replaced one at a time");
+      for (StatusView.WorkerRow w : Cluster.status(name).workers()) {
+        assertThat(ProcessHandle.of(w.pid()).orElseThrow().info().arguments().orElseThrow())
+            .as("the rolled worker's command line")
+            .contains(model2.toString());
+      }
       assertThat(Cluster.status(name).workers())
           .hasSize(2)
           .allMatch(w -> !oldPids.contains(w.pid()) && w.health().equals("healthy"));
