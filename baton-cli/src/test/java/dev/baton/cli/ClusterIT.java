@@ -48,6 +48,7 @@ class ClusterIT {
   static void makeModel() throws Exception {
     home = Files.createTempDirectory("baton-cluster-it");
     System.setProperty("baton.home", home.toString());
+    System.setProperty("baton.exitWithParent", "true");
     model = home.resolve("tiny.gguf");
     assertThat(Main.run("model", "random", "--preset", "tiny", "--out", model.toString())).isZero();
   }
@@ -67,6 +68,7 @@ class ClusterIT {
   static void killLeftovers() {
     seenPids.forEach(pid -> ProcessHandle.of(pid).ifPresent(LocalProcessBackendAccess::kill));
     System.clearProperty("baton.home");
+    System.clearProperty("baton.exitWithParent");
     deleteTree(home);
   }
 

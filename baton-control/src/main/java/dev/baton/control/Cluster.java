@@ -121,7 +121,7 @@ public final class Cluster {
         new LocalProcessBackend()
             .launch(
                 new LaunchBackend.LaunchRequest(
-                    "supervisor", command, Map.of(), run.supervisorLog()));
+                    "supervisor", command, supervisorEnv(), run.supervisorLog()));
     out.println("starting cluster '" + run.name() + "' (" + spec.mode().wireName() + " mode)...");
     out.flush();
     Duration timeout =
@@ -160,6 +160,16 @@ public final class Cluster {
             + timeout.toSeconds()
             + " s; stopped it"
             + ClusterSupervisor.logTail(run.supervisorLog()));
+  }
+
+  /**
+   * With the system property {@code baton.exitWithParent=true} (set by tests) the supervisor stops
+   * its cluster when this JVM exits, so a killed test run leaves nothing behind.
+   */
+  private static Map<String, String> supervisorEnv() {
+    return Boolean.getBoolean("baton.exitWithParent")
+        ? Map.of(SupervisorMain.EXIT_WITH_PID, Long.toString(ProcessHandle.current().pid()))
+        : Map.of();
   }
 
   /** The live status; throws when no such cluster runs. */

@@ -14,6 +14,9 @@ public final class SupervisorMain {
 
   private static final Logger LOG = Logger.getLogger(SupervisorMain.class.getName());
 
+  /** Environment variable: stop the cluster when the process with this pid exits. */
+  static final String EXIT_WITH_PID = "BATON_EXIT_WITH_PID";
+
   private SupervisorMain() {}
 
   /** Arguments: {@code <run-dir> <name> <resolved-model-path>}. */
@@ -36,6 +39,12 @@ public final class SupervisorMain {
             run, spec, new LocalProcessBackend(), Toolchain.current(), model, secret);
     Thread hook = new Thread(supervisor::close, "baton-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
+    String watched = System.getenv(EXIT_WITH_PID);
+    if (watched != null && !watched.isBlank()) {
+      // Tests ask for this: a test JVM killed half-way must not leave a cluster running.
+      ProcessHandle.of(Long.parseLong(watched.strip()))
+          .ifPresentOrElse(parent -> parent.onExit().thenRun(supervisor::close), supervisor::close);
+    }
     try {
       supervisor.start();
     } catch (IOException | RuntimeException e) {

@@ -44,6 +44,7 @@ class LocalClusterIT {
   static void setUp() throws IOException {
     home = Files.createTempDirectory("baton-home");
     System.setProperty("baton.home", home.toString());
+    System.setProperty("baton.exitWithParent", "true");
     model = home.resolve("model.gguf");
     Files.writeString(model, "not a real model: the stand-in workers do not read it");
   }
@@ -66,6 +67,7 @@ class LocalClusterIT {
       ProcessHandle.of(pid).ifPresent(LocalProcessBackend::killTree);
     }
     System.clearProperty("baton.home");
+    System.clearProperty("baton.exitWithParent");
     deleteTree(home);
   }
 
