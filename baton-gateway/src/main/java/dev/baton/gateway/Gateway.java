@@ -271,8 +271,10 @@ public final class Gateway implements AutoCloseable {
       return;
     }
     ObjectNode body;
+    byte[] raw;
     try {
-      JsonNode parsed = Json.MAPPER.readTree(req.content().inputStream());
+      raw = req.content().as(byte[].class);
+      JsonNode parsed = Json.MAPPER.readTree(raw);
       if (parsed == null || !parsed.isObject()) {
         throw new IOException("the body must be a JSON object");
       }
@@ -309,7 +311,7 @@ public final class Gateway implements AutoCloseable {
     try {
       String session = req.headers().first(SESSION_HEADER).orElse(null);
       int status =
-          new ProxyFlow(this, cfg, pool, body, route, session, res, promptKeys, start).run();
+          new ProxyFlow(this, cfg, pool, body, raw, route, session, res, promptKeys, start).run();
       count(route, status, pool.policyLabel());
     } finally {
       pool.admission().leave();
@@ -582,7 +584,7 @@ public final class Gateway implements AutoCloseable {
       ok = false;
     }
     boolean was = w.healthy();
-    w.healthy(ok);
+    w.checked(ok, config.health().failureThreshold());
     if (ok) {
       if (w.breaker().state() == CircuitBreaker.State.HALF_OPEN) {
         w.breaker().onSuccess();

@@ -233,7 +233,7 @@ public record GatewayConfig(
         n.integer("port", 8000),
         n.strings("api_keys"),
         n.text("admin_token", null),
-        n.text("upstream_client", "jdk"),
+        n.text("upstream_client", "helidon"),
         n.text("tokenizer", null),
         n.positiveLong("request_timeout_ms", 600_000),
         n.positiveLong("scrape_interval_ms", 1000),

@@ -1,8 +1,14 @@
 package dev.baton.gateway;
 
+import dev.baton.model.GgufFile;
+import dev.baton.model.Tokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
 /**
- * Loads the model's tokenizer from the GGUF file named by the config's {@code tokenizer} key, for
- * the prefix index. Without one the index falls back to character chunks.
+ * Loads the model's tokenizer from the GGUF file named by the config's {@code tokenizer} key, so
+ * the prefix index cuts prompts into the same token blocks the workers' caches use. Without one the
+ * index falls back to character chunks.
  */
 public final class ModelTokenizer {
 
@@ -13,8 +19,17 @@ public final class ModelTokenizer {
     if (path == null) {
       return null;
     }
-    throw new IllegalArgumentException(
-        "tokenizer: reading a GGUF tokenizer needs dev.baton.model's Tokenizer, which this build"
-            + " does not have yet; remove the tokenizer key to use character-based prefix hashing");
+    Path file = Path.of(path);
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("tokenizer: " + path + " is not a file");
+    }
+    Tokenizer tokenizer;
+    try (GgufFile gguf = GgufFile.open(file)) {
+      tokenizer = Tokenizer.fromGguf(gguf);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          "tokenizer: cannot read " + path + ": " + e.getMessage(), e);
+    }
+    return text -> tokenizer.encode(text);
   }
 }

@@ -2,12 +2,14 @@ package dev.baton.gateway;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * {@code pd}: chooses the pair together. A prefill worker scores {@code (1 − prefix match) ×
  * prefixWeight + outstanding prefills / max outstanding}; a decode worker scores {@code running /
  * max running + KV usage}; lowest wins. In replica mode the pair with the lowest sum within one
- * group wins, so prefill and decode always share a group.
+ * group wins, so prefill and decode always share a group. Equal scores are broken at random, so
+ * idle workers share a sequence of requests instead of the first one taking all.
  */
 final class PdPolicy implements PairPolicy {
   private static final double PREFIX_WEIGHT = 1.0;
@@ -27,8 +29,15 @@ final class PdPolicy implements PairPolicy {
   public Worker choose(List<Worker> candidates, RouteRequest request) {
     double maxRunning = maxLoad(candidates);
     Worker best = null;
+    double bestScore = Double.MAX_VALUE;
+    int ties = 0;
     for (Worker w : candidates) {
-      if (best == null || decodeScore(w, maxRunning) < decodeScore(best, maxRunning)) {
+      double s = decodeScore(w, maxRunning);
+      if (s < bestScore) {
+        best = w;
+        bestScore = s;
+        ties = 1;
+      } else if (s == bestScore && ThreadLocalRandom.current().nextInt(++ties) == 0) {
         best = w;
       }
     }
@@ -45,6 +54,7 @@ final class PdPolicy implements PairPolicy {
     double maxRunning = maxLoad(decodes);
     Pair best = null;
     double bestScore = Double.MAX_VALUE;
+    int ties = 0;
     if (!grouped) {
       Worker p = null;
       double ps = Double.MAX_VALUE;
@@ -53,6 +63,9 @@ final class PdPolicy implements PairPolicy {
         if (s < ps) {
           p = w;
           ps = s;
+          ties = 1;
+        } else if (s == ps && ThreadLocalRandom.current().nextInt(++ties) == 0) {
+          p = w;
         }
       }
       return p == null || decodes.isEmpty() ? null : new Pair(p, choose(decodes, request));
@@ -66,6 +79,9 @@ final class PdPolicy implements PairPolicy {
         double score = ps + decodeScore(d, maxRunning);
         if (score < bestScore) {
           bestScore = score;
+          best = new Pair(p, d);
+          ties = 1;
+        } else if (score == bestScore && ThreadLocalRandom.current().nextInt(++ties) == 0) {
           best = new Pair(p, d);
         }
       }

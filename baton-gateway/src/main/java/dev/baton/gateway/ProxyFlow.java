@@ -56,6 +56,7 @@ final class ProxyFlow {
   private final GatewayConfig config;
   private final PoolRuntime pool;
   private final ObjectNode body;
+  private final byte[] rawBody;
   private final String path;
   private final boolean chat;
   private final boolean stream;
@@ -69,6 +70,7 @@ final class ProxyFlow {
       GatewayConfig config,
       PoolRuntime pool,
       ObjectNode body,
+      byte[] rawBody,
       String path,
       String sessionId,
       ServerResponse res,
@@ -78,6 +80,7 @@ final class ProxyFlow {
     this.config = config;
     this.pool = pool;
     this.body = body;
+    this.rawBody = rawBody;
     this.path = path;
     this.chat = path.endsWith("chat/completions");
     this.stream = body.path("stream").asBoolean(false);
@@ -137,7 +140,8 @@ final class ProxyFlow {
 
   private void attempt(Selection s) throws LegFailure, ClientGone {
     if (s.colocated()) {
-      decodeLeg(s.decode(), null, body, "colocated");
+      // The client's own bytes: a colocated request is forwarded unchanged.
+      decodeLeg(s.decode(), null, body, "colocated", rawBody, new AtomicReference<>(), null);
     } else if (pool.mode() == Mode.SGLANG) {
       sglang(s);
     } else {
@@ -209,7 +213,7 @@ final class ProxyFlow {
       }
       prefill.breaker().onSuccess();
       return json;
-    } catch (IOException | UncheckedIOException e) {
+    } catch (IOException | RuntimeException e) {
       throw new LegFailure(prefill, "prefill", describe(e));
     } finally {
       prefill.end(true);
@@ -270,7 +274,7 @@ final class ProxyFlow {
                 if (r.status() != 200) {
                   prefillError.set("HTTP " + r.status());
                 }
-              } catch (IOException | UncheckedIOException e) {
+              } catch (IOException | RuntimeException e) {
                 prefillError.set(describe(e));
               } finally {
                 prefill.end(true);
@@ -321,7 +325,7 @@ final class ProxyFlow {
     try {
       try {
         r = gateway.client().send(decode.uri(path), payload, config.requestTimeoutMs());
-      } catch (IOException | UncheckedIOException e) {
+      } catch (IOException | RuntimeException e) {
         throw new LegFailure(decode, leg, describe(e));
       }
       handle.set(r);
@@ -356,7 +360,7 @@ final class ProxyFlow {
   private static byte[] readAll(UpstreamClient.Response r, Worker w, String leg) throws LegFailure {
     try {
       return r.body().readAllBytes();
-    } catch (IOException | UncheckedIOException e) {
+    } catch (IOException | RuntimeException e) {
       throw new LegFailure(w, leg, "answer broke off: " + describe(e));
     }
   }
@@ -370,7 +374,7 @@ final class ProxyFlow {
     res.header(HeaderNames.CONTENT_TYPE, contentType == null ? "application/json" : contentType);
     try {
       res.send(answer);
-    } catch (UncheckedIOException e) {
+    } catch (RuntimeException e) {
       throw new ClientGone(e);
     }
   }
@@ -441,7 +445,7 @@ final class ProxyFlow {
           int n;
           try {
             n = in.read(buf);
-          } catch (IOException | UncheckedIOException e) {
+          } catch (IOException | RuntimeException e) {
             return describe(e);
           }
           if (n < 0) {
@@ -529,7 +533,7 @@ final class ProxyFlow {
         }
         out.write(bytes);
         out.flush();
-      } catch (IOException | UncheckedIOException e) {
+      } catch (IOException | RuntimeException e) {
         throw new ClientGone(e);
       }
       if (tokenEvent) {
@@ -546,7 +550,7 @@ final class ProxyFlow {
     private void finish() throws ClientGone {
       try {
         out.close();
-      } catch (IOException | UncheckedIOException e) {
+      } catch (IOException | RuntimeException e) {
         throw new ClientGone(e);
       }
     }
@@ -585,7 +589,7 @@ final class ProxyFlow {
             return r;
           }
           r.abort();
-        } catch (IOException | UncheckedIOException e) {
+        } catch (IOException | RuntimeException e) {
           // try another worker
         }
         avoid.add(next);

@@ -39,8 +39,8 @@ interface UpstreamClient extends AutoCloseable {
 
   static UpstreamClient create(String kind) {
     return switch (kind) {
-      case "helidon" -> new HelidonUpstreamClient();
-      default -> new JdkUpstreamClient();
+      case "jdk" -> new JdkUpstreamClient();
+      default -> new HelidonUpstreamClient();
     };
   }
 }

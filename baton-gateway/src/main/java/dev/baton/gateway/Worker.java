@@ -17,6 +17,7 @@ public final class Worker {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger prefillsInFlight = new AtomicInteger();
   private volatile boolean healthy = true;
+  private int failedChecks;
   private volatile double scrapedRunning;
   private volatile double scrapedWaiting;
   private volatile double kvCacheUsage;
@@ -68,6 +69,17 @@ public final class Worker {
 
   void healthy(boolean value) {
     healthy = value;
+  }
+
+  /**
+   * Records one active health check; the worker is marked unhealthy only after {@code threshold}
+   * consecutive failed checks (a busy worker answering one check late is not taken out), and
+   * healthy again at the first passing one. Returns the new health.
+   */
+  synchronized boolean checked(boolean ok, int threshold) {
+    failedChecks = ok ? 0 : failedChecks + 1;
+    healthy = ok || (healthy && failedChecks < threshold);
+    return healthy;
   }
 
   /** Requests this gateway has running on the worker (either leg). */

@@ -15,7 +15,7 @@ class GatewayConfigTest {
             port: 9000
             api_keys: [k1, k2]
             admin_token: t
-            upstream_client: helidon
+            upstream_client: jdk
             request_timeout_ms: 1000
             scrape_interval_ms: 500
             health: {interval_ms: 100, timeout_ms: 50, failure_threshold: 5, open_ms: 700}
@@ -58,7 +58,7 @@ class GatewayConfigTest {
     GatewayConfig c = GatewayConfig.defaults();
     assertThat(c.pools()).hasSize(1);
     assertThat(c.pools().get(0).mode()).isEqualTo(GatewayConfig.Mode.COLOCATED);
-    assertThat(c.upstreamClient()).isEqualTo("jdk");
+    assertThat(c.upstreamClient()).isEqualTo("helidon");
   }
 
   @Test
