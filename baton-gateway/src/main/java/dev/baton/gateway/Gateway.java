@@ -596,6 +596,8 @@ public final class Gateway implements AutoCloseable {
         fetchModels(w);
       }
     } else {
+      // A down worker's last scraped load means nothing (and a restarted one starts empty).
+      w.scraped(0, 0, 0);
       workerFailed(w);
     }
   }

@@ -14,7 +14,9 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -402,6 +404,7 @@ final class ProxyFlow {
     private int migrations;
     private long lastEventNanos;
     private boolean trackable = true;
+    private final List<Worker> migratedTo = new ArrayList<>();
 
     StreamRelay(Worker decode, Worker prefill, String leg) {
       this.decode = decode;
@@ -410,6 +413,16 @@ final class ProxyFlow {
     }
 
     void relay(UpstreamClient.Response first) throws LegFailure, ClientGone {
+      try {
+        relayAll(first);
+      } finally {
+        for (Worker w : migratedTo) {
+          w.end(false);
+        }
+      }
+    }
+
+    private void relayAll(UpstreamClient.Response first) throws LegFailure, ClientGone {
       UpstreamClient.Response r = first;
       while (true) {
         String broken = copy(r, migrations > 0);
@@ -582,6 +595,8 @@ final class ProxyFlow {
           UpstreamClient.Response r =
               gateway.client().send(next.uri(path), payload, config.requestTimeoutMs());
           if (r.status() == 200) {
+            next.begin(false);
+            migratedTo.add(next);
             migrations++;
             gateway.metrics().migrations.inc();
             decode = next;
