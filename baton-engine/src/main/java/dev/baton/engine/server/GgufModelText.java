@@ -59,7 +59,8 @@ final class GgufModelText implements ModelText {
 
   @Override
   public Detokenizer detokenizer() {
-    dev.baton.model.Detokenizer d = tokenizer.newDetokenizer();
+    // Output continues the prompt: keep SentencePiece's leading word space on the first token.
+    dev.baton.model.Detokenizer d = dev.baton.model.Detokenizer.continuing(tokenizer, false);
     return d::push;
   }
 
