@@ -39,6 +39,11 @@ public final class MemoryBandwidth {
     long units = total / chunk;
     int threads = parallel.threads();
     long[] sink = new long[threads];
+    // Compile the read loop first: one pass is one long call, which the interpreter would crawl.
+    MemorySegment small = segments.get(0).asSlice(0, Math.min(segments.get(0).byteSize(), 1 << 16));
+    for (int i = 0; i < 20_000; i++) {
+      sink[0] ^= read(List.of(small), 0, small.byteSize());
+    }
     double[] rates = new double[repeats];
     double[] cpuRates = new double[repeats];
     for (int rep = 0; rep < repeats; rep++) {
