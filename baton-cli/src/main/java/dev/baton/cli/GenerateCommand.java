@@ -182,7 +182,8 @@ public final class GenerateCommand implements Callable<Integer> {
           eos.addAll(eosFromMetadata(file));
         }
         PrintWriter out = spec.commandLine().getOut();
-        Detokenizer detok = !json && tokenizer != null ? tokenizer.newDetokenizer() : null;
+        Detokenizer detok =
+            !json && tokenizer != null ? Detokenizer.continuing(tokenizer, false) : null;
         Generation.Result result =
             Generation.run(
                 runner,

@@ -596,7 +596,9 @@ class WorkerServerTest {
   /** Past --max-waiting the worker sheds load with 429 instead of queueing without bound. */
   @Test
   void overloadGets429AndEveryAcceptedRequestCompletes() throws Exception {
-    runner.stepNanos = 20_000_000;
+    // Slow steps (16 requests finish per ~1 s) so that 120 arrivals within a second overflow the
+    // 64-deep waiting queue however fast or idle the machine is.
+    runner.stepNanos = 200_000_000;
     try {
       List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
       for (int i = 0; i < 120; i++) {
