@@ -273,9 +273,10 @@ public final class GatewayBench {
 
   static void latency(String direct, String proxy, int rate, int seconds, int rounds)
       throws Exception {
-    // Warm-up: JIT both paths before measuring.
-    openLoop(URI.create(direct), rate, 2);
-    openLoop(URI.create(proxy), rate, 3);
+    // Warm-up: JIT both paths before measuring. The proxy's p99 kept falling over the first
+    // ~15 s at 1000 req/s (C2 still compiling the server and client paths), so warm it that long.
+    openLoop(URI.create(direct), rate, 3);
+    openLoop(URI.create(proxy), rate, 15);
     List<long[]> added = new ArrayList<>();
     System.out.printf(
         "open loop %d req/s, %d s per run, %d interleaved rounds (latency in ms)%n",
