@@ -8,15 +8,11 @@ import dev.baton.core.Json;
 import dev.baton.gateway.Gateway;
 import dev.baton.gateway.GatewayConfig;
 import dev.baton.model.RandomModel;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,8 +24,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -378,7 +372,6 @@ class GatewayIT {
    * killed with SIGKILL and restarted on the same HTTP port.
    */
   static final class BatonWorker implements AutoCloseable {
-    private static final Pattern LISTENING = Pattern.compile("on http://[^:]+:(\\d+)");
     private final Path modelFile;
     private final String role;
     private Process process;
@@ -407,36 +400,24 @@ class GatewayIT {
     }
 
     private void launch() throws IOException {
-      Path moduleDir = Path.of("").toAbsolutePath();
-      Path jar = moduleDir.resolve("target/baton-cli.jar");
-      if (!Files.isRegularFile(jar)) {
-        throw new IllegalStateException("build baton-cli first (mvn package): no " + jar);
-      }
-      List<String> cmd = new ArrayList<>();
-      cmd.add(ProcessHandle.current().info().command().orElse("java"));
-      cmd.addAll(
-          List.of(
-              "--add-modules",
-              "jdk.incubator.vector",
-              "--enable-native-access=ALL-UNNAMED",
-              "-Xss4m",
-              "-XX:TieredStopAtLevel=1",
-              "-cp",
-              jar + java.io.File.pathSeparator + moduleDir.resolve("target/lib") + "/*",
-              "dev.baton.cli.Main",
-              "serve",
-              "-m",
-              modelFile.toString(),
-              "--served-model-name",
-              "tiny",
-              "--port",
-              Integer.toString(port),
-              "--threads",
-              "1",
-              "--max-model-len",
-              "512",
-              "--role",
-              role));
+      List<String> cmd =
+          new ArrayList<>(
+              CliProcess.command(
+                  List.of("-XX:TieredStopAtLevel=1"),
+                  List.of(
+                      "serve",
+                      "-m",
+                      modelFile.toString(),
+                      "--served-model-name",
+                      "tiny",
+                      "--port",
+                      Integer.toString(port),
+                      "--threads",
+                      "1",
+                      "--max-model-len",
+                      "512",
+                      "--role",
+                      role)));
       if (!role.equals("both")) {
         String kvRole = role.equals("prefill") ? "kv_producer" : "kv_consumer";
         cmd.addAll(
@@ -447,28 +428,7 @@ class GatewayIT {
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
       pb.environment().put("BATON_KV_SECRET", "gateway-it-cluster-secret-0123456789");
       process = pb.start();
-      CompletableFuture<Integer> portFound = new CompletableFuture<>();
-      Process p = process;
-      Thread.ofVirtual()
-          .start(
-              () -> {
-                try (BufferedReader r =
-                    new BufferedReader(
-                        new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                  String line;
-                  while ((line = r.readLine()) != null) {
-                    output.append(line).append('\n');
-                    Matcher m = LISTENING.matcher(line);
-                    if (m.find()) {
-                      portFound.complete(Integer.parseInt(m.group(1)));
-                    }
-                  }
-                } catch (IOException e) {
-                  // process gone
-                }
-                portFound.completeExceptionally(
-                    new IllegalStateException("baton serve exited:\n" + output));
-              });
+      CompletableFuture<Integer> portFound = CliProcess.watchForPort(process, output);
       try {
         port = portFound.get(120, TimeUnit.SECONDS);
       } catch (Exception e) {
@@ -492,16 +452,7 @@ class GatewayIT {
       if (process == null) {
         return;
       }
-      process.descendants().forEach(ProcessHandle::destroyForcibly);
-      process.destroy();
-      try {
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
-          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        process.destroyForcibly();
-        Thread.currentThread().interrupt();
-      }
+      CliProcess.stop(process);
     }
   }
 }

@@ -9,15 +9,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
 import dev.baton.kv.KvTransferParams;
 import dev.baton.model.RandomModel;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -69,69 +65,42 @@ class PdTransferIT {
 
   /** A {@code baton serve} process; {@link #kill()} is kill -9. */
   static final class Worker implements AutoCloseable {
-    private static final Pattern LISTENING = Pattern.compile("on http://[^:]+:(\\d+)");
     final Process process;
     final StringBuffer output = new StringBuffer();
-    final CompletableFuture<Integer> port = new CompletableFuture<>();
+    final CompletableFuture<Integer> port;
 
     Worker(String... args) throws IOException {
-      Path cliDir = Path.of("").toAbsolutePath();
-      Path jar = cliDir.resolve("target/baton-cli.jar");
-      if (!Files.isRegularFile(jar)) {
-        throw new IllegalStateException("build baton-cli first (mvn package): no " + jar);
-      }
-      List<String> cmd = new ArrayList<>();
-      cmd.add(ProcessHandle.current().info().command().orElse("java"));
-      cmd.addAll(
-          List.of(
-              "--add-modules",
-              "jdk.incubator.vector",
-              "--enable-native-access=ALL-UNNAMED",
-              "-Xss4m",
-              "-Xmx256m",
-              // Eight workers start at once on a small machine: C1 only and the scalar kernels
-              // (the Vector API needs C2) keep start-up cheap; every worker computes alike.
-              "-XX:TieredStopAtLevel=1",
-              "-XX:+UseSerialGC",
-              "-Dbaton.kernels=scalar",
-              "-cp",
-              jar + java.io.File.pathSeparator + cliDir.resolve("target/lib") + "/*",
-              "dev.baton.cli.Main",
-              "serve",
-              "-m",
-              model.toString(),
-              "--port",
-              "0",
-              "--threads",
-              "1",
-              "--max-model-len",
-              "1100",
-              "--num-kv-blocks",
-              "2000",
-              "--served-model-name",
-              "tiny"));
-      cmd.addAll(List.of(args));
+      List<String> cliArgs =
+          new ArrayList<>(
+              List.of(
+                  "serve",
+                  "-m",
+                  model.toString(),
+                  "--port",
+                  "0",
+                  "--threads",
+                  "1",
+                  "--max-model-len",
+                  "1100",
+                  "--num-kv-blocks",
+                  "2000",
+                  "--served-model-name",
+                  "tiny"));
+      cliArgs.addAll(List.of(args));
+      List<String> cmd =
+          CliProcess.command(
+              List.of(
+                  "-Xmx256m",
+                  // Eight workers start at once on a small machine: C1 only and the scalar kernels
+                  // (the Vector API needs C2) keep start-up cheap; every worker computes alike.
+                  "-XX:TieredStopAtLevel=1",
+                  "-XX:+UseSerialGC",
+                  "-Dbaton.kernels=scalar"),
+              cliArgs);
       ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
       builder.environment().put("BATON_KV_SECRET", SECRET);
       process = builder.start();
-      Thread.ofVirtual()
-          .start(
-              () -> {
-                try (BufferedReader r =
-                    new BufferedReader(
-                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                  for (String line; (line = r.readLine()) != null; ) {
-                    output.append(line).append('\n');
-                    Matcher m = LISTENING.matcher(line);
-                    if (m.find()) {
-                      port.complete(Integer.parseInt(m.group(1)));
-                    }
-                  }
-                } catch (IOException e) {
-                  // the process is gone
-                }
-                port.completeExceptionally(new IllegalStateException("exited:\n" + output));
-              });
+      port = CliProcess.watchForPort(process, output);
       synchronized (ALL) {
         ALL.add(this);
       }
@@ -167,16 +136,7 @@ class PdTransferIT {
 
     @Override
     public void close() {
-      process.descendants().forEach(ProcessHandle::destroyForcibly);
-      process.destroy();
-      try {
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
-          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        process.destroyForcibly();
-        Thread.currentThread().interrupt();
-      }
+      CliProcess.stop(process);
     }
   }
 
