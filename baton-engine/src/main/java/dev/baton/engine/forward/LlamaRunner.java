@@ -40,7 +40,7 @@ public final class LlamaRunner implements ModelRunner {
   private final double[] invFreq; // (headDim / 2)
   private final float[][] scratch; // per thread: dequantized weight rows
   private final float[][] scores; // per thread: attention scores
-  private final float[][] kvTmp; // per thread: one F16 block run as floats
+  private final float[][] kvTmp; // per thread: one K or V block run as floats
 
   // Step buffers, grown on demand and reused: (tokens, width) row-major.
   private int capacity;
@@ -320,8 +320,9 @@ public final class LlamaRunner implements ModelRunner {
       maxLen = Math.max(maxLen, pos[from + t] + 1);
     }
     for (int th = 0; th < scores.length; th++) {
-      if (scores[th].length < maxLen) {
-        scores[th] = new float[Math.max(maxLen, 2 * scores[th].length)];
+      int need = maxLen * (cfg.heads() / cfg.kvHeads());
+      if (scores[th].length < need) {
+        scores[th] = new float[Math.max(need, 2 * scores[th].length)];
       }
     }
     for (int li = 0; li < layers.length; li++) {
@@ -461,12 +462,16 @@ public final class LlamaRunner implements ModelRunner {
     }
   }
 
+  /**
+   * Attention for every (token, kv head) of the slice: the query heads of one group share their K
+   * and V reads ({@link Attention#attendVector}).
+   */
   private void attention(int layer, int n, int from, int[] pos, int[] seq, int[][] tables) {
-    int heads = cfg.heads();
-    int group = heads / cfg.kvHeads();
+    int kvHeads = cfg.kvHeads();
+    int group = cfg.heads() / kvHeads;
     int hd = cfg.headDim();
     float scale = (float) (1.0 / Math.sqrt(hd));
-    int items = n * heads;
+    int items = n * kvHeads;
     parallel.run(
         th -> {
           float[] sc = scores[th];
@@ -474,17 +479,19 @@ public final class LlamaRunner implements ModelRunner {
           for (int it = Parallel.split(items, parallel.threads(), th);
               it < Parallel.split(items, parallel.threads(), th + 1);
               it++) {
-            int t = it / heads;
-            int h = it % heads;
-            int off = t * cfg.qDim() + h * hd;
+            int t = it / kvHeads;
+            int g = it % kvHeads;
+            int off = t * cfg.qDim() + g * group * hd;
             int len = pos[from + t] + 1;
             int[] table = tables[seq[from + t]];
             if (Kernels.VECTOR) {
               Attention.attendVector(
-                  pool, layer, table, h / group, len, q, off, scale, att, off, sc, tmp);
+                  pool, layer, table, g, len, group, q, off, scale, att, off, sc, tmp);
             } else {
-              Attention.attendScalar(
-                  pool, layer, table, h / group, len, q, off, scale, att, off, sc);
+              for (int h = 0; h < group; h++) {
+                Attention.attendScalar(
+                    pool, layer, table, g, len, q, off + h * hd, scale, att, off + h * hd, sc);
+              }
             }
           }
         });

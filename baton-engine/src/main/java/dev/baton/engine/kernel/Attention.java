@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Attention over the paged KV cache: K and V of one (layer, kv head) live in per-block runs of
@@ -83,8 +84,13 @@ public final class Attention {
   }
 
   /**
-   * Vector version of {@link #attendScalar}. {@code tmp} holds one block run ({@code blockSize *
-   * headDim} floats) for F16 caches.
+   * Vector version of {@link #attendScalar} for the {@code heads} query heads that share kv head
+   * {@code g} (grouped-query attention): head {@code h}'s query is at {@code qo + h * headDim} and
+   * its output goes to {@code oo + h * headDim}. Each block run of K and V is read once for the
+   * whole group (copied into {@code tmp}, converted from F16 where needed) instead of once per
+   * head, and up to four heads are computed together so that their multiply-add chains overlap.
+   * {@code scores} has room for {@code heads * n} floats; {@code tmp} for one block run ({@code
+   * blockSize * headDim} floats).
    */
   public static void attendVector(
       KvBlockPool pool,
@@ -92,6 +98,7 @@ public final class Attention {
       int[] blockTable,
       int g,
       int n,
+      int heads,
       float[] q,
       int qo,
       float scale,
@@ -100,57 +107,99 @@ public final class Attention {
       float[] scores,
       float[] tmp) {
     int hd = pool.headDim();
-    int lanes = VectorKernels.L;
-    if (hd % lanes != 0) {
-      attendScalar(pool, layer, blockTable, g, n, q, qo, scale, out, oo, scores);
+    if (hd % VectorKernels.L != 0) {
+      for (int h = 0; h < heads; h++) {
+        attendScalar(
+            pool, layer, blockTable, g, n, q, qo + h * hd, scale, out, oo + h * hd, scores);
+      }
       return;
     }
     int bs = pool.blockSize();
-    MemorySegment mem = pool.memory();
-    boolean f32 = pool.dtype() == KvBlockPool.Dtype.F32;
     for (int j0 = 0; j0 < n; j0 += bs) {
       int cnt = Math.min(bs, n - j0);
-      long run = pool.runOffset(blockTable[j0 / bs], layer, 0, g);
-      if (f32) {
+      loadRun(pool, pool.runOffset(blockTable[j0 / bs], layer, 0, g), tmp, cnt * hd);
+      int h = 0;
+      for (; h + 4 <= heads; h += 4) {
+        scores4(tmp, cnt, hd, q, qo + h * hd, scale, scores, h * n + j0, n);
+      }
+      for (; h < heads; h++) {
         for (int j = 0; j < cnt; j++) {
-          long off = run + 4L * j * hd;
-          FloatVector acc = FloatVector.zero(VectorKernels.F);
-          for (int i = 0; i < hd; i += lanes) {
-            acc =
-                FloatVector.fromMemorySegment(VectorKernels.F, mem, off + 4L * i, VectorKernels.LE)
-                    .fma(FloatVector.fromArray(VectorKernels.F, q, qo + i), acc);
-          }
-          scores[j0 + j] = acc.reduceLanes(VectorOperators.ADD) * scale;
-        }
-      } else {
-        toFloats(mem, run, tmp, cnt * hd);
-        for (int j = 0; j < cnt; j++) {
-          scores[j0 + j] = VectorKernels.dot(tmp, j * hd, q, qo, hd) * scale;
+          scores[h * n + j0 + j] = VectorKernels.dot(tmp, j * hd, q, qo + h * hd, hd) * scale;
         }
       }
     }
-    VectorKernels.softmax(scores, 0, n);
-    java.util.Arrays.fill(out, oo, oo + hd, 0f);
+    for (int h = 0; h < heads; h++) {
+      VectorKernels.softmax(scores, h * n, n);
+      java.util.Arrays.fill(out, oo + h * hd, oo + (h + 1) * hd, 0f);
+    }
     for (int j0 = 0; j0 < n; j0 += bs) {
       int cnt = Math.min(bs, n - j0);
-      long run = pool.runOffset(blockTable[j0 / bs], layer, 1, g);
-      if (f32) {
-        for (int i = 0; i < hd; i += lanes) {
-          FloatVector acc = FloatVector.fromArray(VectorKernels.F, out, oo + i);
-          for (int j = 0; j < cnt; j++) {
-            acc =
-                FloatVector.fromMemorySegment(
-                        VectorKernels.F, mem, run + 4L * (j * hd + i), VectorKernels.LE)
-                    .fma(FloatVector.broadcast(VectorKernels.F, scores[j0 + j]), acc);
-          }
-          acc.intoArray(out, oo + i);
-        }
-      } else {
-        toFloats(mem, run, tmp, cnt * hd);
+      loadRun(pool, pool.runOffset(blockTable[j0 / bs], layer, 1, g), tmp, cnt * hd);
+      int h = 0;
+      for (; h + 4 <= heads; h += 4) {
+        weightedSum4(tmp, cnt, hd, scores, h * n + j0, n, out, oo + h * hd);
+      }
+      for (; h < heads; h++) {
         for (int j = 0; j < cnt; j++) {
-          VectorKernels.axpy(out, oo, tmp, j * hd, scores[j0 + j], hd);
+          VectorKernels.axpy(out, oo + h * hd, tmp, j * hd, scores[h * n + j0 + j], hd);
         }
       }
+    }
+  }
+
+  /** Scores of positions {@code 0..cnt} of a run for 4 heads (queries {@code hd} apart). */
+  private static void scores4(
+      float[] run, int cnt, int hd, float[] q, int qo, float scale, float[] sc, int so, int n) {
+    VectorSpecies<Float> f = VectorKernels.F;
+    int q1 = qo + hd, q2 = q1 + hd, q3 = q2 + hd;
+    for (int j = 0; j < cnt; j++) {
+      FloatVector a0 = FloatVector.zero(f), a1 = a0, a2 = a0, a3 = a0;
+      int ko = j * hd;
+      for (int i = 0; i < hd; i += VectorKernels.L) {
+        FloatVector k = FloatVector.fromArray(f, run, ko + i);
+        a0 = k.fma(FloatVector.fromArray(f, q, qo + i), a0);
+        a1 = k.fma(FloatVector.fromArray(f, q, q1 + i), a1);
+        a2 = k.fma(FloatVector.fromArray(f, q, q2 + i), a2);
+        a3 = k.fma(FloatVector.fromArray(f, q, q3 + i), a3);
+      }
+      sc[so + j] = a0.reduceLanes(VectorOperators.ADD) * scale;
+      sc[so + n + j] = a1.reduceLanes(VectorOperators.ADD) * scale;
+      sc[so + 2 * n + j] = a2.reduceLanes(VectorOperators.ADD) * scale;
+      sc[so + 3 * n + j] = a3.reduceLanes(VectorOperators.ADD) * scale;
+    }
+  }
+
+  /** Adds {@code sum_j p_hj V_j} over a run's {@code cnt} positions into 4 heads' outputs. */
+  private static void weightedSum4(
+      float[] run, int cnt, int hd, float[] p, int po, int n, float[] out, int oo) {
+    VectorSpecies<Float> f = VectorKernels.F;
+    int o1 = oo + hd, o2 = o1 + hd, o3 = o2 + hd;
+    for (int i = 0; i < hd; i += VectorKernels.L) {
+      FloatVector a0 = FloatVector.fromArray(f, out, oo + i);
+      FloatVector a1 = FloatVector.fromArray(f, out, o1 + i);
+      FloatVector a2 = FloatVector.fromArray(f, out, o2 + i);
+      FloatVector a3 = FloatVector.fromArray(f, out, o3 + i);
+      for (int j = 0; j < cnt; j++) {
+        FloatVector v = FloatVector.fromArray(f, run, j * hd + i);
+        a0 = v.fma(FloatVector.broadcast(f, p[po + j]), a0);
+        a1 = v.fma(FloatVector.broadcast(f, p[po + n + j]), a1);
+        a2 = v.fma(FloatVector.broadcast(f, p[po + 2 * n + j]), a2);
+        a3 = v.fma(FloatVector.broadcast(f, p[po + 3 * n + j]), a3);
+      }
+      a0.intoArray(out, oo + i);
+      a1.intoArray(out, o1 + i);
+      a2.intoArray(out, o2 + i);
+      a3.intoArray(out, o3 + i);
+    }
+  }
+
+  /** Copies {@code count} K or V values of one block run into {@code dst} as floats. */
+  private static void loadRun(KvBlockPool pool, long off, float[] dst, int count) {
+    MemorySegment mem = pool.memory();
+    if (pool.dtype() == KvBlockPool.Dtype.F32) {
+      MemorySegment.copy(mem, ScalarKernels.F32_LE, off, dst, 0, count);
+    } else {
+      toFloats(mem, off, dst, count);
     }
   }
 

@@ -55,13 +55,14 @@ public final class WarmUp {
     for (KvBlockPool.Dtype dtype : KvBlockPool.Dtype.values()) {
       try (KvBlockPool pool = new KvBlockPool(2, 16, 1, 1, 64, dtype)) {
         float[] kv = new float[64];
-        float[] scores = new float[32];
+        float[] scores = new float[4 * 32];
         float[] tmp = new float[16 * 64];
         int[] table = {0, 1};
         for (int i = 0; i < 3000; i++) {
           Attention.store(pool, 0, i & 1, i & 15, kv, 0, kv, 0);
           if (Kernels.VECTOR) {
-            Attention.attendVector(pool, 0, table, 0, 1 + (i & 31), x, 0, 0.1f, y, 0, scores, tmp);
+            Attention.attendVector(
+                pool, 0, table, 0, 1 + (i & 31), 1 + (i & 3), x, 0, 0.1f, y, 0, scores, tmp);
           } else {
             Attention.attendScalar(pool, 0, table, 0, 1 + (i & 31), x, 0, 0.1f, y, 0, scores);
           }

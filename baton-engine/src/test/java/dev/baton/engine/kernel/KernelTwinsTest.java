@@ -179,15 +179,33 @@ class KernelTwinsTest {
         float[] v = randomFloats(2 * hd, rnd.nextLong());
         Attention.store(pool, 1, table[p / blockSize], p % blockSize, k, 0, v, 0);
       }
-      float[] q = randomFloats(hd, 9);
-      for (int len : new int[] {1, 16, 17, n}) {
-        float[] expect = new float[hd];
-        float[] got = new float[hd];
-        float[] scores = new float[n];
-        Attention.attendScalar(pool, 1, table, 1, len, q, 0, 0.2f, expect, 0, scores);
-        Attention.attendVector(
-            pool, 1, table, 1, len, q, 0, 0.2f, got, 0, new float[n], new float[blockSize * hd]);
-        assertClose(got, expect, 1e-5f);
+      // A group of query heads sharing kv head 1: 1 to 6 heads covers the 4-head fast path, the
+      // single-head remainder, and both together.
+      for (int heads = 1; heads <= 6; heads++) {
+        float[] q = randomFloats(heads * hd, 9 + heads);
+        for (int len : new int[] {1, 16, 17, n}) {
+          float[] expect = new float[heads * hd];
+          float[] got = new float[heads * hd];
+          for (int h = 0; h < heads; h++) {
+            Attention.attendScalar(
+                pool, 1, table, 1, len, q, h * hd, 0.2f, expect, h * hd, new float[n]);
+          }
+          Attention.attendVector(
+              pool,
+              1,
+              table,
+              1,
+              len,
+              heads,
+              q,
+              0,
+              0.2f,
+              got,
+              0,
+              new float[heads * n],
+              new float[blockSize * hd]);
+          assertClose(got, expect, 1e-5f);
+        }
       }
     }
   }
