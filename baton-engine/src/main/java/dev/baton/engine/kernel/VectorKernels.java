@@ -1,5 +1,6 @@
 package dev.baton.engine.kernel;
 
+import dev.baton.model.GgmlType;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
@@ -26,6 +27,9 @@ public final class VectorKernels {
       VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
   static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+  /** Batches up to this many tokens take the fused Q8_0 path ({@link #gemmQ8Fused}). */
+  static final int FUSED_MAX_TOKENS = 4;
 
   /** Floats of dequantized weights one GEMM row block may hold (256 KiB: half of L2). */
   static final int SCRATCH_BUDGET = 64 * 1024;
@@ -212,6 +216,10 @@ public final class VectorKernels {
       }
       return;
     }
+    if (n <= FUSED_MAX_TOKENS && w.type() == GgmlType.Q8_0 && L == 16) {
+      gemmQ8Fused(w, x, xStride, n, out, outStride, r0, r1);
+      return;
+    }
     int blockRows = Math.max(4, (SCRATCH_BUDGET / cols) & ~3);
     for (int rb = r0; rb < r1; rb += blockRows) {
       int rows = Math.min(blockRows, r1 - rb);
@@ -235,7 +243,7 @@ public final class VectorKernels {
         }
         for (; i < rows; i++) {
           for (int tt = t; tt < t + 4; tt++) {
-            out[tt * outStride + rb + i] = dot(scratch, i * cols, x, tt * xStride, cols);
+            out[tt * outStride + rb + i] = dotInOrder(scratch, i * cols, x, tt * xStride, cols);
           }
         }
       }
@@ -245,10 +253,75 @@ public final class VectorKernels {
           tile4x1(scratch, i * cols, cols, x, t * xStride, out, t * outStride + rb + i);
         }
         for (; i < rows; i++) {
-          out[t * outStride + rb + i] = dot(scratch, i * cols, x, t * xStride, cols);
+          out[t * outStride + rb + i] = dotInOrder(scratch, i * cols, x, t * xStride, cols);
         }
       }
     }
+  }
+
+  /**
+   * Q8_0 times 2 to 4 tokens without the float scratch: each block is widened and scaled once in
+   * registers and multiplied into every token. Below 8 tokens, dequantizing to the scratch costs
+   * about as much as the products themselves (one core, 8192 x 2048: 4 tokens 39 GFLOP/s fused vs
+   * 34 through the scratch; 8 tokens 43 vs 50, so the scratch path keeps larger batches). The
+   * products are added in the scratch path's order (low then high half of each block, scaled
+   * weights), so the results are the same bit for bit.
+   */
+  private static void gemmQ8Fused(
+      Tensor w, float[] x, int xStride, int n, float[] out, int outStride, int r0, int r1) {
+    MemorySegment s = w.data();
+    long rowBytes = w.rowBytes();
+    int blocks = w.cols() / 32;
+    boolean has2 = n > 2, has3 = n > 3;
+    int x1 = xStride, x2 = has2 ? 2 * xStride : 0, x3 = has3 ? 3 * xStride : 0;
+    for (int r = r0; r < r1; r++) {
+      long p = r * rowBytes;
+      FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+      for (int b = 0; b < blocks; b++) {
+        long o = p + 34L * b;
+        ByteVector q = ByteVector.fromMemorySegment(ByteVector.SPECIES_256, s, o + 2, LE);
+        FloatVector d = FloatVector.broadcast(F, ScalarKernels.f16(s, o));
+        FloatVector lo = ((FloatVector) q.castShape(F, 0)).mul(d);
+        FloatVector hi = ((FloatVector) q.castShape(F, 1)).mul(d);
+        int k = 32 * b;
+        a0 =
+            hi.fma(FloatVector.fromArray(F, x, k + 16), lo.fma(FloatVector.fromArray(F, x, k), a0));
+        a1 =
+            hi.fma(
+                FloatVector.fromArray(F, x, x1 + k + 16),
+                lo.fma(FloatVector.fromArray(F, x, x1 + k), a1));
+        // Tokens 3 and 4 are computed when absent too (from token 1's input): a branch here
+        // would cost more than the two wasted multiply-adds.
+        a2 =
+            hi.fma(
+                FloatVector.fromArray(F, x, x2 + k + 16),
+                lo.fma(FloatVector.fromArray(F, x, x2 + k), a2));
+        a3 =
+            hi.fma(
+                FloatVector.fromArray(F, x, x3 + k + 16),
+                lo.fma(FloatVector.fromArray(F, x, x3 + k), a3));
+      }
+      out[r] = a0.reduceLanes(VectorOperators.ADD);
+      out[outStride + r] = a1.reduceLanes(VectorOperators.ADD);
+      if (has2) {
+        out[2 * outStride + r] = a2.reduceLanes(VectorOperators.ADD);
+      }
+      if (has3) {
+        out[3 * outStride + r] = a3.reduceLanes(VectorOperators.ADD);
+      }
+    }
+  }
+
+  /**
+   * One row times one token with a single accumulator, adding in the tiles' order, so that a row
+   * left over after the 4-row tiles gets the same result as it would inside a tile.
+   */
+  private static float dotInOrder(float[] a, int ao, float[] b, int bo, int len) {
+    FloatVector acc = FloatVector.zero(F);
+    for (int k = 0; k < len; k += L) {
+      acc = FloatVector.fromArray(F, a, ao + k).fma(FloatVector.fromArray(F, b, bo + k), acc);
+    }
+    return acc.reduceLanes(VectorOperators.ADD);
   }
 
   /** 4 rows of {@code w} (row stride {@code cols}) times 4 tokens of {@code x}. */

@@ -165,6 +165,28 @@ class KernelTwinsTest {
     }
   }
 
+  /**
+   * Batched decode must not change a token's result with the batch's size: the fused Q8_0 path (2-4
+   * tokens) and the scratch path (more) add the same products in the same order.
+   */
+  @Test
+  void q8BatchResultsDoNotDependOnBatchSize() {
+    int rows = 37;
+    int cols = 256;
+    Tensor w = randomTensor(GgmlType.Q8_0, rows, cols, 11);
+    float[] x = randomFloats(9 * cols, 12);
+    float[] scratch = new float[VectorKernels.scratchFloats(cols)];
+    float[] ref = new float[9 * rows];
+    VectorKernels.gemm(w, x, cols, 9, ref, rows, 0, rows, scratch);
+    for (int n = 2; n <= 8; n++) {
+      float[] got = new float[n * rows];
+      VectorKernels.gemm(w, x, cols, n, got, rows, 0, rows, scratch);
+      for (int i = 0; i < got.length; i++) {
+        assertThat(got[i]).as("n=%d element %d", n, i).isEqualTo(ref[i]);
+      }
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(KvBlockPool.Dtype.class)
   void attentionMatchesScalar(KvBlockPool.Dtype dtype) {
