@@ -8,14 +8,17 @@ import dev.baton.kv.KvCacheView;
 import dev.baton.kv.KvConnector;
 import dev.baton.kv.LoadFailurePolicy;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Continuous batching over a paged KV cache: every {@link #step} admits waiting requests, runs one
@@ -251,11 +254,20 @@ public final class Scheduler {
     if (preempted) {
       return out; // free blocks are scarce: admit nobody this step
     }
+    Set<ByteBuffer> inFlight = null;
     Iterator<EngineRequest> it = waiting.iterator();
     while (it.hasNext() && budget > 0 && running.size() < config.maxNumSeqs()) {
       EngineRequest r = it.next();
       if (r.status == RequestStatus.WAITING_FOR_REMOTE_KVS) {
         continue;
+      }
+      if (r.blocks.isEmpty() && blocks.prefixCaching()) {
+        if (inFlight == null) {
+          inFlight = blocksInFlight();
+        }
+        if (waitsForInFlightPrefix(r, inFlight)) {
+          continue; // admitted once the running request has cached that block: no double work
+        }
       }
       if (r.blocks.isEmpty()) {
         Admission a = allocateForAdmission(r);
@@ -274,10 +286,44 @@ public final class Scheduler {
       it.remove();
       r.status = RequestStatus.RUNNING;
       running.add(r);
+      if (inFlight != null) {
+        addInFlight(inFlight, r);
+      }
       out.add(new Scheduled(r, n, r.numComputed + n == r.numTokens));
       budget -= n;
     }
     return out;
+  }
+
+  /**
+   * Hashes of the prompt blocks that running requests are still computing (allocated, not yet
+   * cached). A waiting request whose next uncached block is among them would compute the same KV a
+   * second time in parallel: the {@code n} copies of one prompt, or a burst of requests with the
+   * same long system prompt. It waits instead, and then finds those blocks in the prefix cache.
+   */
+  private Set<ByteBuffer> blocksInFlight() {
+    Set<ByteBuffer> out = new HashSet<>();
+    for (EngineRequest r : running) {
+      addInFlight(out, r);
+    }
+    return out;
+  }
+
+  private static void addInFlight(Set<ByteBuffer> inFlight, EngineRequest r) {
+    // Hashed at admission: every full block of what it has to compute, cached as they complete.
+    for (int i = r.numCachedBlocks; i < r.hashes.size(); i++) {
+      inFlight.add(ByteBuffer.wrap(r.hashes.get(i)));
+    }
+  }
+
+  private boolean waitsForInFlightPrefix(EngineRequest r, Set<ByteBuffer> inFlight) {
+    if (inFlight.isEmpty()) {
+      return false;
+    }
+    int maxHitBlocks = (r.numTokens - 1) / blockSize;
+    ensureHashes(r, maxHitBlocks);
+    int next = blocks.cachedPrefix(r.hashes.subList(0, maxHitBlocks)).size();
+    return next < maxHitBlocks && inFlight.contains(ByteBuffer.wrap(r.hashes.get(next)));
   }
 
   private enum Admission {

@@ -196,6 +196,37 @@ class SchedulerTest {
     assertThat(s.blocks().numFreeBlocks()).isEqualTo(64);
   }
 
+  /**
+   * Requests with the same prompt arriving together (the n copies of one request, a burst with one
+   * system prompt) compute its full blocks once: the later ones wait for the first to cache them.
+   */
+  @Test
+  void samePromptArrivingTogetherIsComputedOnce() {
+    Scheduler s = scheduler(64, 64, 8, true); // budget for all of them in one step
+    int[] p = prompt(new Random(5), 42); // 10 full blocks of 4 + 2 tokens
+    List<EngineRequest> copies = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      EngineRequest r = request("copy-" + i, p, 3);
+      copies.add(r);
+      s.add(r);
+    }
+    EngineRequest other = request("other", prompt(new Random(6), 9), 3);
+    s.add(other);
+    drain(s);
+    for (EngineRequest r : copies) {
+      assertThat(outcome(r).tokenArray()).containsExactly(CheckRunner.expectedOutput(p, 3));
+    }
+    assertThat(outcome(copies.get(0)).end().cachedTokens()).isZero();
+    assertThat(outcome(copies.get(1)).end().cachedTokens()).isEqualTo(40);
+    assertThat(outcome(copies.get(2)).end().cachedTokens()).isEqualTo(40);
+    assertThat(outcome(other).tokenArray())
+        .containsExactly(CheckRunner.expectedOutput(other.prompt(), 3));
+    // 42 prompt tokens once, the 2 uncached ones twice more, 9 for the other prompt, and the
+    // decode steps (2 after each request's first token).
+    assertThat(runner.tokensComputed).isEqualTo(42 + 2 * 2 + 9 + 4 * 2);
+    assertThat(s.blocks().numFreeBlocks()).isEqualTo(64);
+  }
+
   @Test
   void fullyCachedPromptStillComputesItsLastToken() {
     Scheduler s = scheduler(64, 512, 8, true);
