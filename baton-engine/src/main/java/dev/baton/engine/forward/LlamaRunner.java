@@ -125,19 +125,14 @@ public final class LlamaRunner implements ModelRunner {
     this.scratch = new float[threads][Kernels.scratchFloats(maxCols)];
     this.scores = new float[threads][0];
     this.kvTmp = new float[threads][pool.blockSize() * pool.headDim()];
-    java.util.EnumSet<dev.baton.model.GgmlType> types =
-        java.util.EnumSet.of(embedding.type(), output.type());
+    List<Tensor> matrices = new ArrayList<>(List.of(embedding, output));
     for (Layer l : layers) {
-      for (Tensor t : l.qkv) {
-        types.add(t.type());
-      }
-      for (Tensor t : l.gateUp) {
-        types.add(t.type());
-      }
-      types.add(l.wo.type());
-      types.add(l.down.type());
+      matrices.addAll(List.of(l.qkv));
+      matrices.addAll(List.of(l.gateUp));
+      matrices.add(l.wo);
+      matrices.add(l.down);
     }
-    WarmUp.run(types);
+    WarmUp.run(matrices, pool);
   }
 
   private static Tensor tensor(GgufTensor t) {
