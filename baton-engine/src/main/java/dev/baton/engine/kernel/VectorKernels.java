@@ -265,7 +265,7 @@ public final class VectorKernels {
    * about as much as the products themselves (one core, 8192 x 2048: 4 tokens 39 GFLOP/s fused vs
    * 34 through the scratch; 8 tokens 43 vs 50, so the scratch path keeps larger batches). The
    * products are added in the scratch path's order (low then high half of each block, scaled
-   * weights), so the results are the same bit for bit.
+   * weights); results agree to rounding, not always bit for bit (see KernelTwinsTest).
    */
   private static void gemmQ8Fused(
       Tensor w, float[] x, int xStride, int n, float[] out, int outStride, int r0, int r1) {
@@ -313,8 +313,8 @@ public final class VectorKernels {
   }
 
   /**
-   * One row times one token with a single accumulator, adding in the tiles' order, so that a row
-   * left over after the 4-row tiles gets the same result as it would inside a tile.
+   * One row times one token with a single accumulator, adding in the tiles' order, for the rows
+   * left over after the 4-row tiles.
    */
   private static float dotInOrder(float[] a, int ao, float[] b, int bo, int len) {
     FloatVector acc = FloatVector.zero(F);

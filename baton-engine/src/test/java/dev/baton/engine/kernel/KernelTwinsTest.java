@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -166,11 +167,13 @@ class KernelTwinsTest {
   }
 
   /**
-   * Batched decode must not change a token's result with the batch's size: the fused Q8_0 path (2-4
-   * tokens) and the scratch path (more) add the same products in the same order.
+   * The fused Q8_0 path (2-4 tokens) and the scratch path (more tokens) agree to rounding: a
+   * token's result barely depends on the size of the batch it ran in. Not bit for bit: the kernels
+   * are compiled at different times, and reduceLanes(ADD) adds the lanes in another order in the
+   * interpreter and C1 than in C2's intrinsic.
    */
   @Test
-  void q8BatchResultsDoNotDependOnBatchSize() {
+  void q8FusedAndScratchPathsAgree() {
     int rows = 37;
     int cols = 256;
     Tensor w = randomTensor(GgmlType.Q8_0, rows, cols, 11);
@@ -181,9 +184,7 @@ class KernelTwinsTest {
     for (int n = 2; n <= 8; n++) {
       float[] got = new float[n * rows];
       VectorKernels.gemm(w, x, cols, n, got, rows, 0, rows, scratch);
-      for (int i = 0; i < got.length; i++) {
-        assertThat(got[i]).as("n=%d element %d", n, i).isEqualTo(ref[i]);
-      }
+      assertClose(got, Arrays.copyOf(ref, n * rows), 1e-5f);
     }
   }
 
