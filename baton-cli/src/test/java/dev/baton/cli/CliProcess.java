@@ -1,11 +1,18 @@
 package dev.baton.cli;
 
+import static org.awaitility.Awaitility.await;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -71,6 +78,35 @@ final class CliProcess {
               }
               port.completeExceptionally(new IllegalStateException("exited:\n" + output));
             });
+    return port;
+  }
+
+  /**
+   * Waits for a {@code baton serve} (or gateway) process to announce its port (2 minutes) and then
+   * to answer {@code GET /health} with 200 (within {@code healthTimeout}); stops it and fails with
+   * its output if either does not happen. Returns the port.
+   */
+  static int awaitServing(Process process, StringBuffer output, Duration healthTimeout) {
+    CompletableFuture<Integer> portFound = watchForPort(process, output);
+    int port;
+    try {
+      port = portFound.get(120, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      stop(process);
+      throw new IllegalStateException("baton serve did not start:\n" + output, e);
+    }
+    HttpClient http = HttpClient.newHttpClient();
+    URI health = URI.create("http://127.0.0.1:" + port + "/health");
+    await()
+        .atMost(healthTimeout)
+        .ignoreExceptions()
+        .until(
+            () ->
+                http.send(
+                            HttpRequest.newBuilder(health).build(),
+                            HttpResponse.BodyHandlers.discarding())
+                        .statusCode()
+                    == 200);
     return port;
   }
 

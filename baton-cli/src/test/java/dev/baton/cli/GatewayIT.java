@@ -98,6 +98,19 @@ class GatewayIT {
             policy, prefill1.url(), g0, prefill2.url(), g1, decode1.url(), g0, decode2.url(), g1);
   }
 
+  /** A completion request to the gateway, sent on a client thread of its own. */
+  static CompletableFuture<HttpResponse<String>> postAsync(Gateway g, String body) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return post("http://127.0.0.1:" + g.port() + "/v1/completions", body);
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        },
+        CLIENTS);
+  }
+
   static HttpResponse<String> post(String url, String body) throws Exception {
     return HTTP.send(
         HttpRequest.newBuilder(URI.create(url))
@@ -178,16 +191,7 @@ class GatewayIT {
         List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
           String b = body(i + ". " + PROMPT, false, i % 2 == 0, 8);
-          all.add(
-              CompletableFuture.supplyAsync(
-                  () -> {
-                    try {
-                      return post("http://127.0.0.1:" + g.port() + "/v1/completions", b);
-                    } catch (Exception e) {
-                      throw new IllegalStateException(e);
-                    }
-                  },
-                  CLIENTS));
+          all.add(postAsync(g, b));
         }
         java.util.Set<String> prefills = new java.util.HashSet<>();
         for (int i = 0; i < 8; i++) {
@@ -218,16 +222,7 @@ class GatewayIT {
     List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       String b = body(shared + "Question " + i + "?", false, true, 16);
-      all.add(
-          CompletableFuture.supplyAsync(
-              () -> {
-                try {
-                  return post("http://127.0.0.1:" + g.port() + "/v1/completions", b);
-                } catch (Exception e) {
-                  throw new IllegalStateException(e);
-                }
-              },
-              CLIENTS));
+      all.add(postAsync(g, b));
     }
     Map<String, Integer> counts = new HashMap<>();
     for (var f : all) {
@@ -428,23 +423,7 @@ class GatewayIT {
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
       pb.environment().put("BATON_KV_SECRET", "gateway-it-cluster-secret-0123456789");
       process = pb.start();
-      CompletableFuture<Integer> portFound = CliProcess.watchForPort(process, output);
-      try {
-        port = portFound.get(120, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        close();
-        throw new IllegalStateException("baton serve did not start:\n" + output, e);
-      }
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .ignoreExceptions()
-          .until(
-              () ->
-                  HTTP.send(
-                              HttpRequest.newBuilder(URI.create(url() + "/health")).build(),
-                              HttpResponse.BodyHandlers.discarding())
-                          .statusCode()
-                      == 200);
+      port = CliProcess.awaitServing(process, output, Duration.ofSeconds(60));
     }
 
     @Override
