@@ -1,7 +1,7 @@
 package dev.baton.cli;
 
 import dev.baton.control.Cluster;
-import dev.baton.control.Role;
+import dev.baton.core.Role;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;

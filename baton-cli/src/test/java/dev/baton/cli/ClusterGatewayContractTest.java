@@ -39,7 +39,7 @@ class ClusterGatewayContractTest {
       assertThat(config.pools()).extracting(GatewayConfig.Pool::name).contains(pool);
     }
     GatewayConfig.Pool first = config.pools().getFirst();
-    if (spec.roles().containsKey(dev.baton.control.Role.PREFILL)) {
+    if (spec.roles().containsKey(dev.baton.core.Role.PREFILL)) {
       assertThat(first.name()).isEqualTo(WorkerPlan.DISAGGREGATED_POOL);
       assertThat(first.mode()).isIn(GatewayConfig.Mode.NIXL, GatewayConfig.Mode.SGLANG);
     }

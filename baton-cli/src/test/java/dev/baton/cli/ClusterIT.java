@@ -5,10 +5,10 @@ import static org.awaitility.Awaitility.await;
 
 import dev.baton.control.Cluster;
 import dev.baton.control.ClusterState;
-import dev.baton.control.Role;
 import dev.baton.control.RunDirectory;
 import dev.baton.control.StatusView;
 import dev.baton.core.Json;
+import dev.baton.core.Role;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;

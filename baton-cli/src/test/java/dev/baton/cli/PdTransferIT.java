@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
-import dev.baton.kv.KvTransferParams;
+import dev.baton.core.KvTransferParams;
 import dev.baton.model.RandomModel;
 import java.io.IOException;
 import java.net.URI;

@@ -3,6 +3,7 @@ package dev.baton.control;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
+import dev.baton.core.Role;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;

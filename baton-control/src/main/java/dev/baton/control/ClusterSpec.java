@@ -1,5 +1,6 @@
 package dev.baton.control;
 
+import dev.baton.core.Role;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;

@@ -8,6 +8,8 @@ import dev.baton.control.ClusterState.WorkerState;
 import dev.baton.control.GatewayAdmin.WorkerInfo;
 import dev.baton.control.LaunchBackend.LaunchRequest;
 import dev.baton.control.LaunchBackend.Launched;
+import dev.baton.core.PrometheusText;
+import dev.baton.core.Role;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.baton.core.Json;
+import dev.baton.core.Role;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -12,6 +12,7 @@ import dev.baton.control.ClusterSpec.GroupsSpec;
 import dev.baton.control.ClusterSpec.KvTransferSpec;
 import dev.baton.control.ClusterSpec.RoleSpec;
 import dev.baton.control.ClusterSpec.SupervisionSettings;
+import dev.baton.core.Role;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

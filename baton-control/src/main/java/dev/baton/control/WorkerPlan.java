@@ -3,6 +3,7 @@ package dev.baton.control;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.control.ClusterSpec.RoleSpec;
 import dev.baton.core.Json;
+import dev.baton.core.Role;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,7 +35,7 @@ public final class WorkerPlan {
   public static String kvTransferConfig(ClusterSpec spec, Role role, Path secretFile) {
     ObjectNode node = Json.object();
     node.put("kv_connector", spec.kvTransfer().connector());
-    node.put("kv_role", role.kvRole());
+    node.put("kv_role", role.kvRoleName());
     spec.kvTransfer().config().forEach((k, v) -> node.set(k, Json.MAPPER.valueToTree(v)));
     if (secretFile != null) {
       ObjectNode extra =
@@ -78,7 +79,7 @@ public final class WorkerPlan {
       values.put("port", Integer.toString(port));
       values.put("bootstrap_port", Integer.toString(bootstrapPort));
       values.put("role", role.wireName());
-      values.put("kv_role", role.kvRole());
+      values.put("kv_role", role.kvRoleName());
       values.put("group", group == null ? "" : group);
       values.put("worker", workerId);
       values.put("cluster", spec.name() == null ? "" : spec.name());

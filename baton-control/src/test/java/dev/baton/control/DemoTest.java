@@ -2,6 +2,8 @@ package dev.baton.control;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.baton.core.PrometheusText;
+import dev.baton.core.Role;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import org.junit.jupiter.api.Test;

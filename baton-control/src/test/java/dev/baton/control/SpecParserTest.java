@@ -3,6 +3,7 @@ package dev.baton.control;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.baton.core.Role;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -108,7 +109,7 @@ class SpecParserTest {
         "decode: {replicas: 1, command: 'x --port {prot}'}|unknown placeholder {prot}",
         "decode: {replicas: 1, autoscale: {kvUsage: 1.5}}|kvUsage: a fraction of the KV pool",
         "decode: {replicas: 1, autoscale: {}}|set at least one target",
-        "prefil: {replicas: 1}|unknown role 'prefil'",
+        "prefil: {replicas: 1}|role must be prefill, decode or both, not 'prefil'",
       })
   void impossibleRolesAreRejected(String roles, String expected) {
     String yaml = "model: random:tiny\nmode: pool\nroles: {" + roles + "}\n";

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
+import dev.baton.core.OpenAiError;
+import dev.baton.core.config.ConfigNode;
 import dev.baton.gateway.GatewayConfig.Pool;
 import dev.baton.gateway.GatewayConfig.WorkerSpec;
 import io.helidon.http.HeaderName;
@@ -354,12 +356,7 @@ public final class Gateway implements AutoCloseable {
   }
 
   void sendError(ServerResponse res, int code, String message, String type) {
-    ObjectNode err = Json.object();
-    ObjectNode e = err.putObject("error");
-    e.put("message", message);
-    e.put("type", type);
-    e.put("code", code);
-    sendJson(res, code, err);
+    sendJson(res, code, new OpenAiError(message, type, null, null).toJson());
   }
 
   private static void sendJson(ServerResponse res, int code, JsonNode json) {
@@ -495,7 +492,7 @@ public final class Gateway implements AutoCloseable {
     }
     ObjectNode spec = ((ObjectNode) b).deepCopy();
     String pool = spec.has("pool") ? spec.remove("pool").asText() : orderedPools.get(0).name();
-    WorkerSpec w = GatewayConfig.parseWorker(new GatewayConfig.Node("worker", spec));
+    WorkerSpec w = GatewayConfig.parseWorker(ConfigNode.strict("worker", spec));
     addWorker(pool, w);
     ObjectNode out = Json.object();
     out.put("pool", pool);

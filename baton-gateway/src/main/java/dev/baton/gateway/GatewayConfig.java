@@ -3,13 +3,14 @@ package dev.baton.gateway;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.baton.core.Role;
+import dev.baton.core.config.ConfigNode;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 
@@ -81,32 +82,6 @@ public record GatewayConfig(
       while (url.endsWith("/")) {
         url = url.substring(0, url.length() - 1);
       }
-    }
-  }
-
-  /** A worker's role. */
-  public enum Role {
-    PREFILL,
-    DECODE,
-    BOTH;
-
-    static Role parse(String text) {
-      return switch (text) {
-        case "prefill" -> PREFILL;
-        case "decode" -> DECODE;
-        case "both", "colocated" -> BOTH;
-        default ->
-            throw new IllegalArgumentException(
-                "role must be prefill, decode or both, not '" + text + "'");
-      };
-    }
-
-    boolean canPrefill() {
-      return this != DECODE;
-    }
-
-    boolean canDecode() {
-      return this != PREFILL;
     }
   }
 
@@ -192,7 +167,7 @@ public record GatewayConfig(
   }
 
   static GatewayConfig parse(JsonNode root) {
-    Node n = new Node("", root);
+    ConfigNode n = ConfigNode.strict("", root);
     n.only(
         "host",
         "port",
@@ -207,13 +182,13 @@ public record GatewayConfig(
         "migration",
         "prefix_index",
         "pools");
-    Node h = n.child("health");
+    ConfigNode h = n.child("health");
     h.only("interval_ms", "timeout_ms", "failure_threshold", "open_ms");
-    Node r = n.child("retry");
+    ConfigNode r = n.child("retry");
     r.only("max_attempts", "backoff_ms", "backoff_multiplier", "max_backoff_ms");
-    Node m = n.child("migration");
+    ConfigNode m = n.child("migration");
     m.only("enabled", "max_migrations");
-    Node p = n.child("prefix_index");
+    ConfigNode p = n.child("prefix_index");
     p.only(
         "capacity_blocks",
         "block_size",
@@ -222,15 +197,15 @@ public record GatewayConfig(
         "balance_abs",
         "balance_rel");
     List<Pool> pools = new ArrayList<>();
-    for (Node pool : n.list("pools")) {
+    for (ConfigNode pool : n.list("pools")) {
       pools.add(parsePool(pool));
     }
     if (pools.isEmpty()) {
-      pools.add(parsePool(new Node("pools[0]", Yaml.MAPPER.createObjectNode())));
+      pools.add(parsePool(ConfigNode.strict("pools[0]", Yaml.MAPPER.createObjectNode())));
     }
     return new GatewayConfig(
         n.text("host", "0.0.0.0"),
-        n.integer("port", 8000),
+        n.nonNegativeInt("port", 8000),
         n.strings("api_keys"),
         n.text("admin_token", null),
         n.text("upstream_client", "helidon"),
@@ -240,25 +215,25 @@ public record GatewayConfig(
         new Health(
             h.positiveLong("interval_ms", 2000),
             h.positiveLong("timeout_ms", 1000),
-            h.integer("failure_threshold", 3),
+            h.nonNegativeInt("failure_threshold", 3),
             h.positiveLong("open_ms", 5000)),
         new Retry(
-            Math.max(1, r.integer("max_attempts", 3)),
+            Math.max(1, r.nonNegativeInt("max_attempts", 3)),
             r.positiveLong("backoff_ms", 20),
             r.decimal("backoff_multiplier", 2.0),
             r.positiveLong("max_backoff_ms", 1000)),
-        new Migration(m.bool("enabled", true), m.integer("max_migrations", 2)),
+        new Migration(m.bool("enabled", true), m.nonNegativeInt("max_migrations", 2)),
         new PrefixIndexConfig(
-            p.integer("capacity_blocks", 1 << 18),
-            p.integer("block_size", 16),
-            p.integer("chars_per_block", 64),
+            p.nonNegativeInt("capacity_blocks", 1 << 18),
+            p.nonNegativeInt("block_size", 16),
+            p.nonNegativeInt("chars_per_block", 64),
             p.decimal("cache_threshold", 0.3),
-            p.integer("balance_abs", 32),
+            p.nonNegativeInt("balance_abs", 32),
             p.decimal("balance_rel", 1.5)),
         pools);
   }
 
-  private static Pool parsePool(Node pool) {
+  private static Pool parsePool(ConfigNode pool) {
     pool.only(
         "name",
         "mode",
@@ -274,7 +249,7 @@ public record GatewayConfig(
         "workers");
     String policy = pool.text("policy", "least-request");
     List<WorkerSpec> workers = new ArrayList<>();
-    for (Node w : pool.list("workers")) {
+    for (ConfigNode w : pool.list("workers")) {
       workers.add(parseWorker(w));
     }
     return new Pool(
@@ -283,162 +258,25 @@ public record GatewayConfig(
         pool.strings("models"),
         pool.text("prefill_policy", policy),
         pool.text("decode_policy", policy),
-        pool.integer("disaggregation_threshold", 0),
-        pool.integer("prefill_saturation", 0),
-        pool.integer("max_in_flight", 1024),
-        pool.integer("queue_size", 4096),
+        pool.nonNegativeInt("disaggregation_threshold", 0),
+        pool.nonNegativeInt("prefill_saturation", 0),
+        pool.nonNegativeInt("max_in_flight", 1024),
+        pool.nonNegativeInt("queue_size", 4096),
         pool.positiveLong("queue_timeout_ms", 10_000),
         workers);
   }
 
-  static WorkerSpec parseWorker(Node w) {
+  static WorkerSpec parseWorker(ConfigNode w) {
     w.only("url", "role", "group", "bootstrap_port");
     String url = w.text("url", null);
     if (url == null) {
-      throw new IllegalArgumentException(w.path + ": a worker needs a url");
+      throw new IllegalArgumentException(w.path() + ": a worker needs a url");
     }
     return new WorkerSpec(
         url,
         Role.parse(w.text("role", "both")),
         w.text("group", null),
-        w.integer("bootstrap_port", 8998));
-  }
-
-  /** Reads one YAML/JSON object with defaults, naming the path in every error. */
-  static final class Node {
-    final String path;
-    final JsonNode node;
-
-    Node(String path, JsonNode node) {
-      this.path = path;
-      this.node = node;
-      if (node != null && !node.isObject()) {
-        throw new IllegalArgumentException(label() + " must be a mapping");
-      }
-    }
-
-    private String label() {
-      return path.isEmpty() ? "the config" : path;
-    }
-
-    private String key(String name) {
-      return path.isEmpty() ? name : path + "." + name;
-    }
-
-    void only(String... names) {
-      if (node == null) {
-        return;
-      }
-      Set<String> allowed = Set.of(names);
-      Iterator<String> it = node.fieldNames();
-      while (it.hasNext()) {
-        String field = it.next();
-        if (!allowed.contains(field)) {
-          throw new IllegalArgumentException(
-              "unknown key '" + key(field) + "' (allowed: " + String.join(", ", names) + ")");
-        }
-      }
-    }
-
-    private JsonNode get(String name) {
-      if (node == null) {
-        return null;
-      }
-      JsonNode v = node.get(name);
-      return v == null || v.isNull() ? null : v;
-    }
-
-    Node child(String name) {
-      return new Node(key(name), get(name));
-    }
-
-    List<Node> list(String name) {
-      JsonNode v = get(name);
-      if (v == null) {
-        return List.of();
-      }
-      if (!v.isArray()) {
-        throw new IllegalArgumentException(key(name) + " must be a list");
-      }
-      List<Node> out = new ArrayList<>();
-      for (int i = 0; i < v.size(); i++) {
-        out.add(new Node(key(name) + "[" + i + "]", v.get(i)));
-      }
-      return out;
-    }
-
-    List<String> strings(String name) {
-      JsonNode v = get(name);
-      if (v == null) {
-        return List.of();
-      }
-      if (!v.isArray()) {
-        throw new IllegalArgumentException(key(name) + " must be a list of strings");
-      }
-      List<String> out = new ArrayList<>();
-      v.forEach(e -> out.add(e.asText()));
-      return out;
-    }
-
-    String text(String name, String fallback) {
-      JsonNode v = get(name);
-      if (v == null) {
-        return fallback;
-      }
-      if (!v.isValueNode()) {
-        throw new IllegalArgumentException(key(name) + " must be a string");
-      }
-      return v.asText();
-    }
-
-    int integer(String name, int fallback) {
-      JsonNode v = get(name);
-      if (v == null) {
-        return fallback;
-      }
-      if (!v.canConvertToInt()) {
-        throw new IllegalArgumentException(key(name) + " must be an integer, not '" + v + "'");
-      }
-      int value = v.asInt();
-      if (value < 0) {
-        throw new IllegalArgumentException(key(name) + " must not be negative");
-      }
-      return value;
-    }
-
-    long positiveLong(String name, long fallback) {
-      JsonNode v = get(name);
-      if (v == null) {
-        return fallback;
-      }
-      if (!v.canConvertToLong() || v.asLong() <= 0) {
-        throw new IllegalArgumentException(
-            key(name) + " must be a positive integer, not '" + v + "'");
-      }
-      return v.asLong();
-    }
-
-    double decimal(String name, double fallback) {
-      JsonNode v = get(name);
-      if (v == null) {
-        return fallback;
-      }
-      if (!v.isNumber()) {
-        throw new IllegalArgumentException(key(name) + " must be a number, not '" + v + "'");
-      }
-      return v.asDouble();
-    }
-
-    boolean bool(String name, boolean fallback) {
-      JsonNode v = get(name);
-      if (v == null) {
-        return fallback;
-      }
-      if (!v.isBoolean()) {
-        throw new IllegalArgumentException(key(name) + " must be true or false");
-      }
-      return v.asBoolean();
-    }
+        w.nonNegativeInt("bootstrap_port", 8998));
   }
 
   /** YAML mapper (shared, thread-safe). */

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
+import dev.baton.core.KvTransferParams;
+import dev.baton.core.OpenAiError;
 import dev.baton.gateway.GatewayConfig.Mode;
 import dev.baton.gateway.PoolRuntime.Selection;
 import io.helidon.http.HeaderNames;
@@ -161,13 +163,7 @@ final class ProxyFlow {
     p.put("max_completion_tokens", 1);
     p.remove("stream_options");
     p.remove("min_tokens");
-    ObjectNode kv = p.putObject("kv_transfer_params");
-    kv.put("do_remote_decode", true);
-    kv.put("do_remote_prefill", false);
-    kv.putNull("remote_engine_id");
-    kv.putNull("remote_block_ids");
-    kv.putNull("remote_host");
-    kv.putNull("remote_port");
+    p.set("kv_transfer_params", KvTransferParams.prefillRequest().toJson());
     return p;
   }
 
@@ -615,11 +611,7 @@ final class ProxyFlow {
 
     private void endWithError(String message) throws ClientGone {
       status = 502;
-      ObjectNode err = Json.object();
-      ObjectNode e = err.putObject("error");
-      e.put("message", message);
-      e.put("type", "upstream_error");
-      e.put("code", 502);
+      ObjectNode err = new OpenAiError(message, "upstream_error", null, "upstream_failed").toJson();
       write(("data: " + Json.write(err) + "\n\n").getBytes(StandardCharsets.UTF_8), false);
       write(DONE, false);
       finish();

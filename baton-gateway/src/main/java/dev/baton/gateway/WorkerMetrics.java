@@ -1,54 +1,29 @@
 package dev.baton.gateway;
 
+import dev.baton.core.PrometheusText;
+
 /**
  * The load numbers the gateway reads from a worker's Prometheus text: {@code
  * vllm:num_requests_running}, {@code vllm:num_requests_waiting} and {@code
- * vllm:kv_cache_usage_perc} (older vLLM: {@code vllm:gpu_cache_usage_perc}), summed over label
- * sets.
+ * vllm:kv_cache_usage_perc} (older vLLM: {@code vllm:gpu_cache_usage_perc}), summed over label sets
+ * (the KV usage averaged).
  */
 record WorkerMetrics(double running, double waiting, double kvCacheUsage) {
 
   static WorkerMetrics parse(String text) {
-    double running = 0;
-    double waiting = 0;
+    PrometheusText metrics = PrometheusText.parse(text);
     double kv = 0;
     int kvSeries = 0;
-    for (String line : text.split("\n")) {
-      if (line.isEmpty() || line.charAt(0) == '#') {
-        continue;
-      }
-      String name = metricName(line);
-      switch (name) {
-        case "vllm:num_requests_running" -> running += value(line);
-        case "vllm:num_requests_waiting" -> waiting += value(line);
-        case "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc" -> {
-          kv += value(line);
-          kvSeries++;
-        }
-        default -> {}
+    for (PrometheusText.Sample s : metrics.samples()) {
+      if (s.name().equals("vllm:kv_cache_usage_perc")
+          || s.name().equals("vllm:gpu_cache_usage_perc")) {
+        kv += s.value();
+        kvSeries++;
       }
     }
-    return new WorkerMetrics(running, waiting, kvSeries == 0 ? 0 : kv / kvSeries);
-  }
-
-  private static String metricName(String line) {
-    int end = 0;
-    while (end < line.length() && line.charAt(end) != '{' && line.charAt(end) != ' ') {
-      end++;
-    }
-    return line.substring(0, end);
-  }
-
-  private static double value(String line) {
-    int close = line.lastIndexOf('}');
-    String rest =
-        (close >= 0 ? line.substring(close + 1) : line.substring(line.indexOf(' '))).trim();
-    int space = rest.indexOf(' ');
-    String v = space < 0 ? rest : rest.substring(0, space);
-    try {
-      return Double.parseDouble(v);
-    } catch (NumberFormatException e) {
-      return 0;
-    }
+    return new WorkerMetrics(
+        metrics.sum("vllm:num_requests_running"),
+        metrics.sum("vllm:num_requests_waiting"),
+        kvSeries == 0 ? 0 : kv / kvSeries);
   }
 }

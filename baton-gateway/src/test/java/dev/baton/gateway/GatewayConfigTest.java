@@ -3,6 +3,7 @@ package dev.baton.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.baton.core.Role;
 import org.junit.jupiter.api.Test;
 
 class GatewayConfigTest {
@@ -50,7 +51,7 @@ class GatewayConfigTest {
     assertThat(p.decodePolicy()).isEqualTo("least-kv-cache");
     assertThat(p.workers().get(0).url()).isEqualTo("http://h1:8000");
     assertThat(p.workers().get(0).bootstrapPort()).isEqualTo(9001);
-    assertThat(p.workers().get(1).role()).isEqualTo(GatewayConfig.Role.DECODE);
+    assertThat(p.workers().get(1).role()).isEqualTo(Role.DECODE);
   }
 
   @Test

@@ -2,7 +2,7 @@ package dev.baton.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.baton.gateway.GatewayConfig.Role;
+import dev.baton.core.Role;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
+import dev.baton.core.Role;
 import java.net.http.HttpResponse;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -107,8 +108,7 @@ class SglangProtocolTest {
     ObjectNode body = (ObjectNode) Json.parse("{\"prompt\":\"x\"}");
     Worker w =
         new Worker(
-            new GatewayConfig.WorkerSpec(
-                "http://10.0.0.5:8000", GatewayConfig.Role.PREFILL, null, 7000),
+            new GatewayConfig.WorkerSpec("http://10.0.0.5:8000", Role.PREFILL, null, 7000),
             new CircuitBreaker(3, 1000, System::nanoTime));
     ObjectNode out = ProxyFlow.sglangRequest(body, w, new long[] {Long.MAX_VALUE});
     assertThat(out.path("bootstrap_room").asLong()).isEqualTo(Long.MAX_VALUE);

@@ -1,6 +1,6 @@
 package dev.baton.gateway;
 
-import dev.baton.gateway.GatewayConfig.Role;
+import dev.baton.core.Role;
 import dev.baton.gateway.GatewayConfig.WorkerSpec;
 import java.util.ArrayList;
 import java.util.List;

@@ -2,7 +2,8 @@ package dev.baton.kv;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.core.Json;
-import java.util.Iterator;
+import dev.baton.core.Role;
+import dev.baton.core.config.ConfigNode;
 import java.util.Set;
 
 /**
@@ -24,7 +25,7 @@ import java.util.Set;
  */
 public record KvTransferConfig(
     String connector,
-    KvRole role,
+    Role role,
     LoadFailurePolicy loadFailurePolicy,
     String engineId,
     String extraConfigJson) {
@@ -66,14 +67,9 @@ public record KvTransferConfig(
       throw new IllegalArgumentException("--kv-transfer-config must be a JSON object");
     }
     try {
-      for (Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
-        String name = names.next();
-        if (!KEYS.contains(name)) {
-          throw new IllegalArgumentException(
-              "unknown key '" + name + "'; known: " + KEYS.stream().sorted().toList());
-        }
-      }
-      String connector = text(root, "kv_connector");
+      ConfigNode n = ConfigNode.strict("", root);
+      n.only(KEYS.toArray(String[]::new));
+      String connector = n.text("kv_connector", null);
       if (connector == null) {
         throw new IllegalArgumentException("kv_connector is required, e.g. \"P2pConnector\"");
       }
@@ -81,12 +77,12 @@ public record KvTransferConfig(
         throw new IllegalArgumentException(
             "unknown kv_connector '" + connector + "'; known: " + KvConnectors.names());
       }
-      String role = text(root, "kv_role");
+      String role = n.text("kv_role", null);
       if (role == null) {
         throw new IllegalArgumentException(
             "kv_role is required: kv_producer, kv_consumer or kv_both");
       }
-      String policy = text(root, "kv_load_failure_policy");
+      String policy = n.text("kv_load_failure_policy", null);
       JsonNode extra = root.get("kv_connector_extra_config");
       if (extra != null && !extra.isNull() && !extra.isObject()) {
         throw new IllegalArgumentException("kv_connector_extra_config must be a JSON object");
@@ -94,9 +90,9 @@ public record KvTransferConfig(
       KvTransferConfig config =
           new KvTransferConfig(
               connector,
-              KvRole.fromWireName(role),
+              Role.fromKvRoleName(role),
               policy == null ? LoadFailurePolicy.FAIL : LoadFailurePolicy.fromWireName(policy),
-              text(root, "engine_id"),
+              n.text("engine_id", null),
               extra == null || extra.isNull() ? "{}" : Json.write(extra));
       if (connector.equals(P2pConnector.NAME)) {
         config.p2pOptions(); // validate now, not when the first request arrives
@@ -134,7 +130,7 @@ public record KvTransferConfig(
   public String toJson() {
     com.fasterxml.jackson.databind.node.ObjectNode root = Json.object();
     root.put("kv_connector", connector);
-    root.put("kv_role", role.wireName());
+    root.put("kv_role", role.kvRoleName());
     root.put("kv_load_failure_policy", loadFailurePolicy.wireName());
     if (engineId != null) {
       root.put("engine_id", engineId);
@@ -148,7 +144,7 @@ public record KvTransferConfig(
    * it: set for a P2P producer whose transport is not forced to TCP.
    */
   public java.util.Optional<java.nio.file.Path> sharedPoolDir() {
-    if (!connector.equals(P2pConnector.NAME) || !role.produces()) {
+    if (!connector.equals(P2pConnector.NAME) || !role.canPrefill()) {
       return java.util.Optional.empty();
     }
     P2pOptions p2p = p2pOptions();
@@ -172,7 +168,7 @@ public record KvTransferConfig(
     return "KvTransferConfig[connector="
         + connector
         + ", role="
-        + role.wireName()
+        + role.kvRoleName()
         + ", loadFailurePolicy="
         + loadFailurePolicy.wireName()
         + ", engineId="
@@ -180,16 +176,5 @@ public record KvTransferConfig(
         + ", extraConfig="
         + Json.write(extra)
         + "]";
-  }
-
-  private static String text(JsonNode node, String key) {
-    JsonNode value = node.get(key);
-    if (value == null || value.isNull()) {
-      return null;
-    }
-    if (!value.isTextual()) {
-      throw new IllegalArgumentException(key + " must be a string, got " + value);
-    }
-    return value.asText();
   }
 }

@@ -1,6 +1,7 @@
 package dev.baton.kv;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.baton.core.KvTransferParams;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
@@ -86,7 +87,7 @@ public final class P2pConnector implements KvConnector {
       throw new IllegalStateException("the KV cache is already registered");
     }
     cache = view;
-    if (config.role().produces()) {
+    if (config.role().canPrefill()) {
       leases = new LeaseTable(options.lease().toMillis(), (id, end) -> doneSending.add(id));
       try {
         server =
@@ -113,7 +114,7 @@ public final class P2pConnector implements KvConnector {
             e);
       }
     }
-    if (config.role().consumes()) {
+    if (config.role().canDecode()) {
       client = new BlockClient(view, secret, view.layout(), options.transport(), options.timeout());
       loaders = Executors.newVirtualThreadPerTaskExecutor();
       pullPermits = new Semaphore(options.maxConcurrentPulls());

@@ -1,13 +1,13 @@
 package dev.baton.kv;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.baton.core.config.ConfigNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Iterator;
 import java.util.Set;
 
 /**
@@ -107,36 +107,22 @@ public record P2pOptions(
   /** Reads options from a {@code kv_connector_extra_config} object; unknown keys are errors. */
   public static P2pOptions fromJson(JsonNode extra) {
     P2pOptions d = defaults();
-    if (extra == null || extra.isNull()) {
-      return d;
-    }
-    if (!extra.isObject()) {
-      throw new IllegalArgumentException("kv_connector_extra_config must be a JSON object");
-    }
-    for (Iterator<String> names = extra.fieldNames(); names.hasNext(); ) {
-      String name = names.next();
-      if (!KEYS.contains(name)) {
-        throw new IllegalArgumentException(
-            "unknown key '"
-                + name
-                + "' in kv_connector_extra_config; known: "
-                + KEYS.stream().sorted().toList());
-      }
-    }
-    String secretFile = text(extra, "secret_file", null);
+    ConfigNode n = ConfigNode.strict("kv_connector_extra_config", extra);
+    n.only(KEYS.toArray(String[]::new));
+    String secretFile = n.text("secret_file", null);
     return new P2pOptions(
-        text(extra, "host", d.bindHost()),
-        integer(extra, "port", d.port()),
-        text(extra, "advertise_host", null),
-        Transport.fromWireName(text(extra, "transport", d.transport().wireName())),
+        n.text("host", d.bindHost()),
+        n.integer("port", d.port()),
+        n.text("advertise_host", null),
+        Transport.fromWireName(n.text("transport", d.transport().wireName())),
         Duration.ofMillis(
-            Math.round(number(extra, "lease_seconds", d.lease().toMillis() / 1000.0) * 1000)),
-        Duration.ofMillis(integer(extra, "timeout_ms", (int) d.timeout().toMillis())),
-        text(extra, "secret", null),
+            Math.round(n.decimal("lease_seconds", d.lease().toMillis() / 1000.0) * 1000)),
+        Duration.ofMillis(n.integer("timeout_ms", (int) d.timeout().toMillis())),
+        n.text("secret", null),
         secretFile == null ? null : Path.of(secretFile),
-        Path.of(text(extra, "shm_dir", d.shmDir().toString())),
-        integer(extra, "max_connections", d.maxConnections()),
-        integer(extra, "max_concurrent_pulls", d.maxConcurrentPulls()));
+        Path.of(n.text("shm_dir", d.shmDir().toString())),
+        n.integer("max_connections", d.maxConnections()),
+        n.integer("max_concurrent_pulls", d.maxConcurrentPulls()));
   }
 
   /** A copy with the secret replaced (the {@code --kv-secret} flag wins over the config). */
@@ -224,38 +210,5 @@ public record P2pOptions(
         + ", maxConcurrentPulls="
         + maxConcurrentPulls
         + "]";
-  }
-
-  private static String text(JsonNode node, String key, String fallback) {
-    JsonNode value = node.get(key);
-    if (value == null || value.isNull()) {
-      return fallback;
-    }
-    if (!value.isTextual()) {
-      throw new IllegalArgumentException(key + " must be a string, got " + value);
-    }
-    return value.asText();
-  }
-
-  private static int integer(JsonNode node, String key, int fallback) {
-    JsonNode value = node.get(key);
-    if (value == null || value.isNull()) {
-      return fallback;
-    }
-    if (!value.isIntegralNumber() || !value.canConvertToInt()) {
-      throw new IllegalArgumentException(key + " must be an integer, got " + value);
-    }
-    return value.asInt();
-  }
-
-  private static double number(JsonNode node, String key, double fallback) {
-    JsonNode value = node.get(key);
-    if (value == null || value.isNull()) {
-      return fallback;
-    }
-    if (!value.isNumber()) {
-      throw new IllegalArgumentException(key + " must be a number, got " + value);
-    }
-    return value.asDouble();
   }
 }

@@ -3,6 +3,7 @@ package dev.baton.kv;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.baton.core.Role;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,7 +25,7 @@ class KvTransferConfigTest {
                "advertise_host": "10.0.0.5", "transport": "tcp", "lease_seconds": 2.5,
                "timeout_ms": 1500, "secret": "0123456789abcdef-xyz"}}
             """);
-    assertThat(config.role()).isEqualTo(KvRole.KV_PRODUCER);
+    assertThat(config.role()).isEqualTo(Role.PREFILL);
     assertThat(config.loadFailurePolicy()).isEqualTo(LoadFailurePolicy.RECOMPUTE);
     assertThat(config.engineId()).isEqualTo("prefill-0");
     P2pOptions p2p = config.p2pOptions();
@@ -98,7 +99,7 @@ class KvTransferConfigTest {
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"decoder\"} | kv_role must be one of",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_load_failure_policy\":\"retry\"} | 'fail' or 'recompute'",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_rol\":\"x\"} | unknown key 'kv_rol'",
-        "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"leas_seconds\":3}} | unknown key 'leas_seconds'",
+        "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"leas_seconds\":3}} | unknown key 'kv_connector_extra_config.leas_seconds'",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"port\":70000}} | port must be in 0..65535",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"port\":\"80\"}} | port must be an integer",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"transport\":\"rdma\"}} | transport must be",

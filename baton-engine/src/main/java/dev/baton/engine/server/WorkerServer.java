@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
+import dev.baton.core.Usage;
 import dev.baton.engine.sched.Engine;
 import dev.baton.engine.sched.EngineEvent;
 import dev.baton.engine.sched.EngineRequest;
@@ -429,7 +430,7 @@ public final class WorkerServer implements AutoCloseable {
         kv = col.end.kvTransferParams();
       }
     }
-    root.set("usage", usage(promptTokens, completionTokens, cached));
+    root.set("usage", new Usage(promptTokens, completionTokens, cached).toJson());
     if (g.chat() && g.returnTokenIds()) {
       root.set("prompt_token_ids", intArray(choices.getFirst().prompt()));
     }
@@ -457,15 +458,6 @@ public final class WorkerServer implements AutoCloseable {
       arr.add(v);
     }
     return arr;
-  }
-
-  private static ObjectNode usage(int prompt, int completion, int cached) {
-    ObjectNode u = Json.object();
-    u.put("prompt_tokens", prompt);
-    u.put("total_tokens", prompt + completion);
-    u.put("completion_tokens", completion);
-    u.putObject("prompt_tokens_details").put("cached_tokens", cached);
-    return u;
   }
 
   private ObjectNode completionLogprobs(List<EngineEvent.Token> tokens, int textOffset) {
@@ -652,7 +644,7 @@ public final class WorkerServer implements AutoCloseable {
         for (int v : completion) {
           total += v;
         }
-        last.set("usage", usage(promptTokens, total, cached));
+        last.set("usage", new Usage(promptTokens, total, cached).toJson());
         write(out, last);
       }
       out.write(DONE);

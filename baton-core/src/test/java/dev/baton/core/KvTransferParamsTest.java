@@ -1,9 +1,8 @@
-package dev.baton.kv;
+package dev.baton.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.baton.core.Json;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -1,9 +1,9 @@
-package dev.baton.kv;
+package dev.baton.core;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.baton.core.Json;
+import dev.baton.core.config.ConfigNode;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -74,16 +74,17 @@ public record KvTransferParams(
         blocks.add(id.asInt());
       }
     }
+    ConfigNode n = ConfigNode.strict("kv_transfer_params", node);
     return new KvTransferParams(
-        bool(node, "do_remote_decode"),
-        bool(node, "do_remote_prefill"),
-        text(node, "remote_engine_id"),
-        text(node, "remote_request_id"),
+        n.bool("do_remote_decode", false),
+        n.bool("do_remote_prefill", false),
+        n.text("remote_engine_id", null),
+        n.text("remote_request_id", null),
         blocks,
-        text(node, "remote_host"),
-        integer(node, "remote_port"),
-        integer(node, "tp_size"),
-        text(node, "remote_lease_token"));
+        n.text("remote_host", null),
+        n.has("remote_port") ? n.integer("remote_port", 0) : null,
+        n.has("tp_size") ? n.integer("tp_size", 0) : null,
+        n.text("remote_lease_token", null));
   }
 
   public ObjectNode toJson() {
@@ -91,7 +92,9 @@ public record KvTransferParams(
     out.put("do_remote_decode", doRemoteDecode);
     out.put("do_remote_prefill", doRemotePrefill);
     out.put("remote_engine_id", remoteEngineId);
-    out.put("remote_request_id", remoteRequestId);
+    if (remoteRequestId != null) {
+      out.put("remote_request_id", remoteRequestId); // vLLM's proxy sends none to the prefill
+    }
     if (remoteBlockIds == null) {
       out.putNull("remote_block_ids");
     } else {
@@ -133,38 +136,5 @@ public record KvTransferParams(
       return "tp_size " + tpSize + " is not supported (Baton workers have tp_size 1)";
     }
     return null;
-  }
-
-  private static boolean bool(JsonNode node, String key) {
-    JsonNode value = node.get(key);
-    if (value == null || value.isNull()) {
-      return false;
-    }
-    if (!value.isBoolean()) {
-      throw new IllegalArgumentException("kv_transfer_params." + key + " must be a boolean");
-    }
-    return value.asBoolean();
-  }
-
-  private static String text(JsonNode node, String key) {
-    JsonNode value = node.get(key);
-    if (value == null || value.isNull()) {
-      return null;
-    }
-    if (!value.isTextual()) {
-      throw new IllegalArgumentException("kv_transfer_params." + key + " must be a string");
-    }
-    return value.asText();
-  }
-
-  private static Integer integer(JsonNode node, String key) {
-    JsonNode value = node.get(key);
-    if (value == null || value.isNull()) {
-      return null;
-    }
-    if (!value.isIntegralNumber() || !value.canConvertToInt()) {
-      throw new IllegalArgumentException("kv_transfer_params." + key + " must be an integer");
-    }
-    return value.asInt();
   }
 }

@@ -1,4 +1,4 @@
-package dev.baton.control;
+package dev.baton.core;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
