@@ -5,8 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.baton.core.Role;
 import dev.baton.core.config.ConfigNode;
+import dev.baton.gateway.policy.Policies;
+import dev.baton.gateway.policy.PrefixIndexConfig;
 import java.io.IOException;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,32 +59,6 @@ public record GatewayConfig(
 
   /** Moving a broken decode stream to another worker. */
   public record Migration(boolean enabled, int maxMigrations) {}
-
-  /**
-   * The prefix index: {@code capacityBlocks} bounds its memory (about 20 bytes per block), {@code
-   * blockSize} tokens per block when a tokenizer is configured, {@code charsPerBlock} otherwise.
-   */
-  public record PrefixIndexConfig(
-      int capacityBlocks,
-      int blockSize,
-      int charsPerBlock,
-      double cacheThreshold,
-      int balanceAbs,
-      double balanceRel) {}
-
-  /** One worker as the config or the admin API names it. */
-  public record WorkerSpec(String url, Role role, String group, int bootstrapPort) {
-    public WorkerSpec {
-      URI uri = URI.create(url);
-      if (uri.getScheme() == null || uri.getHost() == null || uri.getPort() < 0) {
-        throw new IllegalArgumentException(
-            "worker url '" + url + "' must look like http://host:port");
-      }
-      while (url.endsWith("/")) {
-        url = url.substring(0, url.length() - 1);
-      }
-    }
-  }
 
   /** How a pool talks to its workers. */
   public enum Mode {

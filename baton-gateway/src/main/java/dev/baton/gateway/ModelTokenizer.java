@@ -1,5 +1,6 @@
 package dev.baton.gateway;
 
+import dev.baton.gateway.policy.PromptTokenizer;
 import dev.baton.model.GgufFile;
 import dev.baton.model.Tokenizer;
 import java.nio.file.Files;

@@ -2,6 +2,10 @@ package dev.baton.gateway;
 
 import dev.baton.gateway.GatewayConfig.Mode;
 import dev.baton.gateway.GatewayConfig.Pool;
+import dev.baton.gateway.policy.PairPolicy;
+import dev.baton.gateway.policy.PrefixIndex;
+import dev.baton.gateway.policy.RouteRequest;
+import dev.baton.gateway.policy.RoutingPolicy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;

@@ -8,6 +8,8 @@ import dev.baton.core.KvTransferParams;
 import dev.baton.core.OpenAiError;
 import dev.baton.gateway.GatewayConfig.Mode;
 import dev.baton.gateway.PoolRuntime.Selection;
+import dev.baton.gateway.policy.PromptKeys;
+import dev.baton.gateway.policy.RouteRequest;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.ByteArrayOutputStream;

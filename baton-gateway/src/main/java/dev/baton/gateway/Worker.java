@@ -1,7 +1,6 @@
 package dev.baton.gateway;
 
 import dev.baton.core.Role;
-import dev.baton.gateway.GatewayConfig.WorkerSpec;
 import java.net.URI;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -23,7 +22,7 @@ public final class Worker {
   private volatile double kvCacheUsage;
   private volatile int slot = -1;
 
-  Worker(WorkerSpec spec, CircuitBreaker breaker) {
+  public Worker(WorkerSpec spec, CircuitBreaker breaker) {
     this.spec = spec;
     this.base = URI.create(spec.url());
     this.breaker = breaker;
@@ -92,14 +91,14 @@ public final class Worker {
     return prefillsInFlight.get();
   }
 
-  void begin(boolean prefill) {
+  public void begin(boolean prefill) {
     inFlight.incrementAndGet();
     if (prefill) {
       prefillsInFlight.incrementAndGet();
     }
   }
 
-  void end(boolean prefill) {
+  public void end(boolean prefill) {
     inFlight.decrementAndGet();
     if (prefill) {
       prefillsInFlight.decrementAndGet();
@@ -123,18 +122,18 @@ public final class Worker {
     return scrapedRunning;
   }
 
-  void scraped(double running, double waiting, double kvUsage) {
+  public void scraped(double running, double waiting, double kvUsage) {
     scrapedRunning = running;
     scrapedWaiting = waiting;
     kvCacheUsage = kvUsage;
   }
 
   /** Small id (0..63) used by the prefix index, or -1 when the pool has no free slot. */
-  int slot() {
+  public int slot() {
     return slot;
   }
 
-  void slot(int value) {
+  public void slot(int value) {
     slot = value;
   }
 

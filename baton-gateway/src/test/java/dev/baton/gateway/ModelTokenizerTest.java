@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
+import dev.baton.gateway.policy.PromptKeys;
+import dev.baton.gateway.policy.PromptTokenizer;
 import dev.baton.model.RandomModel;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -108,7 +108,7 @@ class SglangProtocolTest {
     ObjectNode body = (ObjectNode) Json.parse("{\"prompt\":\"x\"}");
     Worker w =
         new Worker(
-            new GatewayConfig.WorkerSpec("http://10.0.0.5:8000", Role.PREFILL, null, 7000),
+            new WorkerSpec("http://10.0.0.5:8000", Role.PREFILL, null, 7000),
             new CircuitBreaker(3, 1000, System::nanoTime));
     ObjectNode out = ProxyFlow.sglangRequest(body, w, new long[] {Long.MAX_VALUE});
     assertThat(out.path("bootstrap_room").asLong()).isEqualTo(Long.MAX_VALUE);

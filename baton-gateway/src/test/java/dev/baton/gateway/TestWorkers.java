@@ -1,15 +1,15 @@
 package dev.baton.gateway;
 
 import dev.baton.core.Role;
-import dev.baton.gateway.GatewayConfig.WorkerSpec;
+import dev.baton.gateway.policy.RouteRequest;
 import java.util.ArrayList;
 import java.util.List;
 
 /** Worker objects for policy tests (no network involved: policies only read load numbers). */
-final class TestWorkers {
+public final class TestWorkers {
   private TestWorkers() {}
 
-  static Worker worker(int i, Role role, String group) {
+  public static Worker worker(int i, Role role, String group) {
     Worker w =
         new Worker(
             new WorkerSpec("http://10.0.0." + i + ":8000", role, group, 8998),
@@ -18,7 +18,7 @@ final class TestWorkers {
     return w;
   }
 
-  static List<Worker> workers(int n) {
+  public static List<Worker> workers(int n) {
     List<Worker> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       out.add(worker(i, Role.BOTH, null));
@@ -26,12 +26,12 @@ final class TestWorkers {
     return out;
   }
 
-  static RouteRequest request() {
+  public static RouteRequest request() {
     return RouteRequest.of(null, new long[0], null);
   }
 
   /** Makes the gateway count {@code n} requests in flight on the worker. */
-  static void load(Worker w, int n) {
+  public static void load(Worker w, int n) {
     for (int i = 0; i < n; i++) {
       w.begin(false);
     }

@@ -3,6 +3,7 @@ package dev.baton.gateway;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
+import dev.baton.gateway.policy.PromptKeys;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;

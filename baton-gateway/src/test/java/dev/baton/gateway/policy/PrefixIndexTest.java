@@ -1,4 +1,4 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

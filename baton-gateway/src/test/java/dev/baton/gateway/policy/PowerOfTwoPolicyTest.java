@@ -1,7 +1,9 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.baton.gateway.TestWorkers;
+import dev.baton.gateway.Worker;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
 import java.util.Arrays;
 
@@ -8,10 +8,10 @@ import java.util.Arrays;
  * fixed at construction (24 bytes per block); when a set is full the least recently used block of
  * that set makes room, so a stream of distinct prompts never grows it.
  */
-final class PrefixIndex {
+public final class PrefixIndex {
 
-  static final int WAYS = 8;
-  static final int MAX_SLOTS = 64;
+  public static final int WAYS = 8;
+  public static final int MAX_SLOTS = 64;
   private static final int BYTES_PER_BLOCK = 8 + 8 + 8;
 
   private final int setMask;
@@ -20,7 +20,7 @@ final class PrefixIndex {
   private final long[] stamps;
   private long clock;
 
-  PrefixIndex(int capacityBlocks) {
+  public PrefixIndex(int capacityBlocks) {
     int sets = Integer.highestOneBit(Math.max(1, capacityBlocks / WAYS));
     this.setMask = sets - 1;
     this.keys = new long[sets * WAYS];
@@ -29,17 +29,17 @@ final class PrefixIndex {
   }
 
   /** Blocks the table can hold. */
-  int capacity() {
+  public int capacity() {
     return keys.length;
   }
 
   /** Bytes held by the table's arrays; constant for its life. */
-  long memoryBytes() {
+  public long memoryBytes() {
     return (long) keys.length * BYTES_PER_BLOCK;
   }
 
   /** Blocks currently stored. */
-  synchronized int size() {
+  public synchronized int size() {
     int n = 0;
     for (long k : keys) {
       if (k != 0) {
@@ -50,7 +50,7 @@ final class PrefixIndex {
   }
 
   /** Notes that the worker in {@code slot} was sent a prompt with these block keys. */
-  synchronized void record(long[] blockKeys, int slot) {
+  public synchronized void record(long[] blockKeys, int slot) {
     if (slot < 0 || slot >= MAX_SLOTS) {
       return;
     }
@@ -83,7 +83,7 @@ final class PrefixIndex {
    * For each slot, how many leading blocks of the prompt that worker was sent (its likely prefix
    * cache hit, in blocks).
    */
-  synchronized int[] leadingMatches(long[] blockKeys) {
+  public synchronized int[] leadingMatches(long[] blockKeys) {
     int[] matched = new int[MAX_SLOTS];
     long alive = -1L;
     for (int b = 0; b < blockKeys.length && alive != 0; b++) {
@@ -106,7 +106,7 @@ final class PrefixIndex {
   }
 
   /** Forgets a worker (its slot will be reused by another). */
-  synchronized void clearSlot(int slot) {
+  public synchronized void clearSlot(int slot) {
     if (slot < 0 || slot >= MAX_SLOTS) {
       return;
     }
@@ -120,7 +120,7 @@ final class PrefixIndex {
     }
   }
 
-  synchronized void clear() {
+  public synchronized void clear() {
     Arrays.fill(keys, 0);
     Arrays.fill(masks, 0);
     Arrays.fill(stamps, 0);

@@ -1,8 +1,10 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.baton.core.Role;
+import dev.baton.gateway.TestWorkers;
+import dev.baton.gateway.Worker;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

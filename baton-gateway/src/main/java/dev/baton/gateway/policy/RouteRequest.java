@@ -1,5 +1,6 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
+import dev.baton.gateway.Worker;
 import java.util.function.Supplier;
 
 /**
@@ -14,14 +15,15 @@ public final class RouteRequest {
   private PromptKeys.Prompt prompt;
   private int[] matches;
 
-  RouteRequest(String sessionId, Supplier<PromptKeys.Prompt> promptSource, PrefixIndex index) {
+  public RouteRequest(
+      String sessionId, Supplier<PromptKeys.Prompt> promptSource, PrefixIndex index) {
     this.sessionId = sessionId;
     this.promptSource = promptSource;
     this.index = index;
   }
 
   /** A request with a session id and a prompt of the given block keys (tests, benchmarks). */
-  static RouteRequest of(String sessionId, long[] blockKeys, PrefixIndex index) {
+  public static RouteRequest of(String sessionId, long[] blockKeys, PrefixIndex index) {
     PromptKeys.Prompt p = new PromptKeys.Prompt(blockKeys, blockKeys.length * 16, 16);
     return new RouteRequest(sessionId, () -> p, index);
   }
@@ -31,7 +33,7 @@ public final class RouteRequest {
     return sessionId;
   }
 
-  PromptKeys.Prompt prompt() {
+  public PromptKeys.Prompt prompt() {
     if (prompt == null) {
       prompt = promptSource.get();
     }
@@ -71,7 +73,7 @@ public final class RouteRequest {
   }
 
   /** Drops cached match counts after the index changed. */
-  void indexChanged() {
+  public void indexChanged() {
     matches = null;
   }
 }

@@ -1,6 +1,5 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
-import dev.baton.gateway.GatewayConfig.PrefixIndexConfig;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.function.Function;
@@ -10,7 +9,7 @@ import java.util.random.RandomGenerator;
 public final class Policies {
 
   /** What a policy may need when it is built. */
-  record Context(PrefixIndexConfig prefix, RandomGenerator random) {}
+  public record Context(PrefixIndexConfig prefix, RandomGenerator random) {}
 
   private static final Map<String, Function<Context, RoutingPolicy>> FACTORIES =
       Map.of(
@@ -30,14 +29,14 @@ public final class Policies {
     return new TreeSet<>(FACTORIES.keySet());
   }
 
-  static void requireKnown(String name) {
+  public static void requireKnown(String name) {
     if (!FACTORIES.containsKey(name)) {
       throw new IllegalArgumentException(
           "unknown routing policy '" + name + "' (known: " + String.join(", ", names()) + ")");
     }
   }
 
-  static RoutingPolicy create(String name, Context context) {
+  public static RoutingPolicy create(String name, Context context) {
     requireKnown(name);
     return FACTORIES.get(name).apply(context);
   }

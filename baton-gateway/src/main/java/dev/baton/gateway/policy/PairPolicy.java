@@ -1,5 +1,6 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
+import dev.baton.gateway.Worker;
 import java.util.List;
 
 /** A policy that chooses the prefill and the decode worker together ({@code pd}). */

@@ -1,6 +1,6 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
-import dev.baton.gateway.GatewayConfig.PrefixIndexConfig;
+import dev.baton.gateway.Worker;
 import java.util.List;
 import java.util.random.RandomGenerator;
 

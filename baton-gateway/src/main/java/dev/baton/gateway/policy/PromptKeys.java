@@ -1,4 +1,4 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.core.BlockHash;
@@ -10,26 +10,26 @@ import java.util.List;
  * they are {@code charsPerBlock} characters, an approximation that still keeps equal prefixes
  * together.
  */
-final class PromptKeys {
+public final class PromptKeys {
 
   /** A prompt's block keys and its estimated token count. */
-  record Prompt(long[] blockKeys, int tokens, int tokensPerBlock) {}
+  public record Prompt(long[] blockKeys, int tokens, int tokensPerBlock) {}
 
   private final PromptTokenizer tokenizer;
   private final int blockSize;
   private final int charsPerBlock;
 
-  PromptKeys(PromptTokenizer tokenizer, int blockSize, int charsPerBlock) {
+  public PromptKeys(PromptTokenizer tokenizer, int blockSize, int charsPerBlock) {
     this.tokenizer = tokenizer;
     this.blockSize = Math.max(1, blockSize);
     this.charsPerBlock = Math.max(1, charsPerBlock);
   }
 
-  boolean usesTokenizer() {
+  public boolean usesTokenizer() {
     return tokenizer != null;
   }
 
-  Prompt of(JsonNode body, boolean chat) {
+  public Prompt of(JsonNode body, boolean chat) {
     String extra =
         BlockHash.extraKeys(
             body.path("model").asText(""), "gateway", body.path("cache_salt").asText(null));
@@ -61,7 +61,7 @@ final class PromptKeys {
     return new Prompt(keys, tokens, tokensPerBlock);
   }
 
-  static String promptText(JsonNode prompt) {
+  public static String promptText(JsonNode prompt) {
     if (prompt == null || prompt.isNull()) {
       return "";
     }
@@ -73,7 +73,7 @@ final class PromptKeys {
     return prompt.asText();
   }
 
-  static String chatText(JsonNode messages) {
+  public static String chatText(JsonNode messages) {
     StringBuilder sb = new StringBuilder();
     for (JsonNode m : messages) {
       sb.append(m.path("role").asText()).append('\n');

@@ -1,4 +1,4 @@
-package dev.baton.gateway;
+package dev.baton.gateway.policy;
 
 /**
  * Turns prompt text into token ids for the prefix index (the model's tokenizer when configured).
