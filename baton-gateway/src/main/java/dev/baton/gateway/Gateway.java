@@ -4,13 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
-import dev.baton.core.OpenAiError;
 import dev.baton.core.config.ConfigNode;
 import dev.baton.gateway.GatewayConfig.Pool;
 import dev.baton.gateway.policy.Policies;
 import dev.baton.gateway.policy.PrefixIndex;
 import dev.baton.gateway.policy.PromptKeys;
 import dev.baton.gateway.policy.PromptTokenizer;
+import dev.baton.gateway.policy.RouteRequest;
 import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServer;
@@ -18,7 +18,6 @@ import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -41,10 +40,8 @@ import java.util.logging.Logger;
  * request to a prefill/decode pair (or one colocated worker) of a pool, plus the admin API the
  * control plane uses, active health checks and metrics scraping of the workers.
  */
-public final class Gateway implements AutoCloseable {
+public final class Gateway implements AutoCloseable, FlowContext {
 
-  static final HeaderName PREFILL_HEADER = HeaderNames.create("x-baton-prefill");
-  static final HeaderName DECODE_HEADER = HeaderNames.create("x-baton-decode");
   static final HeaderName SESSION_HEADER = HeaderNames.create("x-session-id");
   private static final Logger LOG = Logger.getLogger(Gateway.class.getName());
 
@@ -107,15 +104,18 @@ public final class Gateway implements AutoCloseable {
     return config;
   }
 
-  GatewayMetrics metrics() {
+  @Override
+  public GatewayMetrics metrics() {
     return metrics;
   }
 
-  UpstreamClient client() {
+  @Override
+  public UpstreamClient client() {
     return client;
   }
 
-  ExecutorService executor() {
+  @Override
+  public ExecutorService executor() {
     return executor;
   }
 
@@ -253,12 +253,13 @@ public final class Gateway implements AutoCloseable {
     return true;
   }
 
-  void selected(Worker w, String leg) {
+  @Override
+  public void selected(Worker w, String leg) {
     metrics.selections.labelValues(w.url(), leg).inc();
   }
 
-  /** Passive health: one more failure; the breaker may eject the worker. */
-  void workerFailed(Worker w) {
+  @Override
+  public void workerFailed(Worker w) {
     if (w.breaker().onFailure()) {
       metrics.ejections.labelValues(w.url()).inc();
       LOG.warning(() -> "ejected worker " + w.url() + " after repeated failures");
@@ -284,6 +285,12 @@ public final class Gateway implements AutoCloseable {
         throw new IOException("the body must be a JSON object");
       }
       body = (ObjectNode) parsed;
+      if (body.remove("kv_transfer_params") != null) {
+        // Only the gateway's own P/D legs may carry these: a client must never steer a
+        // worker's KV channel (whom it dials, which blocks it loads), so they are dropped here,
+        // for every route, and the colocated route forwards the cleaned body.
+        raw = Json.MAPPER.writeValueAsBytes(body);
+      }
     } catch (IOException | RuntimeException e) {
       sendError(res, 400, "malformed request: " + ProxyFlow.describe(e), "invalid_request_error");
       count(route, 400, "-");
@@ -316,7 +323,8 @@ public final class Gateway implements AutoCloseable {
     try {
       String session = req.headers().first(SESSION_HEADER).orElse(null);
       int status =
-          new ProxyFlow(this, cfg, pool, body, raw, route, session, res, promptKeys, start).run();
+          new ProxyFlow(this, cfg, call(pool, body, raw, route, session, start), new Exchange(res))
+              .run();
       count(route, status, pool.policyLabel());
     } finally {
       pool.admission().leave();
@@ -358,18 +366,22 @@ public final class Gateway implements AutoCloseable {
     return auth.startsWith("Bearer ") && cfg.apiKeys().contains(auth.substring(7).trim());
   }
 
-  void sendError(ServerResponse res, int code, String message, String type) {
-    sendJson(res, code, new OpenAiError(message, type, null, null).toJson());
+  /** One request as the flow sees it; its prompt is hashed only if a policy asks. */
+  private ClientCall call(
+      PoolRuntime pool, ObjectNode body, byte[] raw, String path, String session, long start) {
+    boolean chat = path.endsWith("chat/completions");
+    RouteRequest route =
+        new RouteRequest(
+            session, pool.hashesPrompts() ? () -> promptKeys.of(body, chat) : null, pool.index());
+    return new ClientCall(body, raw, path, pool, pool.protocol(), route, start);
+  }
+
+  private static void sendError(ServerResponse res, int code, String message, String type) {
+    Exchange.sendError(res, code, message, type);
   }
 
   private static void sendJson(ServerResponse res, int code, JsonNode json) {
-    res.status(code);
-    res.header(HeaderNames.CONTENT_TYPE, "application/json");
-    try {
-      res.send(Json.write(json).getBytes(StandardCharsets.UTF_8));
-    } catch (UncheckedIOException e) {
-      // the client is gone; nothing to answer
-    }
+    Exchange.sendJson(res, code, json);
   }
 
   // ---- models, health, metrics ----------------------------------------------------------------

@@ -7,6 +7,7 @@ import dev.baton.core.Role;
 import dev.baton.core.config.ConfigNode;
 import dev.baton.gateway.policy.Policies;
 import dev.baton.gateway.policy.PrefixIndexConfig;
+import dev.baton.gateway.protocol.PdProtocols;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,15 +70,14 @@ public record GatewayConfig(
     /** Plain proxying to colocated workers. */
     COLOCATED;
 
+    /** The name of this mode's protocol in {@link PdProtocols}. */
+    public String wireName() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** Reads a mode by any name {@link PdProtocols} registers (vllm and baton mean nixl). */
     static Mode parse(String text) {
-      return switch (text) {
-        case "nixl", "vllm", "baton" -> NIXL;
-        case "sglang" -> SGLANG;
-        case "colocated", "plain" -> COLOCATED;
-        default ->
-            throw new IllegalArgumentException(
-                "mode must be nixl, sglang or colocated, not '" + text + "'");
-      };
+      return valueOf(PdProtocols.create(text).name().toUpperCase(java.util.Locale.ROOT));
     }
   }
 

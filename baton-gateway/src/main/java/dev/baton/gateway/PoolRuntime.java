@@ -6,6 +6,8 @@ import dev.baton.gateway.policy.PairPolicy;
 import dev.baton.gateway.policy.PrefixIndex;
 import dev.baton.gateway.policy.RouteRequest;
 import dev.baton.gateway.policy.RoutingPolicy;
+import dev.baton.gateway.protocol.PdProtocol;
+import dev.baton.gateway.protocol.PdProtocols;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -26,6 +28,7 @@ final class PoolRuntime {
   }
 
   private final Pool config;
+  private final PdProtocol protocol;
   private final RoutingPolicy prefillPolicy;
   private final RoutingPolicy decodePolicy;
   private final PrefixIndex index;
@@ -39,6 +42,7 @@ final class PoolRuntime {
       PrefixIndex index,
       List<Worker> workers) {
     this.config = config;
+    this.protocol = PdProtocols.create(config.mode().wireName());
     this.prefillPolicy = prefillPolicy;
     this.decodePolicy = decodePolicy;
     this.index = index;
@@ -58,6 +62,11 @@ final class PoolRuntime {
 
   Mode mode() {
     return config.mode();
+  }
+
+  /** How this pool runs a request's legs. */
+  PdProtocol protocol() {
+    return protocol;
   }
 
   Admission admission() {

@@ -49,7 +49,7 @@ public final class Worker {
     return base.resolve(path);
   }
 
-  String host() {
+  public String host() {
     return base.getHost();
   }
 

@@ -114,18 +114,40 @@ class NixlProtocolTest {
 
   @Test
   void clientErrorsFromWorkersPassThroughUnchanged() {
-    // The stand-in rejects a decode request naming KV nobody issued: a worker's 4xx reaches
-    // the client as it is, and is not retried elsewhere.
-    int before = colocated.plainRequests.get() + colocated.decodeLegs.get();
-    HttpResponse<String> r =
-        Http.post(
-            url(direct, "/v1/completions"),
-            "{\"model\":\"tiny\",\"prompt\":\"x\",\"kv_transfer_params\":"
-                + "{\"do_remote_prefill\":true,\"remote_request_id\":\"bogus\"}}");
-    assertThat(r.statusCode()).isEqualTo(400);
-    assertThat(r.body()).contains("unknown remote_request_id");
-    assertThat(colocated.plainRequests.get() + colocated.decodeLegs.get()).isEqualTo(before + 1);
-    colocated.violations.clear();
+    // A worker's 4xx reaches the client as it is, and is not retried elsewhere.
+    int before = colocated.received.size();
+    colocated.failStatus = 400;
+    colocated.failNext.set(1);
+    try {
+      HttpResponse<String> r =
+          Http.post(url(direct, "/v1/completions"), "{\"model\":\"tiny\",\"prompt\":\"x\"}");
+      assertThat(r.statusCode()).isEqualTo(400);
+      assertThat(r.body()).contains("overloaded");
+      assertThat(colocated.received.size()).isEqualTo(before + 1);
+    } finally {
+      colocated.failStatus = 503;
+      colocated.failNext.set(0);
+    }
+  }
+
+  @Test
+  void clientSuppliedKvTransferParamsNeverReachAWorker() {
+    // A client must not steer a worker's KV channel: the gateway drops the field on every route.
+    String steering =
+        "{\"model\":\"tiny\",\"prompt\":\"x\",\"max_tokens\":2,\"kv_transfer_params\":"
+            + "{\"do_remote_prefill\":true,\"remote_request_id\":\"bogus\","
+            + "\"remote_host\":\"10.9.9.9\",\"remote_port\":22}}";
+    HttpResponse<String> plain = Http.post(url(direct, "/v1/completions"), steering);
+    assertThat(plain.statusCode()).as(plain.body()).isEqualTo(200);
+    assertThat(colocated.received.getLast().has("kv_transfer_params")).isFalse();
+    HttpResponse<String> pd = Http.post(url(gateway, "/v1/completions"), steering);
+    assertThat(pd.statusCode()).as(pd.body()).isEqualTo(200);
+    assertThat(prefill.received.getLast().path("kv_transfer_params").path("remote_host").isNull())
+        .isTrue();
+    assertThat(decode.received.getLast().path("kv_transfer_params").path("remote_request_id"))
+        .isNotEqualTo(dev.baton.core.Json.parse("\"bogus\""));
+    assertThat(prefill.violations).isEmpty();
+    assertThat(decode.violations).isEmpty();
   }
 
   @Test

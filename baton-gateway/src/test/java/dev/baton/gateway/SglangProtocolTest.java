@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
 import dev.baton.core.Role;
+import dev.baton.gateway.protocol.SglangProtocol;
 import java.net.http.HttpResponse;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -110,7 +111,7 @@ class SglangProtocolTest {
         new Worker(
             new WorkerSpec("http://10.0.0.5:8000", Role.PREFILL, null, 7000),
             new CircuitBreaker(3, 1000, System::nanoTime));
-    ObjectNode out = ProxyFlow.sglangRequest(body, w, new long[] {Long.MAX_VALUE});
+    ObjectNode out = SglangProtocol.withBootstrap(body, w, new long[] {Long.MAX_VALUE});
     assertThat(out.path("bootstrap_room").asLong()).isEqualTo(Long.MAX_VALUE);
     assertThat(out.path("bootstrap_host").asText()).isEqualTo("10.0.0.5");
     assertThat(out.path("bootstrap_port").asInt()).isEqualTo(7000);

@@ -1,0 +1,35 @@
+package dev.baton.gateway.protocol;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.baton.gateway.Worker;
+
+/**
+ * How one engine family runs a request's prefill and decode legs: which body each leg gets and
+ * whether the legs run one after the other (vLLM's NixlConnector proxy) or at once (SGLang's
+ * bootstrap). The gateway's flow sends the bodies, relays the answer and retries; a protocol only
+ * builds bodies, so each is tested without a network. Registered by name in {@link PdProtocols}.
+ */
+public interface PdProtocol {
+
+  /** The name a pool's {@code mode} uses. */
+  String name();
+
+  /** False for colocated serving: the one worker gets the client's request as is. */
+  boolean hasPrefillLeg();
+
+  /** True when both legs are sent together; false when decode waits for prefill's answer. */
+  boolean concurrentLegs();
+
+  /** The body sent to the prefill worker. */
+  ObjectNode prefillRequest(ObjectNode client, Worker prefill);
+
+  /**
+   * The body sent to the decode worker. {@code prefillAnswer} is the prefill worker's JSON answer
+   * for sequential protocols and null for concurrent ones.
+   */
+  ObjectNode decodeRequest(ObjectNode client, ObjectNode prefillRequest, JsonNode prefillAnswer);
+
+  /** Whether a decode stream that breaks may be continued on another decode worker. */
+  boolean migratable();
+}
