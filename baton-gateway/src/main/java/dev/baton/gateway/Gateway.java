@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
-import dev.baton.core.config.ConfigNode;
 import dev.baton.gateway.GatewayConfig.Pool;
 import dev.baton.gateway.policy.Policies;
 import dev.baton.gateway.policy.PrefixIndex;
@@ -18,7 +17,6 @@ import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,7 +29,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -51,15 +48,12 @@ public final class Gateway implements AutoCloseable, FlowContext {
   private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
   private final Map<String, Map<String, WorkerSpec>> adminAdded = new ConcurrentHashMap<>();
   private final Map<String, Set<String>> adminRemoved = new ConcurrentHashMap<>();
-  private final Map<Worker, List<String>> workerModels = new ConcurrentHashMap<>();
   private volatile GatewayConfig config;
   private volatile Map<String, PoolRuntime> pools = Map.of();
   private volatile PromptKeys promptKeys;
   private final UpstreamClient client;
   private WebServer server;
-  private volatile boolean running;
-  private Thread healthLoop;
-  private Thread scrapeLoop;
+  private final HealthMonitor monitor;
 
   /** A gateway for {@code config}; {@code configFile} (may be null) is what reload re-reads. */
   public Gateway(GatewayConfig config, Path configFile, PromptTokenizer tokenizer) {
@@ -67,6 +61,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
     this.tokenizer = tokenizer;
     this.client = UpstreamClient.create(config.upstreamClient());
     apply(config);
+    this.monitor = new HealthMonitor(this::config, this::allWorkers, client, executor, this);
   }
 
   /** Starts serving on {@code port} (0 = any free port); returns this. */
@@ -77,11 +72,8 @@ public final class Gateway implements AutoCloseable, FlowContext {
             .post("/v1/chat/completions", (req, res) -> inference(req, res, "/v1/chat/completions"))
             .get("/v1/models", this::models)
             .get("/health", this::health)
-            .get("/metrics", this::metricsEndpoint)
-            .get("/admin/workers", (req, res) -> admin(req, res, this::listWorkers))
-            .post("/admin/workers", (req, res) -> admin(req, res, this::addWorker))
-            .delete("/admin/workers", (req, res) -> admin(req, res, this::removeWorker))
-            .post("/admin/reload", (req, res) -> admin(req, res, this::reload));
+            .get("/metrics", this::metricsEndpoint);
+    new AdminApi(this).register(routing);
     server =
         WebServer.builder()
             .host(config.host())
@@ -90,9 +82,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
             .shutdownHook(false)
             .build()
             .start();
-    running = true;
-    healthLoop = Thread.ofVirtual().name("gateway-health").start(this::healthLoop);
-    scrapeLoop = Thread.ofVirtual().name("gateway-scrape").start(this::scrapeLoop);
+    monitor.start();
     return this;
   }
 
@@ -123,13 +113,32 @@ public final class Gateway implements AutoCloseable, FlowContext {
     return pools.get(name);
   }
 
+  /** The pools in config order. */
+  List<PoolRuntime> pools() {
+    return orderedPools;
+  }
+
+  /** One round of active health checks (tests drive it instead of waiting for the loop). */
+  void checkHealthOnce() {
+    monitor.checkHealthOnce();
+  }
+
+  /** One round of metrics scraping. */
+  void scrapeOnce() {
+    monitor.scrapeOnce();
+  }
+
+  private List<Worker> allWorkers() {
+    List<Worker> all = new ArrayList<>();
+    for (PoolRuntime p : orderedPools) {
+      all.addAll(p.workers());
+    }
+    return all;
+  }
+
   @Override
   public void close() {
-    running = false;
-    if (healthLoop != null) {
-      healthLoop.interrupt();
-      scrapeLoop.interrupt();
-    }
+    monitor.close();
     if (server != null) {
       server.stop();
     }
@@ -349,7 +358,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
       }
       for (PoolRuntime p : all) {
         for (Worker w : p.workers()) {
-          if (workerModels.getOrDefault(w, List.of()).contains(model)) {
+          if (monitor.modelsOf(w).contains(model)) {
             return p;
           }
         }
@@ -362,8 +371,8 @@ public final class Gateway implements AutoCloseable, FlowContext {
     if (cfg.apiKeys().isEmpty()) {
       return true;
     }
-    String auth = req.headers().first(HeaderNames.AUTHORIZATION).orElse("");
-    return auth.startsWith("Bearer ") && cfg.apiKeys().contains(auth.substring(7).trim());
+    return Credentials.matches(
+        req.headers().first(HeaderNames.AUTHORIZATION).orElse(null), cfg.apiKeys());
   }
 
   /** One request as the flow sees it; its prompt is hashed only if a policy asks. */
@@ -395,7 +404,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
     for (PoolRuntime p : orderedPools) {
       ids.addAll(p.config().models());
       for (Worker w : p.workers()) {
-        ids.addAll(workerModels.getOrDefault(w, List.of()));
+        ids.addAll(monitor.modelsOf(w));
       }
     }
     ObjectNode out = Json.object();
@@ -434,248 +443,5 @@ public final class Gateway implements AutoCloseable, FlowContext {
     }
     res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
     res.send(metrics.text().getBytes(StandardCharsets.UTF_8));
-  }
-
-  // ---- admin API ------------------------------------------------------------------------------
-
-  @FunctionalInterface
-  private interface AdminAction {
-    void handle(ServerRequest req, ServerResponse res) throws Exception;
-  }
-
-  /** Admin calls: with an admin token configured it is required; without one, loopback only. */
-  private void admin(ServerRequest req, ServerResponse res, AdminAction action) {
-    String token = config.adminToken();
-    if (token != null) {
-      String auth = req.headers().first(HeaderNames.AUTHORIZATION).orElse("");
-      if (!auth.equals("Bearer " + token)) {
-        sendError(res, 401, "admin API needs the admin token", "authentication_error");
-        return;
-      }
-    } else if (!(req.remotePeer().address() instanceof InetSocketAddress a
-        && a.getAddress() != null
-        && a.getAddress().isLoopbackAddress())) {
-      sendError(res, 403, "admin API is loopback-only without an admin_token", "permission_error");
-      return;
-    }
-    try {
-      action.handle(req, res);
-    } catch (IllegalArgumentException | IllegalStateException | IOException e) {
-      sendError(res, 400, e.getMessage(), "invalid_request_error");
-    } catch (Exception e) {
-      LOG.log(Level.WARNING, "admin call failed", e);
-      sendError(res, 500, ProxyFlow.describe(e), "internal_error");
-    }
-  }
-
-  private void listWorkers(ServerRequest req, ServerResponse res) {
-    ObjectNode out = Json.object();
-    ObjectNode ps = out.putObject("pools");
-    for (PoolRuntime p : orderedPools) {
-      ObjectNode pn = ps.putObject(p.name());
-      pn.put("mode", p.mode().name().toLowerCase(java.util.Locale.ROOT));
-      pn.put("policy", p.policyLabel());
-      ArrayNode ws = pn.putArray("workers");
-      for (Worker w : p.workers()) {
-        ObjectNode wn = ws.addObject();
-        wn.put("url", w.url());
-        wn.put("role", w.role().name().toLowerCase(java.util.Locale.ROOT));
-        if (w.group() != null) {
-          wn.put("group", w.group());
-        }
-        wn.put("healthy", w.healthy());
-        wn.put("breaker", w.breaker().state().name().toLowerCase(java.util.Locale.ROOT));
-        wn.put("available", w.available());
-        wn.put("in_flight", w.inFlight());
-        wn.put("kv_cache_usage", w.kvCacheUsage());
-      }
-    }
-    sendJson(res, 200, out);
-  }
-
-  private JsonNode jsonBody(ServerRequest req) {
-    if (!req.content().hasEntity()) {
-      return Json.object();
-    }
-    return Json.parse(new String(req.content().as(byte[].class), StandardCharsets.UTF_8));
-  }
-
-  private void addWorker(ServerRequest req, ServerResponse res) {
-    JsonNode b = jsonBody(req);
-    if (!b.isObject()) {
-      throw new IllegalArgumentException("the body must be a JSON object");
-    }
-    ObjectNode spec = ((ObjectNode) b).deepCopy();
-    String pool = spec.has("pool") ? spec.remove("pool").asText() : orderedPools.get(0).name();
-    WorkerSpec w = GatewayConfig.parseWorker(ConfigNode.strict("worker", spec));
-    addWorker(pool, w);
-    ObjectNode out = Json.object();
-    out.put("pool", pool);
-    out.put("url", w.url());
-    out.put("added", true);
-    sendJson(res, 200, out);
-  }
-
-  private void removeWorker(ServerRequest req, ServerResponse res) {
-    String url = req.query().contains("url") ? req.query().get("url") : null;
-    String pool = req.query().contains("pool") ? req.query().get("pool") : null;
-    if (url == null) {
-      JsonNode b = jsonBody(req);
-      url = b.path("url").asText(null);
-      pool = b.path("pool").asText(pool);
-    }
-    if (url == null) {
-      throw new IllegalArgumentException("name the worker: ?url=... or {\"url\": ...}");
-    }
-    while (url.endsWith("/")) {
-      url = url.substring(0, url.length() - 1);
-    }
-    if (pool == null) {
-      pool = orderedPools.get(0).name();
-    }
-    if (!removeWorker(pool, url)) {
-      sendError(res, 404, "no worker " + url + " in pool '" + pool + "'", "not_found_error");
-      return;
-    }
-    ObjectNode out = Json.object();
-    out.put("pool", pool);
-    out.put("url", url);
-    out.put("removed", true);
-    sendJson(res, 200, out);
-  }
-
-  private void reload(ServerRequest req, ServerResponse res) throws IOException {
-    reload();
-    ObjectNode out = Json.object();
-    out.put("reloaded", true);
-    sendJson(res, 200, out);
-  }
-
-  // ---- background loops -----------------------------------------------------------------------
-
-  private List<Worker> allWorkers() {
-    List<Worker> all = new ArrayList<>();
-    for (PoolRuntime p : orderedPools) {
-      all.addAll(p.workers());
-    }
-    return all;
-  }
-
-  private void healthLoop() {
-    while (running) {
-      checkHealthOnce();
-      if (!pause(config.health().intervalMs())) {
-        return;
-      }
-    }
-  }
-
-  /** One round of active health checks, all workers in parallel. */
-  void checkHealthOnce() {
-    List<Worker> all = allWorkers();
-    List<java.util.concurrent.Future<?>> done = new ArrayList<>();
-    for (Worker w : all) {
-      done.add(executor.submit(() -> checkHealth(w)));
-    }
-    for (var f : done) {
-      try {
-        f.get();
-      } catch (Exception e) {
-        // one check failing is recorded on its worker
-      }
-    }
-  }
-
-  private void checkHealth(Worker w) {
-    boolean ok;
-    try (UpstreamClient.Response r =
-        client.send(w.uri("/health"), null, config.health().timeoutMs())) {
-      r.body().readAllBytes();
-      ok = r.status() == 200;
-    } catch (IOException | RuntimeException e) {
-      ok = false;
-    }
-    boolean was = w.healthy();
-    w.checked(ok, config.health().failureThreshold());
-    if (ok) {
-      if (w.breaker().state() == CircuitBreaker.State.HALF_OPEN) {
-        w.breaker().onSuccess();
-      }
-      if (!was) {
-        LOG.info(() -> "worker " + w.url() + " is healthy again");
-      }
-      if (!workerModels.containsKey(w)) {
-        fetchModels(w);
-      }
-    } else {
-      // A down worker's last scraped load means nothing (and a restarted one starts empty).
-      w.scraped(0, 0, 0);
-      workerFailed(w);
-    }
-  }
-
-  private void fetchModels(Worker w) {
-    try (UpstreamClient.Response r =
-        client.send(w.uri("/v1/models"), null, config.health().timeoutMs())) {
-      byte[] answer = r.body().readAllBytes();
-      if (r.status() != 200) {
-        return;
-      }
-      List<String> ids = new ArrayList<>();
-      for (JsonNode m : Json.MAPPER.readTree(answer).path("data")) {
-        ids.add(m.path("id").asText());
-      }
-      workerModels.put(w, List.copyOf(ids));
-    } catch (IOException | RuntimeException e) {
-      // models are fetched again at the next healthy check
-    }
-  }
-
-  private void scrapeLoop() {
-    while (running) {
-      scrapeOnce();
-      if (!pause(config.scrapeIntervalMs())) {
-        return;
-      }
-    }
-  }
-
-  /** One round of worker /metrics scraping (running, waiting, KV usage). */
-  void scrapeOnce() {
-    List<java.util.concurrent.Future<?>> done = new ArrayList<>();
-    for (Worker w : allWorkers()) {
-      if (w.healthy()) {
-        done.add(executor.submit(() -> scrape(w)));
-      }
-    }
-    for (var f : done) {
-      try {
-        f.get();
-      } catch (Exception e) {
-        // a failed scrape keeps the worker's previous numbers
-      }
-    }
-  }
-
-  private void scrape(Worker w) {
-    try (UpstreamClient.Response r =
-        client.send(w.uri("/metrics"), null, config.health().timeoutMs())) {
-      String text = new String(r.body().readAllBytes(), StandardCharsets.UTF_8);
-      if (r.status() == 200) {
-        WorkerMetrics m = WorkerMetrics.parse(text);
-        w.scraped(m.running(), m.waiting(), m.kvCacheUsage());
-      }
-    } catch (IOException | RuntimeException e) {
-      // keep the previous numbers
-    }
-  }
-
-  private boolean pause(long ms) {
-    try {
-      Thread.sleep(ms);
-      return running;
-    } catch (InterruptedException e) {
-      return false;
-    }
   }
 }

@@ -1,0 +1,177 @@
+package dev.baton.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.baton.core.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+/**
+ * The gateway's background view of its workers: active health checks ({@code /health}), the models
+ * each healthy worker serves ({@code /v1/models}), and the load each reports ({@code /metrics}),
+ * every round for all workers in parallel.
+ */
+final class HealthMonitor implements AutoCloseable {
+
+  private static final Logger LOG = Logger.getLogger(HealthMonitor.class.getName());
+
+  private final Supplier<GatewayConfig> config;
+  private final Supplier<List<Worker>> workers;
+  private final UpstreamClient client;
+  private final ExecutorService executor;
+  private final FlowContext events;
+  private final Map<Worker, List<String>> workerModels = new ConcurrentHashMap<>();
+  private volatile boolean running;
+  private Thread healthLoop;
+  private Thread scrapeLoop;
+
+  HealthMonitor(
+      Supplier<GatewayConfig> config,
+      Supplier<List<Worker>> workers,
+      UpstreamClient client,
+      ExecutorService executor,
+      FlowContext events) {
+    this.config = config;
+    this.workers = workers;
+    this.client = client;
+    this.executor = executor;
+    this.events = events;
+  }
+
+  void start() {
+    running = true;
+    healthLoop = Thread.ofVirtual().name("gateway-health").start(this::healthLoop);
+    scrapeLoop = Thread.ofVirtual().name("gateway-scrape").start(this::scrapeLoop);
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    if (healthLoop != null) {
+      healthLoop.interrupt();
+      scrapeLoop.interrupt();
+    }
+  }
+
+  /** The model ids a worker said it serves (empty until its first healthy check). */
+  List<String> modelsOf(Worker w) {
+    return workerModels.getOrDefault(w, List.of());
+  }
+
+  private void healthLoop() {
+    while (running) {
+      checkHealthOnce();
+      if (!pause(config.get().health().intervalMs())) {
+        return;
+      }
+    }
+  }
+
+  /** One round of active health checks, all workers in parallel. */
+  void checkHealthOnce() {
+    forAll(workers.get(), this::checkHealth);
+  }
+
+  private void checkHealth(Worker w) {
+    GatewayConfig cfg = config.get();
+    boolean ok;
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/health"), null, cfg.health().timeoutMs())) {
+      r.body().readAllBytes();
+      ok = r.status() == 200;
+    } catch (IOException | RuntimeException e) {
+      ok = false;
+    }
+    boolean was = w.healthy();
+    w.checked(ok, cfg.health().failureThreshold());
+    if (ok) {
+      if (w.breaker().state() == CircuitBreaker.State.HALF_OPEN) {
+        w.breaker().onSuccess();
+      }
+      if (!was) {
+        LOG.info(() -> "worker " + w.url() + " is healthy again");
+      }
+      if (!workerModels.containsKey(w)) {
+        fetchModels(w);
+      }
+    } else {
+      // A down worker's last scraped load means nothing (and a restarted one starts empty).
+      w.scraped(0, 0, 0);
+      events.workerFailed(w);
+    }
+  }
+
+  private void fetchModels(Worker w) {
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/v1/models"), null, config.get().health().timeoutMs())) {
+      byte[] answer = r.body().readAllBytes();
+      if (r.status() != 200) {
+        return;
+      }
+      List<String> ids = new ArrayList<>();
+      for (JsonNode m : Json.MAPPER.readTree(answer).path("data")) {
+        ids.add(m.path("id").asText());
+      }
+      workerModels.put(w, List.copyOf(ids));
+    } catch (IOException | RuntimeException e) {
+      // models are fetched again at the next healthy check
+    }
+  }
+
+  private void scrapeLoop() {
+    while (running) {
+      scrapeOnce();
+      if (!pause(config.get().scrapeIntervalMs())) {
+        return;
+      }
+    }
+  }
+
+  /** One round of worker /metrics scraping (running, waiting, KV usage) of healthy workers. */
+  void scrapeOnce() {
+    forAll(workers.get().stream().filter(Worker::healthy).toList(), this::scrape);
+  }
+
+  private void scrape(Worker w) {
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/metrics"), null, config.get().health().timeoutMs())) {
+      String text = new String(r.body().readAllBytes(), StandardCharsets.UTF_8);
+      if (r.status() == 200) {
+        WorkerMetrics m = WorkerMetrics.parse(text);
+        w.scraped(m.running(), m.waiting(), m.kvCacheUsage());
+      }
+    } catch (IOException | RuntimeException e) {
+      // keep the previous numbers
+    }
+  }
+
+  private void forAll(List<Worker> all, java.util.function.Consumer<Worker> task) {
+    List<Future<?>> done = new ArrayList<>();
+    for (Worker w : all) {
+      done.add(executor.submit(() -> task.accept(w)));
+    }
+    for (var f : done) {
+      try {
+        f.get();
+      } catch (Exception e) {
+        // a failed check or scrape is recorded on its worker
+      }
+    }
+  }
+
+  private boolean pause(long ms) {
+    try {
+      Thread.sleep(ms);
+      return running;
+    } catch (InterruptedException e) {
+      return false;
+    }
+  }
+}
