@@ -148,7 +148,7 @@ public final class Cluster {
             "the cluster supervisor exited (code "
                 + supervisor.exitCode()
                 + ")"
-                + ClusterSupervisor.logTail(run.supervisorLog()));
+                + Polling.logTail(run.supervisorLog()));
       }
       Thread.sleep(100);
     }
@@ -160,7 +160,7 @@ public final class Cluster {
             + "' was not ready within "
             + timeout.toSeconds()
             + " s; stopped it"
-            + ClusterSupervisor.logTail(run.supervisorLog()));
+            + Polling.logTail(run.supervisorLog()));
   }
 
   /**

@@ -1,0 +1,118 @@
+package dev.baton.control;
+
+import dev.baton.core.PrometheusText;
+import dev.baton.core.PrometheusText.Histogram;
+import dev.baton.core.Role;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Reads workers' {@code /metrics} (vLLM's metric names) and turns them into what the control plane
+ * decides on: a worker's load now, and per scaled unit an autoscaler {@link MetricSample} whose
+ * TTFT and ITL p90 cover only the interval since the previous scrape (histograms are cumulative, so
+ * the previous one is subtracted).
+ */
+final class MetricsScraper {
+
+  /** Generous: a worker busy with a long prefill on a small machine may answer late. */
+  static final Duration TIMEOUT = Duration.ofSeconds(5);
+
+  /** Scraped load of one worker. */
+  record WorkerMetrics(
+      WorkerSlot worker,
+      double running,
+      double waiting,
+      double kvUsage,
+      Histogram ttft,
+      Histogram itl) {}
+
+  /** A worker's previous histograms. */
+  private record Previous(Histogram ttft, Histogram itl) {}
+
+  private final Map<String, Previous> previous = new HashMap<>();
+
+  /** Reads a worker's /metrics; {@code null} when it cannot be read. */
+  static WorkerMetrics scrape(WorkerSlot w) {
+    try {
+      Http.Reply reply = Http.get(w.url + "/metrics", TIMEOUT);
+      return reply.ok() ? parse(w, reply.body()) : null;
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** A worker's load from its metrics text (ITL falls back to vLLM's older TPOT histogram). */
+  static WorkerMetrics parse(WorkerSlot w, String text) {
+    PrometheusText m = PrometheusText.parse(text);
+    Histogram itl = m.histogram("vllm:inter_token_latency_seconds");
+    return new WorkerMetrics(
+        w,
+        m.sum("vllm:num_requests_running"),
+        m.sum("vllm:num_requests_waiting"),
+        m.firstOf(0, "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
+        m.histogram("vllm:time_to_first_token_seconds"),
+        itl.count() > 0 ? itl : m.histogram("vllm:time_per_output_token_seconds"));
+  }
+
+  /** Requests running or waiting on a worker; unreadable metrics count as busy (-1, not 0). */
+  static int inFlight(String workerUrl) {
+    try {
+      Http.Reply reply = Http.get(workerUrl + "/metrics", TIMEOUT);
+      if (!reply.ok()) {
+        return -1;
+      }
+      PrometheusText metrics = PrometheusText.parse(reply.body());
+      return (int)
+          Math.round(
+              metrics.sum("vllm:num_requests_running") + metrics.sum("vllm:num_requests_waiting"));
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * Aggregates the workers of one unit (a role's wire name, or "groups") into a sample: summed
+   * queue lengths, mean KV usage, and p90 TTFT (prefill side) and ITL (decode side) over the
+   * interval since this unit's workers were last sampled.
+   */
+  MetricSample sample(
+      String unit, Collection<WorkerMetrics> metrics, int readyReplicas, Instant now) {
+    double running = 0;
+    double waiting = 0;
+    double kv = 0;
+    int members = 0;
+    Histogram ttft = new Histogram(new TreeMap<>());
+    Histogram itl = new Histogram(new TreeMap<>());
+    for (WorkerMetrics m : metrics) {
+      boolean member =
+          unit.equals("groups")
+              ? m.worker().group != null
+              : m.worker().role.wireName().equals(unit);
+      if (!member) {
+        continue;
+      }
+      members++;
+      running += m.running();
+      waiting += m.waiting();
+      kv += m.kvUsage();
+      Previous last = previous.put(m.worker().id, new Previous(m.ttft(), m.itl()));
+      Histogram ttftDelta = last == null ? m.ttft() : m.ttft().minus(last.ttft());
+      Histogram itlDelta = last == null ? m.itl() : m.itl().minus(last.itl());
+      // TTFT is the prefill side's signal, ITL the decode side's (a colocated worker has both).
+      if (m.worker().role != Role.DECODE) {
+        ttft = ttft.plus(ttftDelta);
+      }
+      if (m.worker().role != Role.PREFILL) {
+        itl = itl.plus(itlDelta);
+      }
+    }
+    double meanKv = members == 0 ? 0 : kv / members;
+    return new MetricSample(
+        now, readyReplicas, waiting, running, meanKv, ttft.quantile(0.9), itl.quantile(0.9));
+  }
+}

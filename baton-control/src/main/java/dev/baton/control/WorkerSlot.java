@@ -1,0 +1,64 @@
+package dev.baton.control;
+
+import dev.baton.control.GatewayAdmin.WorkerInfo;
+import dev.baton.control.LaunchBackend.Launched;
+import dev.baton.core.Role;
+import java.time.Instant;
+
+/**
+ * One worker the supervisor runs: its fixed identity (id, role, group, port, engine) and its
+ * observed state (process, phase, failures, restart backoff). Mutable; every field is guarded by
+ * the {@link Fleet}'s lock.
+ */
+final class WorkerSlot {
+
+  /** A worker's lifecycle. */
+  enum Phase {
+    STARTING,
+    READY,
+    BACKOFF,
+    DRAINING,
+    STOPPED
+  }
+
+  final String id;
+  final Role role;
+  final String group;
+  final int port;
+  final String url;
+  final EngineType engine;
+  int bootstrapPort;
+  WorkerPlan.Launch launch;
+  Launched process;
+  Phase phase = Phase.STARTING;
+  boolean registered;
+  int restarts;
+  int failures;
+  double backoffSeconds;
+  Instant restartAt;
+  Instant readySince;
+  String lastError;
+
+  WorkerSlot(String id, Role role, String group, int port, String url, EngineType engine) {
+    this.id = id;
+    this.role = role;
+    this.group = group;
+    this.port = port;
+    this.url = url;
+    this.engine = engine;
+  }
+
+  WorkerInfo info(ClusterSpec spec) {
+    return new WorkerInfo(id, url, role, group, WorkerPlan.poolFor(spec, role), bootstrapPort);
+  }
+
+  /** Counted towards the desired size: not draining and not stopped. */
+  boolean active() {
+    return phase != Phase.DRAINING && phase != Phase.STOPPED;
+  }
+
+  /** The numeric suffix of the id ({@code g0-decode-3} is 3): newer workers have larger ones. */
+  int index() {
+    return Integer.parseInt(id.substring(id.lastIndexOf('-') + 1));
+  }
+}
