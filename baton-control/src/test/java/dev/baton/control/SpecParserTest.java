@@ -101,7 +101,7 @@ class SpecParserTest {
         "decode: {replicas: 1, min: 3, max: 2}|roles.decode.min: 3 is greater than max 2",
         "decode: {replicas: -1}|roles.decode.replicas: must be >= 0",
         "decode: {replicas: 0}|no worker can generate tokens",
-        "decode: {replicas: two}|roles.decode.replicas: must be a whole number, got the text 'two'",
+        "decode: {replicas: two}|roles.decode.replicas: must be an integer, got the text 'two'",
         "prefill: {replicas: 1}|no worker can generate tokens",
         "prefill: {replicas: 1}, decode: {replicas: 1, min: 0}|prefill workers need a decode worker",
         "decode: {replicas: 1, engine: vllm}|an external engine (vllm) needs a command template",

@@ -74,7 +74,7 @@ class GatewayConfigTest {
     assertThatThrownBy(() -> GatewayConfig.parseYaml("pools: [{workers: [{url: nohost}]}]"))
         .hasMessageContaining("must look like http://host:port");
     assertThatThrownBy(() -> GatewayConfig.parseYaml("port: abc"))
-        .hasMessageContaining("port must be an integer");
+        .hasMessageContaining("port: must be an integer");
     assertThatThrownBy(() -> GatewayConfig.parseYaml("pools: [{name: a}, {name: a}]"))
         .hasMessageContaining("used twice");
     assertThatThrownBy(() -> GatewayConfig.parseYaml("port: [1"))

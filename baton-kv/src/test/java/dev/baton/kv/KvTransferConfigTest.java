@@ -101,7 +101,7 @@ class KvTransferConfigTest {
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_rol\":\"x\"} | unknown key 'kv_rol'",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"leas_seconds\":3}} | unknown key 'kv_connector_extra_config.leas_seconds'",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"port\":70000}} | port must be in 0..65535",
-        "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"port\":\"80\"}} | port must be an integer",
+        "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"port\":\"80\"}} | kv_connector_extra_config.port: must be an integer",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"transport\":\"rdma\"}} | transport must be",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"lease_seconds\":0}} | lease_seconds must be positive",
         "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_both\",\"kv_connector_extra_config\":{\"secret\":\"short\"}} | at least 16 bytes",

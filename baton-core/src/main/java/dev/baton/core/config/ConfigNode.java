@@ -29,7 +29,7 @@ public final class ConfigNode {
     this.node = node == null || node.isNull() || node.isMissingNode() ? null : node;
     this.problems = problems;
     if (this.node != null && !this.node.isObject()) {
-      problem(label() + " must be a mapping, got " + describe(this.node));
+      problem(label() + ": must be a mapping, got " + describe(this.node));
     }
   }
 
@@ -60,6 +60,11 @@ public final class ConfigNode {
 
   public boolean present() {
     return raw() != null;
+  }
+
+  /** Whether the mapping was not given at all (null or missing, as opposed to a wrong type). */
+  public boolean absent() {
+    return node == null;
   }
 
   /** Whether {@code name} is set to something other than null. */
@@ -122,7 +127,7 @@ public final class ConfigNode {
       return List.of();
     }
     if (!v.isArray()) {
-      problem(key(name) + " must be a list, got " + describe(v));
+      problem(key(name) + ": must be a list, got " + describe(v));
       return List.of();
     }
     List<ConfigNode> out = new ArrayList<>();
@@ -139,14 +144,14 @@ public final class ConfigNode {
       return List.of();
     }
     if (!v.isArray()) {
-      problem(key(name) + " must be a list of strings, got " + describe(v));
+      problem(key(name) + ": must be a list of strings, got " + describe(v));
       return List.of();
     }
     List<String> out = new ArrayList<>();
     for (int i = 0; i < v.size(); i++) {
       JsonNode item = v.get(i);
       if (!item.isTextual() && !item.isNumber()) {
-        problem(key(name) + "[" + i + "] must be a string, got " + describe(item));
+        problem(key(name) + "[" + i + "]: must be a string, got " + describe(item));
       } else {
         out.add(item.asText());
       }
@@ -174,7 +179,7 @@ public final class ConfigNode {
       return fallback;
     }
     if (!v.isTextual() && !v.isNumber()) {
-      problem(key(name) + " must be a string, got " + describe(v));
+      problem(key(name) + ": must be a string, got " + describe(v));
       return fallback;
     }
     return v.asText();
@@ -184,9 +189,9 @@ public final class ConfigNode {
   public String requiredText(String name) {
     String value = text(name, null);
     if (value == null && !has(name)) {
-      problem(key(name) + " is required");
+      problem(key(name) + ": required");
     } else if (value != null && value.isBlank()) {
-      problem(key(name) + " must not be empty");
+      problem(key(name) + ": must not be empty");
       return null;
     }
     return value;
@@ -199,7 +204,7 @@ public final class ConfigNode {
       return fallback;
     }
     if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-      problem(key(name) + " must be an integer, got " + describe(v));
+      problem(key(name) + ": must be an integer, got " + describe(v));
       return fallback;
     }
     return v.intValue();
@@ -209,7 +214,7 @@ public final class ConfigNode {
   public int nonNegativeInt(String name, int fallback) {
     int value = integer(name, fallback);
     if (value < 0 && has(name)) {
-      problem(key(name) + " must not be negative, got " + value);
+      problem(key(name) + ": must not be negative, got " + value);
       return fallback;
     }
     return value;
@@ -222,7 +227,7 @@ public final class ConfigNode {
       return fallback;
     }
     if (!v.isIntegralNumber() || !v.canConvertToLong() || v.longValue() <= 0) {
-      problem(key(name) + " must be a positive integer, got " + describe(v));
+      problem(key(name) + ": must be a positive integer, got " + describe(v));
       return fallback;
     }
     return v.longValue();
@@ -235,17 +240,45 @@ public final class ConfigNode {
       return fallback;
     }
     if (!v.isNumber() || !Double.isFinite(v.doubleValue())) {
-      problem(key(name) + " must be a number, got " + describe(v));
+      problem(key(name) + ": must be a number, got " + describe(v));
       return fallback;
     }
     return v.doubleValue();
+  }
+
+  /** A finite number >= 0; absent gives {@code fallback}. */
+  public double nonNegativeDecimal(String name, double fallback) {
+    double value = decimal(name, fallback);
+    if (has(name) && value < 0) {
+      problem(key(name) + ": must be >= 0, got " + value);
+      return fallback;
+    }
+    return value;
+  }
+
+  /** A number > 0, or null when absent (or wrong). */
+  public Double positiveDecimal(String name) {
+    JsonNode v = get(name);
+    if (v == null) {
+      return null;
+    }
+    if (!v.isNumber() || !(v.doubleValue() > 0) || !Double.isFinite(v.doubleValue())) {
+      problem(key(name) + ": must be a number > 0, got " + describe(v));
+      return null;
+    }
+    return v.doubleValue();
+  }
+
+  /** The raw value of a field, or null when absent or null. */
+  public JsonNode value(String name) {
+    return get(name);
   }
 
   /** A port 1-65535, or 0 for "pick a free one"; absent gives {@code fallback}. */
   public int port(String name, int fallback) {
     int value = integer(name, fallback);
     if (has(name) && (value < 0 || value > 65535)) {
-      problem(key(name) + " must be a port number 1-65535 (or 0 for a free port), got " + value);
+      problem(key(name) + ": must be a port number 1-65535 (or 0 for a free port), got " + value);
       return fallback;
     }
     return value;
@@ -258,7 +291,7 @@ public final class ConfigNode {
       return fallback;
     }
     if (!v.isBoolean()) {
-      problem(key(name) + " must be true or false, got " + describe(v));
+      problem(key(name) + ": must be true or false, got " + describe(v));
       return fallback;
     }
     return v.booleanValue();

@@ -34,12 +34,12 @@ class ConfigNodeTest {
     ConfigNode pool = n.list("pools").getFirst();
     assertThatThrownBy(() -> pool.integer("port", 0))
         .isInstanceOf(ConfigException.class)
-        .hasMessage("pools[0].port must be an integer, got the text 'x'");
+        .hasMessage("pools[0].port: must be an integer, got the text 'x'");
     assertThatThrownBy(() -> pool.only("policy", "port", "n"))
         .hasMessageContaining("unknown key 'pools[0].polcy' - did you mean 'policy'?");
     assertThatThrownBy(() -> pool.nonNegativeInt("n", 0))
-        .hasMessage("pools[0].n must not be negative, got -1");
-    assertThatThrownBy(() -> n.child("pools")).hasMessage("pools must be a mapping, got a list");
+        .hasMessage("pools[0].n: must not be negative, got -1");
+    assertThatThrownBy(() -> n.child("pools")).hasMessage("pools: must be a mapping, got a list");
   }
 
   @Test
@@ -55,7 +55,7 @@ class ConfigNodeTest {
     assertThat(problems)
         .containsExactly(
             "unknown key 'spec.x' (allowed: on, port)",
-            "spec.port must be a port number 1-65535 (or 0 for a free port), got 70000",
-            "spec.on must be true or false, got the text 'yes'");
+            "spec.port: must be a port number 1-65535 (or 0 for a free port), got 70000",
+            "spec.on: must be true or false, got the text 'yes'");
   }
 }
