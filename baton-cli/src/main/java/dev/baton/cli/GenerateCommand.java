@@ -8,10 +8,6 @@ import dev.baton.engine.Generation;
 import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.ModelRunner;
 import dev.baton.engine.RunnerOptions;
-import dev.baton.engine.forward.LlamaRunner;
-import dev.baton.engine.kernel.Kernels;
-import dev.baton.engine.kernel.MemoryBandwidth;
-import dev.baton.engine.kernel.Parallel;
 import dev.baton.engine.sample.SamplingParams;
 import dev.baton.model.ChatTemplate;
 import dev.baton.model.Detokenizer;
@@ -331,9 +327,9 @@ public final class GenerateCommand implements Callable<Integer> {
     o.put("decode_tokens_per_s", round(result.decodeTokensPerSecond()));
     o.put("load_ms", loadMs);
     o.put("batch", batch);
-    o.put("threads", runner instanceof LlamaRunner lr ? lr.threads() : threads);
-    o.put("kernels", Kernels.describe());
-    int usedThreads = runner instanceof LlamaRunner lr0 ? lr0.threads() : Math.max(1, threads);
+    int usedThreads = runner.threads();
+    o.put("threads", usedThreads);
+    o.put("kernels", runner.kernels());
     o.put(
         "prefill_tokens_per_cpu_s",
         round(result.prefillTokensPerCpuSecond(ids.length, usedThreads)));
@@ -344,18 +340,17 @@ public final class GenerateCommand implements Callable<Integer> {
     o.put("kv_cache_mb", round(runner.kvPool().memory().byteSize() / 1e6));
     o.put("peak_heap_mb", round(peakHeapBytes() / 1e6));
     o.put("anon_rss_mb", round(procStatusKb("RssAnon") / 1e3));
-    if (runner instanceof LlamaRunner lr) {
-      long perToken = lr.weightBytesPerToken();
+    long perToken = runner.weightBytesPerToken();
+    if (perToken > 0) {
       o.put("weight_bytes_per_token", perToken);
-      if (bandwidth) {
-        List<MemorySegment> segments = new ArrayList<>();
-        for (GgufTensor t : file.tensors().values()) {
-          segments.add(t.data());
-        }
-        double[] bw;
-        try (Parallel p = new Parallel(lr.threads())) {
-          bw = MemoryBandwidth.measureBoth(segments, p, 7);
-        }
+    }
+    if (bandwidth && perToken > 0) {
+      List<MemorySegment> segments = new ArrayList<>();
+      for (GgufTensor t : file.tensors().values()) {
+        segments.add(t.data());
+      }
+      double[] bw = runner.readBandwidth(segments);
+      if (bw != null) {
         double roofline = bw[0] / perToken;
         double cpuRoofline = bw[1] / perToken;
         o.put("read_bandwidth_gb_s", round(bw[0] / 1e9));
@@ -365,7 +360,7 @@ public final class GenerateCommand implements Callable<Integer> {
           o.put("roofline_fraction", round(result.decodeTokensPerSecond() / roofline));
           o.put(
               "roofline_fraction_cpu",
-              round(result.decodeTokensPerCpuSecond(lr.threads()) / cpuRoofline));
+              round(result.decodeTokensPerCpuSecond(usedThreads) / cpuRoofline));
         }
       }
     }

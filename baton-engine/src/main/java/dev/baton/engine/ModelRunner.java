@@ -1,5 +1,6 @@
 package dev.baton.engine;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
@@ -31,6 +32,31 @@ public interface ModelRunner extends AutoCloseable {
 
   /** The KV pool this runner reads and writes. */
   KvBlockPool kvPool();
+
+  // ---- what benchmarks report (baton generate --json) ----
+
+  /** Threads the runner computes with. */
+  default int threads() {
+    return 1;
+  }
+
+  /** Weight bytes read per decoded token (the memory roofline's numerator); 0 when unknown. */
+  default long weightBytesPerToken() {
+    return 0;
+  }
+
+  /** Which kernels compute, in a few words. */
+  default String kernels() {
+    return "unknown";
+  }
+
+  /**
+   * Measured read bandwidth over {@code segments} in bytes per second: {@code [all threads, per CPU
+   * second]}; null when the backend cannot measure it.
+   */
+  default double[] readBandwidth(List<MemorySegment> segments) {
+    return null;
+  }
 
   @Override
   void close();

@@ -149,6 +149,7 @@ public final class LlamaRunner implements ModelRunner {
   }
 
   /** Bytes of weights one decode step reads (every matrix once, plus one embedding row). */
+  @Override
   public long weightBytesPerToken() {
     long sum = output.byteSize() + embedding.rowBytes();
     for (Layer l : layers) {
@@ -163,6 +164,7 @@ public final class LlamaRunner implements ModelRunner {
     return sum;
   }
 
+  @Override
   public int threads() {
     return parallel.threads();
   }
@@ -180,6 +182,18 @@ public final class LlamaRunner implements ModelRunner {
   @Override
   public KvBlockPool kvPool() {
     return pool;
+  }
+
+  @Override
+  public String kernels() {
+    return dev.baton.engine.kernel.Kernels.describe();
+  }
+
+  @Override
+  public double[] readBandwidth(List<java.lang.foreign.MemorySegment> segments) {
+    try (dev.baton.engine.kernel.Parallel p = new dev.baton.engine.kernel.Parallel(threads())) {
+      return dev.baton.engine.kernel.MemoryBandwidth.measureBoth(segments, p, 7);
+    }
   }
 
   @Override
