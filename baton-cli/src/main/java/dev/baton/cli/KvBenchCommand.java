@@ -1,6 +1,5 @@
 package dev.baton.cli;
 
-import dev.baton.kv.TransferBench;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -1,5 +1,6 @@
 package dev.baton.kv;
 
+import dev.baton.kv.p2p.P2pConnector;
 import java.util.Set;
 
 /** Builds the connector a {@link KvTransferConfig} names. */

@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.core.Json;
 import dev.baton.core.Role;
 import dev.baton.core.config.ConfigNode;
+import dev.baton.kv.p2p.P2pConnector;
+import dev.baton.kv.p2p.P2pOptions;
+import dev.baton.kv.p2p.Transport;
 import java.util.Set;
 
 /**

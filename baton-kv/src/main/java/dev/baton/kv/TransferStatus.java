@@ -42,7 +42,7 @@ public enum TransferStatus {
     return code;
   }
 
-  static TransferStatus fromCode(int code) {
+  public static TransferStatus fromCode(int code) {
     for (TransferStatus status : values()) {
       if (status.code == code) {
         return status;

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.baton.core.Role;
+import dev.baton.kv.p2p.P2pOptions;
+import dev.baton.kv.p2p.Transport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

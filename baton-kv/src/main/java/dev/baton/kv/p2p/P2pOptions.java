@@ -1,7 +1,8 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.core.config.ConfigNode;
+import dev.baton.kv.SharedMemoryRegion;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
 import java.io.EOFException;
 import java.io.IOException;

@@ -1,16 +1,13 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
+import dev.baton.kv.KvCacheView;
+import dev.baton.kv.TransferStatus;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -45,28 +42,11 @@ public final class BlockClient implements AutoCloseable {
   private final long timeoutMillis;
   private final String hostId = Wire.hostId();
   private final SecureRandom random = new SecureRandom();
-  private final Map<String, Deque<Connection>> idle = new ConcurrentHashMap<>();
-  private final Map<String, Mapping> mappings = new ConcurrentHashMap<>();
+  private final Map<String, Deque<PeerConnection>> idle = new ConcurrentHashMap<>();
+  private final TcpPullChannel tcp;
+  private final SharedMemoryPullChannel shm;
   private final ScheduledExecutorService watchdog;
   private volatile boolean closed;
-
-  /** An authenticated connection and what the server told us about itself. */
-  private record Connection(
-      SocketChannel channel, String peerHostId, String exportPath, long blockBytes) {}
-
-  /** A peer's shared memory mapped read-only into this process. */
-  private record Mapping(String path, Arena arena, MemorySegment segment) {}
-
-  /** An expected failure on the way: carried out of nested calls, turned into a result. */
-  private static final class Failure extends Exception {
-    private static final long serialVersionUID = 1L;
-    final TransferStatus status;
-
-    Failure(TransferStatus status, String message) {
-      super(message, null, false, false);
-      this.status = status;
-    }
-  }
 
   public BlockClient(
       KvCacheView memory, byte[] secret, String layoutKey, Transport transport, Duration timeout) {
@@ -75,6 +55,8 @@ public final class BlockClient implements AutoCloseable {
     this.layoutKey = layoutKey;
     this.transport = transport;
     this.timeoutMillis = timeout.toMillis();
+    this.tcp = new TcpPullChannel(memory);
+    this.shm = new SharedMemoryPullChannel(memory);
     this.watchdog =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -110,12 +92,12 @@ public final class BlockClient implements AutoCloseable {
         host,
         port,
         connection -> {
-          boolean shm = useSharedMemory(host, port, connection);
+          String peer = host + ":" + port;
+          boolean shared = useSharedMemory(peer, connection);
+          PullChannel channel = shared ? shm : tcp;
           TransferResult result =
-              shm
-                  ? pullShared(host, port, connection, requestId, leaseToken, remoteIds, localIds)
-                  : pullStream(connection, requestId, leaseToken, remoteIds, localIds);
-          if (result.isOk() && shm) {
+              channel.pull(peer, connection, requestId, leaseToken, remoteIds, localIds);
+          if (result.isOk() && shared) {
             // The lease stays pinned until we say we are done copying.
             TransferResult done =
                 releaseAfter
@@ -143,14 +125,14 @@ public final class BlockClient implements AutoCloseable {
         host, port, connection -> exchangeRelease(connection, requestId, leaseToken));
   }
 
-  /** Whether this client would use shared memory with the peer that answered on this connection. */
-  private boolean useSharedMemory(String host, int port, Connection connection) throws Failure {
+  /** Whether this client uses shared memory with the peer that answered on this connection. */
+  private boolean useSharedMemory(String peer, PeerConnection connection) throws PullFailure {
     boolean possible = !connection.exportPath().isEmpty() && connection.peerHostId().equals(hostId);
     if (transport == Transport.TCP) {
       return false;
     }
     if (transport == Transport.SHM && !possible) {
-      throw new Failure(
+      throw new PullFailure(
           TransferStatus.SHM_UNAVAILABLE,
           connection.exportPath().isEmpty()
               ? "the peer exports no shared memory"
@@ -159,142 +141,16 @@ public final class BlockClient implements AutoCloseable {
     if (!possible) {
       return false;
     }
-    Mapping mapping = mapping(host + ":" + port, connection);
-    if (mapping == null && transport == Transport.SHM) {
-      throw new Failure(
+    boolean mapped = shm.canMap(peer, connection);
+    if (!mapped && transport == Transport.SHM) {
+      throw new PullFailure(
           TransferStatus.SHM_UNAVAILABLE,
           "cannot map the peer's memory " + connection.exportPath());
     }
-    return mapping != null;
+    return mapped;
   }
 
-  private TransferResult pullStream(
-      Connection connection, String requestId, String token, int[] remoteIds, int[] localIds)
-      throws IOException, Failure {
-    sendRead(connection, requestId, token, Wire.MODE_STREAM, remoteIds);
-    ByteBuffer reply = Wire.readFrame(connection.channel());
-    byte type = reply.get();
-    if (type == Wire.ERROR) {
-      return errorResult(reply);
-    }
-    if (type != Wire.READ_OK) {
-      throw new Wire.ProtocolException("expected READ_OK, got " + type);
-    }
-    int count = Wire.getInt(reply);
-    long blockBytes = Wire.getLong(reply);
-    if (count != remoteIds.length || blockBytes != memory.blockBytes()) {
-      throw new Wire.ProtocolException("READ_OK does not match the request");
-    }
-    ByteBuffer[] targets = new ByteBuffer[count];
-    for (int i = 0; i < count; i++) {
-      targets[i] = memory.block(localIds[i]).asByteBuffer();
-    }
-    long remaining = count * blockBytes;
-    while (remaining > 0) {
-      long n = connection.channel().read(targets);
-      if (n < 0) {
-        throw new java.io.EOFException("peer closed the connection mid-transfer");
-      }
-      remaining -= n;
-    }
-    return TransferResult.ok(count * blockBytes, "tcp");
-  }
-
-  private TransferResult pullShared(
-      String host,
-      int port,
-      Connection connection,
-      String requestId,
-      String token,
-      int[] remoteIds,
-      int[] localIds)
-      throws IOException, Failure {
-    sendRead(connection, requestId, token, Wire.MODE_SHM, remoteIds);
-    ByteBuffer reply = Wire.readFrame(connection.channel());
-    byte type = reply.get();
-    if (type == Wire.ERROR) {
-      return errorResult(reply);
-    }
-    if (type != Wire.READ_OK) {
-      throw new Wire.ProtocolException("expected READ_OK, got " + type);
-    }
-    int count = Wire.getInt(reply);
-    long blockBytes = Wire.getLong(reply);
-    if (count != remoteIds.length || blockBytes != memory.blockBytes()) {
-      throw new Wire.ProtocolException("READ_OK does not match the request");
-    }
-    Mapping mapping = mapping(host + ":" + port, connection);
-    if (mapping == null) {
-      throw new Failure(TransferStatus.SHM_UNAVAILABLE, "the peer's memory mapping went away");
-    }
-    MemorySegment source = mapping.segment();
-    long[] offsets = new long[count];
-    for (int i = 0; i < count; i++) {
-      offsets[i] = Wire.getLong(reply);
-      if (offsets[i] < 0 || offsets[i] > source.byteSize() - blockBytes) {
-        throw new Wire.ProtocolException("block offset outside the peer's memory");
-      }
-    }
-    try {
-      // Copy runs that are contiguous on both sides in one call: large copies take the
-      // non-temporal memcpy path, which is far faster than block-sized ones (docs/PERFORMANCE.md).
-      for (int i = 0; i < count; ) {
-        int run = 1;
-        while (i + run < count
-            && offsets[i + run] == offsets[i] + run * blockBytes
-            && localIds[i + run] == localIds[i] + run) {
-          run++;
-        }
-        MemorySegment target = localRun(localIds[i], run);
-        if (target != null) {
-          MemorySegment.copy(source, offsets[i], target, 0, run * blockBytes);
-        } else {
-          for (int k = 0; k < run; k++) {
-            MemorySegment.copy(
-                source, offsets[i + k], memory.block(localIds[i + k]), 0, blockBytes);
-          }
-        }
-        i += run;
-      }
-    } catch (IllegalStateException e) {
-      throw new Failure(TransferStatus.CLOSED, "client closed during the copy");
-    }
-    return TransferResult.ok(count * blockBytes, "shm");
-  }
-
-  /**
-   * One segment over local blocks {@code first .. first + count - 1} when they are adjacent in
-   * memory (always so in a block-major pool), else null. Same scope as the blocks.
-   */
-  @SuppressWarnings("restricted")
-  private MemorySegment localRun(int first, int count) {
-    MemorySegment head = memory.block(first);
-    if (count == 1) {
-      return head;
-    }
-    MemorySegment last = memory.block(first + count - 1);
-    if (last.address() != head.address() + (count - 1) * memory.blockBytes()) {
-      return null;
-    }
-    return head.reinterpret(count * memory.blockBytes());
-  }
-
-  private void sendRead(
-      Connection connection, String requestId, String token, byte mode, int[] remoteIds)
-      throws IOException {
-    Wire.FrameBuilder read =
-        new Wire.FrameBuilder(Wire.READ)
-            .putString(requestId)
-            .putString(token)
-            .putByte(mode)
-            .putInt(remoteIds.length);
-    for (int id : remoteIds) {
-      read.putInt(id);
-    }
-    Wire.writeFully(connection.channel(), read.finish());
-  }
-
-  private TransferResult exchangeRelease(Connection connection, String requestId, String token)
+  private TransferResult exchangeRelease(PeerConnection connection, String requestId, String token)
       throws IOException {
     Wire.writeFully(
         connection.channel(),
@@ -305,12 +161,13 @@ public final class BlockClient implements AutoCloseable {
       return TransferResult.ok(0, "");
     }
     if (type == Wire.ERROR) {
-      return errorResult(reply);
+      return PullChannel.errorResult(reply);
     }
     throw new Wire.ProtocolException("expected RELEASE_OK, got " + type);
   }
 
-  private TransferResult exchangeUnpin(Connection connection, String requestId) throws IOException {
+  private TransferResult exchangeUnpin(PeerConnection connection, String requestId)
+      throws IOException {
     Wire.writeFully(
         connection.channel(), new Wire.FrameBuilder(Wire.UNPIN).putString(requestId).finish());
     ByteBuffer reply = Wire.readFrame(connection.channel());
@@ -320,13 +177,8 @@ public final class BlockClient implements AutoCloseable {
     return TransferResult.ok(0, "");
   }
 
-  private static TransferResult errorResult(ByteBuffer reply) throws Wire.ProtocolException {
-    TransferStatus status = TransferStatus.fromCode(Wire.getByte(reply));
-    return TransferResult.failed(status, Wire.getString(reply));
-  }
-
   private interface Exchange {
-    TransferResult run(Connection connection) throws IOException, Failure;
+    TransferResult run(PeerConnection connection) throws IOException, PullFailure;
   }
 
   /**
@@ -339,8 +191,8 @@ public final class BlockClient implements AutoCloseable {
     }
     String peer = host + ":" + port;
     for (int attempt = 0; ; attempt++) {
-      Deque<Connection> pool = idle.computeIfAbsent(peer, k -> new ConcurrentLinkedDeque<>());
-      Connection pooled = pool.pollFirst();
+      Deque<PeerConnection> pool = idle.computeIfAbsent(peer, k -> new ConcurrentLinkedDeque<>());
+      PeerConnection pooled = pool.pollFirst();
       AtomicBoolean timedOut = new AtomicBoolean();
       SocketChannel[] current = new SocketChannel[1];
       ScheduledFuture<?> deadline =
@@ -354,7 +206,7 @@ public final class BlockClient implements AutoCloseable {
               },
               timeoutMillis,
               TimeUnit.MILLISECONDS);
-      Connection connection = pooled;
+      PeerConnection connection = pooled;
       try {
         if (connection == null) {
           SocketChannel channel = SocketChannel.open();
@@ -378,7 +230,7 @@ public final class BlockClient implements AutoCloseable {
           closeQuietly(connection.channel());
         }
         return result;
-      } catch (Failure f) {
+      } catch (PullFailure f) {
         deadline.cancel(false);
         if (connection != null) {
           closeQuietly(connection.channel());
@@ -399,7 +251,7 @@ public final class BlockClient implements AutoCloseable {
         if (pooled != null && attempt == 0) {
           continue; // a stale pooled connection: try once more on a fresh one
         }
-        dropMapping(peer);
+        shm.drop(peer);
         TransferStatus status =
             e instanceof Wire.ProtocolException
                 ? TransferStatus.PROTOCOL_ERROR
@@ -410,22 +262,23 @@ public final class BlockClient implements AutoCloseable {
   }
 
   /** Connects and authenticates; a refusal by the server is a {@link Failure}. */
-  private Connection connect(SocketChannel channel, String host, int port)
-      throws IOException, Failure {
+  private PeerConnection connect(SocketChannel channel, String host, int port)
+      throws IOException, PullFailure {
     channel.connect(new InetSocketAddress(host, port));
     channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
     ByteBuffer hello = Wire.readFrame(channel);
     byte type = hello.get();
     if (type == Wire.ERROR) {
-      TransferResult refused = errorResult(hello);
-      throw new Failure(refused.status(), refused.message());
+      TransferResult refused = PullChannel.errorResult(hello);
+      throw new PullFailure(refused.status(), refused.message());
     }
     if (type != Wire.HELLO || Wire.getInt(hello) != Wire.MAGIC) {
-      throw new Failure(TransferStatus.PROTOCOL_ERROR, "the peer is not a Baton KV block server");
+      throw new PullFailure(
+          TransferStatus.PROTOCOL_ERROR, "the peer is not a Baton KV block server");
     }
     short version = Wire.getShort(hello);
     if (version != Wire.VERSION) {
-      throw new Failure(
+      throw new PullFailure(
           TransferStatus.PROTOCOL_ERROR, "the peer speaks KV protocol version " + version);
     }
     byte[] serverNonce = Wire.getBytes(hello, Wire.NONCE_BYTES);
@@ -442,65 +295,25 @@ public final class BlockClient implements AutoCloseable {
     ByteBuffer reply = Wire.readFrame(channel);
     type = reply.get();
     if (type == Wire.ERROR) {
-      TransferResult refused = errorResult(reply);
-      throw new Failure(refused.status(), refused.message());
+      TransferResult refused = PullChannel.errorResult(reply);
+      throw new PullFailure(refused.status(), refused.message());
     }
     if (type != Wire.AUTH_OK) {
-      throw new Failure(TransferStatus.PROTOCOL_ERROR, "expected AUTH_OK, got " + type);
+      throw new PullFailure(TransferStatus.PROTOCOL_ERROR, "expected AUTH_OK, got " + type);
     }
     byte[] proof = Wire.getBytes(reply, 32);
     if (!MessageDigest.isEqual(
         proof, Wire.hmac(secret, "baton-kv server", clientNonce, serverNonce))) {
-      throw new Failure(TransferStatus.AUTH_FAILED, "the server could not prove the secret");
+      throw new PullFailure(TransferStatus.AUTH_FAILED, "the server could not prove the secret");
     }
     String peerHostId = Wire.getString(reply);
     String exportPath = Wire.getString(reply);
     long blockBytes = Wire.getLong(reply);
     Wire.getInt(reply); // the server's block count: informational
     if (blockBytes != memory.blockBytes()) {
-      throw new Failure(TransferStatus.LAYOUT_MISMATCH, "block sizes differ");
+      throw new PullFailure(TransferStatus.LAYOUT_MISMATCH, "block sizes differ");
     }
-    return new Connection(channel, peerHostId, exportPath, blockBytes);
-  }
-
-  /** The peer's memory mapped here, mapping it on first use; null when it cannot be mapped. */
-  private Mapping mapping(String peer, Connection connection) {
-    Mapping current = mappings.get(peer);
-    if (current != null && current.path().equals(connection.exportPath())) {
-      return current;
-    }
-    synchronized (mappings) {
-      current = mappings.get(peer);
-      if (current != null && current.path().equals(connection.exportPath())) {
-        return current;
-      }
-      if (current != null) {
-        mappings.remove(peer);
-        current.arena().close(); // the peer restarted with new memory
-      }
-      Arena arena = Arena.ofShared();
-      try (FileChannel file =
-          FileChannel.open(Path.of(connection.exportPath()), StandardOpenOption.READ)) {
-        MemorySegment segment = file.map(FileChannel.MapMode.READ_ONLY, 0, file.size(), arena);
-        // Fault the page tables in now, once, rather than during the first pulls.
-        segment.load();
-        Mapping mapping = new Mapping(connection.exportPath(), arena, segment);
-        mappings.put(peer, mapping);
-        return mapping;
-      } catch (IOException | RuntimeException e) {
-        arena.close();
-        return null;
-      }
-    }
-  }
-
-  private void dropMapping(String peer) {
-    synchronized (mappings) {
-      Mapping mapping = mappings.remove(peer);
-      if (mapping != null) {
-        mapping.arena().close();
-      }
-    }
+    return new PeerConnection(channel, peerHostId, exportPath, blockBytes);
   }
 
   private static void closeQuietly(SocketChannel channel) {
@@ -514,17 +327,12 @@ public final class BlockClient implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    for (Deque<Connection> pool : idle.values()) {
-      for (Connection connection; (connection = pool.pollFirst()) != null; ) {
+    for (Deque<PeerConnection> pool : idle.values()) {
+      for (PeerConnection connection; (connection = pool.pollFirst()) != null; ) {
         closeQuietly(connection.channel());
       }
     }
-    synchronized (mappings) {
-      for (Mapping mapping : mappings.values()) {
-        mapping.arena().close();
-      }
-      mappings.clear();
-    }
+    shm.close();
     watchdog.shutdownNow();
   }
 }

@@ -1,7 +1,12 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.core.KvTransferParams;
+import dev.baton.kv.KvCacheView;
+import dev.baton.kv.KvConnector;
+import dev.baton.kv.KvTransferConfig;
+import dev.baton.kv.LoadFailurePolicy;
+import dev.baton.kv.TransferStatus;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;

@@ -1,4 +1,6 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
+
+import dev.baton.kv.OffHeapBlockMemory;
 
 /** The block channel over TCP (forced, even though the peer is on this host). */
 class TcpTransferTest extends TransferContract {

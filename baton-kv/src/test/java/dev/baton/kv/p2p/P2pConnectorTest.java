@@ -1,10 +1,17 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.core.KvTransferParams;
+import dev.baton.kv.KvCacheView;
+import dev.baton.kv.KvConnector;
+import dev.baton.kv.KvConnectors;
+import dev.baton.kv.KvTransferConfig;
+import dev.baton.kv.LoadFailurePolicy;
+import dev.baton.kv.OffHeapBlockMemory;
+import dev.baton.kv.TransferStatus;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;

@@ -1,5 +1,7 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
+import dev.baton.kv.KvCacheView;
+import dev.baton.kv.TransferStatus;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;

@@ -1,7 +1,10 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.baton.kv.OffHeapBlockMemory;
+import dev.baton.kv.SharedMemoryRegion;
+import dev.baton.kv.TransferStatus;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

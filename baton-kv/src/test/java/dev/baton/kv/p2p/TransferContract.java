@@ -1,8 +1,11 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.baton.kv.KvCacheView;
+import dev.baton.kv.OffHeapBlockMemory;
+import dev.baton.kv.TransferStatus;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -1,4 +1,6 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
+
+import dev.baton.kv.TransferStatus;
 
 /**
  * What one pull or release did.

@@ -1,4 +1,4 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
 /**
  * How block bytes travel: {@code AUTO} uses shared memory when the peer is on this host and exports

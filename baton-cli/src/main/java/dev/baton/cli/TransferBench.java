@@ -1,5 +1,12 @@
-package dev.baton.kv;
+package dev.baton.cli;
 
+import dev.baton.kv.OffHeapBlockMemory;
+import dev.baton.kv.SharedMemoryRegion;
+import dev.baton.kv.p2p.BlockClient;
+import dev.baton.kv.p2p.BlockServer;
+import dev.baton.kv.p2p.LeaseTable;
+import dev.baton.kv.p2p.TransferResult;
+import dev.baton.kv.p2p.Transport;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -1,5 +1,6 @@
-package dev.baton.kv;
+package dev.baton.kv.p2p;
 
+import dev.baton.kv.TransferStatus;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
