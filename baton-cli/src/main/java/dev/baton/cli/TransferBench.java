@@ -97,9 +97,11 @@ public final class TransferBench {
       Arrays.setAll(ids, i -> i);
       byte[] secret = SECRET.getBytes(StandardCharsets.UTF_8);
       try (BlockClient tcp =
-              new BlockClient(local, secret, LAYOUT, Transport.TCP, Duration.ofSeconds(60));
+              new BlockClient(
+                  local, secret, LAYOUT, Transport.TCP, Duration.ofSeconds(60), "test-client");
           BlockClient shm =
-              new BlockClient(local, secret, LAYOUT, Transport.SHM, Duration.ofSeconds(60));
+              new BlockClient(
+                  local, secret, LAYOUT, Transport.SHM, Duration.ofSeconds(60), "test-client");
           SocketChannel plain =
               SocketChannel.open(new InetSocketAddress("127.0.0.1", plainPeer.port))) {
         ByteBuffer request = ByteBuffer.allocate(8);

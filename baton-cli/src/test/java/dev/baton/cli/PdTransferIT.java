@@ -62,6 +62,7 @@ class PdTransferIT {
   static Worker prefill16;
   static Worker decode16;
   static Worker doomedPrefill;
+  static Worker fencedDecode;
 
   /** A {@code baton serve} process; {@link #kill()} is kill -9. */
   static final class Worker implements AutoCloseable {
@@ -183,6 +184,15 @@ class PdTransferIT {
             "decode",
             "--kv-transfer-config",
             kv("kv_consumer", "fail"));
+    // Pulls only from a peer that is not here: a request naming any other address is refused.
+    fencedDecode =
+        new Worker(
+            "--role",
+            "decode",
+            "--kv-transfer-config",
+            "{\"kv_connector\":\"P2pConnector\",\"kv_role\":\"kv_consumer\","
+                + "\"kv_connector_extra_config\":{\"timeout_ms\":5000,"
+                + "\"peers\":[\"192.0.2.10:5600\"]}}");
     for (Worker w : ALL) {
       w.url(); // wait until every worker listens
     }
@@ -296,6 +306,32 @@ class PdTransferIT {
     assertThat(tokens(pd)).isEqualTo(tokens(reference));
     assertThat(pd.path("usage").path("prompt_tokens_details").path("cached_tokens").asInt())
         .isEqualTo(48);
+  }
+
+  @Test
+  @Order(2)
+  void aDecodeWorkerNeverDialsAnAddressOutsideItsPeers() throws Exception {
+    int[] prompt = prompt(40, 123);
+    JsonNode genuine = prefillLeg(prefill32, prompt);
+    try (java.net.ServerSocket bait = new java.net.ServerSocket()) {
+      bait.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      bait.setSoTimeout(500);
+      ObjectNode forged = ((ObjectNode) genuine).deepCopy();
+      forged.put("remote_host", "127.0.0.1");
+      forged.put("remote_port", bait.getLocalPort());
+      HttpResponse<String> refused = post(fencedDecode, request(prompt, MAX_TOKENS, forged));
+      assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
+      assertThat(Json.parse(refused.body()).path("error").path("message").asText())
+          .contains("is not a configured KV peer");
+      org.assertj.core.api.Assertions.assertThatThrownBy(bait::accept)
+          .as("the worker must not even connect")
+          .isInstanceOf(java.net.SocketTimeoutException.class);
+    }
+    // The same worker keeps serving, and the genuine lease is still there for a real pull.
+    assertThat(tokens(ok(post(fencedDecode, request(prompt, 2, null))))).hasSize(2);
+    JsonNode reference = ok(post(colocated32, request(prompt, MAX_TOKENS, null)));
+    assertThat(tokens(ok(post(decode32, request(prompt, MAX_TOKENS, genuine)))))
+        .isEqualTo(tokens(reference));
   }
 
   @Test

@@ -47,6 +47,10 @@ public final class WorkerPlan {
       }
       if (!extra.has("host") && !spec.host().equals("127.0.0.1")) {
         extra.put("host", spec.host());
+        if (!extra.has("peers")) {
+          // Every worker of this cluster advertises this host: the only place to pull from.
+          extra.putArray("peers").add(spec.host());
+        }
       }
     }
     return Json.write(node);

@@ -7,7 +7,6 @@ import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -41,6 +40,7 @@ public final class BlockClient implements AutoCloseable {
   private final Transport transport;
   private final long timeoutMillis;
   private final String hostId = Wire.hostId();
+  private final String identity;
   private final SecureRandom random = new SecureRandom();
   private final Map<String, Deque<PeerConnection>> idle = new ConcurrentHashMap<>();
   private final TcpPullChannel tcp;
@@ -48,8 +48,17 @@ public final class BlockClient implements AutoCloseable {
   private final ScheduledExecutorService watchdog;
   private volatile boolean closed;
 
+  /**
+   * @param identity this client's name in the handshake (the engine id)
+   */
   public BlockClient(
-      KvCacheView memory, byte[] secret, String layoutKey, Transport transport, Duration timeout) {
+      KvCacheView memory,
+      byte[] secret,
+      String layoutKey,
+      Transport transport,
+      Duration timeout,
+      String identity) {
+    this.identity = identity;
     this.memory = memory;
     this.secret = secret.clone();
     this.layoutKey = layoutKey;
@@ -282,15 +291,31 @@ public final class BlockClient implements AutoCloseable {
           TransferStatus.PROTOCOL_ERROR, "the peer speaks KV protocol version " + version);
     }
     byte[] serverNonce = Wire.getBytes(hello, Wire.NONCE_BYTES);
+    String serverIdentity = Wire.getString(hello);
     byte[] clientNonce = new byte[Wire.NONCE_BYTES];
     random.nextBytes(clientNonce);
-    byte[] layout = layoutKey.getBytes(StandardCharsets.UTF_8);
+    // The MAC names the address we dialed: a relay at another address cannot use it on the
+    // real server, which checks that the address is its own.
+    Wire.Transcript transcript =
+        new Wire.Transcript()
+            .add(Wire.MAGIC)
+            .add(Wire.VERSION)
+            .add(serverNonce)
+            .add(serverIdentity)
+            .add(clientNonce)
+            .add(identity)
+            .add(host)
+            .add(port)
+            .add(layoutKey);
     Wire.writeFully(
         channel,
         new Wire.FrameBuilder(Wire.AUTH)
             .putBytes(clientNonce)
-            .putBytes(Wire.hmac(secret, "baton-kv client", serverNonce, clientNonce, layout))
+            .putString(identity)
+            .putString(host)
+            .putInt(port)
             .putString(layoutKey)
+            .putBytes(transcript.mac(secret, "baton-kv/2 client"))
             .finish());
     ByteBuffer reply = Wire.readFrame(channel);
     type = reply.get();
@@ -301,15 +326,16 @@ public final class BlockClient implements AutoCloseable {
     if (type != Wire.AUTH_OK) {
       throw new PullFailure(TransferStatus.PROTOCOL_ERROR, "expected AUTH_OK, got " + type);
     }
-    byte[] proof = Wire.getBytes(reply, 32);
-    if (!MessageDigest.isEqual(
-        proof, Wire.hmac(secret, "baton-kv server", clientNonce, serverNonce))) {
-      throw new PullFailure(TransferStatus.AUTH_FAILED, "the server could not prove the secret");
-    }
     String peerHostId = Wire.getString(reply);
     String exportPath = Wire.getString(reply);
     long blockBytes = Wire.getLong(reply);
-    Wire.getInt(reply); // the server's block count: informational
+    int serverBlocks = Wire.getInt(reply);
+    byte[] proof = Wire.getBytes(reply, 32);
+    transcript.add(peerHostId).add(exportPath).add(blockBytes).add(serverBlocks);
+    // Everything the server stated (host id, exported file, layout) is covered by its proof.
+    if (!MessageDigest.isEqual(proof, transcript.mac(secret, "baton-kv/2 server"))) {
+      throw new PullFailure(TransferStatus.AUTH_FAILED, "the server could not prove the secret");
+    }
     if (blockBytes != memory.blockBytes()) {
       throw new PullFailure(TransferStatus.LAYOUT_MISMATCH, "block sizes differ");
     }

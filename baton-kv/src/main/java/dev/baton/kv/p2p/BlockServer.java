@@ -10,7 +10,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -26,11 +25,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The producer side of the transfer channel: serves leased KV blocks to authenticated peers. Every
- * connection first proves it knows the cluster secret (HMAC challenge-response, both ways) and that
- * its KV layout equals ours; then it may read blocks of a live lease whose request id and token it
- * presents, and release that lease. Block bytes go straight from the off-heap memory to the socket
- * in one gathering write per message, or, for a same-host peer, the peer copies them out of the
- * exported shared-memory file while the lease stays pinned.
+ * connection first proves it knows the cluster secret with a MAC over the whole handshake
+ * transcript, which names the address the client dialed: a relay at another address cannot pass a
+ * client's proof on (docs/SECURITY.md). The server's answer, with everything it states about
+ * itself, is MACed the same way. Then the peer may read blocks of a live lease whose request id and
+ * token it presents, and release that lease. Block bytes go straight from the off-heap memory to
+ * the socket in one gathering write per message, or, for a same-host peer, the peer copies them out
+ * of the exported shared-memory file while the lease stays pinned.
  *
  * <p>Misbehaving peers get an error frame or a closed connection; the server keeps serving.
  */
@@ -43,17 +44,25 @@ public final class BlockServer implements AutoCloseable {
    * @param port port, 0 for a free one
    * @param exportSharedMemory offer same-host peers the memory's shared file (when it has one)
    * @param handshakeTimeout how long an unauthenticated connection may take to prove itself
-   * @param maxConnections connections served at once; more are refused with BUSY
+   * @param maxConnections authenticated connections served at once; more are refused with BUSY
+   * @param maxPendingHandshakes unauthenticated connections held at once; a new one beyond this
+   *     closes the oldest, so silent connections cannot keep real peers out
+   * @param identity this server's name in the handshake (the engine id)
+   * @param advertisedHost the host decode workers are told to dial (also counts as ours)
    */
   public record Options(
       String bindHost,
       int port,
       boolean exportSharedMemory,
       Duration handshakeTimeout,
-      int maxConnections) {
+      int maxConnections,
+      int maxPendingHandshakes,
+      String identity,
+      String advertisedHost) {
 
     public static Options loopback() {
-      return new Options("127.0.0.1", 0, true, Duration.ofSeconds(5), 256);
+      return new Options(
+          "127.0.0.1", 0, true, Duration.ofSeconds(2), 256, 64, "test-server", "127.0.0.1");
     }
   }
 
@@ -69,6 +78,8 @@ public final class BlockServer implements AutoCloseable {
   private final ScheduledExecutorService watchdog;
   private final SecureRandom random = new SecureRandom();
   private final AtomicInteger connections = new AtomicInteger();
+  private final java.util.concurrent.ConcurrentLinkedDeque<SocketChannel> pending =
+      new java.util.concurrent.ConcurrentLinkedDeque<>();
   private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
   private final AtomicInteger authFailures = new AtomicInteger();
   private volatile boolean closed;
@@ -128,29 +139,35 @@ public final class BlockServer implements AutoCloseable {
         LOG.log(Level.WARNING, "accept failed", e);
         continue;
       }
-      if (connections.incrementAndGet() > options.maxConnections()) {
-        connections.decrementAndGet();
-        refuse(channel);
-        continue;
+      pending.addLast(channel);
+      while (pending.size() > options.maxPendingHandshakes()) {
+        SocketChannel oldest = pending.pollFirst();
+        if (oldest != null) {
+          closeQuietly(oldest); // still silent: it loses its place to the newcomer
+        }
       }
       open.add(channel);
       Thread.ofVirtual().name("baton-kv-conn").start(() -> serve(channel));
     }
   }
 
-  private void refuse(SocketChannel channel) {
-    try (channel) {
-      Wire.writeFully(channel, error(TransferStatus.BUSY, "too many connections"));
-    } catch (IOException e) {
-      // The peer is gone already; nothing to tell it.
-    }
-  }
-
   private void serve(SocketChannel channel) {
     List<LeaseTable.Lease> pins = new ArrayList<>();
+    boolean counted = false;
     try {
       channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-      if (!handshake(channel)) {
+      boolean authenticated;
+      try {
+        authenticated = handshake(channel);
+      } finally {
+        pending.remove(channel);
+      }
+      if (!authenticated) {
+        return;
+      }
+      counted = true;
+      if (connections.incrementAndGet() > options.maxConnections()) {
+        Wire.writeFully(channel, error(TransferStatus.BUSY, "too many connections"));
         return;
       }
       while (!closed) {
@@ -182,7 +199,9 @@ public final class BlockServer implements AutoCloseable {
       } catch (IOException ignored) {
         // Closing a broken socket may fail; it is closed either way.
       }
-      connections.decrementAndGet();
+      if (counted) {
+        connections.decrementAndGet();
+      }
     }
   }
 
@@ -202,25 +221,48 @@ public final class BlockServer implements AutoCloseable {
               .putInt(Wire.MAGIC)
               .putShort(Wire.VERSION)
               .putBytes(serverNonce)
+              .putString(options.identity())
               .finish());
       ByteBuffer auth = Wire.readFrame(channel);
       if (auth.get() != Wire.AUTH) {
         throw new Wire.ProtocolException("expected AUTH");
       }
       byte[] clientNonce = Wire.getBytes(auth, Wire.NONCE_BYTES);
-      byte[] proof = Wire.getBytes(auth, 32);
+      String clientIdentity = Wire.getString(auth);
+      String dialedHost = Wire.getString(auth);
+      int dialedPort = Wire.getInt(auth);
       String peerLayout = Wire.getString(auth);
-      byte[] expected =
-          Wire.hmac(
-              secret,
-              "baton-kv client",
-              serverNonce,
-              clientNonce,
-              peerLayout.getBytes(StandardCharsets.UTF_8));
-      if (!MessageDigest.isEqual(expected, proof)) {
+      byte[] proof = Wire.getBytes(auth, 32);
+      Wire.Transcript transcript =
+          new Wire.Transcript()
+              .add(Wire.MAGIC)
+              .add(Wire.VERSION)
+              .add(serverNonce)
+              .add(options.identity())
+              .add(clientNonce)
+              .add(clientIdentity)
+              .add(dialedHost)
+              .add(dialedPort)
+              .add(peerLayout);
+      if (!MessageDigest.isEqual(transcript.mac(secret, "baton-kv/2 client"), proof)) {
         authFailures.incrementAndGet();
         LOG.log(Level.WARNING, "KV peer {0} failed authentication", channel.getRemoteAddress());
         Wire.writeFully(channel, error(TransferStatus.AUTH_FAILED, "authentication failed"));
+        return false;
+      }
+      if (!isOurAddress(dialedHost, dialedPort)) {
+        // The proof is genuine but was made for someone else: a relay passing it on.
+        authFailures.incrementAndGet();
+        LOG.log(
+            Level.WARNING,
+            "KV peer {0} presented a proof made for {1}:{2}, not this server (a relay?)",
+            channel.getRemoteAddress(),
+            dialedHost,
+            dialedPort);
+        Wire.writeFully(
+            channel,
+            error(
+                TransferStatus.AUTH_FAILED, "the client dialed another address than this server"));
         return false;
       }
       if (!peerLayout.equals(layoutKey)) {
@@ -235,14 +277,15 @@ public final class BlockServer implements AutoCloseable {
                     + "'"));
         return false;
       }
+      transcript.add(hostId).add(exportPath).add(memory.blockBytes()).add(memory.numBlocks());
       Wire.writeFully(
           channel,
           new Wire.FrameBuilder(Wire.AUTH_OK)
-              .putBytes(Wire.hmac(secret, "baton-kv server", clientNonce, serverNonce))
               .putString(hostId)
               .putString(exportPath)
               .putLong(memory.blockBytes())
               .putInt(memory.numBlocks())
+              .putBytes(transcript.mac(secret, "baton-kv/2 server"))
               .finish());
       return true;
     } finally {
@@ -331,6 +374,32 @@ public final class BlockServer implements AutoCloseable {
         leases.unpin(lease);
       }
     }
+  }
+
+  /**
+   * Whether a client that dialed {@code host:port} meant this server: our port, and a host that is
+   * the advertised one or resolves to an address of this machine.
+   */
+  private boolean isOurAddress(String host, int port) {
+    if (port != address().getPort()) {
+      return false;
+    }
+    if (host.equalsIgnoreCase(options.advertisedHost())
+        || host.equalsIgnoreCase(options.bindHost())) {
+      return true;
+    }
+    try {
+      for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+        if (a.isLoopbackAddress()
+            || a.isAnyLocalAddress()
+            || java.net.NetworkInterface.getByInetAddress(a) != null) {
+          return true;
+        }
+      }
+    } catch (IOException e) {
+      return false;
+    }
+    return false;
   }
 
   private static String describe(TransferStatus status, String requestId) {

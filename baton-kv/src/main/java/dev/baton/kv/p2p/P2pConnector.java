@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -68,6 +67,7 @@ public final class P2pConnector implements KvConnector {
   private final AtomicLong loadsOk = new AtomicLong();
   private final AtomicLong loadsFailed = new AtomicLong();
   private final AtomicLong bytesLoaded = new AtomicLong();
+  private final PeerAllowlist allowlist;
   private final AtomicLong loadNanos = new AtomicLong();
 
   /** Counters for metrics and the transfer benchmark. */
@@ -80,6 +80,7 @@ public final class P2pConnector implements KvConnector {
     this.options = config.p2pOptions();
     this.engineId = config.engineId() != null ? config.engineId() : "baton-" + UUID.randomUUID();
     this.secret = options.resolveSecret();
+    this.allowlist = options.allowlist();
   }
 
   public String engineId() {
@@ -105,8 +106,11 @@ public final class P2pConnector implements KvConnector {
                     options.bindHost(),
                     options.port(),
                     options.transport() != Transport.TCP,
-                    Duration.ofSeconds(5),
-                    options.maxConnections()));
+                    options.handshakeTimeout(),
+                    options.maxConnections(),
+                    options.maxPendingHandshakes(),
+                    engineId,
+                    options.advertiseHost()));
       } catch (IOException e) {
         leases.close();
         throw new UncheckedIOException(
@@ -120,7 +124,9 @@ public final class P2pConnector implements KvConnector {
       }
     }
     if (config.role().canDecode()) {
-      client = new BlockClient(view, secret, view.layout(), options.transport(), options.timeout());
+      client =
+          new BlockClient(
+              view, secret, view.layout(), options.transport(), options.timeout(), engineId);
       loaders = Executors.newVirtualThreadPerTaskExecutor();
       pullPermits = new Semaphore(options.maxConcurrentPulls());
     }
@@ -154,6 +160,18 @@ public final class P2pConnector implements KvConnector {
     try {
       params = KvTransferParams.fromJson(request.kvTransferParams());
       problem = params.pullProblem();
+      if (problem == null && !allowlist.allows(params.remoteHost(), params.remotePort())) {
+        // Never dial an address only a request names: that would make this worker a port
+        // scanner and let anyone who can send a request feed it foreign KV.
+        problem =
+            "remote_host "
+                + params.remoteHost()
+                + ":"
+                + params.remotePort()
+                + " is not a configured KV peer (peers: "
+                + allowlist
+                + ")";
+      }
     } catch (IllegalArgumentException e) {
       params = null;
       problem = e.getMessage();

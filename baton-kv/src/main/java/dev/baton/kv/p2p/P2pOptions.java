@@ -25,8 +25,12 @@ import java.util.Set;
  * @param secret inline cluster secret, or null
  * @param secretFile file holding the cluster secret, or null
  * @param shmDir where the pool's shared-memory file lives
- * @param maxConnections connections the block server accepts at once
+ * @param maxConnections authenticated connections the block server serves at once
  * @param maxConcurrentPulls pulls one consumer runs at once
+ * @param peers where this worker may pull from ({@code host} or {@code host:port}; {@code *} allows
+ *     any); empty means loopback only. Never taken from a request (docs/SECURITY.md).
+ * @param handshakeTimeout how long the block server waits for a connection to authenticate
+ * @param maxPendingHandshakes unauthenticated connections the block server holds at once
  */
 public record P2pOptions(
     String bindHost,
@@ -39,7 +43,10 @@ public record P2pOptions(
     Path secretFile,
     Path shmDir,
     int maxConnections,
-    int maxConcurrentPulls) {
+    int maxConcurrentPulls,
+    java.util.List<String> peers,
+    Duration handshakeTimeout,
+    int maxPendingHandshakes) {
 
   /** Environment variable holding the cluster secret when no flag or config gives one. */
   public static final String SECRET_ENV = "BATON_KV_SECRET";
@@ -59,7 +66,10 @@ public record P2pOptions(
           "secret_file",
           "shm_dir",
           "max_connections",
-          "max_concurrent_pulls");
+          "max_concurrent_pulls",
+          "peers",
+          "handshake_timeout_ms",
+          "max_pending_handshakes");
 
   public P2pOptions {
     if (bindHost == null || bindHost.isBlank()) {
@@ -79,6 +89,14 @@ public record P2pOptions(
     }
     if (maxConnections < 1 || maxConcurrentPulls < 1) {
       throw new IllegalArgumentException("max_connections and max_concurrent_pulls must be >= 1");
+    }
+    peers = peers == null ? java.util.List.of() : java.util.List.copyOf(peers);
+    PeerAllowlist.of(peers); // rejects malformed entries now
+    if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
+      throw new IllegalArgumentException("handshake_timeout_ms must be positive");
+    }
+    if (maxPendingHandshakes < 1) {
+      throw new IllegalArgumentException("max_pending_handshakes must be >= 1");
     }
     if (secret != null && secretFile != null) {
       throw new IllegalArgumentException("give either secret or secret_file, not both");
@@ -102,7 +120,10 @@ public record P2pOptions(
         null,
         SharedMemoryRegion.DEFAULT_DIR,
         256,
-        8);
+        8,
+        java.util.List.of(),
+        Duration.ofSeconds(2),
+        64);
   }
 
   /** Reads options from a {@code kv_connector_extra_config} object; unknown keys are errors. */
@@ -123,7 +144,15 @@ public record P2pOptions(
         secretFile == null ? null : Path.of(secretFile),
         Path.of(n.text("shm_dir", d.shmDir().toString())),
         n.integer("max_connections", d.maxConnections()),
-        n.integer("max_concurrent_pulls", d.maxConcurrentPulls()));
+        n.integer("max_concurrent_pulls", d.maxConcurrentPulls()),
+        n.strings("peers"),
+        Duration.ofMillis(n.integer("handshake_timeout_ms", (int) d.handshakeTimeout().toMillis())),
+        n.integer("max_pending_handshakes", d.maxPendingHandshakes()));
+  }
+
+  /** Where this worker may pull KV from. */
+  public PeerAllowlist allowlist() {
+    return PeerAllowlist.of(peers);
   }
 
   /** A copy with the secret replaced (the {@code --kv-secret} flag wins over the config). */
@@ -139,7 +168,10 @@ public record P2pOptions(
         null,
         shmDir,
         maxConnections,
-        maxConcurrentPulls);
+        maxConcurrentPulls,
+        peers,
+        handshakeTimeout,
+        maxPendingHandshakes);
   }
 
   /** A copy with the secret read from {@code file} (the {@code --kv-secret-file} flag). */
@@ -155,7 +187,10 @@ public record P2pOptions(
         file,
         shmDir,
         maxConnections,
-        maxConcurrentPulls);
+        maxConcurrentPulls,
+        peers,
+        handshakeTimeout,
+        maxPendingHandshakes);
   }
 
   /**
@@ -210,6 +245,12 @@ public record P2pOptions(
         + maxConnections
         + ", maxConcurrentPulls="
         + maxConcurrentPulls
+        + ", peers="
+        + peers
+        + ", handshakeTimeout="
+        + handshakeTimeout
+        + ", maxPendingHandshakes="
+        + maxPendingHandshakes
         + "]";
   }
 }

@@ -18,7 +18,13 @@ import javax.crypto.spec.SecretKeySpec;
 final class Wire {
 
   static final int MAGIC = 0x4241544E; // "BATN"
-  static final short VERSION = 1;
+
+  /**
+   * 2: the handshake MAC covers the whole transcript (both nonces, both identities, the address the
+   * client dialed, the layout) and the server's AUTH_OK fields (docs/SECURITY.md).
+   */
+  static final short VERSION = 2;
+
   static final int NONCE_BYTES = 32;
 
   /** Largest control frame accepted: a READ for 256k block ids fits; garbage lengths do not. */
@@ -181,6 +187,32 @@ final class Wire {
   private static void need(ByteBuffer b, int n) throws ProtocolException {
     if (b.remaining() < n) {
       throw new ProtocolException("truncated frame");
+    }
+  }
+
+  /**
+   * The handshake transcript: every field either side stated, each length-prefixed so that no two
+   * different transcripts encode alike. Both MACs of the handshake are computed over it.
+   */
+  static final class Transcript {
+    private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+
+    Transcript add(byte[] field) {
+      bytes.writeBytes(ByteBuffer.allocate(4).putInt(field.length).array());
+      bytes.writeBytes(field);
+      return this;
+    }
+
+    Transcript add(String field) {
+      return add(field.getBytes(StandardCharsets.UTF_8));
+    }
+
+    Transcript add(long field) {
+      return add(ByteBuffer.allocate(8).putLong(field).array());
+    }
+
+    byte[] mac(byte[] secret, String label) {
+      return hmac(secret, label, bytes.toByteArray());
     }
   }
 

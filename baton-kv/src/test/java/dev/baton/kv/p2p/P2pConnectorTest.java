@@ -234,6 +234,66 @@ class P2pConnectorTest {
   }
 
   @Test
+  void aRemoteHostOutsideTheConfiguredPeersIsNeverDialed() throws Exception {
+    // Something listens where a forged request points; the worker must not even connect.
+    try (java.net.ServerSocket bait = new java.net.ServerSocket()) {
+      bait.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      bait.setSoTimeout(300);
+      int prefillPort = prefill.transferAddress().orElseThrow().getPort();
+      P2pConnector strict =
+          connector("kv_consumer", decodeMemory, "{\"peers\":[\"127.0.0.1:" + prefillPort + "\"]}");
+      try {
+        KvTransferParams answer = prefillAndFinish("p-8", 20, new int[] {1, 2});
+        KvTransferParams forged =
+            new KvTransferParams(
+                false,
+                true,
+                answer.remoteEngineId(),
+                answer.remoteRequestId(),
+                answer.remoteBlockIds(),
+                "127.0.0.1",
+                bait.getLocalPort(),
+                1,
+                answer.remoteLeaseToken());
+        KvConnector.Request r = request("d-8", 20, forged.toJson());
+        strict.matchedTokens(r, 0);
+        strict.afterAllocate(r, new int[] {1, 2}, 19);
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .until(() -> strict.pollFinished().failedRecving().contains("d-8"));
+        KvConnector.LoadFailure failure = strict.loadFailures().getFirst();
+        assertThat(failure.status()).isEqualTo(TransferStatus.BAD_PARAMS);
+        assertThat(failure.message()).contains("is not a configured KV peer");
+        org.assertj.core.api.Assertions.assertThatThrownBy(bait::accept)
+            .isInstanceOf(java.net.SocketTimeoutException.class);
+      } finally {
+        strict.close();
+      }
+    }
+  }
+
+  @Test
+  void withoutConfiguredPeersOnlyLoopbackIsAllowed() {
+    PeerAllowlist none = PeerAllowlist.of(List.of());
+    assertThat(none.allows("127.0.0.1", 5600)).isTrue();
+    assertThat(none.allows("localhost", 5600)).isTrue();
+    assertThat(none.allows("::1", 5600)).isTrue();
+    assertThat(none.allows("10.0.0.5", 5600)).isFalse();
+    assertThat(none.allows("evil.example", 5600)).isFalse();
+    PeerAllowlist some = PeerAllowlist.of(List.of("10.0.0.5", "10.0.0.6:7000", "[fd00::1]:7001"));
+    assertThat(some.allows("10.0.0.5", 1)).isTrue();
+    assertThat(some.allows("10.0.0.6", 7000)).isTrue();
+    assertThat(some.allows("10.0.0.6", 7002)).isFalse();
+    assertThat(some.allows("fd00::1", 7001)).isTrue();
+    assertThat(some.allows("127.0.0.1", 1))
+        .as("loopback is not implied once peers are set")
+        .isFalse();
+    assertThat(PeerAllowlist.of(List.of("*")).allows("203.0.113.9", 80)).isTrue();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> PeerAllowlist.of(List.of("h:99999")))
+        .hasMessageContaining("no valid port");
+  }
+
+  @Test
   void malformedParamsFailTheLoadInsteadOfThrowing() {
     JsonNode bad = dev.baton.core.Json.parse("{\"do_remote_prefill\":true,\"remote_port\":\"x\"}");
     KvConnector.Request r = request("d-7", 20, bad);

@@ -40,7 +40,8 @@ class SharedMemoryTransferTest extends TransferContract {
   void autoPicksSharedMemoryForASameHostPeer() {
     String token = leases.grant("req-auto", new int[] {4});
     try (BlockClient auto =
-        new BlockClient(clientMemory, SECRET, LAYOUT, Transport.AUTO, Duration.ofSeconds(5))) {
+        new BlockClient(
+            clientMemory, SECRET, LAYOUT, Transport.AUTO, Duration.ofSeconds(5), "test-client")) {
       TransferResult result =
           auto.pull("127.0.0.1", port(), "req-auto", token, new int[] {4}, new int[] {0}, true);
       assertThat(result.path()).isEqualTo("shm");

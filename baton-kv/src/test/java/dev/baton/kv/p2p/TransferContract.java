@@ -79,7 +79,7 @@ abstract class TransferContract {
   }
 
   BlockClient newClient(byte[] secret, String layout, Duration timeout) {
-    return new BlockClient(clientMemory, secret, layout, transport(), timeout);
+    return new BlockClient(clientMemory, secret, layout, transport(), timeout, "test-client");
   }
 
   int port() {
@@ -245,7 +245,8 @@ abstract class TransferContract {
     try (OffHeapBlockMemory wide =
             OffHeapBlockMemory.allocate(requests * 2, 16, BLOCK_BYTES, "test");
         BlockClient wideClient =
-            new BlockClient(wide, SECRET, LAYOUT, transport(), Duration.ofSeconds(10));
+            new BlockClient(
+                wide, SECRET, LAYOUT, transport(), Duration.ofSeconds(10), "test-client");
         ExecutorService pool = Executors.newFixedThreadPool(12)) {
       List<Future<TransferResult>> results = new ArrayList<>();
       for (int r = 0; r < requests; r++) {
@@ -318,7 +319,15 @@ abstract class TransferContract {
             leases,
             SECRET,
             LAYOUT,
-            new BlockServer.Options("127.0.0.1", oldPort, true, Duration.ofSeconds(5), 16));
+            new BlockServer.Options(
+                "127.0.0.1",
+                oldPort,
+                true,
+                Duration.ofSeconds(5),
+                16,
+                64,
+                "test-server",
+                "127.0.0.1"));
     String token2 = leases.grant("req-2", new int[] {2});
     TransferResult result =
         client.pull("127.0.0.1", oldPort, "req-2", token2, new int[] {2}, new int[] {1}, true);
@@ -347,6 +356,175 @@ abstract class TransferContract {
       MemorySegment block = memory.block(b);
       for (long i = 0; i + 8 <= block.byteSize(); i += 8) {
         block.set(ValueLayout.JAVA_LONG_UNALIGNED, i, random.nextLong() | 1);
+      }
+    }
+  }
+
+  // ---- attacks on the channel (docs/SECURITY.md) ----
+
+  /**
+   * A relay at another address forwards bytes both ways between a decode worker and the real
+   * server. The client's proof names the relay's address, so the server refuses it, and no byte of
+   * a leased block reaches the client.
+   */
+  @Test
+  void aRelayCannotPassAClientsProofOnToTheServer() throws Exception {
+    String token = leases.grant("req-relay", new int[] {5});
+    try (Relay relay = new Relay(port())) {
+      TransferResult result =
+          client.pull(
+              "127.0.0.1", relay.port(), "req-relay", token, new int[] {5}, new int[] {3}, true);
+      assertThat(result.isOk()).isFalse();
+      assertThat(result.status()).isEqualTo(TransferStatus.AUTH_FAILED);
+    }
+    assertThat(isZero(clientMemory.block(3))).isTrue();
+    assertThat(server.authFailures()).isEqualTo(1);
+    // The lease is untouched: the real decode worker can still pull it.
+    assertThat(
+            client
+                .pull("127.0.0.1", port(), "req-relay", token, new int[] {5}, new int[] {3}, true)
+                .isOk())
+        .isTrue();
+  }
+
+  /**
+   * A server without the secret that answers the handshake with made-up statements (its host id,
+   * the file it exports) is refused: the client checks the server's MAC over all of them.
+   */
+  @Test
+  void aServerThatCannotProveTheSecretIsRefused() throws Exception {
+    try (java.net.ServerSocket fake = new java.net.ServerSocket()) {
+      fake.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      Thread impostor =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try (java.net.Socket s = fake.accept()) {
+                      java.io.OutputStream out = s.getOutputStream();
+                      byte[] nonce = new byte[Wire.NONCE_BYTES];
+                      out.write(
+                          frameBytes(
+                              new Wire.FrameBuilder(Wire.HELLO)
+                                  .putInt(Wire.MAGIC)
+                                  .putShort(Wire.VERSION)
+                                  .putBytes(nonce)
+                                  .putString("impostor")
+                                  .finish()));
+                      s.getInputStream().read(new byte[4096]); // the client's AUTH
+                      out.write(
+                          frameBytes(
+                              new Wire.FrameBuilder(Wire.AUTH_OK)
+                                  .putString(Wire.hostId())
+                                  .putString("/dev/shm/planted")
+                                  .putLong(BLOCK_BYTES)
+                                  .putInt(BLOCKS)
+                                  .putBytes(new byte[32])
+                                  .finish()));
+                      out.flush();
+                      s.getInputStream().read(new byte[4096]);
+                    } catch (IOException e) {
+                      // the client hung up, as it should
+                    }
+                  });
+      TransferResult result =
+          client.pull(
+              "127.0.0.1",
+              fake.getLocalPort(),
+              "req-x",
+              "token",
+              new int[] {1},
+              new int[] {1},
+              true);
+      assertThat(result.status()).isEqualTo(TransferStatus.AUTH_FAILED);
+      assertThat(isZero(clientMemory.block(1))).isTrue();
+      impostor.join(5000);
+    }
+  }
+
+  /**
+   * Hundreds of connections that never say a word must not keep real peers out: unauthenticated
+   * connections have their own small pool, the oldest make way, and none counts against the
+   * authenticated connections.
+   */
+  @Test
+  void silentConnectionsDoNotStarveRealPulls() throws Exception {
+    List<java.nio.channels.SocketChannel> silent = new ArrayList<>();
+    try {
+      for (int i = 0; i < 300; i++) {
+        silent.add(
+            java.nio.channels.SocketChannel.open(
+                new java.net.InetSocketAddress("127.0.0.1", port())));
+      }
+      String token = leases.grant("req-flood", new int[] {7});
+      TransferResult result =
+          client.pull("127.0.0.1", port(), "req-flood", token, new int[] {7}, new int[] {2}, true);
+      assertThat(result.isOk()).as(result.message()).isTrue();
+      assertSameBlock(7, 2);
+    } finally {
+      for (var c : silent) {
+        c.close();
+      }
+    }
+  }
+
+  private static byte[] frameBytes(java.nio.ByteBuffer frame) {
+    byte[] out = new byte[frame.remaining()];
+    frame.get(out);
+    return out;
+  }
+
+  /** Forwards bytes between a client and a target port, both ways, unchanged. */
+  static final class Relay implements AutoCloseable {
+    private final java.net.ServerSocket socket = new java.net.ServerSocket();
+    private final List<java.net.Socket> open = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    Relay(int targetPort) throws IOException {
+      socket.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                while (!socket.isClosed()) {
+                  try {
+                    java.net.Socket in = socket.accept();
+                    java.net.Socket out = new java.net.Socket("127.0.0.1", targetPort);
+                    open.add(in);
+                    open.add(out);
+                    pipe(in, out);
+                    pipe(out, in);
+                  } catch (IOException e) {
+                    return;
+                  }
+                }
+              });
+    }
+
+    int port() {
+      return socket.getLocalPort();
+    }
+
+    private static void pipe(java.net.Socket from, java.net.Socket to) {
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                try {
+                  from.getInputStream().transferTo(to.getOutputStream());
+                } catch (IOException e) {
+                  // one side closed
+                } finally {
+                  try {
+                    to.shutdownOutput();
+                  } catch (IOException ignored) {
+                    // already closed
+                  }
+                }
+              });
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+      for (var s : open) {
+        s.close();
       }
     }
   }
