@@ -74,6 +74,13 @@ public final class Gateway implements AutoCloseable, FlowContext {
             .get("/health", this::health)
             .get("/metrics", this::metricsEndpoint);
     new AdminApi(this).register(routing);
+    routing.any(
+        (req, res) ->
+            sendError(
+                res,
+                404,
+                "no route for " + req.prologue().method().text() + " " + req.path().path(),
+                "not_found_error"));
     server =
         WebServer.builder()
             .host(config.host())
@@ -285,11 +292,36 @@ public final class Gateway implements AutoCloseable, FlowContext {
       count(route, 401, "-");
       return;
     }
+    long declared = req.headers().contentLength().orElse(-1);
+    if (declared > cfg.maxBodyBytes()) {
+      // Refused before reading a byte (and before any 100 Continue): nothing is buffered.
+      sendError(
+          res,
+          413,
+          "request body of " + declared + " bytes exceeds " + cfg.maxBodyBytes(),
+          "invalid_request_error");
+      count(route, 413, "-");
+      return;
+    }
     ObjectNode body;
     byte[] raw;
     try {
-      raw = req.content().as(byte[].class);
-      JsonNode parsed = Json.MAPPER.readTree(raw);
+      raw = readBounded(req, cfg.maxBodyBytes());
+      if (raw == null) {
+        sendError(
+            res,
+            413,
+            "request body exceeds " + cfg.maxBodyBytes() + " bytes",
+            "invalid_request_error");
+        count(route, 413, "-");
+        return;
+      }
+      JsonNode parsed;
+      try {
+        parsed = Json.MAPPER.readTree(raw);
+      } catch (IOException e) {
+        throw new IOException("the body is not valid JSON");
+      }
       if (parsed == null || !parsed.isObject()) {
         throw new IOException("the body must be a JSON object");
       }
@@ -301,7 +333,9 @@ public final class Gateway implements AutoCloseable, FlowContext {
         raw = Json.MAPPER.writeValueAsBytes(body);
       }
     } catch (IOException | RuntimeException e) {
-      sendError(res, 400, "malformed request: " + ProxyFlow.describe(e), "invalid_request_error");
+      // Our own messages only: a library's exception text may name internals.
+      String why = e instanceof IOException ? e.getMessage() : "the request body could not be read";
+      sendError(res, 400, "malformed request: " + why, "invalid_request_error");
       count(route, 400, "-");
       return;
     }
@@ -338,6 +372,23 @@ public final class Gateway implements AutoCloseable, FlowContext {
     } finally {
       pool.admission().leave();
     }
+  }
+
+  /** The body, or null when it grows past {@code limit} (chunked uploads have no length). */
+  private static byte[] readBounded(ServerRequest req, long limit) throws IOException {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    try (java.io.InputStream in = req.content().inputStream()) {
+      byte[] chunk = new byte[16384];
+      for (int n; (n = in.read(chunk)) > 0; ) {
+        out.write(chunk, 0, n);
+        if (out.size() > limit) {
+          return null;
+        }
+      }
+    } catch (java.io.UncheckedIOException | IllegalStateException e) {
+      throw new IOException("the request body could not be read (shorter than its length?)");
+    }
+    return out.toByteArray();
   }
 
   private void count(String route, int status, String policy) {

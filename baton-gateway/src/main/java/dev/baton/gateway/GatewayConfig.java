@@ -28,6 +28,7 @@ public record GatewayConfig(
     String adminToken,
     String upstreamClient,
     String tokenizer,
+    long maxBodyBytes,
     long requestTimeoutMs,
     long scrapeIntervalMs,
     Health health,
@@ -150,6 +151,7 @@ public record GatewayConfig(
         "admin_token",
         "upstream_client",
         "tokenizer",
+        "max_body_bytes",
         "request_timeout_ms",
         "scrape_interval_ms",
         "health",
@@ -179,12 +181,15 @@ public record GatewayConfig(
       pools.add(parsePool(ConfigNode.strict("pools[0]", Yaml.MAPPER.createObjectNode())));
     }
     return new GatewayConfig(
-        n.text("host", "0.0.0.0"),
+        // Loopback unless configured, as workers and cluster processes bind: exposing the
+        // gateway is a decision, not a default.
+        n.text("host", "127.0.0.1"),
         n.nonNegativeInt("port", 8000),
         n.strings("api_keys"),
         n.text("admin_token", null),
         n.text("upstream_client", "helidon"),
         n.text("tokenizer", null),
+        n.positiveLong("max_body_bytes", 8L << 20),
         n.positiveLong("request_timeout_ms", 600_000),
         n.positiveLong("scrape_interval_ms", 1000),
         new Health(

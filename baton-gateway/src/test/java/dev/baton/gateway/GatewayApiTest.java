@@ -206,4 +206,35 @@ class GatewayApiTest {
     assertThat(Http.post(url(g, "/v1/completions"), BODY.formatted("m")).statusCode())
         .isEqualTo(200);
   }
+
+  @Test
+  void oversizedBodiesAreRefusedBeforeTheyAreReadAndUnknownRoutesAnswerJson() throws Exception {
+    VllmStandIn w = worker(VllmStandIn.Kind.BOTH, "m");
+    Gateway g =
+        gateway(
+            "max_body_bytes: 1000\npools: [{workers: [{url: \"%s\"}]}]".formatted(w.url()), null);
+    int before = w.received.size();
+    HttpResponse<String> big =
+        Http.post(url(g, "/v1/completions"), "{\"prompt\":\"" + "x".repeat(5000) + "\"}");
+    assertThat(big.statusCode()).isEqualTo(413);
+    assertThat(Json.parse(big.body()).path("error").path("type").asText())
+        .isEqualTo("invalid_request_error");
+    assertThat(w.received.size()).as("nothing reached a worker").isEqualTo(before);
+    HttpResponse<String> small = Http.post(url(g, "/v1/completions"), BODY.formatted("m"));
+    assertThat(small.statusCode()).isEqualTo(200);
+
+    HttpResponse<String> missing = Http.get(url(g, "/v2/nothing"));
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(Json.parse(missing.body()).path("error").path("message").asText())
+        .contains("/v2/nothing");
+
+    HttpResponse<String> garbage = Http.post(url(g, "/v1/completions"), "{not json");
+    assertThat(garbage.statusCode()).isEqualTo(400);
+    assertThat(garbage.body()).doesNotContain("Exception").doesNotContain("jackson");
+  }
+
+  @Test
+  void theGatewayBindsLoopbackUnlessConfigured() {
+    assertThat(GatewayConfig.defaults().host()).isEqualTo("127.0.0.1");
+  }
 }
