@@ -14,7 +14,8 @@ if ! command -v nginx >/dev/null; then
 fi
 
 "$root/bin/baton" --version >/dev/null   # builds the CLI jar if needed
-cp="$root/baton-cli/target/baton-cli.jar:$root/baton-cli/target/lib/*"
+# GatewayBench lives in baton-jmh (benchmark harnesses stay out of the product jars).
+cp="$root/baton-cli/target/baton-cli.jar:$root/baton-cli/target/lib/*:$root/baton-jmh/target/classes:$root/baton-jmh/target/lib/*"
 java_run() { "$JAVA_HOME/bin/java" $BATON_JVM_FLAGS -cp "$cp" "$@"; }
 # Background servers are started with exec so that their pid is the JVM's (cleanup kills it).
 java_bg() { (exec "$JAVA_HOME/bin/java" $BATON_JVM_FLAGS -cp "$cp" "$@") & pids+=($!); }
@@ -32,7 +33,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 stub=$(free_port); gw_jdk=$(free_port); gw_helidon=$(free_port); ngx=$(free_port)
 
-java_bg dev.baton.gateway.GatewayBench stub "$stub" 2>"$work/stub.log"
+java_bg dev.baton.jmh.GatewayBench stub "$stub" 2>"$work/stub.log"
 
 for kind in jdk helidon; do
   port=$([[ $kind == jdk ]] && echo "$gw_jdk" || echo "$gw_helidon")
@@ -77,12 +78,12 @@ done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); java $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
 echo "== added latency, gateway (jdk client) =="
-java_run dev.baton.gateway.GatewayBench latency "http://127.0.0.1:$stub" "http://127.0.0.1:$gw_jdk" "$rate" "$seconds" "$rounds"
+java_run dev.baton.jmh.GatewayBench latency "http://127.0.0.1:$stub" "http://127.0.0.1:$gw_jdk" "$rate" "$seconds" "$rounds"
 echo "== added latency, gateway (helidon client) =="
-java_run dev.baton.gateway.GatewayBench latency "http://127.0.0.1:$stub" "http://127.0.0.1:$gw_helidon" "$rate" "$seconds" "$rounds"
+java_run dev.baton.jmh.GatewayBench latency "http://127.0.0.1:$stub" "http://127.0.0.1:$gw_helidon" "$rate" "$seconds" "$rounds"
 echo "== added latency, nginx =="
-java_run dev.baton.gateway.GatewayBench latency "http://127.0.0.1:$stub" "http://127.0.0.1:$ngx" "$rate" "$seconds" "$rounds"
+java_run dev.baton.jmh.GatewayBench latency "http://127.0.0.1:$stub" "http://127.0.0.1:$ngx" "$rate" "$seconds" "$rounds"
 echo "== throughput =="
-java_run dev.baton.gateway.GatewayBench throughput 32 5 "$rounds" \
+java_run dev.baton.jmh.GatewayBench throughput 32 5 "$rounds" \
   "nginx=http://127.0.0.1:$ngx" "gateway-jdk=http://127.0.0.1:$gw_jdk" \
   "gateway-helidon=http://127.0.0.1:$gw_helidon" "direct=http://127.0.0.1:$stub"

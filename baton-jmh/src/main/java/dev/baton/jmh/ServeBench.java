@@ -1,8 +1,12 @@
-package dev.baton.engine.server;
+package dev.baton.jmh;
 
 import dev.baton.engine.sched.EngineEvent;
 import dev.baton.engine.sched.EngineRequest;
 import dev.baton.engine.sched.RequestOptions;
+import dev.baton.engine.server.SamplerFactory;
+import dev.baton.engine.server.SamplingSettings;
+import dev.baton.engine.server.Worker;
+import dev.baton.engine.server.WorkerOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;

@@ -1,4 +1,4 @@
-package dev.baton.gateway;
+package dev.baton.jmh;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
