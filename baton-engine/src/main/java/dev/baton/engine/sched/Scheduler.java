@@ -483,17 +483,7 @@ public final class Scheduler {
   }
 
   private void emitToken(EngineRequest r, float[] logits) {
-    RequestOptions o = r.options();
-    boolean canStop = r.numOutput() >= o.minTokens();
-    float[] raw = o.logprobs() >= 0 ? logits.clone() : null;
-    if (!canStop) {
-      for (int t : o.eosTokenIds()) {
-        maskToken(logits, t);
-      }
-      for (int t : o.stopTokenIds()) {
-        maskToken(logits, t);
-      }
-    }
+    float[] raw = OutputProcessor.beforeSampling(r, logits);
     int token = r.sampler().sample(logits, r.tokens, r.promptLen(), r.numTokens);
     r.append(token);
     long now = System.nanoTime();
@@ -504,53 +494,13 @@ public final class Scheduler {
       listener.onToken((now - r.lastTokenNanos) / 1e9);
     }
     r.lastTokenNanos = now;
-    canStop = r.numOutput() >= o.minTokens();
-    FinishReason reason = null;
-    Object stopReason = null;
-    boolean isEos = o.eosTokenIds().contains(token);
-    if (canStop && isEos && !o.ignoreEos()) {
-      reason = FinishReason.STOP;
-    } else if (canStop && o.stopTokenIds().contains(token)) {
-      reason = FinishReason.STOP;
-      stopReason = token;
-    }
-    String piece = reason == null && !isEos ? r.detokenizer().next(token) : "";
-    r.text.append(piece);
-    int visibleEnd = r.text.length();
-    if (reason == null && !o.stop().isEmpty()) {
-      int from = Math.max(0, r.text.length() - piece.length() - maxStopLen(o) + 1);
-      for (String s : o.stop()) {
-        int at = r.text.indexOf(s, from);
-        if (at >= 0 && canStop && (reason == null || at < visibleEnd)) {
-          reason = FinishReason.STOP;
-          stopReason = s;
-          visibleEnd = at;
-        }
-      }
-      if (reason == null) {
-        visibleEnd = Math.max(r.sentChars, r.text.length() - maxStopLen(o) + 1);
-      }
-    }
-    if (reason == null && (r.numOutput() >= o.maxTokens() || r.numTokens >= config.maxModelLen())) {
-      reason = FinishReason.LENGTH;
-      visibleEnd = r.text.length();
-    }
-    String delta = r.text.substring(r.sentChars, Math.max(r.sentChars, visibleEnd));
-    r.sentChars += delta.length();
-    float logprob = 0;
-    int[] topIds = null;
-    float[] topLps = null;
-    if (raw != null) {
-      float lse = logSumExp(raw);
-      logprob = raw[token] - lse;
-      topIds = topK(raw, o.logprobs());
-      topLps = new float[topIds.length];
-      for (int k = 0; k < topIds.length; k++) {
-        topLps[k] = raw[topIds[k]] - lse;
-      }
-    }
-    EngineEvent.Finished end = reason == null ? null : finish(r, reason, stopReason, null);
-    r.events().add(new EngineEvent.Token(token, delta, logprob, topIds, topLps, end));
+    OutputProcessor.Output out = OutputProcessor.afterSampling(r, token, raw, config.maxModelLen());
+    EngineEvent.Finished end =
+        out.reason() == null ? null : finish(r, out.reason(), out.stopReason(), null);
+    r.events()
+        .add(
+            new EngineEvent.Token(
+                token, out.delta(), out.logprob(), out.topIds(), out.topLogprobs(), end));
   }
 
   /** Ends a request without a token: the end event goes to its channel on its own. */
@@ -611,54 +561,6 @@ public final class Scheduler {
     java.util.Set<String> out = new java.util.HashSet<>(a);
     out.addAll(b);
     return out;
-  }
-
-  private static int maxStopLen(RequestOptions o) {
-    int m = 0;
-    for (String s : o.stop()) {
-      m = Math.max(m, s.length());
-    }
-    return m;
-  }
-
-  private static void maskToken(float[] logits, int t) {
-    if (t >= 0 && t < logits.length) {
-      logits[t] = Float.NEGATIVE_INFINITY;
-    }
-  }
-
-  static float logSumExp(float[] x) {
-    float max = Float.NEGATIVE_INFINITY;
-    for (float v : x) {
-      max = Math.max(max, v);
-    }
-    double sum = 0;
-    for (float v : x) {
-      sum += Math.exp(v - max);
-    }
-    return (float) (max + Math.log(sum));
-  }
-
-  /** Indices of the {@code k} largest values, largest first (ties: lower index first). */
-  static int[] topK(float[] x, int k) {
-    k = Math.min(k, x.length);
-    int[] best = new int[k];
-    int size = 0;
-    for (int i = 0; i < x.length; i++) {
-      if (size < k) {
-        best[size++] = i;
-      } else if (x[i] > x[best[k - 1]]) {
-        best[k - 1] = i;
-      } else {
-        continue;
-      }
-      for (int j = size - 1; j > 0 && x[best[j]] > x[best[j - 1]]; j--) {
-        int t = best[j];
-        best[j] = best[j - 1];
-        best[j - 1] = t;
-      }
-    }
-    return best;
   }
 
   private static void reverse(int[] a) {
