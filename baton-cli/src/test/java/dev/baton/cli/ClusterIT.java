@@ -9,6 +9,7 @@ import dev.baton.control.RunDirectory;
 import dev.baton.control.StatusView;
 import dev.baton.core.Json;
 import dev.baton.core.Role;
+import dev.baton.testkit.CompletionLoad;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -23,7 +24,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -113,14 +113,17 @@ class ClusterIT {
   }
 
   /** A greedy completion through the gateway; returns the response or throws. */
+  static String body(String prompt) {
+    return Json.write(
+        Json.object()
+            .put("prompt", prompt)
+            .put("max_tokens", 4)
+            .put("temperature", 0)
+            .put("ignore_eos", true));
+  }
+
   static HttpResponse<String> complete(String gateway, String prompt) throws Exception {
-    String body =
-        Json.write(
-            Json.object()
-                .put("prompt", prompt)
-                .put("max_tokens", 4)
-                .put("temperature", 0)
-                .put("ignore_eos", true));
+    String body = body(prompt);
     return CLIENT.send(
         HttpRequest.newBuilder(URI.create(gateway + "/v1/completions"))
             .timeout(Duration.ofSeconds(60))
@@ -130,47 +133,27 @@ class ClusterIT {
         HttpResponse.BodyHandlers.ofString());
   }
 
-  /** Client threads sending completions until closed, counting outcomes and decode workers. */
+  /** Load whose 200 answers record which decode worker served them. */
   static final class Load implements AutoCloseable {
-    final AtomicInteger ok = new AtomicInteger();
-    final ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
     final Set<String> decoders = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final List<Thread> threads = new ArrayList<>();
+    final CompletionLoad load;
+    final AtomicInteger ok;
+    final ConcurrentLinkedQueue<String> failures;
 
     Load(String gateway, int clients) {
-      for (int c = 0; c < clients; c++) {
-        int client = c;
-        threads.add(
-            Thread.ofVirtual()
-                .start(
-                    () -> {
-                      int i = 0;
-                      while (running.get()) {
-                        try {
-                          HttpResponse<String> r =
-                              complete(
-                                  gateway, "client " + client + " request " + i++ + " says hello");
-                          if (r.statusCode() == 200) {
-                            ok.incrementAndGet();
-                            r.headers().firstValue("x-baton-decode").ifPresent(decoders::add);
-                          } else {
-                            failures.add(r.statusCode() + " " + r.body());
-                          }
-                        } catch (Exception e) {
-                          failures.add(e.toString());
-                        }
-                      }
-                    }));
-      }
+      load =
+          new CompletionLoad(
+              gateway,
+              clients,
+              (client, i) -> body("client " + client + " request " + i + " says hello"),
+              r -> r.headers().firstValue("x-baton-decode").ifPresent(decoders::add));
+      ok = load.ok;
+      failures = load.failures;
     }
 
     @Override
     public void close() throws InterruptedException {
-      running.set(false);
-      for (Thread t : threads) {
-        t.join();
-      }
+      load.close();
     }
   }
 

@@ -19,7 +19,7 @@ class GatewaySupervisorTest {
   private ClusterSpec spec(String mainClass, String... extra) {
     StringBuilder command =
         new StringBuilder(
-            "[\"{java}\", \"-Xmx64m\", \"-XX:TieredStopAtLevel=1\", \"-cp\", \"{classpath}\", \"dev.baton.control."
+            "[\"{java}\", \"-Xmx64m\", \"-XX:TieredStopAtLevel=1\", \"-cp\", \"{classpath}\", \"dev.baton.testkit."
                 + mainClass
                 + "\", \"--port\", \"{port}\"");
     for (String e : extra) {

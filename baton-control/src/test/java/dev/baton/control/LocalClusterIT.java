@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.baton.core.Role;
+import dev.baton.testkit.CompletionLoad;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -20,7 +21,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -75,7 +75,7 @@ class LocalClusterIT {
   private static String command(String mainClass, String... extra) {
     StringBuilder sb =
         new StringBuilder(
-            "[\"{java}\", \"-Xmx64m\", \"-XX:TieredStopAtLevel=1\", \"-cp\", \"{classpath}\", \"dev.baton.control."
+            "[\"{java}\", \"-Xmx64m\", \"-XX:TieredStopAtLevel=1\", \"-cp\", \"{classpath}\", \"dev.baton.testkit."
                 + mainClass
                 + "\", \"--port\", \"{port}\"");
     for (String e : extra) {
@@ -126,54 +126,31 @@ class LocalClusterIT {
     }
   }
 
-  /** Sends completions in a loop from several threads, counting outcomes. */
+  /** Load whose 200 answers record which worker process served them (the fake reports its pid). */
   static final class Load implements AutoCloseable {
-    final AtomicInteger ok = new AtomicInteger();
-    final ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
     final Set<Long> workerPids = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final List<Thread> threads = new ArrayList<>();
+    final CompletionLoad load;
+    final AtomicInteger ok;
+    final ConcurrentLinkedQueue<String> failures;
 
     Load(String gateway, int clients) {
-      for (int i = 0; i < clients; i++) {
-        threads.add(
-            Thread.ofVirtual()
-                .start(
-                    () -> {
-                      while (running.get()) {
-                        try {
-                          HttpResponse<String> r =
-                              CLIENT.send(
-                                  HttpRequest.newBuilder(URI.create(gateway + "/v1/completions"))
-                                      .timeout(Duration.ofSeconds(30))
-                                      .POST(
-                                          HttpRequest.BodyPublishers.ofString(
-                                              "{\"prompt\":\"hi\"}"))
-                                      .build(),
-                                  HttpResponse.BodyHandlers.ofString());
-                          if (r.statusCode() == 200) {
-                            ok.incrementAndGet();
-                            String body = r.body();
-                            int p = body.indexOf("\"pid\":");
-                            workerPids.add(
-                                Long.parseLong(body.substring(p + 6, body.indexOf(',', p))));
-                          } else {
-                            failures.add(r.statusCode() + " " + r.body());
-                          }
-                        } catch (Exception e) {
-                          failures.add(e.toString());
-                        }
-                      }
-                    }));
-      }
+      load =
+          new CompletionLoad(
+              gateway,
+              clients,
+              (client, i) -> "{\"prompt\":\"hi\"}",
+              r -> {
+                String body = r.body();
+                int p = body.indexOf("\"pid\":");
+                workerPids.add(Long.parseLong(body.substring(p + 6, body.indexOf(',', p))));
+              });
+      ok = load.ok;
+      failures = load.failures;
     }
 
     @Override
     public void close() throws InterruptedException {
-      running.set(false);
-      for (Thread t : threads) {
-        t.join();
-      }
+      load.close();
     }
   }
 

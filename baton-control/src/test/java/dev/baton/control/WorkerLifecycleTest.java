@@ -3,6 +3,7 @@ package dev.baton.control;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.baton.control.WorkerSlot.Phase;
+import dev.baton.testkit.FakeWorker;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;

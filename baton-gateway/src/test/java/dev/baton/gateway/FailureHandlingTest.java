@@ -3,6 +3,7 @@ package dev.baton.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.baton.testkit.VllmStandIn;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;

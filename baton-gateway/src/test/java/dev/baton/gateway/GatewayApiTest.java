@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.baton.core.Json;
+import dev.baton.testkit.VllmStandIn;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,6 +2,7 @@ package dev.baton.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.baton.testkit.VllmStandIn;
 import java.net.http.HttpResponse;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -1,9 +1,8 @@
-package dev.baton.gateway;
+package dev.baton.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
-import dev.baton.gateway.policy.PromptKeys;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -25,53 +24,53 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code " w"} tokens already in the prompt, so a continuation of a broken stream yields exactly
  * the tokens the first worker would have produced.
  */
-final class VllmStandIn implements AutoCloseable {
+public final class VllmStandIn implements AutoCloseable {
 
-  enum Kind {
+  public enum Kind {
     PREFILL,
     DECODE,
     BOTH
   }
 
   /** kv_transfer_params issued by any prefill stand-in, by remote_request_id. */
-  static final Map<String, JsonNode> ISSUED = new ConcurrentHashMap<>();
+  public static final Map<String, JsonNode> ISSUED = new ConcurrentHashMap<>();
 
-  final Kind kind;
-  final String model;
-  final String engineId = UUID.randomUUID().toString();
-  final List<String> violations = Collections.synchronizedList(new ArrayList<>());
-  final List<ObjectNode> received = Collections.synchronizedList(new ArrayList<>());
-  final AtomicInteger prefillLegs = new AtomicInteger();
-  final AtomicInteger decodeLegs = new AtomicInteger();
-  final AtomicInteger plainRequests = new AtomicInteger();
-  final AtomicInteger disconnectsSeen = new AtomicInteger();
-  final AtomicInteger healthChecks = new AtomicInteger();
-  volatile int chunkDelayMs;
-  volatile int cutAfterChunks = -1;
-  final AtomicInteger failNext = new AtomicInteger();
-  volatile int failStatus = 503;
-  volatile boolean healthy = true;
-  volatile double kvUsage;
-  volatile int running;
+  public final Kind kind;
+  public final String model;
+  public final String engineId = UUID.randomUUID().toString();
+  public final List<String> violations = Collections.synchronizedList(new ArrayList<>());
+  public final List<ObjectNode> received = Collections.synchronizedList(new ArrayList<>());
+  public final AtomicInteger prefillLegs = new AtomicInteger();
+  public final AtomicInteger decodeLegs = new AtomicInteger();
+  public final AtomicInteger plainRequests = new AtomicInteger();
+  public final AtomicInteger disconnectsSeen = new AtomicInteger();
+  public final AtomicInteger healthChecks = new AtomicInteger();
+  public volatile int chunkDelayMs;
+  public volatile int cutAfterChunks = -1;
+  public final AtomicInteger failNext = new AtomicInteger();
+  public volatile int failStatus = 503;
+  public volatile boolean healthy = true;
+  public volatile double kvUsage;
+  public volatile int running;
   private final StandInServer server;
 
-  VllmStandIn(Kind kind, String model) throws IOException {
+  public VllmStandIn(Kind kind, String model) throws IOException {
     this.kind = kind;
     this.model = model;
     this.server = new StandInServer(this::handle).start();
   }
 
-  String url() {
+  public String url() {
     return server.url();
   }
 
   /** Kills it: connections reset, port refuses. */
-  void kill() {
+  public void kill() {
     server.stop();
   }
 
   /** Brings it back on the same port. */
-  void restart() throws IOException {
+  public void restart() throws IOException {
     server.start();
   }
 
@@ -80,7 +79,7 @@ final class VllmStandIn implements AutoCloseable {
     server.close();
   }
 
-  int requests() {
+  public int requests() {
     return prefillLegs.get() + decodeLegs.get() + plainRequests.get();
   }
 
@@ -337,18 +336,28 @@ final class VllmStandIn implements AutoCloseable {
     return c;
   }
 
-  static String promptText(ObjectNode body, boolean chat) {
+  public static String promptText(ObjectNode body, boolean chat) {
     if (!chat) {
-      return PromptKeys.promptText(body.get("prompt"));
+      return text(body.get("prompt"));
     }
     JsonNode messages = body.path("messages");
     if (body.path("continue_final_message").asBoolean(false) && !messages.isEmpty()) {
       return messages.get(messages.size() - 1).path("content").asText();
     }
-    return PromptKeys.chatText(messages);
+    StringBuilder sb = new StringBuilder();
+    for (JsonNode m : messages) {
+      JsonNode content = m.path("content");
+      if (content.isArray()) {
+        content.forEach(part -> sb.append(part.path("text").asText()));
+      } else {
+        sb.append(content.asText());
+      }
+      sb.append('\n');
+    }
+    return sb.toString();
   }
 
-  static int countWords(String text) {
+  public static int countWords(String text) {
     int n = 0;
     for (int i = text.indexOf(" w"); i >= 0; i = text.indexOf(" w", i + 2)) {
       if (i + 2 < text.length() && Character.isDigit(text.charAt(i + 2))) {
@@ -356,5 +365,18 @@ final class VllmStandIn implements AutoCloseable {
       }
     }
     return n;
+  }
+
+  /** The text of a completions prompt (a string, or a list whose items are joined). */
+  private static String text(JsonNode prompt) {
+    if (prompt == null || prompt.isNull()) {
+      return "";
+    }
+    if (prompt.isArray()) {
+      StringBuilder sb = new StringBuilder();
+      prompt.forEach(p -> sb.append(p.asText()).append('\n'));
+      return sb.toString();
+    }
+    return prompt.asText();
   }
 }

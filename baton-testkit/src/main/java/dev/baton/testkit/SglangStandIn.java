@@ -1,4 +1,4 @@
-package dev.baton.gateway;
+package dev.baton.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -21,28 +21,28 @@ import java.util.concurrent.TimeoutException;
  * waits until the prefill side has seen the same room (the KV handshake), and times out like SGLang
  * when the prefill never comes.
  */
-final class SglangStandIn implements AutoCloseable {
+public final class SglangStandIn implements AutoCloseable {
 
   /** Rooms a prefill stand-in has received, completed when it has "sent" the KV. */
-  static final Map<Long, CompletableFuture<Void>> ROOMS = new ConcurrentHashMap<>();
+  public static final Map<Long, CompletableFuture<Void>> ROOMS = new ConcurrentHashMap<>();
 
-  final boolean prefill;
+  public final boolean prefill;
 
   /** The prefill worker's bootstrap port: both sides must be told it. */
-  final int bootstrapPort;
+  public final int bootstrapPort;
 
-  final List<String> violations = Collections.synchronizedList(new ArrayList<>());
-  final List<ObjectNode> received = Collections.synchronizedList(new ArrayList<>());
-  volatile long kvWaitMs = 3000;
+  public final List<String> violations = Collections.synchronizedList(new ArrayList<>());
+  public final List<ObjectNode> received = Collections.synchronizedList(new ArrayList<>());
+  public volatile long kvWaitMs = 3000;
   private final StandInServer server;
 
-  SglangStandIn(boolean prefill, int bootstrapPort) throws IOException {
+  public SglangStandIn(boolean prefill, int bootstrapPort) throws IOException {
     this.prefill = prefill;
     this.bootstrapPort = bootstrapPort;
     this.server = new StandInServer(this::handle).start();
   }
 
-  String url() {
+  public String url() {
     return server.url();
   }
 

@@ -1,4 +1,4 @@
-package dev.baton.control;
+package dev.baton.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;

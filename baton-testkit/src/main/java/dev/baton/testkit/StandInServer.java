@@ -1,4 +1,4 @@
-package dev.baton.gateway;
+package dev.baton.testkit;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -21,17 +21,17 @@ import java.util.concurrent.ConcurrentHashMap;
  * fixed-length and chunked answers, and the failure modes a real process has (refusing connections
  * when stopped, connections cut without a clean end as after kill -9).
  */
-class StandInServer implements AutoCloseable {
+public class StandInServer implements AutoCloseable {
 
   /** One parsed request. */
-  record Request(String method, String path, Map<String, String> headers, byte[] body) {
+  public record Request(String method, String path, Map<String, String> headers, byte[] body) {
     String text() {
       return new String(body, StandardCharsets.UTF_8);
     }
   }
 
   /** What a handler writes to. */
-  interface Exchange {
+  public interface Exchange {
     void send(int status, String contentType, String body) throws IOException;
 
     /** Starts a chunked answer; then {@link #chunk} each piece and {@link #end}. */
@@ -49,7 +49,7 @@ class StandInServer implements AutoCloseable {
   }
 
   @FunctionalInterface
-  interface Handler {
+  public interface Handler {
     void handle(Request request, Exchange exchange) throws Exception;
   }
 
@@ -58,12 +58,12 @@ class StandInServer implements AutoCloseable {
   private volatile ServerSocket server;
   private volatile int port;
 
-  StandInServer(Handler handler) {
+  public StandInServer(Handler handler) {
     this.handler = handler;
   }
 
   /** Starts on a free loopback port (or the same port again after {@link #stop}). */
-  synchronized StandInServer start() throws IOException {
+  public synchronized StandInServer start() throws IOException {
     ServerSocket s = new ServerSocket();
     s.setReuseAddress(true);
     s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 256);
@@ -73,16 +73,16 @@ class StandInServer implements AutoCloseable {
     return this;
   }
 
-  int port() {
+  public int port() {
     return port;
   }
 
-  String url() {
+  public String url() {
     return "http://127.0.0.1:" + port;
   }
 
   /** Stops like a killed process: the port refuses, open connections end abruptly. */
-  synchronized void stop() {
+  public synchronized void stop() {
     try {
       if (server != null) {
         server.close();

@@ -1,4 +1,4 @@
-package dev.baton.control;
+package dev.baton.testkit;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -93,7 +93,7 @@ public final class FakeWorker {
     System.out.println("fake worker " + role + " listening on " + server.getAddress().getPort());
   }
 
-  static void reply(HttpExchange ex, int status, String body) throws IOException {
+  public static void reply(HttpExchange ex, int status, String body) throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     ex.getResponseHeaders().set("Content-Type", "application/json");
     ex.sendResponseHeaders(status, bytes.length);
