@@ -49,8 +49,8 @@ public final class Datasets {
    */
   public static List<PreparedRequest> random(DatasetConfig config, TextSynthesizer text) {
     Random random = new Random(config.seed());
-    int[] in = range(config.randomInputLen(), config.randomRangeRatio());
-    int[] out = range(config.randomOutputLen(), config.randomRangeRatio());
+    int[] in = range(config.random().inputLen(), config.random().rangeRatio());
+    int[] out = range(config.random().outputLen(), config.random().rangeRatio());
     List<PreparedRequest> requests = new ArrayList<>(config.numPrompts());
     if (config.tokenIds()) {
       PromptTokenizer tokenizer = text.tokenizer();
@@ -58,7 +58,7 @@ public final class Datasets {
         throw new IllegalArgumentException(
             "token-id prompts need a tokenizer that knows its vocabulary (--tokenizer FILE.gguf)");
       }
-      int[] prefix = new int[config.randomPrefixLen()];
+      int[] prefix = new int[config.random().prefixLen()];
       for (int k = 0; k < prefix.length; k++) {
         prefix[k] = tokenizer.randomTokenId(random);
       }
@@ -74,7 +74,7 @@ public final class Datasets {
       }
       return requests;
     }
-    TextSynthesizer.Text prefix = text.randomText(config.randomPrefixLen(), random);
+    TextSynthesizer.Text prefix = text.randomText(config.random().prefixLen(), random);
     for (int i = 0; i < config.numPrompts(); i++) {
       int len = in[0] + random.nextInt(in[1] - in[0] + 1);
       int outLen = out[0] + random.nextInt(out[1] - out[0] + 1);
@@ -91,16 +91,18 @@ public final class Datasets {
    */
   public static List<PreparedRequest> prefixRepetition(DatasetConfig config, TextSynthesizer text) {
     Random random = new Random(config.seed());
-    int perPrefix = Math.max(1, config.numPrompts() / config.numPrefixes());
+    int perPrefix = Math.max(1, config.numPrompts() / config.prefix().numPrefixes());
     List<PreparedRequest> requests = new ArrayList<>();
-    for (int p = 0; p < config.numPrefixes() && requests.size() < config.numPrompts(); p++) {
-      TextSynthesizer.Text prefix = text.randomText(config.prefixLen(), random);
+    for (int p = 0;
+        p < config.prefix().numPrefixes() && requests.size() < config.numPrompts();
+        p++) {
+      TextSynthesizer.Text prefix = text.randomText(config.prefix().prefixLen(), random);
       for (int s = 0; s < perPrefix && requests.size() < config.numPrompts(); s++) {
-        TextSynthesizer.Text suffix = text.randomText(config.suffixLen(), random);
+        TextSynthesizer.Text suffix = text.randomText(config.prefix().suffixLen(), random);
         String prompt = prefix.tokens() > 0 ? prefix.text() + " " + suffix.text() : suffix.text();
         requests.add(
             PreparedRequest.text(
-                prompt, prefix.tokens() + suffix.tokens(), config.prefixOutputLen()));
+                prompt, prefix.tokens() + suffix.tokens(), config.prefix().outputLen()));
       }
     }
     Collections.shuffle(requests, random);
@@ -113,7 +115,7 @@ public final class Datasets {
    * shuffled by the seed and filtered as vLLM filters.
    */
   public static List<PreparedRequest> shareGpt(DatasetConfig config, PromptTokenizer tokenizer) {
-    List<String[]> pairs = readShareGpt(config.path());
+    List<String[]> pairs = readShareGpt(config.sharegpt().path());
     Collections.shuffle(pairs, new Random(config.seed()));
     List<PreparedRequest> requests = new ArrayList<>();
     for (String[] pair : pairs) {
@@ -122,9 +124,11 @@ public final class Datasets {
       }
       int promptLen = tokenizer.count(pair[0]);
       int outputLen =
-          config.sharegptOutputLen() > 0 ? config.sharegptOutputLen() : tokenizer.count(pair[1]);
+          config.sharegpt().outputLen() > 0
+              ? config.sharegpt().outputLen()
+              : tokenizer.count(pair[1]);
       if (promptLen < SHAREGPT_MIN_LEN
-          || (config.sharegptOutputLen() <= 0 && outputLen < SHAREGPT_MIN_LEN)
+          || (config.sharegpt().outputLen() <= 0 && outputLen < SHAREGPT_MIN_LEN)
           || promptLen > SHAREGPT_MAX_PROMPT
           || promptLen + outputLen > SHAREGPT_MAX_TOTAL) {
         continue;
@@ -133,7 +137,7 @@ public final class Datasets {
     }
     if (requests.isEmpty()) {
       throw new IllegalArgumentException(
-          config.path()
+          config.sharegpt().path()
               + ": no conversation passed the filters (prompt 4..1024 tokens, "
               + "reply >= 4, total <= 2048)");
     }

@@ -49,8 +49,8 @@ public final class MultiTurnWorkload implements Workload {
     this.text = text;
     this.random = new Random(config.seed());
     this.total = config.numPrompts();
-    int[] in = Datasets.range(config.randomInputLen(), config.randomRangeRatio());
-    int[] out = Datasets.range(config.randomOutputLen(), config.randomRangeRatio());
+    int[] in = Datasets.range(config.random().inputLen(), config.random().rangeRatio());
+    int[] out = Datasets.range(config.random().outputLen(), config.random().rangeRatio());
     inputLow = in[0];
     inputHigh = in[1];
     outputLow = out[0];

@@ -137,19 +137,19 @@ public final class Report {
               Locale.ROOT,
               "random, %d prompts, in %d / out %d tokens, " + "range ratio %.2f, shared prefix %d",
               d.numPrompts(),
-              d.randomInputLen(),
-              d.randomOutputLen(),
-              d.randomRangeRatio(),
-              d.randomPrefixLen());
+              d.random().inputLen(),
+              d.random().outputLen(),
+              d.random().rangeRatio(),
+              d.random().prefixLen());
       case "prefix" ->
           String.format(
               Locale.ROOT,
               "prefix repetition, %d prompts, %d prefixes of " + "%d tokens, suffix %d, out %d",
               d.numPrompts(),
-              d.numPrefixes(),
-              d.prefixLen(),
-              d.suffixLen(),
-              d.prefixOutputLen());
+              d.prefix().numPrefixes(),
+              d.prefix().prefixLen(),
+              d.prefix().suffixLen(),
+              d.prefix().outputLen());
       case "multiturn" ->
           String.format(
               Locale.ROOT,
@@ -157,9 +157,9 @@ public final class Report {
                   + "turns, in %d / out %d tokens per turn",
               d.numPrompts(),
               d.multiturnTurns(),
-              d.randomInputLen(),
-              d.randomOutputLen());
-      default -> "ShareGPT " + d.path() + ", " + d.numPrompts() + " prompts";
+              d.random().inputLen(),
+              d.random().outputLen());
+      default -> "ShareGPT " + d.sharegpt().path() + ", " + d.numPrompts() + " prompts";
     };
   }
 

@@ -208,20 +208,14 @@ public final class BenchCommand implements Callable<Integer> {
       DatasetConfig dataset =
           new DatasetConfig(
               datasetName,
-              datasetPath,
               numPrompts,
-              randomInputLen,
-              randomOutputLen,
-              randomRangeRatio,
-              randomPrefixLen,
-              prefixLen,
-              suffixLen,
-              numPrefixes,
-              prefixOutputLen,
-              multiturnTurns,
-              sharegptOutputLen,
+              seed,
               promptTokenIds,
-              seed);
+              new DatasetConfig.RandomShape(
+                  randomInputLen, randomOutputLen, randomRangeRatio, randomPrefixLen),
+              new DatasetConfig.PrefixShape(prefixLen, suffixLen, numPrefixes, prefixOutputLen),
+              multiturnTurns,
+              new DatasetConfig.ShareGpt(datasetPath, sharegptOutputLen));
       Duration duration =
           durationSeconds == null ? null : Duration.ofMillis((long) (durationSeconds * 1000));
       LoadConfig load =

@@ -167,24 +167,22 @@ public final class ServeCommand implements Callable<Integer> {
     WorkerOptions options =
         new WorkerOptions(
             model,
-            host,
-            port,
-            role,
-            servedModelName,
-            key == null || key.isEmpty() ? null : key,
-            threads,
-            maxModelLen,
-            blockSize,
-            kvCacheMemory == null ? 0 : parseBytes(kvCacheMemory),
-            numKvBlocks,
-            parseDtype(kvCacheDtype),
-            !noPrefixCaching,
-            maxNumBatchedTokens,
-            maxNumSeqs,
-            maxWaiting,
-            maxBodyBytes,
-            kvConfig,
-            backend);
+            new WorkerOptions.Listener(
+                host,
+                port,
+                role,
+                servedModelName,
+                key == null || key.isEmpty() ? null : key,
+                maxBodyBytes),
+            new WorkerOptions.Compute(backend, threads, maxModelLen),
+            new WorkerOptions.KvCache(
+                blockSize,
+                kvCacheMemory == null ? 0 : parseBytes(kvCacheMemory),
+                numKvBlocks,
+                parseDtype(kvCacheDtype),
+                !noPrefixCaching),
+            new WorkerOptions.Limits(maxNumBatchedTokens, maxNumSeqs, maxWaiting),
+            kvConfig);
     Worker worker = Worker.start(options);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()

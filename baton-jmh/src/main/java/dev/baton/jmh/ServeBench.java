@@ -48,7 +48,10 @@ public final class ServeBench {
     String mode = args[0];
     int trials = args.length > 2 ? Integer.parseInt(args[2]) : 15;
     int threads = args.length > 3 ? Integer.parseInt(args[3]) : 0;
-    WorkerOptions o = WorkerOptions.defaults(Path.of(args[1])).withPort(0).withThreads(threads);
+    WorkerOptions d = WorkerOptions.defaults(Path.of(args[1]));
+    WorkerOptions o =
+        d.with(new WorkerOptions.Listener("127.0.0.1", 0, "both", null, null, 8L << 20))
+            .with(new WorkerOptions.Compute(d.compute().backend(), threads, 0));
     try (Worker w = Worker.start(o)) {
       Bench b = new Bench(w);
       switch (mode) {

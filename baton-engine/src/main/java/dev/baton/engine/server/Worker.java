@@ -38,30 +38,30 @@ public final class Worker implements AutoCloseable {
       LlamaConfig config = LlamaConfig.fromGguf(f);
       LlamaWeights weights = LlamaWeights.of(f, config);
       int maxModelLen =
-          o.maxModelLen() > 0
-              ? Math.min(o.maxModelLen(), config.contextLength())
+          o.compute().maxModelLen() > 0
+              ? Math.min(o.compute().maxModelLen(), config.contextLength())
               : config.contextLength();
       int blocks = numBlocks(o, config, maxModelLen);
       KvTransferConfig kvConfig =
           o.kvTransferConfig() == null ? null : KvTransferConfig.parse(o.kvTransferConfig());
       r =
-          Backend.byName(o.backend())
+          Backend.byName(o.compute().backend())
               .createRunner(
                   config,
                   weights,
                   new RunnerOptions(
-                      o.threads(),
+                      o.compute().threads(),
                       maxModelLen,
                       blocks,
-                      o.blockSize(),
-                      o.kvCacheDtype(),
+                      o.kvCache().blockSize(),
+                      o.kvCache().dtype(),
                       // A P2P producer's pool goes to shared memory: same-host decoders copy from
                       // it.
                       kvConfig == null ? null : kvConfig.sharedPoolDir().orElse(null)));
       text = GgufModelText.load(f);
       modelName =
-          o.servedModelName() != null
-              ? o.servedModelName()
+          o.listener().servedModelName() != null
+              ? o.listener().servedModelName()
               : o.model().getFileName().toString().replaceFirst("\\.gguf$", "");
       if (kvConfig != null) {
         kv = KvConnectors.create(kvConfig);
@@ -71,14 +71,14 @@ public final class Worker implements AutoCloseable {
           new Engine(
               new Scheduler(
                   new SchedulerConfig(
-                      o.blockSize(),
-                      o.maxNumBatchedTokens(),
-                      o.maxNumSeqs(),
+                      o.kvCache().blockSize(),
+                      o.limits().maxNumBatchedTokens(),
+                      o.limits().maxNumSeqs(),
                       Math.min(maxModelLen, r.contextLength()),
-                      o.maxWaiting(),
-                      o.prefixCaching(),
+                      o.limits().maxWaiting(),
+                      o.kvCache().prefixCaching(),
                       modelName,
-                      o.kvCacheDtype().name()),
+                      o.kvCache().dtype().name()),
                   r,
                   kv,
                   metrics));
@@ -88,7 +88,12 @@ public final class Worker implements AutoCloseable {
       server =
           new WorkerServer(
                   new ServerConfig(
-                      o.host(), o.port(), modelName, o.apiKey(), o.maxBodyBytes(), o.role()),
+                      o.listener().host(),
+                      o.listener().port(),
+                      modelName,
+                      o.listener().apiKey(),
+                      o.listener().maxBodyBytes(),
+                      o.listener().role()),
                   e,
                   text,
                   SamplerFactory.standard(),
@@ -121,16 +126,20 @@ public final class Worker implements AutoCloseable {
    * 1 GiB) divided by the block size, but never more than 64 full-length sequences need.
    */
   static int numBlocks(WorkerOptions o, LlamaConfig c, int maxModelLen) {
-    if (o.numKvBlocks() > 0) {
-      return o.numKvBlocks();
+    if (o.kvCache().numBlocks() > 0) {
+      return o.kvCache().numBlocks();
     }
     long blockBytes =
-        KvBlockPool.bytesPerToken(c.layers(), c.kvHeads(), c.headDim(), o.kvCacheDtype())
-            * o.blockSize();
-    long memory = o.kvCacheMemory() > 0 ? o.kvCacheMemory() : WorkerOptions.DEFAULT_KV_CACHE_MEMORY;
+        KvBlockPool.bytesPerToken(c.layers(), c.kvHeads(), c.headDim(), o.kvCache().dtype())
+            * o.kvCache().blockSize();
+    long memory =
+        o.kvCache().memory() > 0 ? o.kvCache().memory() : WorkerOptions.DEFAULT_KV_CACHE_MEMORY;
     long blocks = memory / blockBytes;
-    if (o.kvCacheMemory() == 0) {
-      blocks = Math.min(blocks, 64L * ((maxModelLen + o.blockSize() - 1) / o.blockSize()));
+    if (o.kvCache().memory() == 0) {
+      blocks =
+          Math.min(
+              blocks,
+              64L * ((maxModelLen + o.kvCache().blockSize() - 1) / o.kvCache().blockSize()));
     }
     if (blocks < 1) {
       throw new IllegalArgumentException(

@@ -4,51 +4,84 @@ import dev.baton.engine.KvBlockPool;
 import java.nio.file.Path;
 
 /**
- * Everything {@code baton serve} is told: model, listener, KV cache and scheduling limits.
+ * Everything {@code baton serve} is told, one record per concern: where it listens, how it
+ * computes, its KV cache, its scheduling limits, and the KV connector.
  *
  * @param model GGUF file
- * @param servedModelName name clients use (null = the file name without extension)
- * @param threads compute threads (0 = every core)
- * @param maxModelLen longest sequence (0 = the model's context)
- * @param kvCacheMemory bytes for the KV pool (0 = default, or {@code numKvBlocks})
- * @param numKvBlocks exact number of KV blocks (0 = from {@code kvCacheMemory})
  * @param kvTransferConfig the {@code --kv-transfer-config} JSON (null = no connector)
  */
 public record WorkerOptions(
     Path model,
-    String host,
-    int port,
-    String role,
-    String servedModelName,
-    String apiKey,
-    int threads,
-    int maxModelLen,
-    int blockSize,
-    long kvCacheMemory,
-    int numKvBlocks,
-    KvBlockPool.Dtype kvCacheDtype,
-    boolean prefixCaching,
-    int maxNumBatchedTokens,
-    int maxNumSeqs,
-    int maxWaiting,
-    long maxBodyBytes,
-    String kvTransferConfig,
-    String backend) {
+    Listener listener,
+    Compute compute,
+    KvCache kvCache,
+    Limits limits,
+    String kvTransferConfig) {
 
   /** Default KV pool size when neither bytes nor blocks are given. */
   public static final long DEFAULT_KV_CACHE_MEMORY = 1L << 30;
 
-  public WorkerOptions {
-    if (!role.equals("both") && !role.equals("prefill") && !role.equals("decode")) {
-      throw new IllegalArgumentException("--role must be both, prefill or decode, got " + role);
+  /**
+   * The HTTP side.
+   *
+   * @param role both, prefill or decode
+   * @param servedModelName name clients use (null = the file name without extension)
+   * @param maxBodyBytes larger request bodies get 413
+   */
+  public record Listener(
+      String host,
+      int port,
+      String role,
+      String servedModelName,
+      String apiKey,
+      long maxBodyBytes) {
+    public Listener {
+      if (!role.equals("both") && !role.equals("prefill") && !role.equals("decode")) {
+        throw new IllegalArgumentException("--role must be both, prefill or decode, got " + role);
+      }
     }
-    if (blockSize <= 0 || maxNumBatchedTokens <= 0 || maxNumSeqs <= 0 || maxWaiting < 0) {
-      throw new IllegalArgumentException(
-          "--block-size, --max-num-batched-tokens and --max-num-seqs must be positive");
+  }
+
+  /**
+   * The compute.
+   *
+   * @param backend cpu, cuda or auto
+   * @param threads compute threads (0 = every core)
+   * @param maxModelLen longest sequence (0 = the model's context)
+   */
+  public record Compute(String backend, int threads, int maxModelLen) {
+    public Compute {
+      if (threads < 0 || maxModelLen < 0) {
+        throw new IllegalArgumentException("--threads and --max-model-len must be >= 0");
+      }
     }
-    if (threads < 0 || maxModelLen < 0 || kvCacheMemory < 0 || numKvBlocks < 0) {
-      throw new IllegalArgumentException(
-          "--threads, --max-model-len, --kv-cache-memory and --num-kv-blocks must be >= 0");
+  }
+
+  /**
+   * The paged KV cache.
+   *
+   * @param memory bytes for the KV pool (0 = default, or {@code numBlocks})
+   * @param numBlocks exact number of KV blocks (0 = from {@code memory})
+   */
+  public record KvCache(
+      int blockSize, long memory, int numBlocks, KvBlockPool.Dtype dtype, boolean prefixCaching) {
+    public KvCache {
+      if (blockSize <= 0) {
+        throw new IllegalArgumentException("--block-size must be positive");
+      }
+      if (memory < 0 || numBlocks < 0) {
+        throw new IllegalArgumentException("--kv-cache-memory and --num-kv-blocks must be >= 0");
+      }
+    }
+  }
+
+  /** Scheduling limits: tokens per step, running sequences, queued requests. */
+  public record Limits(int maxNumBatchedTokens, int maxNumSeqs, int maxWaiting) {
+    public Limits {
+      if (maxNumBatchedTokens <= 0 || maxNumSeqs <= 0 || maxWaiting < 0) {
+        throw new IllegalArgumentException(
+            "--max-num-batched-tokens and --max-num-seqs must be positive, --max-waiting >= 0");
+      }
     }
   }
 
@@ -56,115 +89,26 @@ public record WorkerOptions(
   public static WorkerOptions defaults(Path model) {
     return new WorkerOptions(
         model,
-        "127.0.0.1",
-        8100,
-        "both",
-        null,
-        null,
-        0,
-        0,
-        16,
-        0,
-        0,
-        KvBlockPool.Dtype.F32,
-        true,
-        512,
-        64,
-        256,
-        8L << 20,
-        null,
-        "cpu");
+        new Listener("127.0.0.1", 8100, "both", null, null, 8L << 20),
+        new Compute("cpu", 0, 0),
+        new KvCache(16, 0, 0, KvBlockPool.Dtype.F32, true),
+        new Limits(512, 64, 256),
+        null);
   }
 
-  public WorkerOptions withPort(int p) {
-    return new WorkerOptions(
-        model,
-        host,
-        p,
-        role,
-        servedModelName,
-        apiKey,
-        threads,
-        maxModelLen,
-        blockSize,
-        kvCacheMemory,
-        numKvBlocks,
-        kvCacheDtype,
-        prefixCaching,
-        maxNumBatchedTokens,
-        maxNumSeqs,
-        maxWaiting,
-        maxBodyBytes,
-        kvTransferConfig,
-        backend);
+  public WorkerOptions with(Listener l) {
+    return new WorkerOptions(model, l, compute, kvCache, limits, kvTransferConfig);
   }
 
-  public WorkerOptions withThreads(int t) {
-    return new WorkerOptions(
-        model,
-        host,
-        port,
-        role,
-        servedModelName,
-        apiKey,
-        t,
-        maxModelLen,
-        blockSize,
-        kvCacheMemory,
-        numKvBlocks,
-        kvCacheDtype,
-        prefixCaching,
-        maxNumBatchedTokens,
-        maxNumSeqs,
-        maxWaiting,
-        maxBodyBytes,
-        kvTransferConfig,
-        backend);
+  public WorkerOptions with(Compute c) {
+    return new WorkerOptions(model, listener, c, kvCache, limits, kvTransferConfig);
   }
 
-  public WorkerOptions withNumKvBlocks(int n) {
-    return new WorkerOptions(
-        model,
-        host,
-        port,
-        role,
-        servedModelName,
-        apiKey,
-        threads,
-        maxModelLen,
-        blockSize,
-        kvCacheMemory,
-        n,
-        kvCacheDtype,
-        prefixCaching,
-        maxNumBatchedTokens,
-        maxNumSeqs,
-        maxWaiting,
-        maxBodyBytes,
-        kvTransferConfig,
-        backend);
+  public WorkerOptions with(KvCache k) {
+    return new WorkerOptions(model, listener, compute, k, limits, kvTransferConfig);
   }
 
-  public WorkerOptions withMaxModelLen(int n) {
-    return new WorkerOptions(
-        model,
-        host,
-        port,
-        role,
-        servedModelName,
-        apiKey,
-        threads,
-        n,
-        blockSize,
-        kvCacheMemory,
-        numKvBlocks,
-        kvCacheDtype,
-        prefixCaching,
-        maxNumBatchedTokens,
-        maxNumSeqs,
-        maxWaiting,
-        maxBodyBytes,
-        kvTransferConfig,
-        backend);
+  public WorkerOptions with(Limits l) {
+    return new WorkerOptions(model, listener, compute, kvCache, l, kvTransferConfig);
   }
 }
