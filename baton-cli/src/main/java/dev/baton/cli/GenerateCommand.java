@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
 import dev.baton.engine.Backend;
 import dev.baton.engine.Generation;
-import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.ModelRunner;
 import dev.baton.engine.RunnerOptions;
 import dev.baton.engine.sample.SamplingParams;
@@ -30,6 +29,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -45,13 +45,9 @@ import picocli.CommandLine.Spec;
     description = "Generate text from a prompt with a GGUF model (no server).")
 public final class GenerateCommand implements Callable<Integer> {
 
-  @Spec CommandSpec spec;
+  @Mixin ComputeOptions compute = new ComputeOptions();
 
-  @Option(
-      names = {"-m", "--model"},
-      required = true,
-      description = "GGUF model file")
-  Path model;
+  @Spec CommandSpec spec;
 
   @Option(
       names = {"-p", "--prompt"},
@@ -94,17 +90,11 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "random seed (default: a fresh one)")
   Long seed;
 
-  @Option(names = "--threads", defaultValue = "0", description = "compute threads (0 = all cores)")
-  int threads;
-
   @Option(
       names = {"-c", "--ctx-size"},
       defaultValue = "4096",
       description = "context length to allocate KV for (capped at the model's; default 4096)")
   int contextSize;
-
-  @Option(names = "--kv-cache-dtype", defaultValue = "f32", description = "f32 or f16")
-  String kvDtype;
 
   @Option(names = "--chat", description = "wrap the prompt in the model's chat template")
   boolean chat;
@@ -129,11 +119,11 @@ public final class GenerateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     validateOptions();
-    if (!Files.isRegularFile(model)) {
-      throw new IllegalArgumentException("model file not found: " + model);
+    if (!Files.isRegularFile(compute.model)) {
+      throw new IllegalArgumentException("model file not found: " + compute.model);
     }
     long loadStart = System.nanoTime();
-    try (GgufFile file = GgufFile.open(model)) {
+    try (GgufFile file = GgufFile.open(compute.model)) {
       LlamaConfig config = LlamaConfig.fromGguf(file);
       LlamaWeights weights = LlamaWeights.of(file, config);
       Tokenizer tokenizer = tokenizer(file);
@@ -156,11 +146,12 @@ public final class GenerateCommand implements Callable<Integer> {
       int total = Math.min(context, ids.length + maxTokens);
       RunnerOptions options =
           RunnerOptions.defaults()
-              .withThreads(threads)
+              .withThreads(compute.threads)
               .withContextLength(context)
-              .withKvDtype(parseKvDtype())
+              .withKvDtype(compute.dtype())
               .withKvBlocks(batch * Generation.blocksFor(total, 16));
-      try (ModelRunner runner = Backend.byName("cpu").createRunner(config, weights, options)) {
+      try (ModelRunner runner =
+          Backend.byName(compute.backend).createRunner(config, weights, options)) {
         long loadMs = (System.nanoTime() - loadStart) / 1_000_000;
         List<SamplingParams> params = new ArrayList<>();
         for (int s = 0; s < batch; s++) {
@@ -234,24 +225,11 @@ public final class GenerateCommand implements Callable<Integer> {
     if (batch < 1) {
       throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
     }
-    if (threads < 0) {
-      throw new IllegalArgumentException("--threads must be >= 0, got " + threads);
-    }
     if (chat && prompt == null) {
       throw new IllegalArgumentException("--chat needs a text prompt (-p)");
     }
     samplingParams(0); // rejects bad temperature, top-p, ... before loading anything
-    parseKvDtype();
-  }
-
-  private KvBlockPool.Dtype parseKvDtype() {
-    return switch (kvDtype.toLowerCase(java.util.Locale.ROOT)) {
-      case "f32" -> KvBlockPool.Dtype.F32;
-      case "f16" -> KvBlockPool.Dtype.F16;
-      default ->
-          throw new IllegalArgumentException(
-              "unknown KV cache dtype '" + kvDtype + "' (choose f32 or f16)");
-    };
+    compute.validate();
   }
 
   private SamplingParams samplingParams(int sequence) {

@@ -1,6 +1,5 @@
 package dev.baton.cli;
 
-import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.server.Worker;
 import dev.baton.engine.server.WorkerOptions;
 import dev.baton.kv.KvTransferConfig;
@@ -10,6 +9,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -24,13 +24,9 @@ import picocli.CommandLine.Spec;
     description = "Serve a GGUF model over an OpenAI-compatible HTTP API.")
 public final class ServeCommand implements Callable<Integer> {
 
-  @Spec CommandSpec spec;
+  @Mixin ComputeOptions compute = new ComputeOptions();
 
-  @Option(
-      names = {"-m", "--model"},
-      required = true,
-      description = "GGUF model file")
-  Path model;
+  @Spec CommandSpec spec;
 
   @Option(
       names = "--host",
@@ -63,12 +59,6 @@ public final class ServeCommand implements Callable<Integer> {
   String apiKey;
 
   @Option(
-      names = "--threads",
-      defaultValue = "0",
-      description = "compute threads (default: every core)")
-  int threads;
-
-  @Option(
       names = "--max-model-len",
       defaultValue = "0",
       description = "longest sequence (default: the model's context)")
@@ -91,12 +81,6 @@ public final class ServeCommand implements Callable<Integer> {
       defaultValue = "0",
       description = "exact number of KV blocks (overrides --kv-cache-memory)")
   int numKvBlocks;
-
-  @Option(
-      names = "--kv-cache-dtype",
-      defaultValue = "f32",
-      description = "f32 or f16 (default ${DEFAULT-VALUE})")
-  String kvCacheDtype;
 
   @Option(names = "--no-prefix-caching", description = "turn off prefix caching (on by default)")
   boolean noPrefixCaching;
@@ -145,16 +129,10 @@ public final class ServeCommand implements Callable<Integer> {
               + " --kv-secret-file or BATON_KV_SECRET)")
   String kvSecret;
 
-  @Option(
-      names = "--backend",
-      defaultValue = "cpu",
-      description = "compute backend (default ${DEFAULT-VALUE})")
-  String backend;
-
   @Override
   public Integer call() throws Exception {
-    if (!Files.isRegularFile(model)) {
-      throw new IllegalArgumentException("no model file " + model);
+    if (!Files.isRegularFile(compute.model)) {
+      throw new IllegalArgumentException("no model file " + compute.model);
     }
     String key = apiKey != null ? apiKey : System.getenv("BATON_API_KEY");
     String kvConfig = kvTransferConfig;
@@ -166,7 +144,7 @@ public final class ServeCommand implements Callable<Integer> {
     }
     WorkerOptions options =
         new WorkerOptions(
-            model,
+            compute.model,
             new WorkerOptions.Listener(
                 host,
                 port,
@@ -174,12 +152,12 @@ public final class ServeCommand implements Callable<Integer> {
                 servedModelName,
                 key == null || key.isEmpty() ? null : key,
                 maxBodyBytes),
-            new WorkerOptions.Compute(backend, threads, maxModelLen),
+            new WorkerOptions.Compute(compute.backend, compute.threads, maxModelLen),
             new WorkerOptions.KvCache(
                 blockSize,
                 kvCacheMemory == null ? 0 : parseBytes(kvCacheMemory),
                 numKvBlocks,
-                parseDtype(kvCacheDtype),
+                compute.dtype(),
                 !noPrefixCaching),
             new WorkerOptions.Limits(maxNumBatchedTokens, maxNumSeqs, maxWaiting),
             kvConfig);
@@ -231,14 +209,5 @@ public final class ServeCommand implements Callable<Integer> {
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("--kv-cache-memory: not a size: " + s);
     }
-  }
-
-  static KvBlockPool.Dtype parseDtype(String s) {
-    return switch (s.toLowerCase(Locale.ROOT)) {
-      case "f32", "float32", "fp32" -> KvBlockPool.Dtype.F32;
-      case "f16", "float16", "fp16", "half" -> KvBlockPool.Dtype.F16;
-      default ->
-          throw new IllegalArgumentException("--kv-cache-dtype must be f32 or f16, got " + s);
-    };
   }
 }

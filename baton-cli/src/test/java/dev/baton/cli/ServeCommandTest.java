@@ -25,11 +25,17 @@ class ServeCommandTest {
         .isInstanceOf(IllegalArgumentException.class);
   }
 
+  private static KvBlockPool.Dtype dtype(String name) {
+    ComputeOptions o = new ComputeOptions();
+    o.kvCacheDtype = name;
+    return o.dtype();
+  }
+
   @Test
   void parsesKvDtypes() {
-    assertThat(ServeCommand.parseDtype("f16")).isEqualTo(KvBlockPool.Dtype.F16);
-    assertThat(ServeCommand.parseDtype("F32")).isEqualTo(KvBlockPool.Dtype.F32);
-    assertThatThrownBy(() -> ServeCommand.parseDtype("int4"))
+    assertThat(dtype("f16")).isEqualTo(KvBlockPool.Dtype.F16);
+    assertThat(dtype("F32")).isEqualTo(KvBlockPool.Dtype.F32);
+    assertThatThrownBy(() -> dtype("int4"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("f32 or f16");
   }
