@@ -105,7 +105,7 @@ final class ProxyFlow {
     if (answer == null) {
       return; // a client error from the worker was relayed as is
     }
-    ObjectNode decodeRequest = protocol.decodeRequest(call.body(), prefillRequest, answer);
+    ObjectNode decodeRequest = protocol.decodeRequest(call.body(), prefill, prefillRequest, answer);
     decodeLeg(s.decode(), prefill, "decode", bytes(decodeRequest), new AtomicReference<>(), null);
   }
 
@@ -149,7 +149,7 @@ final class ProxyFlow {
     Worker prefill = s.prefill();
     ObjectNode prefillRequest = protocol.prefillRequest(call.body(), prefill);
     byte[] prefillPayload = bytes(prefillRequest);
-    ObjectNode decodeRequest = protocol.decodeRequest(call.body(), prefillRequest, null);
+    ObjectNode decodeRequest = protocol.decodeRequest(call.body(), prefill, prefillRequest, null);
     byte[] decodePayload = decodeRequest == prefillRequest ? prefillPayload : bytes(decodeRequest);
     AtomicReference<UpstreamClient.Response> decodeUpstream = new AtomicReference<>();
     AtomicReference<String> prefillError = new AtomicReference<>();

@@ -208,14 +208,14 @@ public final class VllmStandIn implements AutoCloseable {
     if (body.path("max_tokens").asInt(-1) != 1) {
       violation("prefill leg must have max_tokens=1, got " + body.get("max_tokens"));
     }
-    if (body.path("max_completion_tokens").asInt(-1) != 1) {
-      violation("prefill leg must have max_completion_tokens=1");
+    if (body.has("max_completion_tokens") && body.path("max_completion_tokens").asInt(-1) != 1) {
+      violation("prefill leg's max_completion_tokens, where present, must be 1");
     }
     if (body.has("stream_options")) {
       violation("prefill leg must not carry stream_options");
     }
-    if (body.has("min_tokens")) {
-      violation("prefill leg must not carry min_tokens");
+    if (body.has("min_tokens") || body.has("min_completion_tokens")) {
+      violation("prefill leg must not carry min_tokens or min_completion_tokens");
     }
     ObjectNode expected = Json.object();
     expected.put("do_remote_decode", true);

@@ -31,7 +31,7 @@ public final class ColocatedProtocol implements PdProtocol {
 
   @Override
   public ObjectNode decodeRequest(
-      ObjectNode client, ObjectNode prefillRequest, JsonNode prefillAnswer) {
+      ObjectNode client, Worker prefill, ObjectNode prefillRequest, JsonNode prefillAnswer) {
     return client;
   }
 

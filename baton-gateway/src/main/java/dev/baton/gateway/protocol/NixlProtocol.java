@@ -29,15 +29,22 @@ public final class NixlProtocol implements PdProtocol {
     return false;
   }
 
-  /** The client's request made non-streaming, one token, asking for remote decode. */
+  /**
+   * The client's request made non-streaming, one token, asking for remote decode: {@code
+   * max_tokens} 1, {@code max_completion_tokens} 1 only where the client used it, and no minimum (a
+   * minimum above one token would contradict the budget).
+   */
   @Override
   public ObjectNode prefillRequest(ObjectNode client, Worker prefill) {
     ObjectNode p = client.deepCopy();
     p.put("stream", false);
     p.put("max_tokens", 1);
-    p.put("max_completion_tokens", 1);
+    if (p.has("max_completion_tokens")) {
+      p.put("max_completion_tokens", 1);
+    }
     p.remove("stream_options");
     p.remove("min_tokens");
+    p.remove("min_completion_tokens");
     p.set("kv_transfer_params", KvTransferParams.prefillRequest().toJson());
     return p;
   }
@@ -49,15 +56,31 @@ public final class NixlProtocol implements PdProtocol {
    */
   @Override
   public ObjectNode decodeRequest(
-      ObjectNode client, ObjectNode prefillRequest, JsonNode prefillAnswer) {
+      ObjectNode client, Worker prefill, ObjectNode prefillRequest, JsonNode prefillAnswer) {
     ObjectNode d = client.deepCopy();
     JsonNode kv = prefillAnswer == null ? null : prefillAnswer.get("kv_transfer_params");
     if (kv != null && kv.isObject()) {
-      d.set("kv_transfer_params", kv.deepCopy());
+      ObjectNode params = kv.deepCopy();
+      String reported = params.path("remote_host").asText("");
+      if (prefill != null && isLocal(reported) && !isLocal(prefill.host())) {
+        // A worker that only knows itself as localhost: the decode worker must dial the address
+        // the gateway reaches the prefill worker at.
+        params.put("remote_host", prefill.host());
+      }
+      d.set("kv_transfer_params", params);
     } else {
       d.remove("kv_transfer_params");
     }
     return d;
+  }
+
+  private static boolean isLocal(String host) {
+    String h = host.toLowerCase(java.util.Locale.ROOT);
+    return h.equals("localhost")
+        || h.startsWith("127.")
+        || h.equals("::1")
+        || h.equals("[::1]")
+        || h.equals("0.0.0.0");
   }
 
   @Override

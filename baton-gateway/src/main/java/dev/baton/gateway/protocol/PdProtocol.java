@@ -26,9 +26,11 @@ public interface PdProtocol {
 
   /**
    * The body sent to the decode worker. {@code prefillAnswer} is the prefill worker's JSON answer
-   * for sequential protocols and null for concurrent ones.
+   * for sequential protocols and null for concurrent ones; {@code prefill} is the worker that
+   * prefilled (null for colocated serving).
    */
-  ObjectNode decodeRequest(ObjectNode client, ObjectNode prefillRequest, JsonNode prefillAnswer);
+  ObjectNode decodeRequest(
+      ObjectNode client, Worker prefill, ObjectNode prefillRequest, JsonNode prefillAnswer);
 
   /** Whether a decode stream that breaks may be continued on another decode worker. */
   boolean migratable();

@@ -42,7 +42,7 @@ public final class SglangProtocol implements PdProtocol {
   /** Decode gets the very body prefill got: same rooms. */
   @Override
   public ObjectNode decodeRequest(
-      ObjectNode client, ObjectNode prefillRequest, JsonNode prefillAnswer) {
+      ObjectNode client, Worker prefill, ObjectNode prefillRequest, JsonNode prefillAnswer) {
     return prefillRequest;
   }
 

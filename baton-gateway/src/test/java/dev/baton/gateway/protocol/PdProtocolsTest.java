@@ -33,7 +33,7 @@ class PdProtocolsTest {
     ObjectNode p = new NixlProtocol().prefillRequest(client, null);
     assertThat(p.get("stream").asBoolean()).isFalse();
     assertThat(p.get("max_tokens").asInt()).isEqualTo(1);
-    assertThat(p.get("max_completion_tokens").asInt()).isEqualTo(1);
+    assertThat(p.has("max_completion_tokens")).as("set only where the client used it").isFalse();
     assertThat(p.has("min_tokens") || p.has("stream_options")).isFalse();
     assertThat(p.get("kv_transfer_params"))
         .isEqualTo(
@@ -52,12 +52,15 @@ class PdProtocolsTest {
     NixlProtocol nixl = new NixlProtocol();
     ObjectNode withKv =
         nixl.decodeRequest(
-            client, null, Json.parse("{\"kv_transfer_params\":{\"remote_request_id\":\"r\"}}"));
+            client,
+            null,
+            null,
+            Json.parse("{\"kv_transfer_params\":{\"remote_request_id\":\"r\"}}"));
     assertThat(withKv.path("kv_transfer_params").path("remote_request_id").asText()).isEqualTo("r");
     // The first token ended the request (EOS or a stop string): vLLM answers without params and
     // its proxy sends decode the original request.
     ObjectNode without =
-        nixl.decodeRequest(client, null, Json.parse("{\"kv_transfer_params\":null}"));
+        nixl.decodeRequest(client, null, null, Json.parse("{\"kv_transfer_params\":null}"));
     assertThat(without).isEqualTo(client);
   }
 
@@ -69,5 +72,16 @@ class PdProtocolsTest {
     ObjectNode body = json("{\"prompt\":[\"a\",\"b\"]}");
     assertThat(SglangProtocol.batchSize(body)).isEqualTo(2);
     assertThat(SglangProtocol.batchSize(json("{\"prompt\":[1,2,3]}"))).isEqualTo(1);
+  }
+
+  @Test
+  void nixlPrefillLegCapsMaxCompletionTokensOnlyWhereUsedAndDropsEveryMinimum() {
+    ObjectNode p =
+        new NixlProtocol()
+            .prefillRequest(
+                json("{\"max_completion_tokens\":50,\"min_completion_tokens\":3,\"min_tokens\":2}"),
+                null);
+    assertThat(p.get("max_completion_tokens").asInt()).isEqualTo(1);
+    assertThat(p.has("min_completion_tokens") || p.has("min_tokens")).isFalse();
   }
 }
