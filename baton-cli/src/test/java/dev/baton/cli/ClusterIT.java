@@ -23,8 +23,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -133,28 +131,13 @@ class ClusterIT {
         HttpResponse.BodyHandlers.ofString());
   }
 
-  /** Load whose 200 answers record which decode worker served them. */
-  static final class Load implements AutoCloseable {
-    final Set<String> decoders = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    final CompletionLoad load;
-    final AtomicInteger ok;
-    final ConcurrentLinkedQueue<String> failures;
-
-    Load(String gateway, int clients) {
-      load =
-          new CompletionLoad(
-              gateway,
-              clients,
-              (client, i) -> body("client " + client + " request " + i + " says hello"),
-              r -> r.headers().firstValue("x-baton-decode").ifPresent(decoders::add));
-      ok = load.ok;
-      failures = load.failures;
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      load.close();
-    }
+  /** Two clients of completions; the tags are the decode workers that answered. */
+  static CompletionLoad load(String gateway) {
+    return new CompletionLoad(
+        gateway,
+        2,
+        (client, i) -> body("client " + client + " request " + i + " says hello"),
+        r -> r.headers().firstValue("x-baton-decode").orElse(null));
   }
 
   private static List<StatusView.WorkerRow> workers(String name, String role) throws Exception {
@@ -171,10 +154,10 @@ class ClusterIT {
     assertThat(first.headers().firstValue("x-baton-prefill")).isPresent();
     assertThat(Json.parse(first.body()).at("/usage/completion_tokens").asInt()).isEqualTo(4);
 
-    try (Load load = new Load(gateway, 2)) {
+    try (CompletionLoad load = load(gateway)) {
       await().atMost(Duration.ofSeconds(30)).until(() -> load.ok.get() >= 3);
       assertThat(Cluster.scaleRole(name, Role.DECODE, 2)).contains("decode scaled to 2");
-      await().atMost(Duration.ofSeconds(30)).until(() -> load.decoders.size() >= 2);
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.tags.size() >= 2);
       assertThat(Cluster.scaleRole(name, Role.DECODE, 1)).contains("decode scaled to 1");
       int before = load.ok.get();
       await().atMost(Duration.ofSeconds(30)).until(() -> load.ok.get() >= before + 3);
@@ -216,11 +199,11 @@ class ClusterIT {
                 "replica",
                 "groups: {replicas: 1, max: 2}\n",
                 "  prefill: {replicas: 1}\n  decode: {replicas: 1}\n"));
-    try (Load load = new Load(gateway, 2)) {
+    try (CompletionLoad load = load(gateway)) {
       await().atMost(Duration.ofSeconds(30)).until(() -> load.ok.get() >= 3);
       assertThat(Cluster.scaleGroups(name, 2)).contains("2 group(s)");
       assertThat(Cluster.status(name).workers()).hasSize(4);
-      await().atMost(Duration.ofSeconds(30)).until(() -> load.decoders.size() >= 2);
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.tags.size() >= 2);
       assertThat(Cluster.scaleGroups(name, 1)).contains("1 group(s)");
       int before = load.ok.get();
       await().atMost(Duration.ofSeconds(30)).until(() -> load.ok.get() >= before + 3);

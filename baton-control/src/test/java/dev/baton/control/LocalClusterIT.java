@@ -20,8 +20,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -126,32 +124,17 @@ class LocalClusterIT {
     }
   }
 
-  /** Load whose 200 answers record which worker process served them (the fake reports its pid). */
-  static final class Load implements AutoCloseable {
-    final Set<Long> workerPids = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    final CompletionLoad load;
-    final AtomicInteger ok;
-    final ConcurrentLinkedQueue<String> failures;
-
-    Load(String gateway, int clients) {
-      load =
-          new CompletionLoad(
-              gateway,
-              clients,
-              (client, i) -> "{\"prompt\":\"hi\"}",
-              r -> {
-                String body = r.body();
-                int p = body.indexOf("\"pid\":");
-                workerPids.add(Long.parseLong(body.substring(p + 6, body.indexOf(',', p))));
-              });
-      ok = load.ok;
-      failures = load.failures;
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      load.close();
-    }
+  /** Clients of completions; the tags are the pids of the fake workers that answered. */
+  static CompletionLoad load(String gateway, int clients) {
+    return new CompletionLoad(
+        gateway,
+        clients,
+        (client, i) -> "{\"prompt\":\"hi\"}",
+        r -> {
+          String body = r.body();
+          int p = body.indexOf("\"pid\":");
+          return body.substring(p + 6, body.indexOf(',', p));
+        });
   }
 
   private static List<StatusView.WorkerRow> rows(String name, String role) throws IOException {
@@ -178,11 +161,11 @@ class LocalClusterIT {
     assertThat(status.workers()).hasSize(2).allMatch(w -> w.health().equals("healthy"));
     assertThat(status.render()).contains("decode-0").contains("HEALTH").contains("KV USAGE");
 
-    try (Load load = new Load(gateway, 4)) {
+    try (CompletionLoad load = load(gateway, 4)) {
       await().atMost(Duration.ofSeconds(10)).until(() -> load.ok.get() >= 10);
       assertThat(Cluster.scaleRole(name, Role.DECODE, 3)).contains("decode scaled to 3");
       assertThat(rows(name, "decode")).hasSize(3).allMatch(w -> w.health().equals("healthy"));
-      await().atMost(Duration.ofSeconds(10)).until(() -> load.workerPids.size() >= 3);
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.tags.size() >= 3);
       assertThat(Cluster.scaleRole(name, Role.DECODE, 1)).contains("decode scaled to 1");
       int before = load.ok.get();
       await().atMost(Duration.ofSeconds(10)).until(() -> load.ok.get() >= before + 10);
@@ -210,7 +193,7 @@ class LocalClusterIT {
                   && row.pid() != victim.pid();
             });
     remember(RunDirectory.forName(name).readState());
-    try (Load load = new Load(gateway, 2)) {
+    try (CompletionLoad load = load(gateway, 2)) {
       await().atMost(Duration.ofSeconds(10)).until(() -> load.ok.get() >= 5);
       load.close();
       assertThat(load.failures).isEmpty();
@@ -228,7 +211,7 @@ class LocalClusterIT {
             });
     remember(RunDirectory.forName(name).readState());
     assertThat(RunDirectory.forName(name).readState().gatewayUrl()).isEqualTo(gateway);
-    try (Load load = new Load(gateway, 2)) {
+    try (CompletionLoad load = load(gateway, 2)) {
       await().atMost(Duration.ofSeconds(10)).until(() -> load.ok.get() >= 5);
       load.close();
       assertThat(load.failures).isEmpty();
@@ -258,7 +241,7 @@ class LocalClusterIT {
         .extracting(StatusView.WorkerRow::id)
         .containsExactlyInAnyOrder("g0-prefill-0", "g0-decode-0");
 
-    try (Load load = new Load(gateway, 4)) {
+    try (CompletionLoad load = load(gateway, 4)) {
       assertThat(Cluster.scaleGroups(name, 2)).contains("2 group(s)");
       assertThat(Cluster.status(name).workers())
           .extracting(StatusView.WorkerRow::group)
@@ -266,7 +249,7 @@ class LocalClusterIT {
           .hasSize(4);
       assertThatThrownBy(() -> Cluster.scaleRole(name, Role.DECODE, 2))
           .hasMessageContaining("replica mode scales whole groups");
-      await().atMost(Duration.ofSeconds(10)).until(() -> load.workerPids.size() >= 2);
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.tags.size() >= 2);
       assertThat(Cluster.scaleGroups(name, 1)).contains("1 group(s)");
       assertThat(Cluster.status(name).workers())
           .extracting(StatusView.WorkerRow::group)
@@ -327,7 +310,7 @@ class LocalClusterIT {
                     + "}\n",
                 "autoscaler: {intervalSeconds: 0.5, stableWindowSeconds: 5, panicWindowSeconds: 1.5,"
                     + " scaleDownCooldownSeconds: 1}\n"));
-    try (Load load = new Load(gateway, 6)) {
+    try (CompletionLoad load = load(gateway, 6)) {
       // 6 requests in flight need 3 workers at 2 each: the panic window scales out.
       await().atMost(Duration.ofSeconds(40)).until(() -> rows(name, "decode").size() == 3);
       await()

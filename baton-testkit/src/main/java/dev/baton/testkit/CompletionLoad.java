@@ -7,11 +7,13 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
-import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Client threads sending {@code /v1/completions} to a gateway until closed, counting successes and
@@ -29,18 +31,21 @@ public final class CompletionLoad implements AutoCloseable {
   /** Every other outcome: status and body, or the exception. */
   public final ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
 
+  /** What the tag function saw in the 200 answers (which worker served them, say). */
+  public final Set<String> tags = ConcurrentHashMap.newKeySet();
+
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final List<Thread> threads = new ArrayList<>();
 
   /**
    * @param body the JSON body of a client's i-th request: {@code body.apply(client, i)}
-   * @param onOk called with every 200 answer (from the client threads)
+   * @param tag what to remember of a 200 answer in {@link #tags} (null: nothing)
    */
   public CompletionLoad(
       String gatewayUrl,
       int clients,
       BiFunction<Integer, Integer, String> body,
-      Consumer<HttpResponse<String>> onOk) {
+      Function<HttpResponse<String>, String> tag) {
     for (int c = 0; c < clients; c++) {
       int client = c;
       threads.add(
@@ -60,7 +65,10 @@ public final class CompletionLoad implements AutoCloseable {
                                 HttpResponse.BodyHandlers.ofString());
                         if (r.statusCode() == 200) {
                           ok.incrementAndGet();
-                          onOk.accept(r);
+                          String t = tag.apply(r);
+                          if (t != null) {
+                            tags.add(t);
+                          }
                         } else {
                           failures.add(r.statusCode() + " " + r.body());
                         }
