@@ -87,7 +87,8 @@ public final class ServeBench {
               "bench-" + System.nanoTime(),
               prompt,
               RequestOptions.of(1, Set.of()),
-              SamplerFactory.standard().create(new SamplingSettings(0, 1, -1, 0, null, 0, 0, 1)),
+              SamplerFactory.standard()
+                  .create(new SamplingSettings(0, 1, -1, 0, null, 0, 0, 1, null)),
               w.text().detokenizer());
       w.engine().submit(r);
       EngineEvent e = r.events().poll(10, TimeUnit.MINUTES);

@@ -57,6 +57,11 @@ public final class Engine implements AutoCloseable {
     return scheduler.config();
   }
 
+  /** KV blocks in the pool (fixed for the engine's life). */
+  public int kvBlocks() {
+    return scheduler.blocks().numBlocks();
+  }
+
   /**
    * Hands a request to the engine; its events start arriving on its queue. Refuses (throws {@link
    * OverloadedException}) when the waiting queue is full.
@@ -65,10 +70,18 @@ public final class Engine implements AutoCloseable {
     if (stopping) {
       throw new OverloadedException("the engine is shutting down");
     }
+    // Requests still in the inbox are not waiting yet: as many as there are free running slots
+    // will start at the next step, so only the rest count against --max-waiting.
     int max = scheduler.config().maxWaiting();
-    if (numWaiting + queued.get() >= max) {
+    int freeSlots = Math.max(0, scheduler.config().maxNumSeqs() - numRunning);
+    int pending = numWaiting + queued.get();
+    if (pending >= max + freeSlots) {
       throw new OverloadedException(
-          "too many waiting requests (" + (numWaiting + queued.get()) + ", max " + max + ")");
+          "too many waiting requests ("
+              + Math.max(0, pending - freeSlots)
+              + " waiting, max "
+              + max
+              + ")");
     }
     queued.incrementAndGet();
     inbox.add(new Submit(r));

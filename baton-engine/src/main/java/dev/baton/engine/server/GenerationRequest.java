@@ -86,6 +86,26 @@ public record GenerationRequest(
     if (tools != null && !tools.isNull() && !(tools.isArray() && tools.isEmpty())) {
       throw ApiException.badRequest("tools", "tool calling is not supported");
     }
+    // Never a 200 that ignores what the client asked for: these are refused until supported.
+    JsonNode toolChoice = body.get("tool_choice");
+    if (toolChoice != null
+        && !toolChoice.isNull()
+        && !(toolChoice.isTextual() && toolChoice.asText().equals("none"))) {
+      throw ApiException.badRequest("tool_choice", "tool calling is not supported");
+    }
+    JsonNode format = body.get("response_format");
+    if (format != null
+        && !format.isNull()
+        && !(format.isObject() && format.path("type").asText().equals("text"))) {
+      throw ApiException.badRequest(
+          "response_format", "structured output ('response_format') is not supported");
+    }
+    for (String unsupported :
+        List.of("chat_template", "guided_json", "guided_regex", "guided_choice")) {
+      if (body.hasNonNull(unsupported)) {
+        throw ApiException.badRequest(unsupported, "'" + unsupported + "' is not supported");
+      }
+    }
     int n = optInt(body, "n", 1, 1, MAX_N);
     Integer bestOf = optIntOrNull(body, "best_of", 1, MAX_N);
     if (bestOf != null && bestOf != n) {
@@ -191,7 +211,52 @@ public record GenerationRequest(
         kv,
         optBool(body, "return_token_ids", false),
         optBool(body, "skip_special_tokens", true),
-        new SamplingSettings(temperature, topP, topK, minP, seed, presence, frequency, repetition));
+        new SamplingSettings(
+            temperature,
+            topP,
+            topK,
+            minP,
+            seed,
+            presence,
+            frequency,
+            repetition,
+            logitBias(body, text.vocabSize())));
+  }
+
+  /**
+   * OpenAI's {@code logit_bias}: token ids (as JSON object keys) to a bias in [-100, 100] added to
+   * that token's logit.
+   */
+  static java.util.Map<Integer, Float> logitBias(JsonNode body, int vocabSize) {
+    JsonNode node = body.get("logit_bias");
+    if (node == null || node.isNull()) {
+      return java.util.Map.of();
+    }
+    if (!node.isObject()) {
+      throw ApiException.badRequest(
+          "logit_bias", "'logit_bias' must be an object of token id to bias");
+    }
+    java.util.Map<Integer, Float> out = new java.util.HashMap<>();
+    for (var e : node.properties()) {
+      int id;
+      try {
+        id = Integer.parseInt(e.getKey().strip());
+      } catch (NumberFormatException ex) {
+        throw ApiException.badRequest(
+            "logit_bias", "'logit_bias' keys must be token ids, got '" + e.getKey() + "'");
+      }
+      if (id < 0 || id >= vocabSize) {
+        throw ApiException.badRequest(
+            "logit_bias", "token id " + id + " is outside the vocabulary [0, " + vocabSize + ")");
+      }
+      JsonNode v = e.getValue();
+      if (!v.isNumber() || v.asDouble() < -100 || v.asDouble() > 100) {
+        throw ApiException.badRequest(
+            "logit_bias", "the bias of token " + id + " must be a number in [-100, 100]");
+      }
+      out.put(id, (float) v.asDouble());
+    }
+    return out;
   }
 
   private static int[] chatPrompt(JsonNode body, ModelText text) {

@@ -11,7 +11,7 @@ public interface SamplerFactory {
 
   TokenSampler create(SamplingSettings settings);
 
-  /** The engine's {@link Sampler} (temperature, top-k/p, min-p, seed, penalties). */
+  /** The engine's {@link Sampler} (temperature, top-k/p, min-p, seed, penalties, logit bias). */
   static SamplerFactory standard() {
     return s -> {
       SamplingParams p =
@@ -25,7 +25,15 @@ public interface SamplerFactory {
               (float) s.presencePenalty(),
               (float) s.frequencyPenalty(),
               Set.of());
-      return new Sampler(p)::sample;
+      TokenSampler sampler = new Sampler(p)::sample;
+      if (s.logitBias().isEmpty()) {
+        return sampler;
+      }
+      return (logits, tokens, promptLen, numTokens) -> {
+        // Before penalties and temperature, as OpenAI applies logit_bias to the raw logits.
+        s.logitBias().forEach((id, bias) -> logits[id] += bias);
+        return sampler.sample(logits, tokens, promptLen, numTokens);
+      };
     };
   }
 }

@@ -8,6 +8,8 @@ package dev.baton.engine.server;
  * @param topK -1 (or 0) = off
  * @param minP 0 = off
  * @param seed null = unseeded
+ * @param logitBias added to a token's logit before sampling (OpenAI's {@code logit_bias}); empty =
+ *     none
  */
 public record SamplingSettings(
     double temperature,
@@ -17,7 +19,12 @@ public record SamplingSettings(
     Long seed,
     double presencePenalty,
     double frequencyPenalty,
-    double repetitionPenalty) {
+    double repetitionPenalty,
+    java.util.Map<Integer, Float> logitBias) {
+
+  public SamplingSettings {
+    logitBias = logitBias == null ? java.util.Map.of() : java.util.Map.copyOf(logitBias);
+  }
 
   /** The same settings with another seed (choice {@code i} of {@code n} gets seed + i). */
   public SamplingSettings withSeed(Long newSeed) {
@@ -29,6 +36,7 @@ public record SamplingSettings(
         newSeed,
         presencePenalty,
         frequencyPenalty,
-        repetitionPenalty);
+        repetitionPenalty,
+        logitBias);
   }
 }

@@ -272,6 +272,7 @@ public final class WorkerServer implements AutoCloseable {
             body, chat, text, config.servedModelName(), engine.config().maxModelLen());
     String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().formatHex(randomBytes());
     long created = System.currentTimeMillis() / 1000;
+    checkFits(g);
     List<OpenAiWriter.Choice> choices = submit(g, id);
     try {
       if (g.stream()) {
@@ -290,6 +291,37 @@ public final class WorkerServer implements AutoCloseable {
     byte[] b = new byte[16];
     RANDOM.nextBytes(b);
     return b;
+  }
+
+  /**
+   * Refuses (400) what this worker could never serve however long the client retried: more
+   * sequences than it runs and queues at once, or one sequence needing more KV than the pool has.
+   */
+  private void checkFits(GenerationRequest g) {
+    var c = engine.config();
+    int copies = g.prompts().size() * g.n();
+    if (copies > c.maxNumSeqs() + c.maxWaiting()) {
+      throw ApiException.badRequest(
+          "n",
+          copies
+              + " sequences (prompts x n) exceed what this worker can hold at once ("
+              + (c.maxNumSeqs() + c.maxWaiting())
+              + " = --max-num-seqs + --max-waiting)");
+    }
+    for (int[] prompt : g.prompts()) {
+      long tokens = Math.min((long) prompt.length + g.maxTokens(), c.maxModelLen());
+      long blocks = (tokens + c.blockSize() - 1) / c.blockSize();
+      if (blocks > engine.kvBlocks()) {
+        throw ApiException.badRequest(
+            "max_tokens",
+            "a sequence of "
+                + tokens
+                + " tokens needs "
+                + blocks
+                + " KV blocks; this worker's pool has "
+                + engine.kvBlocks());
+      }
+    }
   }
 
   private List<OpenAiWriter.Choice> submit(GenerationRequest g, String id) {
