@@ -14,6 +14,7 @@ import dev.baton.model.GgufFile;
 import dev.baton.model.GgufTensor;
 import dev.baton.model.LlamaConfig;
 import dev.baton.model.LlamaWeights;
+import dev.baton.model.ModelFiles;
 import dev.baton.model.Tokenizer;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -119,9 +120,7 @@ public final class GenerateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     validateOptions();
-    if (!Files.isRegularFile(compute.model)) {
-      throw new IllegalArgumentException("model file not found: " + compute.model);
-    }
+    ModelFiles.require(compute.model);
     long loadStart = System.nanoTime();
     try (GgufFile file = GgufFile.open(compute.model)) {
       LlamaConfig config = LlamaConfig.fromGguf(file);

@@ -3,7 +3,7 @@ package dev.baton.cli;
 import dev.baton.engine.server.Worker;
 import dev.baton.engine.server.WorkerOptions;
 import dev.baton.kv.KvTransferConfig;
-import java.nio.file.Files;
+import dev.baton.model.ModelFiles;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -131,9 +131,7 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (!Files.isRegularFile(compute.model)) {
-      throw new IllegalArgumentException("no model file " + compute.model);
-    }
+    ModelFiles.require(compute.model);
     String key = apiKey != null ? apiKey : System.getenv("BATON_API_KEY");
     String kvConfig = kvTransferConfig;
     if (kvConfig != null && (kvSecretFile != null || kvSecret != null)) {

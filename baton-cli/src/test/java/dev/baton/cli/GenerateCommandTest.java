@@ -169,7 +169,8 @@ class GenerateCommandTest {
   void badInputIsOneClearLine() throws IOException {
     String m = tiny.toString();
     assertThat(fails("generate", "-m", dir.resolve("missing.gguf").toString(), "-p", "x"))
-        .contains("model file not found");
+        .contains("missing.gguf not found");
+    assertThat(fails("generate", "-m", dir.toString(), "-p", "x")).contains("is a directory");
     Path corrupt = dir.resolve("corrupt.gguf");
     Files.write(corrupt, "this is not a gguf file at all, not even close".getBytes());
     assertThat(fails("generate", "-m", corrupt.toString(), "-p", "x")).contains("corrupt.gguf");

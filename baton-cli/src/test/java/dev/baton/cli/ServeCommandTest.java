@@ -51,7 +51,7 @@ class ServeCommandTest {
           return 1;
         });
     assertThat(cli.execute("-m", "/nonexistent/model.gguf")).isEqualTo(1);
-    assertThat(err.toString()).contains("no model file /nonexistent/model.gguf");
+    assertThat(err.toString()).contains("model file /nonexistent/model.gguf not found");
     assertThat(new CommandLine(new ServeCommand()).execute()).isEqualTo(2); // -m is required
   }
 }

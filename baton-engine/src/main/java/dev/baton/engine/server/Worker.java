@@ -139,7 +139,7 @@ public final class Worker implements AutoCloseable {
       blocks =
           Math.min(
               blocks,
-              64L * ((maxModelLen + o.kvCache().blockSize() - 1) / o.kvCache().blockSize()));
+              64L * (((long) maxModelLen + o.kvCache().blockSize() - 1) / o.kvCache().blockSize()));
     }
     if (blocks < 1) {
       throw new IllegalArgumentException(
