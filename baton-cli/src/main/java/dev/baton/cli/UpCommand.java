@@ -44,7 +44,13 @@ public final class UpCommand implements Callable<Integer> {
     }
     PrintStream out = System.out;
     Cluster.UpResult result =
-        Cluster.up(Files.readString(file), file.toString(), name, foreground, out);
+        Cluster.up(
+            Files.readString(file),
+            file.toString(),
+            name,
+            foreground,
+            out,
+            (spec, model) -> ClusterPreflight.check(spec, model, file.toString()));
     if (!foreground) {
       if (!result.message().startsWith("cluster")) {
         out.println(result.message());

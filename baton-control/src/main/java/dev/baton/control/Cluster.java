@@ -46,6 +46,28 @@ public final class Cluster {
   public static UpResult up(
       String specText, String source, String name, boolean foreground, PrintStream out)
       throws IOException, InterruptedException {
+    return up(specText, source, name, foreground, out, (spec, model) -> {});
+  }
+
+  /**
+   * A check of the parsed spec and the resolved model file that runs before anything starts or is
+   * written (the CLI checks worker flags, KV and gateway configs, the model file); it throws to
+   * refuse.
+   */
+  @FunctionalInterface
+  public interface Preflight {
+    void check(ClusterSpec spec, String model);
+  }
+
+  /** {@link #up} with a {@link Preflight} check before any process starts. */
+  public static UpResult up(
+      String specText,
+      String source,
+      String name,
+      boolean foreground,
+      PrintStream out,
+      Preflight preflight)
+      throws IOException, InterruptedException {
     ClusterSpec spec = SpecParser.parse(specText, source);
     RunDirectory run =
         RunDirectory.forName(name != null ? name : spec.name() != null ? spec.name() : null);
@@ -55,10 +77,12 @@ public final class Cluster {
         throw new IllegalStateException(
             "cluster '" + run.name() + "' is " + existing.phase() + "; run baton down first");
       }
+      String nextModel = resolveModel(spec, out);
+      preflight.check(spec, nextModel);
       out.println("cluster '" + run.name() + "' is running: applying the spec (rolling update)");
       ObjectNode body = Json.object();
       body.put("spec", specText);
-      body.put("model", resolveModel(spec, out));
+      body.put("model", nextModel);
       JsonNode reply = call(run, existing, "POST", "/apply", body, Duration.ofMinutes(30));
       return new UpResult(
           run.name(), existing.gatewayUrl(), run.dir(), reply.path("message").asText());
@@ -67,6 +91,7 @@ public final class Cluster {
       cleanUpStale(run, existing, out);
     }
     String model = resolveModel(spec, out);
+    preflight.check(spec, model); // before any process starts or any file of the run is written
     checkFixedPortsFree(spec);
     Files.createDirectories(run.logs());
     Files.writeString(run.specFile(), specText);
