@@ -112,18 +112,23 @@ public final class WorkerServer implements AutoCloseable {
         h.handle(req, res);
       } catch (ApiException e) {
         sendError(res, e.status(), e.toJson());
-      } catch (OpenAiWriter.ClientGoneException e) {
-        // nothing to answer: the client closed the connection
+      } catch (OpenAiWriter.ClientGoneException | UncheckedIOException e) {
+        // The client closed the connection: an expected event, one line at debug level.
+        LOG.log(Level.FINE, () -> "client went away: " + req.path().path());
       } catch (RuntimeException e) {
         LOG.log(Level.WARNING, "request failed", e);
-        sendError(res, 500, ApiException.body(500, "internal error: " + e, null, null));
+        // The details stay in the log: a client never sees internals.
+        sendError(
+            res,
+            500,
+            ApiException.body(500, "internal error (see the worker log)", null, "internal_error"));
       }
     };
   }
 
   private boolean authorized(ServerRequest req) {
     String h = req.headers().first(HeaderNames.AUTHORIZATION).orElse("");
-    if (!h.startsWith("Bearer ")) {
+    if (!h.regionMatches(true, 0, "Bearer ", 0, 7)) { // the scheme is case-insensitive
       return false;
     }
     byte[] given = h.substring(7).trim().getBytes(StandardCharsets.UTF_8);
@@ -160,8 +165,13 @@ public final class WorkerServer implements AutoCloseable {
           throw tooLarge();
         }
       }
-    } catch (IOException | UncheckedIOException e) {
-      throw ApiException.badRequest(null, "cannot read the request body: " + e.getMessage());
+    } catch (ApiException e) {
+      throw e;
+    } catch (IOException | RuntimeException e) {
+      // A body shorter than its Content-Length lands here (as whatever the HTTP library throws):
+      // the client's fault, said plainly.
+      throw ApiException.badRequest(
+          null, "the request body could not be read (shorter than its Content-Length?)");
     }
     if (buf.size() == 0) {
       throw ApiException.badRequest(null, "the request body is empty");

@@ -124,4 +124,28 @@ class RequestLimitsTest {
     int token = SamplerFactory.standard().create(greedyWithBias).sample(logits, new int[0], 0, 0);
     assertThat(token).isEqualTo(7);
   }
+
+  @Test
+  void aBodyShorterThanItsLengthIsA400WithoutInternalsAndBearerIsCaseInsensitive()
+      throws Exception {
+    WorkerServerTest.start();
+    try (java.net.Socket socket =
+        new java.net.Socket("127.0.0.1", WorkerServerTest.server.port())) {
+      socket.setSoTimeout(10_000);
+      String body = "{\"prompt\":\"ab\"";
+      String request =
+          "POST /v1/completions HTTP/1.1\r\nHost: x\r\nauthorization: bearer sekret\r\n"
+              + "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+              + body;
+      socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      socket.shutdownOutput(); // the promised 500 bytes never come
+      String answer =
+          new String(
+              socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertThat(answer).startsWith("HTTP/1.1 400");
+      assertThat(answer).contains("could not be read").doesNotContain("Exception");
+    } finally {
+      WorkerServerTest.stop();
+    }
+  }
 }
