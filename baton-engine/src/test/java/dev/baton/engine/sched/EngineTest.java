@@ -130,12 +130,14 @@ class EngineTest {
                   runner,
                   KvConnector.NONE,
                   EngineListener.NONE));
-      engine.submit(SchedulerTest.request("a", new int[] {1}, 1));
-      engine.submit(SchedulerTest.request("b", new int[] {1}, 1));
+      // 8 running slots are free, so 8 + 2 (max waiting) are taken; the 11th is refused.
+      for (int i = 0; i < 10; i++) {
+        engine.submit(SchedulerTest.request("r" + i, new int[] {1}, 1));
+      }
       assertThatThrownBy(() -> engine.submit(SchedulerTest.request("c", new int[] {1}, 1)))
           .isInstanceOf(Engine.OverloadedException.class)
           .hasMessageContaining("max 2");
-      assertThat(engine.numWaiting()).isEqualTo(2);
+      assertThat(engine.numWaiting()).isEqualTo(10);
       engine.start();
       await().atMost(Duration.ofSeconds(10)).until(() -> engine.numWaiting() == 0);
       engine.close();
