@@ -1,5 +1,7 @@
 package dev.baton.bench;
 
+import java.awt.BasicStroke;
+import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -7,9 +9,14 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.knowm.xchart.AnnotationLine;
+import org.knowm.xchart.AnnotationText;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.XYStyler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
@@ -92,42 +99,85 @@ public final class Report {
         }
       }
     }
+    // The numbers are written before any chart is drawn, so a machine that cannot draw (no fonts,
+    // broken AWT) still gets the whole report; a chart that fails is named in it instead.
+    Path file = dir.resolve("report.md");
+    Files.writeString(file, md.toString());
     md.append("\n## Charts\n\n");
-    cdf(dir.resolve("ttft_cdf.png"), "TTFT CDF", "TTFT (ms)", outcomes, LatencyMetric.TTFT);
-    md.append("![TTFT CDF](ttft_cdf.png)\n\n");
-    cdf(dir.resolve("itl_cdf.png"), "ITL CDF", "ITL (ms)", outcomes, LatencyMetric.ITL);
-    md.append("![ITL CDF](itl_cdf.png)\n\n");
+    chart(md, dir, "ttft_cdf.png", "TTFT CDF", f -> cdf(f, "TTFT", outcomes, LatencyMetric.TTFT));
+    chart(md, dir, "itl_cdf.png", "ITL CDF", f -> cdf(f, "ITL", outcomes, LatencyMetric.ITL));
     boolean sweep = outcomes.stream().anyMatch(o -> o.runs().size() > 1);
     if (sweep) {
-      versusRate(
-          dir.resolve("throughput_vs_rate.png"),
-          "Throughput vs request rate",
-          "request throughput (req/s)",
-          outcomes,
-          r -> r.requestThroughput());
-      md.append("![throughput vs rate](throughput_vs_rate.png)\n\n");
-      versusRate(
-          dir.resolve("output_tokens_vs_rate.png"),
-          "Output tokens/s vs request rate",
-          "output throughput (tok/s)",
-          outcomes,
-          r -> r.outputThroughput());
-      md.append("![output tokens vs rate](output_tokens_vs_rate.png)\n\n");
+      chart(
+          md,
+          dir,
+          "throughput_vs_rate.png",
+          "throughput vs rate",
+          f ->
+              versusRate(
+                  f,
+                  "Throughput vs request rate",
+                  "request throughput (req/s)",
+                  outcomes,
+                  r -> r.requestThroughput()));
+      chart(
+          md,
+          dir,
+          "output_tokens_vs_rate.png",
+          "output tokens vs rate",
+          f ->
+              versusRate(
+                  f,
+                  "Output tokens/s vs request rate",
+                  "output throughput (tok/s)",
+                  outcomes,
+                  r -> r.outputThroughput()));
       if (slo.isSet()) {
-        versusRate(
-            dir.resolve("goodput_vs_rate.png"),
-            "Goodput vs request rate",
-            "goodput (req/s meeting every SLO)",
-            outcomes,
-            r -> r.requestGoodput());
-        md.append("![goodput vs rate](goodput_vs_rate.png)\n\n");
+        chart(
+            md,
+            dir,
+            "goodput_vs_rate.png",
+            "goodput vs rate",
+            f ->
+                versusRate(
+                    f,
+                    "Goodput vs request rate",
+                    "goodput (req/s meeting every SLO)",
+                    outcomes,
+                    r -> r.requestGoodput()));
       }
       md.append(
           "An offered rate of `inf` (all at once) is drawn at twice the largest finite rate.\n");
     }
-    Path file = dir.resolve("report.md");
     Files.writeString(file, md.toString());
     return file;
+  }
+
+  /** Draws one chart into a file. */
+  @FunctionalInterface
+  interface Drawing {
+    void draw(Path file) throws IOException;
+  }
+
+  /**
+   * Draws one chart and links it from the page; when the JVM cannot draw (AWT needs fontconfig and
+   * a font even headless: "Fontconfig head is null") the half-written file is removed and the page
+   * says why, so the numbers above stay the report.
+   */
+  static void chart(StringBuilder md, Path dir, String fileName, String alt, Drawing d)
+      throws IOException {
+    Path file = dir.resolve(fileName);
+    try {
+      d.draw(file);
+      md.append("![").append(alt).append("](").append(fileName).append(")\n\n");
+    } catch (IOException | RuntimeException | LinkageError | InternalError e) {
+      Files.deleteIfExists(file);
+      md.append("Chart ")
+          .append(fileName)
+          .append(" not drawn: this JVM cannot render text (")
+          .append(String.valueOf(e.getMessage()).replace('\n', ' '))
+          .append("); install fontconfig and a font such as fonts-dejavu-core.\n\n");
+    }
   }
 
   private static String describe(DatasetConfig d) {
@@ -181,44 +231,104 @@ public final class Report {
     return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f", v);
   }
 
-  private static void cdf(
-      Path file, String title, String axis, List<Bench.Outcome> outcomes, LatencyMetric metric)
+  /** Colours by cluster (outcome): one per compared cluster, in order. */
+  private static final Color[] PALETTE = {
+    new Color(0x1f77b4),
+    new Color(0xd62728),
+    new Color(0x2ca02c),
+    new Color(0xff7f0e),
+    new Color(0x9467bd),
+    new Color(0x8c564b)
+  };
+
+  /**
+   * A latency CDF: log-scale milliseconds across, percent of samples up (round ticks), dashed lines
+   * at p50, p90 and p99 so a reader finds the tail at a glance.
+   */
+  static void cdf(Path file, String metric, List<Bench.Outcome> outcomes, LatencyMetric m)
       throws IOException {
     XYChart chart =
         new XYChartBuilder()
-            .width(800)
-            .height(500)
-            .title(title)
-            .xAxisTitle(axis)
-            .yAxisTitle("fraction of samples")
+            .width(900)
+            .height(520)
+            .title(metric + " distribution (CDF)")
+            .yAxisTitle("samples at or below (%)")
             .build();
-    chart.getStyler().setMarkerSize(0);
+    XYStyler styler = chart.getStyler();
+    styler.setMarkerSize(0);
+    styler.setXAxisDecimalPattern("#,##0.###");
+    styler.setYAxisMin(0.0);
+    styler.setYAxisMax(100.0);
+    styler.setYAxisDecimalPattern("0");
+    styler.setYAxisTickMarkSpacingHint(55);
+    styler.setXAxisTickMarkSpacingHint(90);
+    styler.setLegendPosition(Styler.LegendPosition.OutsideS);
+    styler.setPlotGridLinesColor(new Color(0xdddddd));
     boolean any = false;
-    for (Bench.Outcome o : outcomes) {
-      for (Bench.Run run : o.runs()) {
-        long[] samples = run.result().samplesNanos().get(metric).clone();
+    double smallest = Double.MAX_VALUE;
+    double largest = 0;
+    for (int oi = 0; oi < outcomes.size(); oi++) {
+      Bench.Outcome o = outcomes.get(oi);
+      for (int ri = 0; ri < o.runs().size(); ri++) {
+        Bench.Run run = o.runs().get(ri);
+        long[] samples = run.result().samplesNanos().get(m).clone();
         if (samples.length == 0) {
           continue;
         }
         Arrays.sort(samples);
+        // A step function: each sample raises the curve where it lies (at most 1000 steps).
         int points = Math.min(samples.length, 1000);
-        double[] x = new double[points];
-        double[] y = new double[points];
+        double[] x = new double[2 * points];
+        double[] y = new double[2 * points];
+        double below = 0;
         for (int i = 0; i < points; i++) {
           int k = (int) ((long) (i + 1) * samples.length / points) - 1;
-          x[i] = samples[k] / 1e6;
-          y[i] = (k + 1) / (double) samples.length;
+          // A log axis cannot show 0: gaps under a microsecond are drawn at 1 us.
+          double at = Math.max(samples[k] / 1e6, 0.001);
+          x[2 * i] = at;
+          y[2 * i] = below;
+          x[2 * i + 1] = at;
+          y[2 * i + 1] = below = 100.0 * (k + 1) / samples.length;
         }
+        smallest = Math.min(smallest, x[0]);
+        largest = Math.max(largest, x[x.length - 1]);
         String series =
             o.runs().size() > 1
-                ? name(o) + " @ " + BenchConfig.rateText(run.requestRate())
+                ? name(o) + " @ " + BenchConfig.rateText(run.requestRate()) + " req/s"
                 : name(o);
-        chart.addSeries(unique(chart, series), x, y).setMarker(SeriesMarkers.NONE);
+        XYSeries s = chart.addSeries(unique(chart, series), x, y);
+        s.setMarker(SeriesMarkers.NONE);
+        s.setLineColor(PALETTE[oi % PALETTE.length]);
+        s.setLineWidth(2f);
+        if (ri > 0) {
+          s.setLineStyle(
+              new BasicStroke(
+                  2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
+        }
         any = true;
       }
     }
     if (!any) {
-      chart.addSeries("no samples", new double[] {0}, new double[] {0});
+      chart.addSeries("no samples", new double[] {1}, new double[] {0});
+      smallest = 1;
+      largest = 1;
+    }
+    // A log axis shows tails spread over decades; xchart labels only powers of ten on it, so a
+    // narrower range stays linear and keeps readable ticks.
+    boolean log = largest / smallest >= 30;
+    styler.setXAxisLogarithmic(log);
+    chart.setXAxisTitle(metric + (log ? " (ms, log scale)" : " (ms)"));
+    // xchart puts a tick on every data value when the values are equally spaced, as the
+    // percentages of n samples are (n = 60 gave 40 ticks); one hidden point off that grid makes it
+    // choose round ticks.
+    XYSeries anchor = chart.addSeries(" ", new double[] {smallest}, new double[] {Math.sqrt(2)});
+    anchor.setShowInLegend(false);
+    anchor.setMarker(SeriesMarkers.NONE);
+    anchor.setLineColor(new Color(0, 0, 0, 0));
+    for (double p : new double[] {50, 90, 99}) {
+      AnnotationLine line = new AnnotationLine(p, false, false);
+      chart.addAnnotation(line);
+      chart.addAnnotation(new AnnotationText("p" + (int) p, smallest, p + 1.5, false));
     }
     BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
   }
@@ -255,7 +365,9 @@ public final class Report {
       points.sort((a, b) -> Double.compare(a[0], b[0]));
       double[] xs = points.stream().mapToDouble(p -> p[0]).toArray();
       double[] ys = points.stream().mapToDouble(p -> p[1]).toArray();
-      chart.addSeries(unique(chart, name(o)), xs, ys);
+      XYSeries series = chart.addSeries(unique(chart, name(o)), xs, ys);
+      series.setLineColor(PALETTE[outcomes.indexOf(o) % PALETTE.length]);
+      series.setMarkerColor(PALETTE[outcomes.indexOf(o) % PALETTE.length]);
     }
     BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
   }

@@ -1,11 +1,15 @@
 package dev.baton.cli;
 
+import dev.baton.bench.BenchmarkResult;
 import dev.baton.control.Demo;
+import dev.baton.core.Json;
 import dev.baton.model.GgufFile;
 import dev.baton.model.LlamaConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -31,8 +35,10 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Option(
       names = "--preset",
-      defaultValue = "tiny",
-      description = "random model preset when no --model: tiny or small (default ${DEFAULT-VALUE})")
+      defaultValue = "small",
+      description =
+          "random model preset when no --model: tiny, small or 1b (default ${DEFAULT-VALUE}: the"
+              + " smallest whose prefill is slow enough to show contention)")
   String preset;
 
   @Option(
@@ -47,6 +53,14 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--keep", description = "leave the cluster running afterwards")
   boolean keep;
 
+  @Option(
+      names = "--json",
+      paramLabel = "FILE",
+      description =
+          "write the mixed-load summary as {\"colocated\": {...}, \"disaggregated\": {...}}"
+              + " with vLLM bench key names")
+  Path json;
+
   @Override
   public Integer call() throws Exception {
     if (model != null && !Files.isRegularFile(model)) {
@@ -58,6 +72,9 @@ public final class DemoCommand implements Callable<Integer> {
     if (maxTokens < 1 || maxTokens > 512) {
       throw new IllegalArgumentException("--max-tokens must be between 1 and 512");
     }
+    MixedLoadComparison comparison =
+        new MixedLoadComparison(MixedLoadComparison.Plan.standard(), System.out);
+    Map<String, BenchmarkResult> mixed = new LinkedHashMap<>();
     List<Demo.Result> results =
         new Demo(
                 new Demo.Options(
@@ -67,9 +84,29 @@ public final class DemoCommand implements Callable<Integer> {
                     maxTokens,
                     keep,
                     System.out,
-                    DemoCommand::kvBytesPerToken))
+                    DemoCommand::kvBytesPerToken,
+                    gateway -> {
+                      mixed.putAll(comparison.run(gateway));
+                      comparison.print(mixed);
+                    }))
             .run();
-    return results.stream().allMatch(r -> r.error() == null) ? 0 : 1;
+    if (json != null) {
+      Path parent = json.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      Files.writeString(
+          json,
+          Json.MAPPER
+                  .writerWithDefaultPrettyPrinter()
+                  .writeValueAsString(MixedLoadComparison.summaryJson(mixed))
+              + "\n");
+      System.out.println("summary written to " + json);
+    }
+    boolean allOk =
+        results.stream().allMatch(r -> r.error() == null)
+            && mixed.values().stream().allMatch(r -> r.failed() == 0);
+    return allOk ? 0 : 1;
   }
 
   /** KV bytes per token with the workers' default F32 KV: 2 x layers x kv_heads x head_dim x 4. */

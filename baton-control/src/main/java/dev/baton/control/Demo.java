@@ -37,7 +37,17 @@ public final class Demo {
       int maxTokens,
       boolean keep,
       PrintStream out,
-      ToLongFunction<String> kvBytesPerToken) {}
+      ToLongFunction<String> kvBytesPerToken,
+      Stage mixedLoad) {}
+
+  /**
+   * A stage run against the cluster's gateway after the per-request walkthrough (the CLI plugs in
+   * the mixed-load comparison, which needs the benchmark client); null for none.
+   */
+  @FunctionalInterface
+  public interface Stage {
+    void run(String gatewayUrl) throws IOException, InterruptedException;
+  }
 
   /** One request's outcome. */
   public record Result(
@@ -76,7 +86,10 @@ public final class Demo {
     this.out = options.out();
   }
 
-  /** The cluster spec the demo runs: 1 prefill + 1 decode in a P/D pool, 1 colocated worker. */
+  /**
+   * The cluster spec the demo runs: 1 prefill + 1 decode in a P/D pool and 2 colocated workers, one
+   * compute thread each, so both pools hold the same number of cores.
+   */
   public String spec() {
     String model = options.model() != null ? options.model() : "random:" + options.preset();
     return "name: "
@@ -84,8 +97,8 @@ public final class Demo {
         + "\nmodel: "
         + model
         + "\nmode: pool\ngateway:\n  policy: pd\n  config: {request_timeout_ms: 60000}\n"
-        + "engine:\n  args: [--max-num-seqs, '8']\n"
-        + "roles:\n  prefill: {replicas: 1}\n  decode: {replicas: 1}\n  both: {replicas: 1}\n"
+        + "engine:\n  args: [--max-num-seqs, '16', --threads, '1']\n"
+        + "roles:\n  prefill: {replicas: 1}\n  decode: {replicas: 1}\n  both: {replicas: 2}\n"
         + "supervision: {readyTimeoutSeconds: 90}\n";
   }
 
@@ -102,7 +115,7 @@ public final class Demo {
     }
     List<Result> results;
     try {
-      out.println("== bringing up a 1P1D cluster plus a colocated worker");
+      out.println("== bringing up a 1P1D pool and a pool of 2 colocated workers (1 thread each)");
       Cluster.UpResult up = Cluster.up(spec(), "demo", options.name(), false, out);
       StatusView status = Cluster.status(options.name());
       bytesPerToken =
@@ -114,6 +127,9 @@ public final class Demo {
       results = workload(up.gatewayUrl(), status);
       printResults(results);
       printSummary(results);
+      if (options.mixedLoad() != null) {
+        options.mixedLoad().run(up.gatewayUrl());
+      }
       out.printf(Locale.ROOT, "%ndemo took %.1f s%n", (System.nanoTime() - start) / 1e9);
       if (options.keep()) {
         out.println();

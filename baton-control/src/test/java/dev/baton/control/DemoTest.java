@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class DemoTest {
 
   @Test
-  void demoSpecIsValidAndHasOnePrefillOneDecodeAndOneColocatedWorker() {
+  void demoSpecIsValidAndHasOnePrefillOneDecodeAndTwoColocatedWorkers() {
     Demo demo =
         new Demo(
             new Demo.Options(
@@ -21,12 +21,13 @@ class DemoTest {
                 16,
                 false,
                 new PrintStream(new ByteArrayOutputStream()),
-                m -> 0));
+                m -> 0,
+                null));
     ClusterSpec spec = SpecParser.parse(demo.spec(), "demo");
     assertThat(spec.model()).isEqualTo("random:tiny");
     assertThat(spec.initialWorkers(Role.PREFILL)).isEqualTo(1);
     assertThat(spec.initialWorkers(Role.DECODE)).isEqualTo(1);
-    assertThat(spec.initialWorkers(Role.BOTH)).isEqualTo(1);
+    assertThat(spec.initialWorkers(Role.BOTH)).isEqualTo(2);
   }
 
   @Test
