@@ -252,6 +252,12 @@ public final class Gateway implements AutoCloseable, FlowContext {
       removed.remove(spec.url());
     }
     apply(config);
+    // Check it and learn its models now, so that requests naming its model route the moment the
+    // admin call returns (baton up returns right after registering its workers).
+    Worker added = pools.get(pool).find(spec.url());
+    if (added != null) {
+      monitor.checkNow(added);
+    }
   }
 
   /** Removes a worker from a pool; false when it was not there. */

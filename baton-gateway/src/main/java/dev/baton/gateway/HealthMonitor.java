@@ -79,6 +79,11 @@ final class HealthMonitor implements AutoCloseable {
     forAll(workers.get(), this::checkHealth);
   }
 
+  /** One health check (and model discovery) of one worker, on the caller's thread. */
+  void checkNow(Worker w) {
+    checkHealth(w);
+  }
+
   private void checkHealth(Worker w) {
     GatewayConfig cfg = config.get();
     boolean ok;

@@ -238,4 +238,28 @@ class GatewayApiTest {
   void theGatewayBindsLoopbackUnlessConfigured() {
     assertThat(GatewayConfig.defaults().host()).isEqualTo("127.0.0.1");
   }
+
+  @Test
+  void aWorkerAddedByTheAdminApiServesItsModelTheMomentTheCallReturns() throws Exception {
+    VllmStandIn first = worker(VllmStandIn.Kind.BOTH, "alpha");
+    VllmStandIn added = worker(VllmStandIn.Kind.BOTH, "beta");
+    Gateway g =
+        gateway(
+            """
+            health: {interval_ms: 600000}
+            pools:
+              - {name: one, workers: [{url: "%s"}]}
+              - {name: two, workers: []}
+            """
+                .formatted(first.url()),
+            null);
+    HttpResponse<String> r =
+        Http.post(url(g, "/admin/workers"), "{\"pool\":\"two\",\"url\":\"" + added.url() + "\"}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    // No health round has run (10 min interval): the admin call itself learned the model.
+    assertThat(Http.get(url(g, "/v1/models")).body()).contains("beta");
+    HttpResponse<String> routed = Http.post(url(g, "/v1/completions"), BODY.formatted("beta"));
+    assertThat(routed.statusCode()).as(routed.body()).isEqualTo(200);
+    assertThat(added.received).hasSize(1);
+  }
 }
