@@ -16,7 +16,8 @@ record ClientCall(
     PoolRuntime pool,
     PdProtocol protocol,
     RouteRequest route,
-    long startNanos) {
+    long startNanos,
+    String requestId) {
 
   boolean chat() {
     return path.endsWith("chat/completions");
@@ -24,5 +25,16 @@ record ClientCall(
 
   boolean stream() {
     return body.path("stream").asBoolean(false);
+  }
+
+  /**
+   * Headers every leg to a worker carries: the request id (both legs share it, so the prefill and
+   * decode logs of one request line up), and the pool's worker key where one is configured.
+   */
+  java.util.Map<String, String> upstreamHeaders() {
+    String key = pool.config().workerApiKey();
+    return key == null
+        ? java.util.Map.of("X-Request-Id", requestId)
+        : java.util.Map.of("X-Request-Id", requestId, "Authorization", "Bearer " + key);
   }
 }

@@ -40,6 +40,7 @@ import java.util.logging.Logger;
 public final class Gateway implements AutoCloseable, FlowContext {
 
   static final HeaderName SESSION_HEADER = HeaderNames.create("x-session-id");
+  static final HeaderName REQUEST_ID_HEADER = HeaderNames.create("x-request-id");
   private static final Logger LOG = Logger.getLogger(Gateway.class.getName());
 
   private final Path configFile;
@@ -372,12 +373,30 @@ public final class Gateway implements AutoCloseable, FlowContext {
     try {
       String session = req.headers().first(SESSION_HEADER).orElse(null);
       int status =
-          new ProxyFlow(this, cfg, call(pool, body, raw, route, session, start), new Exchange(res))
+          new ProxyFlow(
+                  this,
+                  cfg,
+                  call(pool, body, raw, route, session, start, requestId(req, res)),
+                  new Exchange(res))
               .run();
       count(route, status, pool.policyLabel());
     } finally {
       pool.admission().leave();
     }
+  }
+
+  /**
+   * The client's {@code X-Request-Id} when it is a sane token (printable ASCII, at most 128
+   * characters), else a fresh one; echoed to the client.
+   */
+  private static String requestId(ServerRequest req, ServerResponse res) {
+    String given = req.headers().first(REQUEST_ID_HEADER).orElse(null);
+    String id =
+        given != null && given.length() <= 128 && given.chars().allMatch(c -> c > 32 && c < 127)
+            ? given
+            : java.util.UUID.randomUUID().toString();
+    res.header(REQUEST_ID_HEADER, id);
+    return id;
   }
 
   /** The body, or null when it grows past {@code limit} (chunked uploads have no length). */
@@ -434,12 +453,18 @@ public final class Gateway implements AutoCloseable, FlowContext {
 
   /** One request as the flow sees it; its prompt is hashed only if a policy asks. */
   private ClientCall call(
-      PoolRuntime pool, ObjectNode body, byte[] raw, String path, String session, long start) {
+      PoolRuntime pool,
+      ObjectNode body,
+      byte[] raw,
+      String path,
+      String session,
+      long start,
+      String requestId) {
     boolean chat = path.endsWith("chat/completions");
     RouteRequest route =
         new RouteRequest(
             session, pool.hashesPrompts() ? () -> promptKeys.of(body, chat) : null, pool.index());
-    return new ClientCall(body, raw, path, pool, pool.protocol(), route, start);
+    return new ClientCall(body, raw, path, pool, pool.protocol(), route, start, requestId);
   }
 
   private static void sendError(ServerResponse res, int code, String message, String type) {

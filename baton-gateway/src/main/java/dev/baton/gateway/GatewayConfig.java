@@ -86,7 +86,9 @@ public record GatewayConfig(
    * A pool of workers serving the same models. {@code disaggregationThreshold}: prompts whose
    * uncached part (estimated from the prefix index) is shorter go to a decode worker as colocated
    * requests; {@code prefillSaturation}: when every prefill worker has that many prefills
-   * outstanding, the same happens (0 turns either off).
+   * outstanding, the same happens (0 turns either off). {@code workerApiKey}: the key the pool's
+   * workers want ({@code --api-key}), sent as their Bearer token; a client's own key is never
+   * passed on.
    */
   public record Pool(
       String name,
@@ -99,6 +101,7 @@ public record GatewayConfig(
       int maxInFlight,
       int queueSize,
       long queueTimeoutMs,
+      String workerApiKey,
       List<WorkerSpec> workers) {
     public Pool {
       models = List.copyOf(models);
@@ -226,6 +229,7 @@ public record GatewayConfig(
         "max_in_flight",
         "queue_size",
         "queue_timeout_ms",
+        "worker_api_key",
         "workers");
     String policy = pool.text("policy", "least-request");
     List<WorkerSpec> workers = new ArrayList<>();
@@ -243,6 +247,7 @@ public record GatewayConfig(
         pool.nonNegativeInt("max_in_flight", 1024),
         pool.nonNegativeInt("queue_size", 4096),
         pool.positiveLong("queue_timeout_ms", 10_000),
+        pool.text("worker_api_key", null),
         workers);
   }
 

@@ -20,13 +20,15 @@ final class HelidonUpstreamClient implements UpstreamClient {
           .build();
 
   @Override
-  public Response send(URI uri, byte[] body, long timeoutMs) throws IOException {
+  public Response send(URI uri, byte[] body, long timeoutMs, java.util.Map<String, String> headers)
+      throws IOException {
     HttpClientResponse r;
     try {
       Http1ClientRequest req =
           (body == null ? client.get() : client.post())
               .uri(uri)
               .readTimeout(Duration.ofMillis(timeoutMs));
+      headers.forEach((name, value) -> req.header(HeaderNames.create(name), value));
       if (body == null) {
         r = req.request();
       } else {

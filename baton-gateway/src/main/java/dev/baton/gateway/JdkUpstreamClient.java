@@ -22,8 +22,10 @@ final class JdkUpstreamClient implements UpstreamClient {
           .build();
 
   @Override
-  public Response send(URI uri, byte[] body, long timeoutMs) throws IOException {
+  public Response send(URI uri, byte[] body, long timeoutMs, java.util.Map<String, String> headers)
+      throws IOException {
     HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofMillis(timeoutMs));
+    headers.forEach(b::header);
     if (body == null) {
       b.GET();
     } else {

@@ -115,7 +115,12 @@ final class ProxyFlow {
     prefill.begin(true);
     long t0 = System.nanoTime();
     try (UpstreamClient.Response r =
-        ctx.client().send(prefill.uri(call.path()), bytes(request), config.requestTimeoutMs())) {
+        ctx.client()
+            .send(
+                prefill.uri(call.path()),
+                bytes(request),
+                config.requestTimeoutMs(),
+                call.upstreamHeaders())) {
       byte[] answer = r.body().readAllBytes();
       if (clientError(r.status())) {
         exchange.sendAnswer(r.status(), r.contentType(), answer, prefill, null);
@@ -177,7 +182,12 @@ final class ProxyFlow {
     prefill.begin(true);
     long t0 = System.nanoTime();
     try (UpstreamClient.Response r =
-        ctx.client().send(prefill.uri(call.path()), payload, config.requestTimeoutMs())) {
+        ctx.client()
+            .send(
+                prefill.uri(call.path()),
+                payload,
+                config.requestTimeoutMs(),
+                call.upstreamHeaders())) {
       r.body().transferTo(OutputStream.nullOutputStream());
       if (r.status() != 200) {
         prefillError.set("HTTP " + r.status());
@@ -213,7 +223,13 @@ final class ProxyFlow {
     UpstreamClient.Response r = null;
     try {
       try {
-        r = ctx.client().send(decode.uri(call.path()), payload, config.requestTimeoutMs());
+        r =
+            ctx.client()
+                .send(
+                    decode.uri(call.path()),
+                    payload,
+                    config.requestTimeoutMs(),
+                    call.upstreamHeaders());
       } catch (IOException | RuntimeException e) {
         throw new LegFailure(decode, leg, describe(e));
       }

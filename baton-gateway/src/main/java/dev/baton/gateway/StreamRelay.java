@@ -220,7 +220,12 @@ final class StreamRelay {
       ctx.selected(next, "migration");
       try {
         UpstreamClient.Response r =
-            ctx.client().send(next.uri(call.path()), payload, config.requestTimeoutMs());
+            ctx.client()
+                .send(
+                    next.uri(call.path()),
+                    payload,
+                    config.requestTimeoutMs(),
+                    call.upstreamHeaders());
         if (r.status() == 200) {
           next.begin(false);
           migratedTo.add(next);

@@ -32,7 +32,13 @@ interface UpstreamClient extends AutoCloseable {
    * Sends a request ({@code body} null = GET); {@code timeoutMs} bounds connecting and waiting for
    * the response head. Connection failures are IOExceptions.
    */
-  Response send(URI uri, byte[] body, long timeoutMs) throws IOException;
+  default Response send(URI uri, byte[] body, long timeoutMs) throws IOException {
+    return send(uri, body, timeoutMs, java.util.Map.of());
+  }
+
+  /** {@link #send(URI, byte[], long)} with extra request headers. */
+  Response send(URI uri, byte[] body, long timeoutMs, java.util.Map<String, String> headers)
+      throws IOException;
 
   @Override
   void close();

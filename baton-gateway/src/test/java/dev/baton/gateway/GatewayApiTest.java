@@ -262,4 +262,22 @@ class GatewayApiTest {
     assertThat(routed.statusCode()).as(routed.body()).isEqualTo(200);
     assertThat(added.received).hasSize(1);
   }
+
+  @Test
+  void aPoolsWorkerKeyIsSentToItsWorkersInsteadOfTheClientsKey() throws Exception {
+    VllmStandIn w = worker(VllmStandIn.Kind.BOTH, "m");
+    Gateway g =
+        gateway(
+            """
+            api_keys: [client-key]
+            pools: [{worker_api_key: worker-key, workers: [{url: "%s"}]}]
+            """
+                .formatted(w.url()),
+            null);
+    HttpResponse<String> r =
+        Http.post(
+            url(g, "/v1/completions"), BODY.formatted("m"), "Authorization", "Bearer client-key");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(w.receivedHeaders.getLast().get("authorization")).isEqualTo("Bearer worker-key");
+  }
 }

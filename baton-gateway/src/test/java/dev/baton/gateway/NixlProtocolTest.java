@@ -161,4 +161,24 @@ class NixlProtocolTest {
     r = Http.post(url(gateway, "/v1/completions"), "{\"model\":\"tiny\",\"prompt\":\"ok\"}");
     assertThat(r.statusCode()).isEqualTo(200);
   }
+
+  @Test
+  void bothLegsCarryTheClientsRequestIdAndTheClientsKeyStaysAtTheGateway() {
+    HttpResponse<String> r =
+        Http.post(
+            url(gateway, "/v1/completions"),
+            "{\"model\":\"tiny\",\"prompt\":\"abc\",\"max_tokens\":2}",
+            "X-Request-Id",
+            "trace-42",
+            "Authorization",
+            "Bearer client-secret");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(r.headers().firstValue("x-request-id")).contains("trace-42");
+    var prefillHeaders = prefill.receivedHeaders.getLast();
+    var decodeHeaders = decode.receivedHeaders.getLast();
+    assertThat(prefillHeaders.get("x-request-id")).isEqualTo("trace-42");
+    assertThat(decodeHeaders.get("x-request-id")).isEqualTo("trace-42");
+    assertThat(prefillHeaders).doesNotContainKey("authorization");
+    assertThat(decodeHeaders).doesNotContainKey("authorization");
+  }
 }

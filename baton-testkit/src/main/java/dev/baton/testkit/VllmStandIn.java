@@ -40,6 +40,11 @@ public final class VllmStandIn implements AutoCloseable {
   public final String engineId = UUID.randomUUID().toString();
   public final List<String> violations = Collections.synchronizedList(new ArrayList<>());
   public final List<ObjectNode> received = Collections.synchronizedList(new ArrayList<>());
+
+  /** The headers of each completion request, in the order of {@link #received}. */
+  public final List<java.util.Map<String, String>> receivedHeaders =
+      Collections.synchronizedList(new ArrayList<>());
+
   public final AtomicInteger prefillLegs = new AtomicInteger();
   public final AtomicInteger decodeLegs = new AtomicInteger();
   public final AtomicInteger plainRequests = new AtomicInteger();
@@ -127,6 +132,7 @@ public final class VllmStandIn implements AutoCloseable {
       throws Exception {
     ObjectNode body = (ObjectNode) Json.parse(req.text());
     received.add(body);
+    receivedHeaders.add(req.headers());
     if (failNext.get() > 0 && failNext.getAndDecrement() > 0) {
       ex.send(failStatus, "application/json", "{\"error\":{\"message\":\"overloaded\"}}");
       return;
