@@ -27,7 +27,8 @@ public final class Main {
           DownCommand.class,
           ServeCommand.class,
           GenerateCommand.class,
-          DemoCommand.class);
+          DemoCommand.class,
+          SimCommand.class);
 
   private Main() {}
 

@@ -1,0 +1,261 @@
+package dev.baton.sim;
+
+import java.util.ArrayDeque;
+import java.util.PriorityQueue;
+import java.util.SplittableRandom;
+
+/**
+ * A discrete-event simulation of one fleet serving one workload. Time advances from event to event
+ * (arrivals, finished prefills, finished KV hops, finished engine steps), never in fixed ticks, so
+ * a fleet of 1,000 workers costs only its events.
+ *
+ * <p>What a worker does mirrors Baton's engine: a prefill worker prefills one prompt at a time in
+ * arrival order; a decode worker runs continuous batching (every running sequence gains one token
+ * per step, newcomers join at the next step, at most {@code maxBatch}); a colocated worker's step
+ * holds its decode batch plus one chunk of at most {@code chunkTokens} of the oldest waiting prompt
+ * (chunked prefill), which is how a long prompt stretches the decoding requests' gaps. Requests go
+ * to the worker with the fewest outstanding requests of the pool, as the gateway's least-loaded
+ * choice does; a prefilled request moves to the least-loaded decode worker after the KV hop, and
+ * its first token leaves from there.
+ */
+public final class FleetSimulator {
+
+  private static final int ARRIVAL = 0;
+  private static final int PREFILL_DONE = 1;
+  private static final int HOP_DONE = 2;
+  private static final int STEP_DONE = 3;
+
+  private record Event(double time, long order, int kind, int worker, int request)
+      implements Comparable<Event> {
+    @Override
+    public int compareTo(Event o) {
+      int c = Double.compare(time, o.time);
+      return c != 0 ? c : Long.compare(order, o.order);
+    }
+  }
+
+  /** One worker's queue, batch and the step in flight. */
+  private static final class Worker {
+    final ArrayDeque<Integer> waiting = new ArrayDeque<>();
+    final int[] running;
+    int runningCount;
+    boolean busy;
+    int outstanding;
+    int stepBatch;
+    int chunkRequest = -1;
+    int chunk;
+
+    Worker(int maxBatch) {
+      running = new int[maxBatch];
+    }
+  }
+
+  private final Fleet fleet;
+  private final StepModel model;
+  private final SimWorkload workload;
+  private final PriorityQueue<Event> events = new PriorityQueue<>();
+  private long order;
+
+  private final double[] arrival;
+  private final int[] prompt;
+  private final int[] output;
+  private final double[] prefillStart;
+  private final double[] firstToken;
+  private final double[] finish;
+  private final int[] generated;
+  private final int[] prefilled;
+
+  private final Worker[] prefillWorkers;
+  private final Worker[] decodeWorkers;
+  private final Worker[] colocatedWorkers;
+
+  public FleetSimulator(Fleet fleet, StepModel model, SimWorkload workload) {
+    this.fleet = fleet;
+    this.model = model;
+    this.workload = workload;
+    int n = workload.requests();
+    arrival = new double[n];
+    prompt = new int[n];
+    output = new int[n];
+    prefillStart = new double[n];
+    firstToken = new double[n];
+    finish = new double[n];
+    generated = new int[n];
+    prefilled = new int[n];
+    prefillWorkers = workers(fleet.prefill());
+    decodeWorkers = workers(fleet.decode());
+    colocatedWorkers = workers(fleet.colocated());
+  }
+
+  private Worker[] workers(int count) {
+    Worker[] w = new Worker[count];
+    for (int i = 0; i < count; i++) {
+      w[i] = new Worker(model.maxBatch());
+    }
+    return w;
+  }
+
+  /** Runs the whole workload to the last finished request. */
+  public SimResult run() {
+    SplittableRandom random = new SplittableRandom(workload.seed());
+    double t = 0;
+    for (int r = 0; r < arrival.length; r++) {
+      t += workload.gapMs(random);
+      arrival[r] = t;
+      prompt[r] = workload.draw(random, workload.inputLen());
+      output[r] = workload.draw(random, workload.outputLen());
+    }
+    // Arrivals are fed one at a time so the queue holds O(workers) events, not O(requests).
+    schedule(arrival[0], ARRIVAL, -1, 0);
+    while (!events.isEmpty()) {
+      Event e = events.poll();
+      switch (e.kind()) {
+        case ARRIVAL -> arrive(e.time(), e.request());
+        case PREFILL_DONE -> prefillDone(e.time(), e.worker(), e.request());
+        case HOP_DONE -> hopDone(e.time(), e.worker(), e.request());
+        default -> stepDone(e.time(), e.worker());
+      }
+    }
+    return new SimResult(arrival, prompt, output, prefillStart, firstToken, finish);
+  }
+
+  private void schedule(double time, int kind, int worker, int request) {
+    events.add(new Event(time, order++, kind, worker, request));
+  }
+
+  private void arrive(double t, int r) {
+    if (r + 1 < arrival.length) {
+      schedule(arrival[r + 1], ARRIVAL, -1, r + 1);
+    }
+    if (fleet.disaggregated()) {
+      int p = leastLoaded(prefillWorkers);
+      Worker w = prefillWorkers[p];
+      w.outstanding++;
+      w.waiting.add(r);
+      if (!w.busy) {
+        startPrefill(t, p);
+      }
+    } else {
+      int c = leastLoaded(colocatedWorkers);
+      Worker w = colocatedWorkers[c];
+      w.outstanding++;
+      w.waiting.add(r);
+      if (!w.busy) {
+        startStep(t, c);
+      }
+    }
+  }
+
+  private static int leastLoaded(Worker[] pool) {
+    int best = 0;
+    for (int i = 1; i < pool.length; i++) {
+      if (pool[i].outstanding < pool[best].outstanding) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private void startPrefill(double t, int p) {
+    Worker w = prefillWorkers[p];
+    Integer r = w.waiting.poll();
+    if (r == null) {
+      w.busy = false;
+      return;
+    }
+    w.busy = true;
+    prefillStart[r] = t;
+    schedule(t + model.prefillMs(prompt[r]), PREFILL_DONE, p, r);
+  }
+
+  private void prefillDone(double t, int p, int r) {
+    prefillWorkers[p].outstanding--;
+    int d = leastLoaded(decodeWorkers);
+    decodeWorkers[d].outstanding++;
+    schedule(t + model.kvHopMs(prompt[r]), HOP_DONE, d, r);
+    startPrefill(t, p);
+  }
+
+  private void hopDone(double t, int d, int r) {
+    Worker w = decodeWorkers[d];
+    firstToken[r] = t;
+    generated[r] = 1;
+    if (generated[r] >= output[r]) {
+      finish[r] = t;
+      w.outstanding--;
+      return;
+    }
+    if (w.runningCount < w.running.length) {
+      w.running[w.runningCount++] = r;
+    } else {
+      w.waiting.add(r);
+    }
+    if (!w.busy) {
+      startStep(t, d);
+    }
+  }
+
+  /** Decode workers are numbered first, then colocated ones, in STEP_DONE events. */
+  private Worker stepWorker(int index) {
+    return fleet.disaggregated() ? decodeWorkers[index] : colocatedWorkers[index];
+  }
+
+  private void startStep(double t, int index) {
+    Worker w = stepWorker(index);
+    double ms = w.runningCount > 0 ? model.decodeStepMs(w.runningCount) : 0;
+    w.stepBatch = w.runningCount;
+    w.chunkRequest = -1;
+    if (!fleet.disaggregated() && !w.waiting.isEmpty() && w.runningCount < w.running.length) {
+      int r = w.waiting.peek();
+      w.chunk = Math.min(model.chunkTokens(), prompt[r] - prefilled[r]);
+      w.chunkRequest = r;
+      if (prefilled[r] == 0) {
+        prefillStart[r] = t;
+        ms += model.prefillBaseMs();
+      }
+      ms += model.prefillPerTokenMs() * w.chunk;
+    }
+    if (w.stepBatch == 0 && w.chunkRequest < 0) {
+      w.busy = false;
+      return;
+    }
+    w.busy = true;
+    schedule(t + ms, STEP_DONE, index, -1);
+  }
+
+  private void stepDone(double t, int index) {
+    Worker w = stepWorker(index);
+    int kept = 0;
+    for (int i = 0; i < w.runningCount; i++) {
+      int r = w.running[i];
+      if (i < w.stepBatch && ++generated[r] >= output[r]) {
+        finish[r] = t;
+        w.outstanding--;
+      } else {
+        w.running[kept++] = r;
+      }
+    }
+    w.runningCount = kept;
+    if (w.chunkRequest >= 0) {
+      int r = w.chunkRequest;
+      prefilled[r] += w.chunk;
+      if (prefilled[r] >= prompt[r]) {
+        w.waiting.poll();
+        firstToken[r] = t;
+        generated[r] = 1;
+        if (output[r] <= 1) {
+          finish[r] = t;
+          w.outstanding--;
+        } else {
+          w.running[w.runningCount++] = r;
+        }
+      }
+    }
+    if (fleet.disaggregated()) {
+      while (w.runningCount < w.running.length && !w.waiting.isEmpty()) {
+        w.running[w.runningCount++] = w.waiting.poll();
+      }
+    }
+    startStep(t, index);
+  }
+}
