@@ -25,6 +25,7 @@ import picocli.CommandLine.Option;
  */
 @Command(
     name = "sim",
+    subcommands = SimCalibrateCommand.class,
     mixinStandardHelpOptions = true,
     description = {
       "Simulate a fleet (discrete events, step-time model): TTFT, TPOT and goodput per layout."
