@@ -15,6 +15,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.style.Styler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -83,6 +87,12 @@ public final class SimCommand implements Callable<Integer> {
   @Option(names = "--json", paramLabel = "FILE", description = "write the results as JSON")
   Path json;
 
+  @Option(
+      names = "--chart",
+      paramLabel = "FILE.png",
+      description = "draw goodput per worker per layout as a PNG bar chart")
+  Path chart;
+
   /**
    * An example model, roughly the {@code small} random preset on one thread of the 2-core
    * development machine; not a calibration (see docs/PERFORMANCE.md).
@@ -116,6 +126,8 @@ public final class SimCommand implements Callable<Integer> {
       fleets.add(new Fleet(prefill, decode, colocated));
     }
     Map<String, Object> out = new LinkedHashMap<>();
+    List<String> names = new ArrayList<>();
+    List<Double> perWorker = new ArrayList<>();
     System.out.printf(
         Locale.ROOT,
         "%-14s %10s %10s %10s %10s %12s %14s%n",
@@ -145,15 +157,54 @@ public final class SimCommand implements Callable<Integer> {
       entry.put("request_goodput", goodput);
       entry.put("goodput_per_worker", goodput / f.workers());
       out.put(name, entry);
+      names.add(name);
+      perWorker.add(goodput / f.workers());
     }
     System.out.printf(
         Locale.ROOT,
         "(times in ms; goodput: requests/s with TTFT <= %.0f ms and TPOT <= %.0f ms)%n",
         sloTtftMs,
         sloTpotMs);
+    if (chart != null) {
+      drawChart(names, perWorker);
+    }
     if (json != null) {
       Files.writeString(json, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(out));
     }
     return 0;
+  }
+
+  private void drawChart(List<String> names, List<Double> perWorker) throws IOException {
+    CategoryChart c =
+        new CategoryChartBuilder()
+            .width(900)
+            .height(500)
+            .title(
+                String.format(
+                    Locale.ROOT,
+                    "Simulated layouts at %.2f req/s (%d in / %d out tokens)",
+                    rate,
+                    inputLen,
+                    outputLen))
+            .xAxisTitle("layout")
+            .yAxisTitle("goodput per worker (req/s)")
+            .build();
+    c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+    c.getStyler().setYAxisDecimalPattern("0.###");
+    c.addSeries(
+        String.format(
+            Locale.ROOT,
+            "goodput per worker (TTFT <= %.0f ms, TPOT <= %.0f ms)",
+            sloTtftMs,
+            sloTpotMs),
+        names,
+        perWorker);
+    try {
+      BitmapEncoder.saveBitmap(c, chart.toString(), BitmapEncoder.BitmapFormat.PNG);
+    } catch (RuntimeException | LinkageError | InternalError e) {
+      // No fonts (headless without fontconfig): the table and JSON above are the result.
+      Files.deleteIfExists(chart);
+      System.out.println("chart not drawn (" + e.getMessage() + "); the table above is the result");
+    }
   }
 }

@@ -26,8 +26,11 @@ class SimCommandTest {
             "--num-prompts",
             "500",
             "--json",
-            out.toString());
+            out.toString(),
+            "--chart",
+            dir.resolve("sim.png").toString());
     assertThat(code).isZero();
+    assertThat(Files.size(dir.resolve("sim.png"))).isPositive();
     JsonNode json = Json.parse(Files.readString(out));
     assertThat(json.fieldNames()).toIterable().containsExactly("1P2D", "2P1D", "3 colocated");
     for (JsonNode layout : json) {
