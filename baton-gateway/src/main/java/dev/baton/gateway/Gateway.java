@@ -3,6 +3,7 @@ package dev.baton.gateway;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.baton.core.HttpTimeouts;
 import dev.baton.core.Json;
 import dev.baton.gateway.GatewayConfig.Pool;
 import dev.baton.gateway.policy.Policies;
@@ -12,13 +13,19 @@ import dev.baton.gateway.policy.PromptTokenizer;
 import dev.baton.gateway.policy.RouteRequest;
 import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
+import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.RoutingResponse;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -69,6 +76,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
   public Gateway start(int port) {
     HttpRouting.Builder routing =
         HttpRouting.builder()
+            .addFilter(Gateway::closeWhenAsked)
             .post("/v1/completions", (req, res) -> inference(req, res, "/v1/completions"))
             .post("/v1/chat/completions", (req, res) -> inference(req, res, "/v1/chat/completions"))
             .get("/v1/models", this::models)
@@ -82,16 +90,31 @@ public final class Gateway implements AutoCloseable, FlowContext {
                 404,
                 "no route for " + req.prologue().method().text() + " " + req.path().path(),
                 "not_found_error"));
+    HttpTimeouts timeouts = new HttpTimeouts(Duration.ofMillis(config.idleTimeoutMs()));
     server =
         WebServer.builder()
             .host(config.host())
             .port(port)
+            .idleConnectionTimeout(timeouts.idle())
+            .idleConnectionPeriod(timeouts.checkPeriod())
             .routing(routing)
             .shutdownHook(false)
             .build()
             .start();
     monitor.start();
     return this;
+  }
+
+  /**
+   * RFC 9112 section 9.6: after answering a request that carries {@code Connection: close} the
+   * server closes the connection; Helidon writes the header but would keep reading the socket. (The
+   * worker's server has the same filter.)
+   */
+  private static void closeWhenAsked(FilterChain chain, RoutingRequest req, RoutingResponse res) {
+    chain.proceed();
+    if (req.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+      throw new CloseConnectionException("the client sent Connection: close");
+    }
   }
 
   public int port() {

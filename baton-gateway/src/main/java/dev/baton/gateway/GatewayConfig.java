@@ -3,6 +3,7 @@ package dev.baton.gateway;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.baton.core.HttpTimeouts;
 import dev.baton.core.Role;
 import dev.baton.core.config.ConfigNode;
 import dev.baton.gateway.policy.Policies;
@@ -29,6 +30,7 @@ public record GatewayConfig(
     String upstreamClient,
     String tokenizer,
     long maxBodyBytes,
+    long idleTimeoutMs,
     long requestTimeoutMs,
     long scrapeIntervalMs,
     Health health,
@@ -155,6 +157,7 @@ public record GatewayConfig(
         "upstream_client",
         "tokenizer",
         "max_body_bytes",
+        "idle_timeout_ms",
         "request_timeout_ms",
         "scrape_interval_ms",
         "health",
@@ -193,6 +196,7 @@ public record GatewayConfig(
         n.text("upstream_client", "helidon"),
         n.text("tokenizer", null),
         n.positiveLong("max_body_bytes", 8L << 20),
+        n.positiveLong("idle_timeout_ms", HttpTimeouts.DEFAULTS.idle().toMillis()),
         n.positiveLong("request_timeout_ms", 600_000),
         n.positiveLong("scrape_interval_ms", 1000),
         new Health(

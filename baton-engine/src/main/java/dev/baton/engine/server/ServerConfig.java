@@ -1,5 +1,7 @@
 package dev.baton.engine.server;
 
+import dev.baton.core.HttpTimeouts;
+
 /**
  * How the worker's HTTP server listens.
  *
@@ -12,7 +14,13 @@ package dev.baton.engine.server;
  * @param role both, prefill or decode (reported; the KV connector acts on it)
  */
 public record ServerConfig(
-    String host, int port, String servedModelName, String apiKey, long maxBodyBytes, String role) {
+    String host,
+    int port,
+    String servedModelName,
+    String apiKey,
+    long maxBodyBytes,
+    String role,
+    HttpTimeouts timeouts) {
 
   public ServerConfig {
     if (port < 0 || port > 65535) {
@@ -20,6 +28,9 @@ public record ServerConfig(
     }
     if (maxBodyBytes <= 0) {
       throw new IllegalArgumentException("maxBodyBytes must be positive");
+    }
+    if (timeouts == null) {
+      throw new IllegalArgumentException("timeouts must be given");
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.baton.engine.server;
 
+import dev.baton.core.HttpTimeouts;
 import dev.baton.engine.Backend;
 import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.ModelRunner;
@@ -93,7 +94,8 @@ public final class Worker implements AutoCloseable {
                       modelName,
                       o.listener().apiKey(),
                       o.listener().maxBodyBytes(),
-                      o.listener().role()),
+                      o.listener().role(),
+                      HttpTimeouts.DEFAULTS),
                   e,
                   text,
                   SamplerFactory.standard(),

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.baton.core.HttpTimeouts;
 import dev.baton.core.Json;
 import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.ModelRunner;
@@ -203,7 +204,8 @@ class WorkerServerTest {
     metrics.bind(engine);
     server =
         new WorkerServer(
-                new ServerConfig("127.0.0.1", 0, "letters", "sekret", 64 * 1024, "both"),
+                new ServerConfig(
+                    "127.0.0.1", 0, "letters", "sekret", 64 * 1024, "both", HttpTimeouts.DEFAULTS),
                 engine,
                 new LetterText(),
                 SAMPLERS,

@@ -1,0 +1,36 @@
+package dev.baton.core;
+
+import java.time.Duration;
+
+/**
+ * How long worker and gateway HTTP servers keep a connection that is not sending a request. Both
+ * servers use the same numbers so a client sees one behaviour (docs/SECURITY.md, "HTTP servers").
+ *
+ * <p>Helidon counts a connection as idle from the end of its last request until the request line of
+ * the next one is complete, so this one deadline closes silent connections, keep-alive connections
+ * nobody uses, and slowloris clients that trickle the request line. The check runs every {@link
+ * #checkPeriod()}, so a connection lives at most {@code idle + period}.
+ *
+ * @param idle how long a connection may go without completing a request line
+ */
+public record HttpTimeouts(Duration idle) {
+
+  /**
+   * Longer than the JDK HTTP client's 30 s keep-alive (jdk.httpclient.keepalive.timeout), so a
+   * pooling client normally closes first; Helidon's client notices a server-side close of an idle
+   * pooled connection before reusing it.
+   */
+  public static final HttpTimeouts DEFAULTS = new HttpTimeouts(Duration.ofSeconds(60));
+
+  public HttpTimeouts {
+    if (idle == null || idle.isNegative() || idle.isZero()) {
+      throw new IllegalArgumentException("idle timeout must be positive, got " + idle);
+    }
+  }
+
+  /** How often idle connections are looked for: a quarter of the timeout, within 10 ms..5 s. */
+  public Duration checkPeriod() {
+    long quarter = idle.toMillis() / 4;
+    return Duration.ofMillis(Math.clamp(quarter, 10, 5_000));
+  }
+}

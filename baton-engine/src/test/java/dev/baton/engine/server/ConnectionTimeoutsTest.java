@@ -1,0 +1,145 @@
+package dev.baton.engine.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.baton.core.HttpTimeouts;
+import dev.baton.engine.sched.Engine;
+import dev.baton.engine.sched.Scheduler;
+import dev.baton.engine.sched.SchedulerConfig;
+import dev.baton.kv.KvConnector;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 12, the worker's HTTP connections: silent and trickling (slowloris) connections are closed
+ * after the idle timeout, and a client's {@code Connection: close} closes the connection after the
+ * answer.
+ */
+class ConnectionTimeoutsTest {
+
+  static final Duration IDLE = Duration.ofMillis(400);
+  static WorkerServerTest.SlowRunner runner;
+  static Engine engine;
+  static WorkerServer server;
+
+  @BeforeAll
+  static void start() {
+    runner = new WorkerServerTest.SlowRunner();
+    EngineMetrics metrics = new EngineMetrics("letters");
+    engine =
+        new Engine(
+                new Scheduler(
+                    new SchedulerConfig(16, 256, 16, 512, 64, true, "letters", "F32"),
+                    runner,
+                    KvConnector.NONE,
+                    metrics))
+            .start();
+    metrics.bind(engine);
+    server =
+        new WorkerServer(
+                new ServerConfig(
+                    "127.0.0.1", 0, "letters", null, 64 * 1024, "both", new HttpTimeouts(IDLE)),
+                engine,
+                new WorkerServerTest.LetterText(),
+                WorkerServerTest.SAMPLERS,
+                metrics)
+            .start();
+  }
+
+  @AfterAll
+  static void stop() {
+    server.close();
+    engine.close();
+    runner.close();
+  }
+
+  @Test
+  void aSilentConnectionIsClosedAfterTheIdleTimeout() throws Exception {
+    try (Socket s = connect()) {
+      assertClosedByServer(s);
+    }
+  }
+
+  @Test
+  void aRequestLineTrickledByteByByteIsCutOff() throws Exception {
+    try (Socket s = connect()) {
+      byte[] line = "GET /health HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
+      long start = System.nanoTime();
+      int sent = 0;
+      try {
+        // One byte every 100 ms: each write is well inside any per-read timeout, which is what a
+        // slowloris client relies on; only a deadline on the whole request line stops it.
+        for (; sent < line.length; sent++) {
+          s.getOutputStream().write(line[sent]);
+          s.getOutputStream().flush();
+          Thread.sleep(100); // the attack's own pacing, not a wait for the server
+        }
+      } catch (java.io.IOException closed) {
+        // the server closed the connection while we were still trickling: what we want
+      }
+      assertClosedByServer(s);
+      assertThat(sent).isLessThan(line.length);
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+    }
+  }
+
+  @Test
+  void connectionCloseFromTheClientClosesTheConnectionAfterTheAnswer() throws Exception {
+    try (Socket s = connect()) {
+      s.setSoTimeout((int) (IDLE.toMillis() / 2)); // the close must come before the idle timeout
+      s.getOutputStream()
+          .write(
+              "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                  .getBytes(StandardCharsets.US_ASCII));
+      String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      assertThat(answer).startsWith("HTTP/1.1 200");
+    }
+  }
+
+  @Test
+  void aKeptAliveConnectionServesSeveralRequestsWithinTheTimeout() throws Exception {
+    try (Socket s = connect()) {
+      for (int i = 0; i < 3; i++) {
+        s.getOutputStream()
+            .write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertThat(readHead(s.getInputStream())).startsWith("HTTP/1.1 200");
+      }
+    }
+  }
+
+  static Socket connect() throws Exception {
+    Socket s = new Socket("127.0.0.1", server.port());
+    s.setSoTimeout(10_000);
+    return s;
+  }
+
+  /** Reads a bodiless answer's status line and headers. */
+  static String readHead(InputStream in) throws Exception {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      assertThat(b).as("answer cut short: " + head).isNotNegative();
+      head.append((char) b);
+    }
+    return head.toString();
+  }
+
+  static void assertClosedByServer(Socket s) {
+    await()
+        .atMost(Duration.ofSeconds(8))
+        .until(
+            () -> {
+              try {
+                return s.getInputStream().read() == -1;
+              } catch (java.net.SocketException reset) {
+                return true;
+              }
+            });
+  }
+}

@@ -1,0 +1,121 @@
+package dev.baton.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.baton.testkit.VllmStandIn;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Issue 12, the gateway's HTTP connections: silent and trickling connections are closed after
+ * {@code idle_timeout_ms}, {@code Connection: close} is honoured, and a Helidon server closing idle
+ * keep-alive connections (as workers and gateways now do) costs the gateway's pooled upstream
+ * connections neither errors nor retries.
+ */
+class GatewayConnectionsTest {
+
+  static final long IDLE_MS = 400;
+  private final List<AutoCloseable> closeMe = new ArrayList<>();
+
+  @AfterEach
+  void close() throws Exception {
+    for (AutoCloseable c : closeMe.reversed()) {
+      c.close();
+    }
+  }
+
+  private Gateway gateway(String yaml) {
+    Gateway g = new Gateway(GatewayConfig.parseYaml(yaml), null, null).start(0);
+    closeMe.add(g);
+    return g;
+  }
+
+  private Gateway gatewayInFrontOf(String workerUrl) {
+    return gatewayInFrontOf(workerUrl, "helidon");
+  }
+
+  private Gateway gatewayInFrontOf(String workerUrl, String upstreamClient) {
+    return gateway(
+        """
+        idle_timeout_ms: %d
+        upstream_client: %s
+        health: {interval_ms: 60000}
+        pools:
+          - {name: p, workers: [{url: "%s"}]}
+        """
+            .formatted(IDLE_MS, upstreamClient, workerUrl));
+  }
+
+  private static String url(Gateway g) {
+    return "http://127.0.0.1:" + g.port();
+  }
+
+  @Test
+  void silentAndTricklingConnectionsAreClosedAndConnectionCloseIsHonoured() throws Exception {
+    VllmStandIn worker = new VllmStandIn(VllmStandIn.Kind.BOTH, "m");
+    closeMe.add(worker);
+    Gateway g = gatewayInFrontOf(worker.url());
+    try (Socket silent = new Socket("127.0.0.1", g.port());
+        Socket trickling = new Socket("127.0.0.1", g.port())) {
+      silent.setSoTimeout(10_000);
+      trickling.setSoTimeout(10_000);
+      trickling.getOutputStream().write("GET /hea".getBytes(StandardCharsets.US_ASCII));
+      await()
+          .atMost(Duration.ofSeconds(8))
+          .until(() -> closedByServer(silent) && closedByServer(trickling));
+    }
+    try (Socket s = new Socket("127.0.0.1", g.port())) {
+      s.setSoTimeout((int) IDLE_MS / 2); // the close must come before the idle timeout
+      s.getOutputStream()
+          .write(
+              "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                  .getBytes(StandardCharsets.US_ASCII));
+      String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      assertThat(answer).startsWith("HTTP/1.1 200");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"helidon", "jdk"})
+  void pooledUpstreamConnectionsSurviveTheUpstreamClosingThemWhenIdle(String client)
+      throws Exception {
+    VllmStandIn worker = new VllmStandIn(VllmStandIn.Kind.BOTH, "m");
+    closeMe.add(worker);
+    // The upstream is itself a gateway: a Helidon server that closes idle connections after
+    // IDLE_MS, exactly as a worker does. The front gateway pools its connections to it.
+    Gateway upstream = gatewayInFrontOf(worker.url());
+    Gateway front = gatewayInFrontOf(url(upstream), client);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> Http.get(url(front) + "/v1/models").body().contains("\"m\""));
+    String body = "{\"model\":\"m\",\"prompt\":\"hi\",\"max_tokens\":2}";
+    for (int round = 0; round < 4; round++) {
+      assertThat(Http.post(url(front) + "/v1/completions", body).statusCode()).isEqualTo(200);
+      // Wait out the upstream's idle timeout so it closes the pooled connection before the next
+      // request picks it up; the wait is the condition under test, not a guess at timing.
+      await()
+          .pollDelay(Duration.ofMillis(IDLE_MS * 2))
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> true);
+    }
+    String metrics = Http.get(url(front) + "/metrics").body();
+    assertThat(metrics).doesNotContain("baton_gateway_retries_total{");
+    assertThat(metrics).doesNotContain("baton_gateway_ejections_total{");
+  }
+
+  private static boolean closedByServer(Socket s) {
+    try {
+      return s.getInputStream().read() == -1;
+    } catch (java.io.IOException reset) {
+      return true;
+    }
+  }
+}
