@@ -38,11 +38,7 @@ class GatewayConnectionsTest {
     return g;
   }
 
-  private Gateway gatewayInFrontOf(String workerUrl) {
-    return gatewayInFrontOf(workerUrl, "helidon");
-  }
-
-  private Gateway gatewayInFrontOf(String workerUrl, String upstreamClient) {
+  private Gateway gatewayInFrontOf(String workerUrl, long idleMs, String upstreamClient) {
     return gateway(
         """
         idle_timeout_ms: %d
@@ -51,7 +47,7 @@ class GatewayConnectionsTest {
         pools:
           - {name: p, workers: [{url: "%s"}]}
         """
-            .formatted(IDLE_MS, upstreamClient, workerUrl));
+            .formatted(idleMs, upstreamClient, workerUrl));
   }
 
   private static String url(Gateway g) {
@@ -62,7 +58,7 @@ class GatewayConnectionsTest {
   void silentAndTricklingConnectionsAreClosedAndConnectionCloseIsHonoured() throws Exception {
     VllmStandIn worker = new VllmStandIn(VllmStandIn.Kind.BOTH, "m");
     closeMe.add(worker);
-    Gateway g = gatewayInFrontOf(worker.url());
+    Gateway g = gatewayInFrontOf(worker.url(), IDLE_MS, "helidon");
     try (Socket silent = new Socket("127.0.0.1", g.port());
         Socket trickling = new Socket("127.0.0.1", g.port())) {
       silent.setSoTimeout(10_000);
@@ -72,8 +68,9 @@ class GatewayConnectionsTest {
           .atMost(Duration.ofSeconds(8))
           .until(() -> closedByServer(silent) && closedByServer(trickling));
     }
-    try (Socket s = new Socket("127.0.0.1", g.port())) {
-      s.setSoTimeout((int) IDLE_MS / 2); // the close must come before the idle timeout
+    Gateway patient = gatewayInFrontOf(worker.url(), 60_000, "helidon");
+    try (Socket s = new Socket("127.0.0.1", patient.port())) {
+      s.setSoTimeout(5_000); // far below the 60 s idle timeout: only Connection: close ends it
       s.getOutputStream()
           .write(
               "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -90,14 +87,15 @@ class GatewayConnectionsTest {
     VllmStandIn worker = new VllmStandIn(VllmStandIn.Kind.BOTH, "m");
     closeMe.add(worker);
     // The upstream is itself a gateway: a Helidon server that closes idle connections after
-    // IDLE_MS, exactly as a worker does. The front gateway pools its connections to it.
-    Gateway upstream = gatewayInFrontOf(worker.url());
-    Gateway front = gatewayInFrontOf(url(upstream), client);
+    // IDLE_MS, exactly as a worker does. The front gateway pools its connections to it; the front
+    // keeps the default timeout so only the pooled upstream connections are closed under it.
+    Gateway upstream = gatewayInFrontOf(worker.url(), IDLE_MS, "helidon");
+    Gateway front = gatewayInFrontOf(url(upstream), 60_000, client);
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> Http.get(url(front) + "/v1/models").body().contains("\"m\""));
     String body = "{\"model\":\"m\",\"prompt\":\"hi\",\"max_tokens\":2}";
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < 6; round++) {
       assertThat(Http.post(url(front) + "/v1/completions", body).statusCode()).isEqualTo(200);
       // Wait out the upstream's idle timeout so it closes the pooled connection before the next
       // request picks it up; the wait is the condition under test, not a guess at timing.

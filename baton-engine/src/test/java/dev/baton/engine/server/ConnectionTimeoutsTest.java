@@ -5,9 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.baton.core.HttpTimeouts;
 import dev.baton.engine.sched.Engine;
-import dev.baton.engine.sched.Scheduler;
-import dev.baton.engine.sched.SchedulerConfig;
-import dev.baton.kv.KvConnector;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -28,33 +25,32 @@ class ConnectionTimeoutsTest {
   static Engine engine;
   static WorkerServer server;
 
+  /** Default timeout (60 s): a close seen within seconds can only come from Connection: close. */
+  static WorkerServer patient;
+
   @BeforeAll
   static void start() {
     runner = new WorkerServerTest.SlowRunner();
     EngineMetrics metrics = new EngineMetrics("letters");
-    engine =
-        new Engine(
-                new Scheduler(
-                    new SchedulerConfig(16, 256, 16, 512, 64, true, "letters", "F32"),
-                    runner,
-                    KvConnector.NONE,
-                    metrics))
-            .start();
-    metrics.bind(engine);
-    server =
-        new WorkerServer(
-                new ServerConfig(
-                    "127.0.0.1", 0, "letters", null, 64 * 1024, "both", new HttpTimeouts(IDLE)),
-                engine,
-                new WorkerServerTest.LetterText(),
-                WorkerServerTest.SAMPLERS,
-                metrics)
-            .start();
+    engine = WorkerServerTest.startEngine(runner, metrics);
+    server = startServer(new HttpTimeouts(IDLE), metrics);
+    patient = startServer(HttpTimeouts.DEFAULTS, metrics);
+  }
+
+  static WorkerServer startServer(HttpTimeouts timeouts, EngineMetrics metrics) {
+    return new WorkerServer(
+            new ServerConfig("127.0.0.1", 0, "letters", null, 64 * 1024, "both", timeouts),
+            engine,
+            new WorkerServerTest.LetterText(),
+            WorkerServerTest.SAMPLERS,
+            metrics)
+        .start();
   }
 
   @AfterAll
   static void stop() {
     server.close();
+    patient.close();
     engine.close();
     runner.close();
   }
@@ -91,8 +87,8 @@ class ConnectionTimeoutsTest {
 
   @Test
   void connectionCloseFromTheClientClosesTheConnectionAfterTheAnswer() throws Exception {
-    try (Socket s = connect()) {
-      s.setSoTimeout((int) (IDLE.toMillis() / 2)); // the close must come before the idle timeout
+    try (Socket s = new Socket("127.0.0.1", patient.port())) {
+      s.setSoTimeout(5_000); // far below the 60 s idle timeout
       s.getOutputStream()
           .write(
               "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"

@@ -193,15 +193,7 @@ class WorkerServerTest {
   static void start() {
     runner = new SlowRunner();
     metrics = new EngineMetrics("letters");
-    engine =
-        new Engine(
-                new Scheduler(
-                    new SchedulerConfig(16, 256, 16, 512, 64, true, "letters", "F32"),
-                    runner,
-                    KvConnector.NONE,
-                    metrics))
-            .start();
-    metrics.bind(engine);
+    engine = startEngine(runner, metrics);
     server =
         new WorkerServer(
                 new ServerConfig(
@@ -213,6 +205,20 @@ class WorkerServerTest {
             .start();
     http = HttpClient.newHttpClient();
     base = "http://127.0.0.1:" + server.port();
+  }
+
+  /** A started engine over the letters model, its metrics bound. */
+  static Engine startEngine(SlowRunner runner, EngineMetrics metrics) {
+    Engine e =
+        new Engine(
+                new Scheduler(
+                    new SchedulerConfig(16, 256, 16, 512, 64, true, "letters", "F32"),
+                    runner,
+                    KvConnector.NONE,
+                    metrics))
+            .start();
+    metrics.bind(e);
+    return e;
   }
 
   @AfterAll
