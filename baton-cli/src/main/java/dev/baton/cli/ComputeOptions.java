@@ -24,6 +24,12 @@ final class ComputeOptions {
   String backend;
 
   @Option(
+      names = "--device",
+      defaultValue = "0",
+      description = "which GPU the cuda backend uses (default ${DEFAULT-VALUE})")
+  int device;
+
+  @Option(
       names = "--threads",
       defaultValue = "0",
       description = "compute threads (default: every core)")
@@ -50,6 +56,9 @@ final class ComputeOptions {
   void validate() {
     if (threads < 0) {
       throw new IllegalArgumentException("--threads must be >= 0, got " + threads);
+    }
+    if (device < 0) {
+      throw new IllegalArgumentException("--device must be >= 0, got " + device);
     }
     dtype();
   }

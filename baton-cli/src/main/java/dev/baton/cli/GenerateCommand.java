@@ -146,6 +146,7 @@ public final class GenerateCommand implements Callable<Integer> {
       RunnerOptions options =
           RunnerOptions.defaults()
               .withThreads(compute.threads)
+              .withDevice(compute.device)
               .withContextLength(context)
               .withKvDtype(compute.dtype())
               .withKvBlocks(batch * Generation.blocksFor(total, 16));

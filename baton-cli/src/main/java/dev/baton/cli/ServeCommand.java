@@ -150,7 +150,8 @@ public final class ServeCommand implements Callable<Integer> {
                 servedModelName,
                 key == null || key.isEmpty() ? null : key,
                 maxBodyBytes),
-            new WorkerOptions.Compute(compute.backend, compute.threads, maxModelLen),
+            new WorkerOptions.Compute(
+                compute.backend, compute.threads, maxModelLen, compute.device),
             new WorkerOptions.KvCache(
                 blockSize,
                 kvCacheMemory == null ? 0 : parseBytes(kvCacheMemory),

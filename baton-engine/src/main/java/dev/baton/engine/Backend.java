@@ -26,6 +26,11 @@ public interface Backend {
   /** True when this backend can run on this machine. */
   boolean available();
 
+  /** Why {@link #available} is false, in one line (a missing library, no device). */
+  default String unavailableReason() {
+    return "backend '" + name() + "' is not available here";
+  }
+
   /**
    * Builds a runner over {@code weights}, which must stay valid (their file open) while it lives.
    */
@@ -55,7 +60,7 @@ public interface Backend {
     for (Backend b : all()) {
       if (b.name().equals(name)) {
         if (!b.available()) {
-          throw new IllegalArgumentException("backend '" + name + "' is not available here");
+          throw new IllegalArgumentException(b.unavailableReason());
         }
         return b;
       }

@@ -60,4 +60,47 @@ public interface ModelRunner extends AutoCloseable {
 
   @Override
   void close();
+
+  /**
+   * Rejects a chunk no runner can compute: no tokens, positions outside {@code contextLength}, a
+   * block table too short or naming blocks outside the pool, token ids outside the vocabulary.
+   */
+  static void checkChunk(
+      SeqChunk c, int contextLength, int blockSize, int numBlocks, int vocabSize) {
+    if (c.tokens().length == 0) {
+      throw new IllegalArgumentException("a chunk needs at least one token");
+    }
+    int end = c.startPos() + c.tokens().length;
+    if (c.startPos() < 0 || end > contextLength) {
+      throw new IllegalArgumentException(
+          "positions "
+              + c.startPos()
+              + ".."
+              + (end - 1)
+              + " are outside the context of "
+              + contextLength
+              + " tokens");
+    }
+    if ((long) c.blockTable().length * blockSize < end) {
+      throw new IllegalArgumentException(
+          "block table of "
+              + c.blockTable().length
+              + " blocks cannot hold "
+              + end
+              + " positions (block size "
+              + blockSize
+              + ")");
+    }
+    for (int b = 0; b < (end + blockSize - 1) / blockSize; b++) {
+      if (c.blockTable()[b] < 0 || c.blockTable()[b] >= numBlocks) {
+        throw new IllegalArgumentException("block id " + c.blockTable()[b] + " is not in the pool");
+      }
+    }
+    for (int t : c.tokens()) {
+      if (t < 0 || t >= vocabSize) {
+        throw new IllegalArgumentException(
+            "token id " + t + " is outside the vocabulary (0.." + (vocabSize - 1) + ")");
+      }
+    }
+  }
 }

@@ -10,6 +10,7 @@ package dev.baton.engine;
  * @param kvDtype element type of the KV cache
  * @param kvSharedDir put the KV pool in a shared-memory file there (null: private memory), so a
  *     same-host P/D peer can copy blocks straight out of it
+ * @param device which accelerator a GPU backend computes on ({@code --device}; the CPU ignores it)
  */
 public record RunnerOptions(
     int threads,
@@ -17,42 +18,57 @@ public record RunnerOptions(
     int kvBlocks,
     int blockSize,
     KvBlockPool.Dtype kvDtype,
-    java.nio.file.Path kvSharedDir) {
+    java.nio.file.Path kvSharedDir,
+    int device) {
 
   public RunnerOptions(
       int threads, int contextLength, int kvBlocks, int blockSize, KvBlockPool.Dtype kvDtype) {
-    this(threads, contextLength, kvBlocks, blockSize, kvDtype, null);
+    this(threads, contextLength, kvBlocks, blockSize, kvDtype, null, 0);
+  }
+
+  public RunnerOptions(
+      int threads,
+      int contextLength,
+      int kvBlocks,
+      int blockSize,
+      KvBlockPool.Dtype kvDtype,
+      java.nio.file.Path kvSharedDir) {
+    this(threads, contextLength, kvBlocks, blockSize, kvDtype, kvSharedDir, 0);
   }
 
   public RunnerOptions {
-    if (threads < 0 || contextLength < 0 || kvBlocks < 0 || blockSize <= 0) {
+    if (threads < 0 || contextLength < 0 || kvBlocks < 0 || blockSize <= 0 || device < 0) {
       throw new IllegalArgumentException(
-          "threads, context length and KV blocks must be >= 0, block size > 0");
+          "threads, context length, KV blocks and device must be >= 0, block size > 0");
     }
   }
 
   public static RunnerOptions defaults() {
-    return new RunnerOptions(0, 0, 0, 16, KvBlockPool.Dtype.F32, null);
+    return new RunnerOptions(0, 0, 0, 16, KvBlockPool.Dtype.F32, null, 0);
   }
 
   public RunnerOptions withThreads(int n) {
-    return new RunnerOptions(n, contextLength, kvBlocks, blockSize, kvDtype, kvSharedDir);
+    return new RunnerOptions(n, contextLength, kvBlocks, blockSize, kvDtype, kvSharedDir, device);
   }
 
   public RunnerOptions withContextLength(int n) {
-    return new RunnerOptions(threads, n, kvBlocks, blockSize, kvDtype, kvSharedDir);
+    return new RunnerOptions(threads, n, kvBlocks, blockSize, kvDtype, kvSharedDir, device);
   }
 
   public RunnerOptions withKvBlocks(int n) {
-    return new RunnerOptions(threads, contextLength, n, blockSize, kvDtype, kvSharedDir);
+    return new RunnerOptions(threads, contextLength, n, blockSize, kvDtype, kvSharedDir, device);
   }
 
   public RunnerOptions withKvDtype(KvBlockPool.Dtype d) {
-    return new RunnerOptions(threads, contextLength, kvBlocks, blockSize, d, kvSharedDir);
+    return new RunnerOptions(threads, contextLength, kvBlocks, blockSize, d, kvSharedDir, device);
   }
 
   public RunnerOptions withKvSharedDir(java.nio.file.Path dir) {
-    return new RunnerOptions(threads, contextLength, kvBlocks, blockSize, kvDtype, dir);
+    return new RunnerOptions(threads, contextLength, kvBlocks, blockSize, kvDtype, dir, device);
+  }
+
+  public RunnerOptions withDevice(int d) {
+    return new RunnerOptions(threads, contextLength, kvBlocks, blockSize, kvDtype, kvSharedDir, d);
   }
 
   /** Threads to use: {@link #threads}, or every core when 0. */

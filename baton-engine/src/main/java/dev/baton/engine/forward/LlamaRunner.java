@@ -208,7 +208,7 @@ public final class LlamaRunner implements ModelRunner {
   public List<float[]> forward(List<SeqChunk> batch) {
     int total = 0;
     for (SeqChunk c : batch) {
-      validate(c);
+      ModelRunner.checkChunk(c, contextLength, pool.blockSize(), pool.numBlocks(), cfg.vocabSize());
       total += c.tokens().length;
     }
     int[] tok = new int[total];
@@ -254,44 +254,6 @@ public final class LlamaRunner implements ModelRunner {
       }
     }
     return result;
-  }
-
-  private void validate(SeqChunk c) {
-    if (c.tokens().length == 0) {
-      throw new IllegalArgumentException("a chunk needs at least one token");
-    }
-    int end = c.startPos() + c.tokens().length;
-    if (c.startPos() < 0 || end > contextLength) {
-      throw new IllegalArgumentException(
-          "positions "
-              + c.startPos()
-              + ".."
-              + (end - 1)
-              + " are outside the context of "
-              + contextLength
-              + " tokens");
-    }
-    if ((long) c.blockTable().length * pool.blockSize() < end) {
-      throw new IllegalArgumentException(
-          "block table of "
-              + c.blockTable().length
-              + " blocks cannot hold "
-              + end
-              + " positions (block size "
-              + pool.blockSize()
-              + ")");
-    }
-    for (int b = 0; b < (end + pool.blockSize() - 1) / pool.blockSize(); b++) {
-      if (c.blockTable()[b] < 0 || c.blockTable()[b] >= pool.numBlocks()) {
-        throw new IllegalArgumentException("block id " + c.blockTable()[b] + " is not in the pool");
-      }
-    }
-    for (int t : c.tokens()) {
-      if (t < 0 || t >= cfg.vocabSize()) {
-        throw new IllegalArgumentException(
-            "token id " + t + " is outside the vocabulary (0.." + (cfg.vocabSize() - 1) + ")");
-      }
-    }
   }
 
   private void ensureCapacity(int n) {

@@ -58,7 +58,8 @@ public final class Worker implements AutoCloseable {
                       o.kvCache().dtype(),
                       // A P2P producer's pool goes to shared memory: same-host decoders copy from
                       // it.
-                      kvConfig == null ? null : kvConfig.sharedPoolDir().orElse(null)));
+                      kvConfig == null ? null : kvConfig.sharedPoolDir().orElse(null),
+                      o.compute().device()));
       text = GgufModelText.load(f);
       modelName =
           o.listener().servedModelName() != null

@@ -48,12 +48,17 @@ public record WorkerOptions(
    * @param backend cpu, cuda or auto
    * @param threads compute threads (0 = every core)
    * @param maxModelLen longest sequence (0 = the model's context)
+   * @param device which GPU a GPU backend uses ({@code --device})
    */
-  public record Compute(String backend, int threads, int maxModelLen) {
+  public record Compute(String backend, int threads, int maxModelLen, int device) {
     public Compute {
-      if (threads < 0 || maxModelLen < 0) {
-        throw new IllegalArgumentException("--threads and --max-model-len must be >= 0");
+      if (threads < 0 || maxModelLen < 0 || device < 0) {
+        throw new IllegalArgumentException("--threads, --max-model-len and --device must be >= 0");
       }
+    }
+
+    public Compute(String backend, int threads, int maxModelLen) {
+      this(backend, threads, maxModelLen, 0);
     }
   }
 

@@ -1,0 +1,142 @@
+package dev.baton.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * cuBLAS through the FFM API: one handle and the one call the forward pass needs, a row-major
+ * linear layer {@code y (n x out) = x (n x in) . W^T} with W stored {@code (out x in)} row-major as
+ * GGUF stores it, optionally accumulated into y ({@code beta = 1}: the residual add for free).
+ */
+@SuppressWarnings("restricted") // binding native libraries is this class's job
+public final class Cublas implements AutoCloseable {
+
+  /** {@code cudaDataType}: CUDA_R_32F. */
+  public static final int R_32F = 0;
+
+  /** {@code cudaDataType}: CUDA_R_16BF. */
+  public static final int R_16BF = 14;
+
+  private static final int OP_N = 0;
+  private static final int OP_T = 1;
+  private static final int COMPUTE_32F = 68;
+  private static final int COMPUTE_32F_PEDANTIC = 69;
+  private static final int GEMM_DEFAULT = -1;
+
+  private final MethodHandle gemmEx;
+  private final MethodHandle destroy;
+  private final MemorySegment handle;
+  private final Arena arena = Arena.ofShared();
+  private final MemorySegment one;
+  private final MemorySegment zero;
+
+  private Cublas(SymbolLookup lib) {
+    MethodHandle create = CudaDriver.fn(lib, "cublasCreate_v2", ADDRESS);
+    destroy = CudaDriver.fn(lib, "cublasDestroy_v2", ADDRESS);
+    gemmEx =
+        CudaDriver.fn(
+            lib,
+            "cublasGemmEx",
+            ADDRESS,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_INT,
+            ADDRESS,
+            JAVA_LONG,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_LONG,
+            JAVA_INT,
+            JAVA_INT,
+            ADDRESS,
+            JAVA_LONG,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_INT);
+    MemorySegment h = arena.allocate(ADDRESS);
+    try {
+      check((int) create.invokeExact(h), "cublasCreate");
+    } catch (CudaException e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new CudaException("cublasCreate: " + e);
+    }
+    handle = h.get(ADDRESS, 0);
+    one = arena.allocateFrom(JAVA_FLOAT, 1f);
+    zero = arena.allocateFrom(JAVA_FLOAT, 0f);
+  }
+
+  /** Opens cuBLAS (cuBLASLt first, which it links against) on the current context. */
+  public static Cublas load(CudaLibraries libs) {
+    SymbolLookup.libraryLookup(libs.cublasLt(), Arena.global());
+    return new Cublas(SymbolLookup.libraryLookup(libs.cublas(), Arena.global()));
+  }
+
+  /**
+   * {@code y[t][o] (+)= sum_i x[t][i] * w[o][i]} for {@code t < n}, {@code o < out}, {@code i <
+   * in}; {@code x} and {@code w} have type {@code inType}, {@code y} is fp32 (row stride {@code
+   * ldy}). fp32 inputs compute without TF32, so they match the CPU to rounding.
+   */
+  public void linear(
+      long w, long x, long y, int n, int out, int in, int inType, int ldy, boolean accumulate) {
+    // Column-major view: W^T is (in x out) with ld in, x^T is (in x n), y^T is (out x n).
+    int compute = inType == R_32F ? COMPUTE_32F_PEDANTIC : COMPUTE_32F;
+    int r;
+    try {
+      r =
+          (int)
+              gemmEx.invokeExact(
+                  handle,
+                  OP_T,
+                  OP_N,
+                  out,
+                  n,
+                  in,
+                  one,
+                  w,
+                  inType,
+                  in,
+                  x,
+                  inType,
+                  in,
+                  accumulate ? one : zero,
+                  y,
+                  R_32F,
+                  ldy,
+                  compute,
+                  GEMM_DEFAULT);
+    } catch (Throwable e) {
+      throw new CudaException("cublasGemmEx: " + e);
+    }
+    check(r, "cublasGemmEx(" + out + "x" + in + " by " + n + " rows)");
+  }
+
+  private static void check(int status, String what) {
+    if (status != 0) {
+      throw new CudaException(what + " failed: cuBLAS status " + status);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      int r = (int) destroy.invokeExact(handle);
+      check(r, "cublasDestroy");
+    } catch (CudaException e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new CudaException("cublasDestroy: " + e);
+    }
+    arena.close();
+  }
+}

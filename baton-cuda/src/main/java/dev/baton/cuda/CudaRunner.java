@@ -1,0 +1,492 @@
+package dev.baton.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import dev.baton.engine.KvBlockPool;
+import dev.baton.engine.ModelRunner;
+import dev.baton.engine.RunnerOptions;
+import dev.baton.model.LlamaConfig;
+import dev.baton.model.LlamaWeights;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The Llama-family forward pass on one NVIDIA GPU. A step runs every token of its chunks together
+ * (prefill chunks and decode tokens alike), as the CPU runner does: per layer RMSNorm, one fused
+ * QKV GEMM (cuBLAS), bias/QK-norm/RoPE and the KV store ({@code qkv_prep}), paged attention over
+ * the sequence's KV blocks, the output GEMM accumulating into the fp32 residual stream, RMSNorm,
+ * one fused gate/up GEMM, SiLU·mul, the down GEMM accumulating again. Only the token ids and block
+ * tables go to the GPU per step, and only the logits rows asked for (or their argmax) come back.
+ *
+ * <p>{@link #kvPool} is a host pool of the same geometry: the scheduler sizes its block manager
+ * from it; the KV itself lives on the GPU ({@link CudaKvCache}). Not thread-safe: the scheduler
+ * calls one step at a time.
+ */
+public final class CudaRunner implements ModelRunner {
+
+  /** Tokens computed together at most; larger steps run in slices of this size, in order. */
+  static final int MAX_SLICE_TOKENS = 8192;
+
+  private final CudaDevice device;
+  private final CudaDriver driver;
+  private final LlamaConfig cfg;
+  private final int contextLength;
+  private final boolean fp32;
+  private final int actType;
+  private final int actBytes;
+  private final KvBlockPool hostPool;
+  private final CudaKvCache kv;
+  private final DeviceWeights w;
+  private final Cublas cublas;
+  private final CudaKernels kernels;
+  private final int qkvDim;
+  // Host staging for the step's inputs and logits; a grown buffer's old memory stays until close
+  // (growth doubles, so at most as much again).
+  private final Arena hostArena = Arena.ofShared();
+
+  // Step buffers on the GPU, grown on demand.
+  private int capacity;
+  private int logitCapacity;
+  private long metaCapacity;
+  private long x;
+  private long xb;
+  private long qkv;
+  private long att;
+  private long gateUp;
+  private long hidden;
+  private long logits;
+  private long ids;
+  private long meta;
+  private MemorySegment hostMeta;
+  private MemorySegment hostLogits;
+
+  CudaRunner(
+      CudaDevice device,
+      LlamaConfig cfg,
+      LlamaWeights weights,
+      RunnerOptions options,
+      boolean fp32) {
+    int group = cfg.heads() / cfg.kvHeads();
+    if (group > CudaKernels.ATTENTION_MAX_GROUP
+        || group * cfg.headDim() > CudaKernels.ATTENTION_MAX_WIDTH
+        || cfg.headDim() > 512) {
+      throw new CudaException(
+          "the cuda backend's attention supports up to "
+              + CudaKernels.ATTENTION_MAX_GROUP
+              + " query heads per KV head and group x head dim <= "
+              + CudaKernels.ATTENTION_MAX_WIDTH
+              + "; this model has "
+              + group
+              + " x "
+              + cfg.headDim());
+    }
+    this.device = device;
+    this.driver = device.driver();
+    this.cfg = cfg;
+    this.fp32 = fp32;
+    this.actType = fp32 ? Cublas.R_32F : Cublas.R_16BF;
+    this.actBytes = fp32 ? 4 : 2;
+    this.qkvDim = cfg.qDim() + 2 * cfg.kvDim();
+    this.contextLength =
+        options.contextLength() > 0
+            ? Math.min(options.contextLength(), cfg.contextLength())
+            : cfg.contextLength();
+    int blocks =
+        options.kvBlocks() > 0
+            ? options.kvBlocks()
+            : (contextLength + options.blockSize() - 1) / options.blockSize();
+    device.makeCurrent();
+    KvBlockPool pool = null;
+    CudaKvCache cache = null;
+    DeviceWeights dw = null;
+    Cublas blas = null;
+    try {
+      pool =
+          new KvBlockPool(
+              blocks,
+              options.blockSize(),
+              cfg.layers(),
+              cfg.kvHeads(),
+              cfg.headDim(),
+              options.kvDtype(),
+              options.kvSharedDir());
+      cache = new CudaKvCache(driver, pool);
+      dw = new DeviceWeights(driver, cfg, weights, fp32);
+      blas = Cublas.load(device.libraries());
+      this.kernels =
+          new CudaKernels(
+              driver,
+              Nvrtc.load(device.libraries()),
+              device.major(),
+              device.minor(),
+              fp32,
+              options.kvDtype() == KvBlockPool.Dtype.F16,
+              kernelCache());
+    } catch (RuntimeException e) {
+      for (AutoCloseable c : new AutoCloseable[] {blas, dw, cache, pool}) {
+        closeQuietly(c);
+      }
+      throw e;
+    }
+    this.hostPool = pool;
+    this.kv = cache;
+    this.w = dw;
+    this.cublas = blas;
+  }
+
+  /** A runner on {@code device}; {@code fp32} computes everything in fp32 (no bf16, no TF32). */
+  public static CudaRunner create(
+      CudaDevice device,
+      LlamaConfig cfg,
+      LlamaWeights weights,
+      RunnerOptions options,
+      boolean fp32) {
+    return new CudaRunner(device, cfg, weights, options, fp32);
+  }
+
+  /** {@code BATON_CUDA_CACHE}, else {@code ~/.cache/baton/cuda}: compiled kernels. */
+  private static Path kernelCache() {
+    String dir = System.getenv("BATON_CUDA_CACHE");
+    return dir != null && !dir.isBlank()
+        ? Path.of(dir)
+        : Path.of(System.getProperty("user.home"), ".cache", "baton", "cuda");
+  }
+
+  public CudaDevice device() {
+    return device;
+  }
+
+  @Override
+  public int vocabSize() {
+    return cfg.vocabSize();
+  }
+
+  @Override
+  public int contextLength() {
+    return contextLength;
+  }
+
+  @Override
+  public KvBlockPool kvPool() {
+    return hostPool;
+  }
+
+  @Override
+  public long weightBytesPerToken() {
+    return w.bytesPerToken;
+  }
+
+  @Override
+  public String kernels() {
+    return "cuda "
+        + device
+        + ": cuBLAS GEMM "
+        + (fp32 ? "fp32" : "bf16 (fp32 accumulate)")
+        + ", NVRTC kernels, paged attention, KV "
+        + hostPool.dtype();
+  }
+
+  /** Copies device KV block {@code block} into the host pool's block (tests compare layouts). */
+  public void downloadBlock(int block) {
+    device.makeCurrent();
+    kv.download(block, hostPool.block(block));
+  }
+
+  /** Copies the host pool's block {@code block} to the GPU. */
+  public void uploadBlock(int block) {
+    device.makeCurrent();
+    kv.upload(block, hostPool.block(block));
+  }
+
+  // ------------------------------------------------------------------ the step
+
+  @Override
+  public List<float[]> forward(List<SeqChunk> batch) {
+    Step s = run(batch);
+    List<float[]> result = new ArrayList<>(Arrays.asList(new float[batch.size()][]));
+    for (Slice slice : s.slices) {
+      for (int j = 0; j < slice.chunks.length; j++) {
+        result.set(slice.chunks[j], slice.logits[j]);
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Greedy decoding without moving logits: the argmax of each chunk's logits row, computed on the
+   * GPU ({@code -1} for chunks with {@code wantLogits == false}).
+   */
+  public int[] forwardGreedy(List<SeqChunk> batch) {
+    Step s = run(batch, true);
+    int[] out = new int[batch.size()];
+    Arrays.fill(out, -1);
+    for (Slice slice : s.slices) {
+      for (int j = 0; j < slice.chunks.length; j++) {
+        out[slice.chunks[j]] = slice.ids[j];
+      }
+    }
+    return out;
+  }
+
+  private record Slice(int[] chunks, float[][] logits, int[] ids) {}
+
+  private record Step(List<Slice> slices) {}
+
+  private Step run(List<SeqChunk> batch) {
+    return run(batch, false);
+  }
+
+  private Step run(List<SeqChunk> batch, boolean greedy) {
+    int total = 0;
+    int tableInts = 0;
+    for (SeqChunk c : batch) {
+      ModelRunner.checkChunk(
+          c, contextLength, hostPool.blockSize(), hostPool.numBlocks(), cfg.vocabSize());
+      total += c.tokens().length;
+      tableInts += blocksNeeded(c);
+    }
+    int[] tok = new int[total];
+    int[] pos = new int[total];
+    int[] chunkOf = new int[total];
+    int[] tableStart = new int[batch.size()];
+    int[] tables = new int[tableInts];
+    int i = 0;
+    int ti = 0;
+    for (int c = 0; c < batch.size(); c++) {
+      SeqChunk chunk = batch.get(c);
+      tableStart[c] = ti;
+      int n = blocksNeeded(chunk);
+      System.arraycopy(chunk.blockTable(), 0, tables, ti, n);
+      ti += n;
+      for (int j = 0; j < chunk.tokens().length; j++, i++) {
+        tok[i] = chunk.tokens()[j];
+        pos[i] = chunk.startPos() + j;
+        chunkOf[i] = c;
+      }
+    }
+    device.makeCurrent();
+    List<Slice> slices = new ArrayList<>();
+    for (int from = 0; from < total; from += MAX_SLICE_TOKENS) {
+      int n = Math.min(MAX_SLICE_TOKENS, total - from);
+      List<Integer> chunks = new ArrayList<>();
+      List<Integer> rows = new ArrayList<>();
+      for (int r = 0; r < n; r++) {
+        int t = from + r;
+        boolean last = t + 1 == total || chunkOf[t + 1] != chunkOf[t];
+        if (last && batch.get(chunkOf[t]).wantLogits()) {
+          chunks.add(chunkOf[t]);
+          rows.add(r);
+        }
+      }
+      slices.add(
+          runSlice(
+              from,
+              n,
+              tok,
+              pos,
+              chunkOf,
+              tableStart,
+              tables,
+              chunks.stream().mapToInt(Integer::intValue).toArray(),
+              rows.stream().mapToInt(Integer::intValue).toArray(),
+              greedy));
+    }
+    return new Step(slices);
+  }
+
+  private int blocksNeeded(SeqChunk c) {
+    int end = c.startPos() + c.tokens().length;
+    return (end + hostPool.blockSize() - 1) / hostPool.blockSize();
+  }
+
+  /** Runs tokens {@code from..from+n} through the model; logits (or argmax) for {@code rows}. */
+  private Slice runSlice(
+      int from,
+      int n,
+      int[] tok,
+      int[] pos,
+      int[] chunkOf,
+      int[] tableStart,
+      int[] tables,
+      int[] chunks,
+      int[] rows,
+      boolean greedy) {
+    int m = rows.length;
+    ensureCapacity(n, m, 7L * n + m + tables.length);
+    int bs = hostPool.blockSize();
+    // meta: tokens | positions | slot block | slot offset | sequence length | table start | rows |
+    // tables
+    long oTok = 0;
+    long oPos = n;
+    long oSlotBlock = 2L * n;
+    long oSlotOff = 3L * n;
+    long oLen = 4L * n;
+    long oStart = 5L * n;
+    long oRows = 6L * n;
+    long oTables = 6L * n + m;
+    for (int r = 0; r < n; r++) {
+      int t = from + r;
+      int p = pos[t];
+      int[] table = tables;
+      int start = tableStart[chunkOf[t]];
+      hostMeta.setAtIndex(JAVA_INT, oTok + r, tok[t]);
+      hostMeta.setAtIndex(JAVA_INT, oPos + r, p);
+      hostMeta.setAtIndex(JAVA_INT, oSlotBlock + r, table[start + p / bs]);
+      hostMeta.setAtIndex(JAVA_INT, oSlotOff + r, p % bs);
+      hostMeta.setAtIndex(JAVA_INT, oLen + r, p + 1);
+      hostMeta.setAtIndex(JAVA_INT, oStart + r, start);
+    }
+    for (int j = 0; j < m; j++) {
+      hostMeta.setAtIndex(JAVA_INT, oRows + j, rows[j]);
+    }
+    MemorySegment.copy(tables, 0, hostMeta, JAVA_INT, 4 * oTables, tables.length);
+    driver.copyToDevice(meta, hostMeta, 4 * (oTables + tables.length));
+
+    int dim = cfg.dim();
+    int ffn = cfg.ffnDim();
+    int hd = cfg.headDim();
+    int group = cfg.heads() / cfg.kvHeads();
+    int attShared = CudaKernels.attentionSharedBytes(group, hd);
+    float eps = cfg.rmsEps();
+    float scale = (float) (1.0 / Math.sqrt(hd));
+    int neox = cfg.ropeStyle() == LlamaConfig.RopeStyle.NEOX ? 1 : 0;
+    kernels.launch("embed", n, 1, 256, 0, w.embedding, meta + 4 * oTok, x, dim);
+    for (int li = 0; li < w.layers.length; li++) {
+      DeviceWeights.Layer l = w.layers[li];
+      kernels.launch("rmsnorm", n, 1, 256, 0, x, l.attnNorm(), xb, dim, eps, 0L);
+      cublas.linear(l.qkv(), xb, qkv, n, qkvDim, dim, actType, qkvDim, false);
+      kernels.launch(
+          "qkv_prep",
+          n,
+          cfg.heads() + 2 * cfg.kvHeads(),
+          32,
+          0,
+          qkv,
+          qkvDim,
+          l.qkvBias(),
+          l.qNorm(),
+          l.kNorm(),
+          w.invFreq,
+          meta + 4 * oPos,
+          meta + 4 * oSlotBlock,
+          meta + 4 * oSlotOff,
+          kv.base,
+          li,
+          cfg.layers(),
+          cfg.heads(),
+          cfg.kvHeads(),
+          hd,
+          bs,
+          eps,
+          neox);
+      kernels.launch(
+          "attention",
+          n,
+          cfg.kvHeads(),
+          CudaKernels.ATTENTION_THREADS,
+          attShared,
+          qkv,
+          qkvDim,
+          kv.base,
+          att,
+          meta + 4 * oLen,
+          meta + 4 * oStart,
+          meta + 4 * oTables,
+          li,
+          cfg.layers(),
+          cfg.heads(),
+          cfg.kvHeads(),
+          hd,
+          bs,
+          scale);
+      cublas.linear(l.wo(), att, x, n, dim, cfg.qDim(), actType, dim, true);
+      kernels.launch("rmsnorm", n, 1, 256, 0, x, l.ffnNorm(), xb, dim, eps, 0L);
+      cublas.linear(l.gateUp(), xb, gateUp, n, 2 * ffn, dim, actType, 2 * ffn, false);
+      long elems = (long) n * ffn;
+      int grid = (int) Math.min(65535, (elems + 255) / 256);
+      kernels.launch("silu_mul", grid, 1, 256, 0, gateUp, hidden, ffn, elems);
+      cublas.linear(l.down(), hidden, x, n, dim, ffn, actType, dim, true);
+    }
+    if (m == 0) {
+      driver.synchronize();
+      return new Slice(chunks, null, null);
+    }
+    int vocab = cfg.vocabSize();
+    kernels.launch("rmsnorm", m, 1, 256, 0, x, w.outputNorm, xb, dim, eps, meta + 4 * oRows);
+    cublas.linear(w.output, xb, logits, m, vocab, dim, actType, vocab, false);
+    if (greedy) {
+      kernels.launch("argmax", m, 1, 1024, 0, logits, vocab, ids);
+      driver.copyToHost(hostMeta, ids, 4L * m);
+      return new Slice(chunks, null, hostMeta.asSlice(0, 4L * m).toArray(JAVA_INT));
+    }
+    driver.copyToHost(hostLogits, logits, 4L * m * vocab);
+    float[][] out = new float[m][vocab];
+    for (int j = 0; j < m; j++) {
+      MemorySegment.copy(hostLogits, JAVA_FLOAT, 4L * j * vocab, out[j], 0, vocab);
+    }
+    return new Slice(chunks, out, null);
+  }
+
+  private void ensureCapacity(int n, int m, long metaInts) {
+    if (n > capacity) {
+      freeAll(x, xb, qkv, att, gateUp, hidden);
+      capacity = Math.max(n, 2 * capacity);
+      int c = capacity;
+      x = driver.alloc(4L * c * cfg.dim());
+      xb = driver.alloc((long) actBytes * c * cfg.dim());
+      qkv = driver.alloc(4L * c * qkvDim);
+      att = driver.alloc((long) actBytes * c * cfg.qDim());
+      gateUp = driver.alloc(8L * c * cfg.ffnDim());
+      hidden = driver.alloc((long) actBytes * c * cfg.ffnDim());
+    }
+    if (m > logitCapacity) {
+      freeAll(logits, ids);
+      logitCapacity = Math.max(m, 2 * logitCapacity);
+      logits = driver.alloc(4L * logitCapacity * cfg.vocabSize());
+      ids = driver.alloc(4L * logitCapacity);
+      hostLogits = hostArena.allocate(4L * logitCapacity * cfg.vocabSize(), 64);
+    }
+    if (metaInts > metaCapacity) {
+      freeAll(meta);
+      metaCapacity = Math.max(metaInts, 2 * metaCapacity);
+      meta = driver.alloc(4 * metaCapacity);
+      hostMeta = hostArena.allocate(4 * metaCapacity, 64);
+    }
+  }
+
+  private void freeAll(long... pointers) {
+    for (long p : pointers) {
+      if (p != 0) {
+        driver.free(p);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    device.makeCurrent();
+    freeAll(x, xb, qkv, att, gateUp, hidden, logits, ids, meta);
+    cublas.close();
+    kernels.close();
+    w.close();
+    kv.close();
+    hostPool.close();
+    hostArena.close();
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (Exception e) {
+      // Already failing: the first error is the one reported.
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package dev.baton.cuda.check;
+
+import dev.baton.cuda.CudaDevice;
+import dev.baton.cuda.CudaRunner;
+import dev.baton.engine.KvBlockPool;
+import dev.baton.engine.ModelRunner.SeqChunk;
+import dev.baton.engine.RunnerOptions;
+import dev.baton.model.GgufFile;
+import dev.baton.model.LlamaConfig;
+import dev.baton.model.LlamaWeights;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+/**
+ * Speed of the CUDA runner on one model: single-stream decode, batch-32 decode (logits to the host,
+ * as the scheduler uses it, and argmax on the GPU), and a 2048-token prefill. Every step waits for
+ * the GPU (its result is copied back), so wall time is GPU time plus the host's share.
+ */
+public final class GpuBench {
+
+  private GpuBench() {}
+
+  /** Runs the benchmarks; returns name to value (tok/s or ms), in order. */
+  public static Map<String, Double> run(CudaDevice device, Path model) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    try (GgufFile file = GgufFile.open(model)) {
+      LlamaConfig cfg = LlamaConfig.fromGguf(file);
+      LlamaWeights weights = LlamaWeights.of(file, cfg);
+      int blockSize = 16;
+      int prompt = 128;
+      int decodeSteps = 256;
+      int batch = 32;
+      int perSeq = (prompt + decodeSteps + blockSize - 1) / blockSize;
+      int prefillBlocks = 2048 / blockSize;
+      RunnerOptions options =
+          RunnerOptions.defaults()
+              .withContextLength(4096)
+              .withKvBlocks(batch * perSeq + prefillBlocks)
+              .withKvDtype(KvBlockPool.Dtype.F16);
+      long t0 = System.nanoTime();
+      try (CudaRunner gpu = CudaRunner.create(device, cfg, weights, options, false)) {
+        out.put("load_s", (System.nanoTime() - t0) / 1e9);
+        int[][] tables = new int[batch][];
+        for (int s = 0; s < batch; s++) {
+          int base = s * perSeq;
+          tables[s] = IntStream.range(base, base + perSeq).toArray();
+        }
+        int[][] prompts = new int[batch][];
+        for (int s = 0; s < batch; s++) {
+          prompts[s] = GpuCorrectness.randomTokens(prompt, cfg.vocabSize(), 100 + s);
+        }
+        // Warm-up: every kernel and GEMM shape once.
+        decode(gpu, tables, prompts, 1, 8, false);
+        decode(gpu, tables, prompts, batch, 8, false);
+        decode(gpu, tables, prompts, 1, 8, true);
+        decode(gpu, tables, prompts, batch, 8, true);
+        out.put("decode_1_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
+        out.put("decode_1_argmax_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, true));
+        out.put("decode_32_tok_s", decode(gpu, tables, prompts, batch, decodeSteps, false));
+        out.put("decode_32_argmax_tok_s", decode(gpu, tables, prompts, batch, decodeSteps, true));
+        int[] prefillTable =
+            IntStream.range(batch * perSeq, batch * perSeq + prefillBlocks).toArray();
+        int[] long2048 = GpuCorrectness.randomTokens(2048, cfg.vocabSize(), 9);
+        double[] ms = new double[7];
+        for (int r = 0; r < ms.length + 2; r++) {
+          long s = System.nanoTime();
+          gpu.forward(List.of(new SeqChunk(prefillTable, 0, long2048, true)));
+          if (r >= 2) {
+            ms[r - 2] = (System.nanoTime() - s) / 1e6;
+          }
+        }
+        Arrays.sort(ms);
+        out.put("prefill_2048_ms", ms[ms.length / 2]);
+      }
+    }
+    return out;
+  }
+
+  /** Prefills {@code seqs} prompts, then times {@code steps} decode steps; total tokens/s. */
+  private static double decode(
+      CudaRunner gpu, int[][] tables, int[][] prompts, int seqs, int steps, boolean greedy) {
+    List<SeqChunk> prefill = new ArrayList<>();
+    for (int s = 0; s < seqs; s++) {
+      prefill.add(new SeqChunk(tables[s], 0, prompts[s], true));
+    }
+    int[] next = gpu.forwardGreedy(prefill);
+    int promptLength = prompts[0].length;
+    long start = System.nanoTime();
+    for (int i = 0; i < steps; i++) {
+      List<SeqChunk> step = new ArrayList<>(seqs);
+      for (int s = 0; s < seqs; s++) {
+        step.add(new SeqChunk(tables[s], promptLength + i, new int[] {next[s]}, true));
+      }
+      if (greedy) {
+        next = gpu.forwardGreedy(step);
+      } else {
+        List<float[]> logits = gpu.forward(step);
+        for (int s = 0; s < seqs; s++) {
+          next[s] = GpuCorrectness.argmax(logits.get(s));
+        }
+      }
+    }
+    return (double) seqs * steps / ((System.nanoTime() - start) / 1e9);
+  }
+}

@@ -1,0 +1,179 @@
+package dev.baton.cuda.check;
+
+import dev.baton.cuda.CudaDevice;
+import dev.baton.engine.KvBlockPool;
+import dev.baton.model.GgmlType;
+import dev.baton.model.RandomModel;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Every GPU check and benchmark in one run, printed as one table ({@code bin/gpu-check} runs it on
+ * the GPU machine). Correctness compares the CUDA backend with the CPU backend on random models;
+ * speed runs on a Llama-3.2-1B-shaped random model. Exits 1 when a correctness check fails.
+ *
+ * <p>Usage: {@code GpuCheck WORK_DIR [--no-bench] [--device N]}
+ */
+public final class GpuCheck {
+
+  private record Row(String check, String result, String target, Boolean ok) {}
+
+  private final List<Row> rows = new ArrayList<>();
+
+  public static void main(String[] args) throws IOException {
+    Path work = Path.of(args.length > 0 ? args[0] : "gpu-check-work");
+    List<String> flags = Arrays.asList(args);
+    int deviceOrdinal =
+        flags.contains("--device") ? Integer.parseInt(flags.get(flags.indexOf("--device") + 1)) : 0;
+    Files.createDirectories(work);
+    GpuCheck check = new GpuCheck();
+    CudaDevice device = CudaDevice.open(deviceOrdinal);
+    System.out.println("device: " + device);
+    System.out.println("libraries: " + device.libraries());
+    boolean ok = check.correctness(device, work);
+    if (!flags.contains("--no-bench")) {
+      check.speed(device, work);
+    }
+    check.print();
+    System.exit(ok ? 0 : 1);
+  }
+
+  private boolean correctness(CudaDevice device, Path work) {
+    RandomModel.Spec small = RandomModel.Preset.SMALL.spec.withLlama3RopeScaling(true);
+    Path llama = model(work, "small-llama3", small, GgmlType.F32);
+    Path qwen2 = model(work, "small-qwen2", small.withArchitecture("qwen2"), GgmlType.F32);
+    Path qwen3 = model(work, "small-qwen3", small.withArchitecture("qwen3"), GgmlType.F32);
+    Path q8 = model(work, "small-q8_0", small, GgmlType.Q8_0);
+    boolean ok = true;
+    ok &=
+        teacherForced(
+            device, llama, "llama3-rope small, bf16, KV f32", false, KvBlockPool.Dtype.F32);
+    ok &=
+        teacherForced(
+            device, llama, "llama3-rope small, bf16, KV f16", false, KvBlockPool.Dtype.F16);
+    ok &= teacherForced(device, q8, "Q8_0 small, bf16, KV f16", false, KvBlockPool.Dtype.F16);
+    ok &=
+        teacherForced(
+            device, llama, "llama3-rope small, fp32, KV f32", true, KvBlockPool.Dtype.F32);
+    ok &=
+        teacherForced(
+            device, qwen2, "qwen2 (QKV bias, neox) small, fp32", true, KvBlockPool.Dtype.F32);
+    ok &=
+        teacherForced(
+            device, qwen3, "qwen3 (QK norm, neox) small, fp32", true, KvBlockPool.Dtype.F32);
+    ok &= greedy(device, llama, "greedy 32 tokens, fp32", true, true);
+    greedy(device, llama, "greedy 32 tokens, bf16 (informative)", false, false);
+    return ok;
+  }
+
+  private boolean teacherForced(
+      CudaDevice device, Path model, String what, boolean fp32, KvBlockPool.Dtype kv) {
+    try {
+      GpuCorrectness.TeacherForced r = GpuCorrectness.teacherForced(device, model, 1024, fp32, kv);
+      boolean ok = r.top1Agreement() >= 0.99;
+      rows.add(
+          new Row(
+              "teacher-forced top-1 vs CPU: " + what,
+              String.format(
+                  Locale.ROOT,
+                  "%.2f%% of %d; max|dlogit| %.2e (max|logit| %.2f); max|dKV| %.2e",
+                  100 * r.top1Agreement(),
+                  r.positions(),
+                  r.maxAbsLogitDiff(),
+                  r.maxAbsLogit(),
+                  r.maxAbsKvDiff()),
+              ">= 99%",
+              ok));
+      return ok;
+    } catch (RuntimeException e) {
+      rows.add(new Row("teacher-forced: " + what, "FAILED: " + e, ">= 99%", false));
+      e.printStackTrace();
+      return false;
+    }
+  }
+
+  private boolean greedy(CudaDevice device, Path model, String what, boolean fp32, boolean gate) {
+    try {
+      int[][] t = GpuCorrectness.greedy(device, model, 16, 32, fp32);
+      int same = 0;
+      while (same < t[0].length && t[0][same] == t[1][same]) {
+        same++;
+      }
+      boolean ok = same == t[0].length;
+      rows.add(
+          new Row(
+              what + " vs CPU",
+              same + "/" + t[0].length + " equal before the first difference",
+              gate ? "32/32" : "-",
+              gate ? ok : null));
+      return ok || !gate;
+    } catch (RuntimeException e) {
+      rows.add(new Row(what, "FAILED: " + e, "32/32", false));
+      e.printStackTrace();
+      return !gate;
+    }
+  }
+
+  private void speed(CudaDevice device, Path work) {
+    Path oneB = work.resolve("random-1b.gguf");
+    if (!Files.exists(oneB)) {
+      long t = System.nanoTime();
+      RandomModel.write(oneB, RandomModel.Preset.ONE_B, 1);
+      System.out.printf("wrote %s in %.1f s%n", oneB, (System.nanoTime() - t) / 1e9);
+    }
+    try {
+      Map<String, Double> r = GpuBench.run(device, oneB);
+      String[][] targets = {
+        {"load_s", "-"},
+        {"decode_1_tok_s", ">= 1000"},
+        {"decode_1_argmax_tok_s", ">= 1000"},
+        {"decode_32_tok_s", ">= 10000"},
+        {"decode_32_argmax_tok_s", ">= 10000"},
+        {"prefill_2048_ms", "<= 15"},
+      };
+      for (String[] t : targets) {
+        Double v = r.get(t[0]);
+        Boolean ok =
+            t[1].startsWith(">=")
+                ? Boolean.valueOf(v >= Double.parseDouble(t[1].substring(3)))
+                : t[1].startsWith("<=")
+                    ? Boolean.valueOf(v <= Double.parseDouble(t[1].substring(3)))
+                    : null;
+        rows.add(new Row("1B bf16 " + t[0], String.format(Locale.ROOT, "%.1f", v), t[1], ok));
+      }
+    } catch (RuntimeException e) {
+      rows.add(new Row("1B benchmarks", "FAILED: " + e, "-", false));
+      e.printStackTrace();
+    }
+  }
+
+  /** The random model {@code name} under {@code work}, written on first use. */
+  private static Path model(Path work, String name, RandomModel.Spec spec, GgmlType type) {
+    Path p = work.resolve(name + ".gguf");
+    if (!Files.exists(p)) {
+      RandomModel.write(p, spec, 3, type);
+    }
+    return p;
+  }
+
+  private void print() {
+    int w0 = "check".length();
+    int w1 = "result".length();
+    for (Row r : rows) {
+      w0 = Math.max(w0, r.check.length());
+      w1 = Math.max(w1, r.result.length());
+    }
+    String fmt = "| %-" + w0 + "s | %-" + w1 + "s | %-8s | %-4s |%n";
+    System.out.printf(fmt, "check", "result", "target", "ok");
+    System.out.printf(fmt, "-".repeat(w0), "-".repeat(w1), "-".repeat(8), "----");
+    for (Row r : rows) {
+      System.out.printf(fmt, r.check, r.result, r.target, r.ok == null ? "" : r.ok ? "yes" : "NO");
+    }
+  }
+}

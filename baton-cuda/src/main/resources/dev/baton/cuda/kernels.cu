@@ -1,0 +1,324 @@
+// Baton's CUDA kernels, compiled at start by NVRTC (no CUDA headers needed: the number
+// conversions are written out below). Two switches, set as -D options by CudaKernels:
+//   ACT_F32  activations fed to cuBLAS and the weights are fp32 (default: bf16)
+//   KV_F16   the KV cache holds IEEE half (default: fp32), like KvBlockPool.Dtype
+// The residual stream and every GEMM output are fp32 in both modes.
+//
+// KV cache layout (docs/KV_LAYOUT.md, the same bytes as the CPU's KvBlockPool): block-major,
+// block b = (layer, K|V, kv_head, slot, head_dim) elements.
+
+#define NEG_INF __int_as_float(0xff800000)
+
+typedef unsigned short bf16_t;
+typedef unsigned short f16_t;
+
+__device__ __forceinline__ float bf16_to_f32(bf16_t h) {
+  return __uint_as_float(((unsigned) h) << 16);
+}
+
+// Round to nearest even, NaN kept quiet: the same rule as GgmlQuant.f32ToBf16.
+__device__ __forceinline__ bf16_t f32_to_bf16(float f) {
+  unsigned u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) {
+    return (bf16_t) ((u >> 16) | 64u);
+  }
+  return (bf16_t) ((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
+}
+
+__device__ __forceinline__ float f16_to_f32(f16_t h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+  return f;
+}
+
+__device__ __forceinline__ f16_t f32_to_f16(float f) {
+  f16_t h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+
+#ifdef ACT_F32
+typedef float act_t;
+__device__ __forceinline__ float act_load(act_t v) { return v; }
+__device__ __forceinline__ act_t act_store(float f) { return f; }
+#else
+typedef bf16_t act_t;
+__device__ __forceinline__ float act_load(act_t v) { return bf16_to_f32(v); }
+__device__ __forceinline__ act_t act_store(float f) { return f32_to_bf16(f); }
+#endif
+
+#ifdef KV_F16
+typedef f16_t kv_t;
+__device__ __forceinline__ float kv_load(kv_t v) { return f16_to_f32(v); }
+__device__ __forceinline__ kv_t kv_store(float f) { return f32_to_f16(f); }
+#else
+typedef float kv_t;
+__device__ __forceinline__ float kv_load(kv_t v) { return v; }
+__device__ __forceinline__ kv_t kv_store(float f) { return f; }
+#endif
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// Sum over the block; every thread gets it. `scratch` holds 32 floats.
+__device__ float block_sum(float v, float* scratch) {
+  v = warp_sum(v);
+  int lane = threadIdx.x & 31;
+  int warp = threadIdx.x >> 5;
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  int warps = (blockDim.x + 31) >> 5;
+  v = lane < warps ? scratch[lane] : 0.f;
+  v = warp_sum(v);
+  __syncthreads();
+  return v;
+}
+
+// x[t] = table[tokens[t]] as fp32. Grid: tokens; block: any.
+extern "C" __global__ void embed(const act_t* table, const int* tokens, float* x, int dim) {
+  const act_t* row = table + (long long) tokens[blockIdx.x] * dim;
+  float* dst = x + (long long) blockIdx.x * dim;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) dst[i] = act_load(row[i]);
+}
+
+// out[r] = x[rows ? rows[r] : r] * rsqrt(mean(x^2) + eps) * weight. Grid: rows; block: 256.
+extern "C" __global__ void rmsnorm(
+    const float* x, const float* weight, act_t* out, int dim, float eps, const int* rows) {
+  __shared__ float scratch[32];
+  int src = rows ? rows[blockIdx.x] : blockIdx.x;
+  const float* in = x + (long long) src * dim;
+  act_t* dst = out + (long long) blockIdx.x * dim;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += in[i] * in[i];
+  ss = block_sum(ss, scratch);
+  float scale = 1.0f / sqrtf(ss / dim + eps);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) dst[i] = act_store(in[i] * scale * weight[i]);
+}
+
+// Per (token, head) of the fused QKV projection output: bias, the Q/K RMSNorm (qwen3), RoPE,
+// then Q stays in place and K, V go to their KV cache slot. Grid: (tokens, heads + 2 kvHeads);
+// block: 32 (one warp per head). RoPE angles are computed in double from the host's inverse
+// frequencies (which fold in llama3 scaling), as the CPU backend does.
+extern "C" __global__ void qkv_prep(
+    float* qkv, int qkvStride, const float* bias, const float* qNorm, const float* kNorm,
+    const double* invFreq, const int* pos, const int* slotBlock, const int* slotOff, kv_t* kv,
+    int layer, int layers, int heads, int kvHeads, int headDim, int blockSize, float eps,
+    int neox) {
+  __shared__ float v[512];
+  int t = blockIdx.x;
+  int h = blockIdx.y;
+  int lane = threadIdx.x;
+  int qDim = heads * headDim;
+  int kvDim = kvHeads * headDim;
+  int kind;  // 0 = Q, 1 = K, 2 = V
+  int head;
+  int off;
+  if (h < heads) {
+    kind = 0; head = h; off = h * headDim;
+  } else if (h < heads + kvHeads) {
+    kind = 1; head = h - heads; off = qDim + head * headDim;
+  } else {
+    kind = 2; head = h - heads - kvHeads; off = qDim + kvDim + head * headDim;
+  }
+  float* row = qkv + (long long) t * qkvStride + off;
+  for (int i = lane; i < headDim; i += 32) v[i] = row[i] + (bias ? bias[off + i] : 0.f);
+  __syncwarp();
+  const float* norm = kind == 0 ? qNorm : (kind == 1 ? kNorm : 0);
+  if (norm) {
+    float ss = 0.f;
+    for (int i = lane; i < headDim; i += 32) ss += v[i] * v[i];
+    ss = warp_sum(ss);
+    float scale = 1.0f / sqrtf(ss / headDim + eps);
+    for (int i = lane; i < headDim; i += 32) v[i] = v[i] * scale * norm[i];
+    __syncwarp();
+  }
+  if (kind < 2) {
+    int half = headDim / 2;
+    for (int i = lane; i < half; i += 32) {
+      double angle = (double) pos[t] * invFreq[i];
+      float c = (float) cos(angle);
+      float s = (float) sin(angle);
+      int ia = neox ? i : 2 * i;
+      int ib = neox ? i + half : 2 * i + 1;
+      float a = v[ia];
+      float b = v[ib];
+      v[ia] = a * c - b * s;
+      v[ib] = a * s + b * c;
+    }
+    __syncwarp();
+  }
+  if (kind == 0) {
+    for (int i = lane; i < headDim; i += 32) row[i] = v[i];
+    return;
+  }
+  long long blockElems = (long long) layers * 2 * kvHeads * blockSize * headDim;
+  long long dst = slotBlock[t] * blockElems
+      + ((((long long) layer * 2 + (kind - 1)) * kvHeads + head) * blockSize + slotOff[t]) * headDim;
+  for (int i = lane; i < headDim; i += 32) kv[dst + i] = kv_store(v[i]);
+}
+
+#define ATT_THREADS 128
+#define ATT_TILE 128
+#define ATT_MAX_GROUP 8
+#define ATT_MAX_ACC 8
+
+// Paged attention, decode and (chunked) prefill alike: one block per (token, kv head) attends
+// the `group` query heads that share that KV head over positions 0..seqLen[t]-1 of the token's
+// sequence, in tiles of ATT_TILE positions with an online softmax (flash-style), so K and V are
+// read once per group. Needs group <= 8 and group * headDim <= 1024.
+// Grid: (tokens, kvHeads); block: ATT_THREADS; dynamic shared memory: attentionSharedBytes().
+extern "C" __global__ void attention(
+    const float* qkv, int qkvStride, const kv_t* kv, act_t* out, const int* seqLen,
+    const int* tableStart, const int* tables, int layer, int layers, int heads, int kvHeads,
+    int headDim, int blockSize, float scale) {
+  extern __shared__ long long smem[];
+  long long* kOff = smem;                              // ATT_TILE
+  float* qs = (float*) (kOff + ATT_TILE);              // group * headDim
+  int group = heads / kvHeads;
+  float* sc = qs + group * headDim;                    // group * ATT_TILE
+  float* corr = sc + group * ATT_TILE;                 // group
+  float* runMax = corr + group;                        // group
+  float* runSum = runMax + group;                      // group
+
+  int t = blockIdx.x;
+  int g = blockIdx.y;
+  int tid = threadIdx.x;
+  int lane = tid & 31;
+  int warp = tid >> 5;
+  int len = seqLen[t];
+  const int* table = tables + tableStart[t];
+  int width = group * headDim;
+  long long blockElems = (long long) layers * 2 * kvHeads * blockSize * headDim;
+  long long vDelta = (long long) kvHeads * blockSize * headDim;
+
+  const float* q = qkv + (long long) t * qkvStride + g * width;
+  for (int i = tid; i < width; i += ATT_THREADS) qs[i] = q[i] * scale;
+  if (tid < group) {
+    runMax[tid] = NEG_INF;
+    runSum[tid] = 0.f;
+  }
+  float acc[ATT_MAX_ACC];
+#pragma unroll
+  for (int k = 0; k < ATT_MAX_ACC; k++) acc[k] = 0.f;
+
+  for (int p0 = 0; p0 < len; p0 += ATT_TILE) {
+    int p = p0 + tid;
+    if (p < len) {
+      long long blk = table[p / blockSize];
+      kOff[tid] = blk * blockElems
+          + ((((long long) layer * 2) * kvHeads + g) * blockSize + p % blockSize) * headDim;
+    }
+    __syncthreads();
+    if (p < len) {
+      float s[ATT_MAX_GROUP];
+#pragma unroll
+      for (int h = 0; h < ATT_MAX_GROUP; h++) s[h] = 0.f;
+      const kv_t* krow = kv + kOff[tid];
+      for (int d = 0; d < headDim; d++) {
+        float kd = kv_load(krow[d]);
+#pragma unroll
+        for (int h = 0; h < ATT_MAX_GROUP; h++) {
+          if (h < group) s[h] += qs[h * headDim + d] * kd;
+        }
+      }
+#pragma unroll
+      for (int h = 0; h < ATT_MAX_GROUP; h++) {
+        if (h < group) sc[h * ATT_TILE + tid] = s[h];
+      }
+    } else {
+      for (int h = 0; h < group; h++) sc[h * ATT_TILE + tid] = NEG_INF;
+    }
+    __syncthreads();
+    for (int h = warp; h < group; h += ATT_THREADS / 32) {
+      float m = NEG_INF;
+      for (int j = lane; j < ATT_TILE; j += 32) m = fmaxf(m, sc[h * ATT_TILE + j]);
+      m = warp_max(m);
+      float newMax = fmaxf(runMax[h], m);
+      float sum = 0.f;
+      for (int j = lane; j < ATT_TILE; j += 32) {
+        float e = expf(sc[h * ATT_TILE + j] - newMax);
+        sc[h * ATT_TILE + j] = e;
+        sum += e;
+      }
+      sum = warp_sum(sum);
+      if (lane == 0) {
+        float c = expf(runMax[h] - newMax);
+        corr[h] = c;
+        runSum[h] = runSum[h] * c + sum;
+        runMax[h] = newMax;
+      }
+    }
+    __syncthreads();
+    int tileLen = min(ATT_TILE, len - p0);
+#pragma unroll
+    for (int k = 0; k < ATT_MAX_ACC; k++) {
+      int idx = tid + k * ATT_THREADS;
+      if (idx < width) {
+        int h = idx / headDim;
+        int d = idx - h * headDim;
+        const float* w = sc + h * ATT_TILE;
+        float a = acc[k] * corr[h];
+        for (int j = 0; j < tileLen; j++) a += w[j] * kv_load(kv[kOff[j] + vDelta + d]);
+        acc[k] = a;
+      }
+    }
+    __syncthreads();
+  }
+  act_t* o = out + (long long) t * heads * headDim + g * width;
+#pragma unroll
+  for (int k = 0; k < ATT_MAX_ACC; k++) {
+    int idx = tid + k * ATT_THREADS;
+    if (idx < width) o[idx] = act_store(acc[k] / runSum[idx / headDim]);
+  }
+}
+
+// out[t][i] = silu(gate) * up, from the fused gate/up projection row [gate(ffn), up(ffn)].
+extern "C" __global__ void silu_mul(const float* gateUp, act_t* out, int ffn, long long total) {
+  for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
+       i += (long long) gridDim.x * blockDim.x) {
+    long long t = i / ffn;
+    int c = (int) (i - t * ffn);
+    float g = gateUp[t * 2 * ffn + c];
+    float u = gateUp[t * 2 * ffn + ffn + c];
+    out[i] = act_store(g / (1.0f + expf(-g)) * u);
+  }
+}
+
+// out[r] = index of the largest logit of row r (the lowest index on ties, as the CPU sampler).
+// Grid: rows; block: 1024.
+extern "C" __global__ void argmax(const float* logits, int vocab, int* out) {
+  __shared__ float bestV[1024];
+  __shared__ int bestI[1024];
+  const float* row = logits + (long long) blockIdx.x * vocab;
+  float v = NEG_INF;
+  int idx = 0x7fffffff;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+    float x = row[i];
+    if (x > v) {
+      v = x;
+      idx = i;
+    }
+  }
+  bestV[threadIdx.x] = v;
+  bestI[threadIdx.x] = idx;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) {
+      float ov = bestV[threadIdx.x + s];
+      int oi = bestI[threadIdx.x + s];
+      if (ov > bestV[threadIdx.x] || (ov == bestV[threadIdx.x] && oi < bestI[threadIdx.x])) {
+        bestV[threadIdx.x] = ov;
+        bestI[threadIdx.x] = oi;
+      }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = bestI[0] == 0x7fffffff ? 0 : bestI[0];
+}
