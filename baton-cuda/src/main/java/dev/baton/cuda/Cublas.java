@@ -21,6 +21,9 @@ public final class Cublas implements AutoCloseable {
   /** {@code cudaDataType}: CUDA_R_32F. */
   public static final int R_32F = 0;
 
+  /** {@code cudaDataType}: CUDA_R_16F. */
+  public static final int R_16F = 2;
+
   /** {@code cudaDataType}: CUDA_R_16BF. */
   public static final int R_16BF = 14;
 
@@ -91,6 +94,8 @@ public final class Cublas implements AutoCloseable {
       long w, long x, long y, int n, int out, int in, int inType, int ldy, boolean accumulate) {
     // Column-major view: W^T is (in x out) with ld in, x^T is (in x n), y^T is (out x n).
     int compute = inType == R_32F ? COMPUTE_32F_PEDANTIC : COMPUTE_32F;
+    // A local, not a conditional in the call: invokeExact types a conditional argument as Object.
+    MemorySegment beta = accumulate ? one : zero;
     int r;
     try {
       r =
@@ -109,7 +114,7 @@ public final class Cublas implements AutoCloseable {
                   x,
                   inType,
                   in,
-                  accumulate ? one : zero,
+                  beta,
                   y,
                   R_32F,
                   ldy,

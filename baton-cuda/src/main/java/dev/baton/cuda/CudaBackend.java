@@ -5,14 +5,12 @@ import dev.baton.engine.ModelRunner;
 import dev.baton.engine.RunnerOptions;
 import dev.baton.model.LlamaConfig;
 import dev.baton.model.LlamaWeights;
-import java.util.Locale;
 
 /**
  * The CUDA backend ({@code --backend cuda}): found by {@link java.util.ServiceLoader}, preferred by
- * {@code --backend auto} when a GPU is there. Compute precision comes from {@code
- * BATON_CUDA_COMPUTE}: {@code bf16} (default: bf16 weights and GEMM inputs, fp32 accumulation and
- * residual stream) or {@code fp32} (everything fp32, no TF32: for exactness checks against the
- * CPU).
+ * {@code --backend auto} when a GPU is there. The weights' and GEMM inputs' number type comes from
+ * {@code BATON_CUDA_COMPUTE} ({@link Precision}: f16 by default, bf16, or fp32 for exactness checks
+ * against the CPU).
  */
 public final class CudaBackend implements Backend {
 
@@ -55,20 +53,6 @@ public final class CudaBackend implements Backend {
   public ModelRunner createRunner(LlamaConfig config, LlamaWeights weights, RunnerOptions options) {
     CudaDevice device = CudaDevice.open(options.device());
     return CudaRunner.create(
-        device, config, weights, options, fp32Compute(System.getenv("BATON_CUDA_COMPUTE")));
-  }
-
-  /** {@code BATON_CUDA_COMPUTE}: null or bf16 is false, fp32 is true, anything else an error. */
-  static boolean fp32Compute(String value) {
-    if (value == null || value.isBlank()) {
-      return false;
-    }
-    return switch (value.toLowerCase(Locale.ROOT)) {
-      case "bf16", "bfloat16" -> false;
-      case "fp32", "f32", "float32" -> true;
-      default ->
-          throw new IllegalArgumentException(
-              "BATON_CUDA_COMPUTE must be bf16 or fp32, got '" + value + "'");
-    };
+        device, config, weights, options, Precision.parse(System.getenv("BATON_CUDA_COMPUTE")));
   }
 }

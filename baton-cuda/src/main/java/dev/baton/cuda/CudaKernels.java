@@ -50,19 +50,19 @@ public final class CudaKernels implements AutoCloseable {
 
   /**
    * Compiles (or loads from {@code cacheDir}) the kernels for compute capability {@code
-   * major.minor}, with fp32 or bf16 activations and an fp16 or fp32 KV cache.
+   * major.minor}, with {@code precision} activations and an fp16 or fp32 KV cache.
    */
   public CudaKernels(
       CudaDriver driver,
       Nvrtc nvrtc,
       int major,
       int minor,
-      boolean fp32Activations,
+      Precision precision,
       boolean f16Kv,
       Path cacheDir) {
     this.driver = driver;
     byte[] image =
-        nvrtc.compile(SOURCE, source(), options(major, minor, fp32Activations, f16Kv), cacheDir);
+        nvrtc.compile(SOURCE, source(), options(major, minor, precision, f16Kv), cacheDir);
     MemorySegment module = driver.loadModule(image);
     for (String name : NAMES) {
       functions.put(name, driver.function(module, name));
@@ -73,12 +73,12 @@ public final class CudaKernels implements AutoCloseable {
   }
 
   /** NVRTC options: the device's real architecture (so no PTX JIT at load) and the two switches. */
-  static List<String> options(int major, int minor, boolean fp32Activations, boolean f16Kv) {
+  static List<String> options(int major, int minor, Precision precision, boolean f16Kv) {
     List<String> o = new ArrayList<>();
     o.add("--gpu-architecture=sm_" + major + minor);
     o.add("--std=c++17");
-    if (fp32Activations) {
-      o.add("-DACT_F32");
+    if (precision.define != null) {
+      o.add(precision.define);
     }
     if (f16Kv) {
       o.add("-DKV_F16");

@@ -8,7 +8,6 @@ import dev.baton.engine.ModelRunner;
 import dev.baton.engine.RunnerOptions;
 import dev.baton.model.LlamaConfig;
 import dev.baton.model.LlamaWeights;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,7 +35,7 @@ public final class CudaRunner implements ModelRunner {
   private final CudaDriver driver;
   private final LlamaConfig cfg;
   private final int contextLength;
-  private final boolean fp32;
+  private final Precision precision;
   private final int actType;
   private final int actBytes;
   private final KvBlockPool hostPool;
@@ -45,9 +44,6 @@ public final class CudaRunner implements ModelRunner {
   private final Cublas cublas;
   private final CudaKernels kernels;
   private final int qkvDim;
-  // Host staging for the step's inputs and logits; a grown buffer's old memory stays until close
-  // (growth doubles, so at most as much again).
-  private final Arena hostArena = Arena.ofShared();
 
   // Step buffers on the GPU, grown on demand.
   private int capacity;
@@ -62,15 +58,17 @@ public final class CudaRunner implements ModelRunner {
   private long logits;
   private long ids;
   private long meta;
-  private MemorySegment hostMeta;
-  private MemorySegment hostLogits;
+  private MemorySegment hostMeta; // page-locked
+  private MemorySegment hostLogits; // page-locked
+  private java.util.Map<String, Long> profile; // null unless profiling
+  private long profileMark;
 
   CudaRunner(
       CudaDevice device,
       LlamaConfig cfg,
       LlamaWeights weights,
       RunnerOptions options,
-      boolean fp32) {
+      Precision precision) {
     int group = cfg.heads() / cfg.kvHeads();
     if (group > CudaKernels.ATTENTION_MAX_GROUP
         || group * cfg.headDim() > CudaKernels.ATTENTION_MAX_WIDTH
@@ -88,9 +86,9 @@ public final class CudaRunner implements ModelRunner {
     this.device = device;
     this.driver = device.driver();
     this.cfg = cfg;
-    this.fp32 = fp32;
-    this.actType = fp32 ? Cublas.R_32F : Cublas.R_16BF;
-    this.actBytes = fp32 ? 4 : 2;
+    this.precision = precision;
+    this.actType = precision.cudaType;
+    this.actBytes = precision.bytes;
     this.qkvDim = cfg.qDim() + 2 * cfg.kvDim();
     this.contextLength =
         options.contextLength() > 0
@@ -116,7 +114,7 @@ public final class CudaRunner implements ModelRunner {
               options.kvDtype(),
               options.kvSharedDir());
       cache = new CudaKvCache(driver, pool);
-      dw = new DeviceWeights(driver, cfg, weights, fp32);
+      dw = new DeviceWeights(driver, cfg, weights, precision);
       blas = Cublas.load(device.libraries());
       this.kernels =
           new CudaKernels(
@@ -124,7 +122,7 @@ public final class CudaRunner implements ModelRunner {
               Nvrtc.load(device.libraries()),
               device.major(),
               device.minor(),
-              fp32,
+              precision,
               options.kvDtype() == KvBlockPool.Dtype.F16,
               kernelCache());
     } catch (RuntimeException e) {
@@ -139,14 +137,14 @@ public final class CudaRunner implements ModelRunner {
     this.cublas = blas;
   }
 
-  /** A runner on {@code device}; {@code fp32} computes everything in fp32 (no bf16, no TF32). */
+  /** A runner on {@code device} computing with {@code precision}. */
   public static CudaRunner create(
       CudaDevice device,
       LlamaConfig cfg,
       LlamaWeights weights,
       RunnerOptions options,
-      boolean fp32) {
-    return new CudaRunner(device, cfg, weights, options, fp32);
+      Precision precision) {
+    return new CudaRunner(device, cfg, weights, options, precision);
   }
 
   /** {@code BATON_CUDA_CACHE}, else {@code ~/.cache/baton/cuda}: compiled kernels. */
@@ -186,7 +184,8 @@ public final class CudaRunner implements ModelRunner {
     return "cuda "
         + device
         + ": cuBLAS GEMM "
-        + (fp32 ? "fp32" : "bf16 (fp32 accumulate)")
+        + precision
+        + (precision == Precision.FP32 ? "" : " (fp32 accumulate)")
         + ", NVRTC kernels, paged attention, KV "
         + hostPool.dtype();
   }
@@ -201,6 +200,24 @@ public final class CudaRunner implements ModelRunner {
   public void uploadBlock(int block) {
     device.makeCurrent();
     kv.upload(block, hostPool.block(block));
+  }
+
+  /**
+   * Starts ({@code sink} not null) or stops timing each kind of work: every kernel and GEMM is
+   * waited for and its wall time added to {@code sink} under its name. Slows steps down; for
+   * finding where time goes, not for measuring speed.
+   */
+  public void profile(java.util.Map<String, Long> sink) {
+    this.profile = sink;
+  }
+
+  private void mark(String what) {
+    if (profile != null) {
+      driver.synchronize();
+      long now = System.nanoTime();
+      profile.merge(what, now - profileMark, Long::sum);
+      profileMark = now;
+    }
   }
 
   // ------------------------------------------------------------------ the step
@@ -345,7 +362,9 @@ public final class CudaRunner implements ModelRunner {
       hostMeta.setAtIndex(JAVA_INT, oRows + j, rows[j]);
     }
     MemorySegment.copy(tables, 0, hostMeta, JAVA_INT, 4 * oTables, tables.length);
+    profileMark = System.nanoTime();
     driver.copyToDevice(meta, hostMeta, 4 * (oTables + tables.length));
+    mark("upload step inputs");
 
     int dim = cfg.dim();
     int ffn = cfg.ffnDim();
@@ -356,10 +375,13 @@ public final class CudaRunner implements ModelRunner {
     float scale = (float) (1.0 / Math.sqrt(hd));
     int neox = cfg.ropeStyle() == LlamaConfig.RopeStyle.NEOX ? 1 : 0;
     kernels.launch("embed", n, 1, 256, 0, w.embedding, meta + 4 * oTok, x, dim);
+    mark("embed");
     for (int li = 0; li < w.layers.length; li++) {
       DeviceWeights.Layer l = w.layers[li];
       kernels.launch("rmsnorm", n, 1, 256, 0, x, l.attnNorm(), xb, dim, eps, 0L);
+      mark("rmsnorm");
       cublas.linear(l.qkv(), xb, qkv, n, qkvDim, dim, actType, qkvDim, false);
+      mark("gemm qkv");
       kernels.launch(
           "qkv_prep",
           n,
@@ -384,6 +406,7 @@ public final class CudaRunner implements ModelRunner {
           bs,
           eps,
           neox);
+      mark("qkv_prep (bias, norm, rope, KV store)");
       kernels.launch(
           "attention",
           n,
@@ -404,13 +427,19 @@ public final class CudaRunner implements ModelRunner {
           hd,
           bs,
           scale);
+      mark("attention");
       cublas.linear(l.wo(), att, x, n, dim, cfg.qDim(), actType, dim, true);
+      mark("gemm o (+ residual)");
       kernels.launch("rmsnorm", n, 1, 256, 0, x, l.ffnNorm(), xb, dim, eps, 0L);
+      mark("rmsnorm");
       cublas.linear(l.gateUp(), xb, gateUp, n, 2 * ffn, dim, actType, 2 * ffn, false);
+      mark("gemm gate/up");
       long elems = (long) n * ffn;
       int grid = (int) Math.min(65535, (elems + 255) / 256);
       kernels.launch("silu_mul", grid, 1, 256, 0, gateUp, hidden, ffn, elems);
+      mark("silu_mul");
       cublas.linear(l.down(), hidden, x, n, dim, ffn, actType, dim, true);
+      mark("gemm down (+ residual)");
     }
     if (m == 0) {
       driver.synchronize();
@@ -419,16 +448,20 @@ public final class CudaRunner implements ModelRunner {
     int vocab = cfg.vocabSize();
     kernels.launch("rmsnorm", m, 1, 256, 0, x, w.outputNorm, xb, dim, eps, meta + 4 * oRows);
     cublas.linear(w.output, xb, logits, m, vocab, dim, actType, vocab, false);
+    mark("final norm + logits gemm");
     if (greedy) {
       kernels.launch("argmax", m, 1, 1024, 0, logits, vocab, ids);
       driver.copyToHost(hostMeta, ids, 4L * m);
+      mark("argmax + copy back");
       return new Slice(chunks, null, hostMeta.asSlice(0, 4L * m).toArray(JAVA_INT));
     }
     driver.copyToHost(hostLogits, logits, 4L * m * vocab);
+    mark("copy logits back");
     float[][] out = new float[m][vocab];
     for (int j = 0; j < m; j++) {
       MemorySegment.copy(hostLogits, JAVA_FLOAT, 4L * j * vocab, out[j], 0, vocab);
     }
+    mark("logits to float[]");
     return new Slice(chunks, out, null);
   }
 
@@ -449,13 +482,19 @@ public final class CudaRunner implements ModelRunner {
       logitCapacity = Math.max(m, 2 * logitCapacity);
       logits = driver.alloc(4L * logitCapacity * cfg.vocabSize());
       ids = driver.alloc(4L * logitCapacity);
-      hostLogits = hostArena.allocate(4L * logitCapacity * cfg.vocabSize(), 64);
+      if (hostLogits != null) {
+        driver.freeHost(hostLogits);
+      }
+      hostLogits = driver.hostAlloc(4L * logitCapacity * cfg.vocabSize());
     }
     if (metaInts > metaCapacity) {
       freeAll(meta);
       metaCapacity = Math.max(metaInts, 2 * metaCapacity);
       meta = driver.alloc(4 * metaCapacity);
-      hostMeta = hostArena.allocate(4 * metaCapacity, 64);
+      if (hostMeta != null) {
+        driver.freeHost(hostMeta);
+      }
+      hostMeta = driver.hostAlloc(4 * metaCapacity);
     }
   }
 
@@ -476,7 +515,11 @@ public final class CudaRunner implements ModelRunner {
     w.close();
     kv.close();
     hostPool.close();
-    hostArena.close();
+    for (MemorySegment m : new MemorySegment[] {hostMeta, hostLogits}) {
+      if (m != null) {
+        driver.freeHost(m);
+      }
+    }
   }
 
   private static void closeQuietly(AutoCloseable c) {

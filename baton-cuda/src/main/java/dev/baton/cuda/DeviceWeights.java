@@ -14,10 +14,10 @@ import java.util.List;
 import java.util.stream.IntStream;
 
 /**
- * A model's weights in GPU memory. Matrices are converted at load to the compute type (bf16, or
- * fp32 with {@code fp32}) from whatever the GGUF holds (F32, F16, BF16, Q8_0, Q4_0, K-quants:
- * dequantized row by row on all cores); norm weights and biases stay fp32. Q, K, V are fused into
- * one matrix and gate, up into another, so each is one GEMM.
+ * A model's weights in GPU memory. Matrices are converted at load to the compute type ({@link
+ * Precision}) from whatever the GGUF holds (F32, F16, BF16, Q8_0, Q4_0, K-quants: dequantized row
+ * by row on all cores); norm weights and biases stay fp32. Q, K, V are fused into one matrix and
+ * gate, up into another, so each is one GEMM.
  */
 final class DeviceWeights implements AutoCloseable {
 
@@ -44,11 +44,13 @@ final class DeviceWeights implements AutoCloseable {
 
   private final CudaDriver driver;
   private final List<Long> allocations = new ArrayList<>();
+  private final Precision precision;
   private final int elementBytes;
 
-  DeviceWeights(CudaDriver driver, LlamaConfig cfg, LlamaWeights w, boolean fp32) {
+  DeviceWeights(CudaDriver driver, LlamaConfig cfg, LlamaWeights w, Precision precision) {
     this.driver = driver;
-    this.elementBytes = fp32 ? 4 : 2;
+    this.precision = precision;
+    this.elementBytes = precision.bytes;
     try {
       embedding = matrix(List.of(w.tokenEmbedding()));
       output = w.output() == w.tokenEmbedding() ? embedding : matrix(List.of(w.output()));
@@ -114,11 +116,17 @@ final class DeviceWeights implements AutoCloseable {
   private void convertRow(GgufTensor t, int r, int cols, MemorySegment host, long at) {
     float[] row = new float[cols];
     GgmlQuant.dequantize(t.type(), t.data(), r * t.rowBytes(), row, 0, cols);
-    if (elementBytes == 4) {
-      MemorySegment.copy(row, 0, host, JAVA_FLOAT, at, cols);
-    } else {
-      for (int i = 0; i < cols; i++) {
-        host.set(JAVA_SHORT, at + 2L * i, GgmlQuant.f32ToBf16(row[i]));
+    switch (precision) {
+      case FP32 -> MemorySegment.copy(row, 0, host, JAVA_FLOAT, at, cols);
+      case F16 -> {
+        for (int i = 0; i < cols; i++) {
+          host.set(JAVA_SHORT, at + 2L * i, Float.floatToFloat16(row[i]));
+        }
+      }
+      case BF16 -> {
+        for (int i = 0; i < cols; i++) {
+          host.set(JAVA_SHORT, at + 2L * i, GgmlQuant.f32ToBf16(row[i]));
+        }
       }
     }
   }

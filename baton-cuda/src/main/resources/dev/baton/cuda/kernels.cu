@@ -1,6 +1,7 @@
 // Baton's CUDA kernels, compiled at start by NVRTC (no CUDA headers needed: the number
-// conversions are written out below). Two switches, set as -D options by CudaKernels:
-//   ACT_F32  activations fed to cuBLAS and the weights are fp32 (default: bf16)
+// conversions are written out below). Switches, set as -D options by CudaKernels (Precision):
+//   ACT_F32  activations fed to cuBLAS and the weights are fp32
+//   ACT_F16  ... are IEEE half (neither switch: bfloat16)
 //   KV_F16   the KV cache holds IEEE half (default: fp32), like KvBlockPool.Dtype
 // The residual stream and every GEMM output are fp32 in both modes.
 //
@@ -41,6 +42,10 @@ __device__ __forceinline__ f16_t f32_to_f16(float f) {
 typedef float act_t;
 __device__ __forceinline__ float act_load(act_t v) { return v; }
 __device__ __forceinline__ act_t act_store(float f) { return f; }
+#elif defined(ACT_F16)
+typedef f16_t act_t;
+__device__ __forceinline__ float act_load(act_t v) { return f16_to_f32(v); }
+__device__ __forceinline__ act_t act_store(float f) { return f32_to_f16(f); }
 #else
 typedef bf16_t act_t;
 __device__ __forceinline__ float act_load(act_t v) { return bf16_to_f32(v); }

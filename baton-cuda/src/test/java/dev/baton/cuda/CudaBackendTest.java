@@ -28,10 +28,11 @@ class CudaBackendTest {
 
   @Test
   void computePrecisionComesFromTheEnvironment() {
-    assertThat(CudaBackend.fp32Compute(null)).isFalse();
-    assertThat(CudaBackend.fp32Compute("bf16")).isFalse();
-    assertThat(CudaBackend.fp32Compute("FP32")).isTrue();
-    assertThatThrownBy(() -> CudaBackend.fp32Compute("fp8"))
-        .hasMessage("BATON_CUDA_COMPUTE must be bf16 or fp32, got 'fp8'");
+    assertThat(Precision.parse(null)).isEqualTo(Precision.DEFAULT);
+    assertThat(Precision.parse("bf16")).isEqualTo(Precision.BF16);
+    assertThat(Precision.parse("half")).isEqualTo(Precision.F16);
+    assertThat(Precision.parse("FP32")).isEqualTo(Precision.FP32);
+    assertThatThrownBy(() -> Precision.parse("fp8"))
+        .hasMessage("BATON_CUDA_COMPUTE must be bf16, f16 or fp32, got 'fp8'");
   }
 }

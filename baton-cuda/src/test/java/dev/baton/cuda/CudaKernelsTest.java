@@ -12,7 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The kernel source checked without a GPU: every kernel the runner launches is declared, and where
- * NVRTC is installed (it runs on the CPU) the source compiles for Hopper in all four variants, and
+ * NVRTC is installed (it runs on the CPU) the source compiles for Hopper in all six variants, and
  * the compile cache is used the second time.
  */
 class CudaKernelsTest {
@@ -56,9 +56,9 @@ class CudaKernelsTest {
     Optional<Path> nvrtcLib = CudaLibraries.find(path, "libnvrtc.so");
     assumeTrue(nvrtcLib.isPresent(), "NVRTC is not installed here");
     Nvrtc nvrtc = Nvrtc.load(nvrtcLib.get(), CudaLibraries.find(path, "libnvrtc-builtins.so"));
-    for (boolean fp32 : new boolean[] {false, true}) {
+    for (Precision precision : Precision.values()) {
       for (boolean f16 : new boolean[] {false, true}) {
-        List<String> options = CudaKernels.options(9, 0, fp32, f16);
+        List<String> options = CudaKernels.options(9, 0, precision, f16);
         byte[] cubin = nvrtc.compile(CudaKernels.SOURCE, CudaKernels.source(), options, cache);
         assertThat(cubin.length).as("cubin for " + options).isGreaterThan(1000);
         // ELF: a cubin, not PTX text.
@@ -67,10 +67,10 @@ class CudaKernelsTest {
       }
     }
     try (var files = Files.list(cache)) {
-      assertThat(files.filter(p -> p.toString().endsWith(".cubin")).count()).isEqualTo(4);
+      assertThat(files.filter(p -> p.toString().endsWith(".cubin")).count()).isEqualTo(6);
     }
     // Second compile of one variant: the cached image, byte for byte.
-    List<String> options = CudaKernels.options(9, 0, false, true);
+    List<String> options = CudaKernels.options(9, 0, Precision.F16, true);
     Path cached =
         cache.resolve(Nvrtc.cacheKey(CudaKernels.source(), options, nvrtc.version()) + ".cubin");
     Files.write(cached, new byte[] {1, 2, 3});

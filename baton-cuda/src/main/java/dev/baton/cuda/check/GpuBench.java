@@ -2,6 +2,7 @@ package dev.baton.cuda.check;
 
 import dev.baton.cuda.CudaDevice;
 import dev.baton.cuda.CudaRunner;
+import dev.baton.cuda.Precision;
 import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.ModelRunner.SeqChunk;
 import dev.baton.engine.RunnerOptions;
@@ -43,7 +44,7 @@ public final class GpuBench {
               .withKvBlocks(batch * perSeq + prefillBlocks)
               .withKvDtype(KvBlockPool.Dtype.F16);
       long t0 = System.nanoTime();
-      try (CudaRunner gpu = CudaRunner.create(device, cfg, weights, options, false)) {
+      try (CudaRunner gpu = CudaRunner.create(device, cfg, weights, options, Precision.DEFAULT)) {
         out.put("load_s", (System.nanoTime() - t0) / 1e9);
         int[][] tables = new int[batch][];
         for (int s = 0; s < batch; s++) {
@@ -76,9 +77,43 @@ public final class GpuBench {
         }
         Arrays.sort(ms);
         out.put("prefill_2048_ms", ms[ms.length / 2]);
+        // Where the time goes (each kernel waited for: slower than the timed runs above).
+        Map<String, Long> p = new LinkedHashMap<>();
+        gpu.profile(p);
+        gpu.forward(List.of(new SeqChunk(prefillTable, 0, long2048, true)));
+        gpu.profile(null);
+        printProfile("prefill 2048", p, 1);
+        for (int seqs : new int[] {1, batch}) {
+          p.clear();
+          gpu.profile(p);
+          decode(gpu, tables, prompts, seqs, 16, false);
+          gpu.profile(null);
+          printProfile("decode batch " + seqs + " (incl. its prefill)", p, 17);
+        }
       }
     }
     return out;
+  }
+
+  private static void printProfile(String what, Map<String, Long> p, int steps) {
+    long total = p.values().stream().mapToLong(Long::longValue).sum();
+    StringBuilder line =
+        new StringBuilder(
+            "profile "
+                + what
+                + String.format(
+                    java.util.Locale.ROOT, ", ms per step: total %.3f", total / 1e6 / steps));
+    p.entrySet().stream()
+        .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+        .forEach(
+            e ->
+                line.append(
+                    String.format(
+                        java.util.Locale.ROOT,
+                        "; %s %.3f",
+                        e.getKey(),
+                        e.getValue() / 1e6 / steps)));
+    System.out.println(line);
   }
 
   /** Prefills {@code seqs} prompts, then times {@code steps} decode steps; total tokens/s. */

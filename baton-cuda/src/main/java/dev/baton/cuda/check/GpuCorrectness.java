@@ -2,6 +2,7 @@ package dev.baton.cuda.check;
 
 import dev.baton.cuda.CudaDevice;
 import dev.baton.cuda.CudaRunner;
+import dev.baton.cuda.Precision;
 import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.ModelRunner;
 import dev.baton.engine.ModelRunner.SeqChunk;
@@ -47,7 +48,11 @@ public final class GpuCorrectness {
    * sequence (every position's logits come back) and compares.
    */
   public static TeacherForced teacherForced(
-      CudaDevice device, Path model, int positions, boolean fp32, KvBlockPool.Dtype kvDtype) {
+      CudaDevice device,
+      Path model,
+      int positions,
+      Precision precision,
+      KvBlockPool.Dtype kvDtype) {
     try (GgufFile file = GgufFile.open(model)) {
       LlamaConfig cfg = LlamaConfig.fromGguf(file);
       LlamaWeights weights = LlamaWeights.of(file, cfg);
@@ -61,7 +66,7 @@ public final class GpuCorrectness {
       int[] table = IntStream.range(0, blocks).toArray();
       int[] tokens = randomTokens(positions, cfg.vocabSize(), 42);
       try (ModelRunner cpu = new CpuBackend().createRunner(cfg, weights, options);
-          CudaRunner gpu = CudaRunner.create(device, cfg, weights, options, fp32)) {
+          CudaRunner gpu = CudaRunner.create(device, cfg, weights, options, precision)) {
         int agree = 0;
         double maxDiff = 0;
         double maxLogit = 0;
@@ -98,7 +103,7 @@ public final class GpuCorrectness {
    * [cpu tokens, gpu tokens]}.
    */
   public static int[][] greedy(
-      CudaDevice device, Path model, int promptLength, int newTokens, boolean fp32) {
+      CudaDevice device, Path model, int promptLength, int newTokens, Precision precision) {
     try (GgufFile file = GgufFile.open(model)) {
       LlamaConfig cfg = LlamaConfig.fromGguf(file);
       LlamaWeights weights = LlamaWeights.of(file, cfg);
@@ -108,7 +113,7 @@ public final class GpuCorrectness {
           RunnerOptions.defaults().withContextLength(total).withKvBlocks(blocks);
       int[] prompt = randomTokens(promptLength, cfg.vocabSize(), 7);
       try (ModelRunner cpu = new CpuBackend().createRunner(cfg, weights, options);
-          CudaRunner gpu = CudaRunner.create(device, cfg, weights, options, fp32)) {
+          CudaRunner gpu = CudaRunner.create(device, cfg, weights, options, precision)) {
         return new int[][] {
           decode(cpu, prompt, newTokens, blocks), decode(gpu, prompt, newTokens, blocks)
         };
