@@ -34,6 +34,7 @@ public final class Cublas implements AutoCloseable {
   private static final int GEMM_DEFAULT = -1;
 
   private final MethodHandle gemmEx;
+  private final MethodHandle gemmStridedBatchedEx;
   private final MethodHandle destroy;
   private final MemorySegment handle;
   private final Arena arena = Arena.ofShared();
@@ -63,6 +64,33 @@ public final class Cublas implements AutoCloseable {
             ADDRESS,
             JAVA_LONG,
             JAVA_INT,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_INT);
+    gemmStridedBatchedEx =
+        CudaDriver.fn(
+            lib,
+            "cublasGemmStridedBatchedEx",
+            ADDRESS,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_INT,
+            ADDRESS,
+            JAVA_LONG,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_LONG,
+            JAVA_LONG,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_LONG,
+            ADDRESS,
+            JAVA_LONG,
+            JAVA_INT,
+            JAVA_INT,
+            JAVA_LONG,
             JAVA_INT,
             JAVA_INT,
             JAVA_INT);
@@ -124,6 +152,63 @@ public final class Cublas implements AutoCloseable {
       throw new CudaException("cublasGemmEx: " + e);
     }
     check(r, "cublasGemmEx(" + out + "x" + in + " by " + n + " rows)");
+  }
+
+  /**
+   * {@code batch} column-major products {@code C_i (m x n, fp32) = op(A_i) . op(B_i)}, {@code A_i =
+   * a + i * strideA} elements and likewise for B, C; A and B have type {@code inType}. {@code
+   * transA}/{@code transB}: whether op transposes.
+   */
+  public void stridedBatched(
+      boolean transA,
+      boolean transB,
+      int m,
+      int n,
+      int k,
+      long a,
+      int lda,
+      long strideA,
+      long b,
+      int ldb,
+      long strideB,
+      long c,
+      int ldc,
+      long strideC,
+      int batch,
+      int inType) {
+    int compute = inType == R_32F ? COMPUTE_32F_PEDANTIC : COMPUTE_32F;
+    int r;
+    try {
+      r =
+          (int)
+              gemmStridedBatchedEx.invokeExact(
+                  handle,
+                  transA ? OP_T : OP_N,
+                  transB ? OP_T : OP_N,
+                  m,
+                  n,
+                  k,
+                  one,
+                  a,
+                  inType,
+                  lda,
+                  strideA,
+                  b,
+                  inType,
+                  ldb,
+                  strideB,
+                  zero,
+                  c,
+                  R_32F,
+                  ldc,
+                  strideC,
+                  batch,
+                  compute,
+                  GEMM_DEFAULT);
+    } catch (Throwable e) {
+      throw new CudaException("cublasGemmStridedBatchedEx: " + e);
+    }
+    check(r, "cublasGemmStridedBatchedEx(" + m + "x" + n + "x" + k + " x" + batch + ")");
   }
 
   private static void check(int status, String what) {

@@ -26,7 +26,17 @@ public final class CudaKernels implements AutoCloseable {
 
   /** The kernels the runner launches; each is an {@code extern "C" __global__} in kernels.cu. */
   public static final List<String> NAMES =
-      List.of("embed", "rmsnorm", "qkv_prep", "attention", "silu_mul", "argmax");
+      List.of(
+          "embed",
+          "rmsnorm",
+          "qkv_prep",
+          "attention",
+          "gather_kv",
+          "pack_q",
+          "causal_softmax",
+          "scatter_attn",
+          "silu_mul",
+          "argmax");
 
   static final String SOURCE = "kernels.cu";
 

@@ -43,6 +43,7 @@ public final class CudaRunner implements ModelRunner {
   private final DeviceWeights w;
   private final Cublas cublas;
   private final CudaKernels kernels;
+  private final PrefillAttention prefill;
   private final int qkvDim;
 
   // Step buffers on the GPU, grown on demand.
@@ -135,6 +136,7 @@ public final class CudaRunner implements ModelRunner {
     this.kv = cache;
     this.w = dw;
     this.cublas = blas;
+    this.prefill = new PrefillAttention(driver, cublas, kernels, cfg, precision);
   }
 
   /** A runner on {@code device} computing with {@code precision}. */
@@ -361,6 +363,12 @@ public final class CudaRunner implements ModelRunner {
     for (int j = 0; j < m; j++) {
       hostMeta.setAtIndex(JAVA_INT, oRows + j, rows[j]);
     }
+    List<LongChunk> longChunks = longChunks(from, n, pos, chunkOf, tableStart);
+    for (LongChunk c : longChunks) {
+      for (int r = c.row0; r < c.row0 + c.tokens; r++) {
+        hostMeta.setAtIndex(JAVA_INT, oLen + r, 0); // the paged kernel skips these tokens
+      }
+    }
     MemorySegment.copy(tables, 0, hostMeta, JAVA_INT, 4 * oTables, tables.length);
     profileMark = System.nanoTime();
     driver.copyToDevice(meta, hostMeta, 4 * (oTables + tables.length));
@@ -428,6 +436,20 @@ public final class CudaRunner implements ModelRunner {
           bs,
           scale);
       mark("attention");
+      for (LongChunk c : longChunks) {
+        prefill.run(
+            qkv + 4L * c.row0 * qkvDim,
+            qkvDim,
+            kv.base,
+            meta + 4 * (oTables + c.tableStart),
+            c.start,
+            c.tokens,
+            li,
+            att + (long) actBytes * c.row0 * cfg.qDim(),
+            bs,
+            scale);
+      }
+      mark("prefill attention (GEMM)");
       cublas.linear(l.wo(), att, x, n, dim, cfg.qDim(), actType, dim, true);
       mark("gemm o (+ residual)");
       kernels.launch("rmsnorm", n, 1, 256, 0, x, l.ffnNorm(), xb, dim, eps, 0L);
@@ -463,6 +485,32 @@ public final class CudaRunner implements ModelRunner {
     }
     mark("logits to float[]");
     return new Slice(chunks, out, null);
+  }
+
+  /** A whole chunk inside the slice that {@link PrefillAttention} computes. */
+  private record LongChunk(int row0, int tokens, int start, int tableStart) {}
+
+  private List<LongChunk> longChunks(int from, int n, int[] pos, int[] chunkOf, int[] tableStart) {
+    List<LongChunk> out = new ArrayList<>();
+    int total = pos.length;
+    int r0 = 0;
+    while (r0 < n) {
+      int c = chunkOf[from + r0];
+      int r1 = r0;
+      while (r1 + 1 < n && chunkOf[from + r1 + 1] == c) {
+        r1++;
+      }
+      boolean whole =
+          (from + r0 == 0 || chunkOf[from + r0 - 1] != c)
+              && (from + r1 + 1 == total || chunkOf[from + r1 + 1] != c);
+      int tokens = r1 - r0 + 1;
+      int start = pos[from + r0];
+      if (whole && prefill.handles(tokens, start + tokens)) {
+        out.add(new LongChunk(r0, tokens, start, tableStart[c]));
+      }
+      r0 = r1 + 1;
+    }
+    return out;
   }
 
   private void ensureCapacity(int n, int m, long metaInts) {
@@ -510,6 +558,7 @@ public final class CudaRunner implements ModelRunner {
   public void close() {
     device.makeCurrent();
     freeAll(x, xb, qkv, att, gateUp, hidden, logits, ids, meta);
+    prefill.close();
     cublas.close();
     kernels.close();
     w.close();

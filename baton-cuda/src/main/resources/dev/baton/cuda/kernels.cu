@@ -198,6 +198,7 @@ extern "C" __global__ void attention(
   int lane = tid & 31;
   int warp = tid >> 5;
   int len = seqLen[t];
+  if (len == 0) return;  // this token's chunk runs on the GEMM path (PrefillAttention)
   const int* table = tables + tableStart[t];
   int width = group * headDim;
   long long blockElems = (long long) layers * 2 * kvHeads * blockSize * headDim;
@@ -282,6 +283,82 @@ extern "C" __global__ void attention(
     int idx = tid + k * ATT_THREADS;
     if (idx < width) o[idx] = act_store(acc[k] / runSum[idx / headDim]);
   }
+}
+
+// ---- Long prefill chunks: attention as two cuBLAS GEMMs (PrefillAttention) -------------------
+// For one chunk of L tokens at positions start..start+L-1 of a sequence with C = start + L
+// positions, per KV head g: S = Qp_g K_g^T (rows t*group + h, scaled), causal softmax, O = P V_g.
+
+// kc/vc[g][p][d] = the sequence's K/V at position p < C, gathered from its KV blocks.
+// Grid: (C, kvHeads); block: any.
+extern "C" __global__ void gather_kv(
+    const kv_t* kv, act_t* kc, act_t* vc, const int* table, int ctx, int layer, int layers,
+    int kvHeads, int headDim, int blockSize) {
+  int p = blockIdx.x;
+  int g = blockIdx.y;
+  long long blockElems = (long long) layers * 2 * kvHeads * blockSize * headDim;
+  long long k = table[p / blockSize] * blockElems
+      + ((((long long) layer * 2) * kvHeads + g) * blockSize + p % blockSize) * headDim;
+  long long v = k + (long long) kvHeads * blockSize * headDim;
+  long long dst = ((long long) g * ctx + p) * headDim;
+  for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+    kc[dst + d] = act_store(kv_load(kv[k + d]));
+    vc[dst + d] = act_store(kv_load(kv[v + d]));
+  }
+}
+
+// qp[g][t * group + h][d] = q[t][(g * group + h) * headDim + d] * scale. Grid: (L, heads).
+extern "C" __global__ void pack_q(
+    const float* qkv, int qkvStride, act_t* qp, int L, int heads, int kvHeads, int headDim,
+    float scale) {
+  int t = blockIdx.x;
+  int h = blockIdx.y;
+  int group = heads / kvHeads;
+  int g = h / group;
+  const float* src = qkv + (long long) t * qkvStride + h * headDim;
+  act_t* dst = qp + (((long long) g * L + t) * group + (h - g * group)) * headDim;
+  for (int d = threadIdx.x; d < headDim; d += blockDim.x) dst[d] = act_store(src[d] * scale);
+}
+
+// p[r][c] = softmax over c <= start + t of s[r][c] (0 beyond), t = (r % (group * L)) / group.
+// Grid: kvHeads * group * L rows; block: 256.
+extern "C" __global__ void causal_softmax(
+    const float* s, act_t* p, int ctx, int group, int L, int start) {
+  __shared__ float scratch[32];
+  long long r = blockIdx.x;
+  int t = (int) ((r % ((long long) group * L)) / group);
+  int valid = start + t + 1;
+  const float* row = s + r * ctx;
+  act_t* out = p + r * ctx;
+  float m = NEG_INF;
+  for (int c = threadIdx.x; c < valid; c += blockDim.x) m = fmaxf(m, row[c]);
+  m = warp_max(m);
+  int lane = threadIdx.x & 31;
+  int warp = threadIdx.x >> 5;
+  if (lane == 0) scratch[warp] = m;
+  __syncthreads();
+  m = lane < (blockDim.x >> 5) ? scratch[lane] : NEG_INF;
+  m = warp_max(m);
+  __syncthreads();
+  float sum = 0.f;
+  for (int c = threadIdx.x; c < valid; c += blockDim.x) sum += expf(row[c] - m);
+  sum = block_sum(sum, scratch);
+  float inv = 1.0f / sum;
+  for (int c = threadIdx.x; c < ctx; c += blockDim.x) {
+    out[c] = act_store(c < valid ? expf(row[c] - m) * inv : 0.f);
+  }
+}
+
+// att[t][(g * group + h) * headDim + d] = o[g][t * group + h][d]. Grid: (L, heads).
+extern "C" __global__ void scatter_attn(
+    const float* o, act_t* att, int L, int heads, int kvHeads, int headDim) {
+  int t = blockIdx.x;
+  int h = blockIdx.y;
+  int group = heads / kvHeads;
+  int g = h / group;
+  const float* src = o + (((long long) g * L + t) * group + (h - g * group)) * headDim;
+  act_t* dst = att + ((long long) t * heads + h) * headDim;
+  for (int d = threadIdx.x; d < headDim; d += blockDim.x) dst[d] = act_store(src[d]);
 }
 
 // out[t][i] = silu(gate) * up, from the fused gate/up projection row [gate(ffn), up(ffn)].

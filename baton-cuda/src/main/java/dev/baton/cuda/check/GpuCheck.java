@@ -63,6 +63,9 @@ public final class GpuCheck {
       String name = m.getFileName().toString().replace(".gguf", "");
       ok &= teacherForced(device, m, name, Precision.FP32, KvBlockPool.Dtype.F32, true);
     }
+    for (Precision p : new Precision[] {Precision.FP32, Precision.DEFAULT}) {
+      ok &= prefillThenDecode(device, llama, p);
+    }
     ok &= greedy(device, llama, Precision.FP32, true);
     greedy(device, llama, Precision.DEFAULT, false);
     return ok;
@@ -96,6 +99,31 @@ public final class GpuCheck {
       return ok || !gate;
     } catch (RuntimeException e) {
       rows.add(new Row("teacher-forced: " + what, "FAILED: " + e, ">= 99%", false));
+      e.printStackTrace();
+      return false;
+    }
+  }
+
+  private boolean prefillThenDecode(CudaDevice device, Path model, Precision precision) {
+    String what = "chunked prefill (GEMM attention) + 64 decode rows vs CPU, " + precision;
+    try {
+      GpuCorrectness.TeacherForced r = GpuCorrectness.prefillThenDecode(device, model, precision);
+      boolean ok = r.top1Agreement() >= 0.99;
+      rows.add(
+          new Row(
+              what,
+              String.format(
+                  Locale.ROOT,
+                  "%.2f%% of %d; max|dlogit| %.2e (max|logit| %.2f)",
+                  100 * r.top1Agreement(),
+                  r.positions(),
+                  r.maxAbsLogitDiff(),
+                  r.maxAbsLogit()),
+              ">= 99%",
+              ok));
+      return ok;
+    } catch (RuntimeException e) {
+      rows.add(new Row(what, "FAILED: " + e, ">= 99%", false));
       e.printStackTrace();
       return false;
     }

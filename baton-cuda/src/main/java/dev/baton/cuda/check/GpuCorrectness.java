@@ -99,6 +99,54 @@ public final class GpuCorrectness {
   }
 
   /**
+   * Chunked prefill (chunks of 400 and 624 tokens: the GEMM attention path) then 64 teacher-forced
+   * decode positions, whose logits depend on the K/V that the prefill's attention produced; the
+   * comparison covers the two prefill rows and the 64 decode rows.
+   */
+  public static TeacherForced prefillThenDecode(
+      CudaDevice device, Path model, Precision precision) {
+    try (GgufFile file = GgufFile.open(model)) {
+      LlamaConfig cfg = LlamaConfig.fromGguf(file);
+      LlamaWeights weights = LlamaWeights.of(file, cfg);
+      int positions = 1024 + 64;
+      int blocks = (positions + 15) / 16;
+      RunnerOptions options =
+          RunnerOptions.defaults().withContextLength(positions).withKvBlocks(blocks);
+      int[] table = IntStream.range(0, blocks).toArray();
+      int[] tokens = randomTokens(positions, cfg.vocabSize(), 11);
+      List<List<SeqChunk>> steps = new ArrayList<>();
+      steps.add(List.of(new SeqChunk(table, 0, Arrays.copyOfRange(tokens, 0, 400), true)));
+      steps.add(List.of(new SeqChunk(table, 400, Arrays.copyOfRange(tokens, 400, 1024), true)));
+      List<SeqChunk> decode = new ArrayList<>();
+      for (int p = 1024; p < positions; p++) {
+        decode.add(new SeqChunk(table, p, new int[] {tokens[p]}, true));
+      }
+      steps.add(decode);
+      try (ModelRunner cpu = new CpuBackend().createRunner(cfg, weights, options);
+          CudaRunner gpu = CudaRunner.create(device, cfg, weights, options, precision)) {
+        int agree = 0;
+        int rows = 0;
+        double maxDiff = 0;
+        double maxLogit = 0;
+        for (List<SeqChunk> step : steps) {
+          List<float[]> a = cpu.forward(step);
+          List<float[]> b = gpu.forward(step);
+          for (int i = 0; i < a.size(); i++, rows++) {
+            if (argmax(a.get(i)) == argmax(b.get(i))) {
+              agree++;
+            }
+            for (int v = 0; v < a.get(i).length; v++) {
+              maxDiff = Math.max(maxDiff, Math.abs(a.get(i)[v] - b.get(i)[v]));
+              maxLogit = Math.max(maxLogit, Math.abs(a.get(i)[v]));
+            }
+          }
+        }
+        return new TeacherForced(rows, agree / (double) rows, maxDiff, maxLogit, 0);
+      }
+    }
+  }
+
+  /**
    * Greedy decoding of {@code newTokens} after a random prompt on both backends; returns {@code
    * [cpu tokens, gpu tokens]}.
    */

@@ -1,0 +1,172 @@
+package dev.baton.cuda;
+
+import dev.baton.model.LlamaConfig;
+
+/**
+ * Attention for a long prefill chunk on the tensor cores: the sequence's K and V are gathered from
+ * its KV blocks into contiguous matrices, then per KV head {@code S = Q K^T} (one strided-batched
+ * cuBLAS GEMM over the KV heads, the group's query heads stacked as rows), a causal softmax, and
+ * {@code O = P V} (a second GEMM). It computes the whole {@code L x C} score matrix (twice the
+ * causal work) and keeps it in GPU memory, so it is used only for chunks of at least {@link
+ * #MIN_TOKENS} tokens whose scores fit in {@link #MAX_SCORE_BYTES}; the paged kernel takes the
+ * rest. Measured against the paged kernel on a 2048-token prefill in docs/GPU.md.
+ */
+final class PrefillAttention implements AutoCloseable {
+
+  static final int MIN_TOKENS = 64;
+
+  static final long MAX_SCORE_BYTES = 2L << 30;
+
+  private final CudaDriver driver;
+  private final Cublas cublas;
+  private final CudaKernels kernels;
+  private final LlamaConfig cfg;
+  private final Precision precision;
+
+  private long kvElems;
+  private long qElems;
+  private long scoreElems;
+  private long kc;
+  private long vc;
+  private long qp;
+  private long scores;
+  private long probs;
+  private long out;
+
+  PrefillAttention(
+      CudaDriver driver, Cublas cublas, CudaKernels kernels, LlamaConfig cfg, Precision precision) {
+    this.driver = driver;
+    this.cublas = cublas;
+    this.kernels = kernels;
+    this.cfg = cfg;
+    this.precision = precision;
+  }
+
+  /** Whether a chunk of {@code tokens} tokens ending at context {@code ctx} runs here. */
+  boolean handles(int tokens, int ctx) {
+    return tokens >= MIN_TOKENS
+        && (long) cfg.heads() * tokens * ctx * (4 + precision.bytes) <= MAX_SCORE_BYTES;
+  }
+
+  /**
+   * Attention of one chunk in layer {@code layer}.
+   *
+   * @param qkv device address of the chunk's first row of the fused QKV output (fp32)
+   * @param table device address of the sequence's block table
+   * @param start the chunk's first position
+   * @param tokens the chunk's length
+   * @param att device address of the chunk's first attention output row
+   */
+  void run(
+      long qkv,
+      int qkvStride,
+      long kvCache,
+      long table,
+      int start,
+      int tokens,
+      int layer,
+      long att,
+      int blockSize,
+      float scale) {
+    int ctx = start + tokens;
+    int kvHeads = cfg.kvHeads();
+    int heads = cfg.heads();
+    int group = heads / kvHeads;
+    int hd = cfg.headDim();
+    int threads = Math.min(128, (hd + 31) / 32 * 32);
+    ensure((long) kvHeads * ctx * hd, (long) heads * tokens * hd, (long) heads * tokens * ctx);
+    kernels.launch(
+        "gather_kv",
+        ctx,
+        kvHeads,
+        threads,
+        0,
+        kvCache,
+        kc,
+        vc,
+        table,
+        ctx,
+        layer,
+        cfg.layers(),
+        kvHeads,
+        hd,
+        blockSize);
+    kernels.launch(
+        "pack_q", tokens, heads, threads, 0, qkv, qkvStride, qp, tokens, heads, kvHeads, hd, scale);
+    int rows = group * tokens;
+    // S_g (rows x ctx, row-major) = Qp_g (rows x hd) . K_g^T
+    cublas.stridedBatched(
+        true,
+        false,
+        ctx,
+        rows,
+        hd,
+        kc,
+        hd,
+        (long) ctx * hd,
+        qp,
+        hd,
+        (long) rows * hd,
+        scores,
+        ctx,
+        (long) rows * ctx,
+        kvHeads,
+        precision.cudaType);
+    kernels.launch(
+        "causal_softmax", kvHeads * rows, 1, 256, 0, scores, probs, ctx, group, tokens, start);
+    // O_g (rows x hd) = P_g (rows x ctx) . V_g (ctx x hd)
+    cublas.stridedBatched(
+        false,
+        false,
+        hd,
+        rows,
+        ctx,
+        vc,
+        hd,
+        (long) ctx * hd,
+        probs,
+        ctx,
+        (long) rows * ctx,
+        out,
+        hd,
+        (long) rows * hd,
+        kvHeads,
+        precision.cudaType);
+    kernels.launch("scatter_attn", tokens, heads, threads, 0, out, att, tokens, heads, kvHeads, hd);
+  }
+
+  private void ensure(long kv, long q, long s) {
+    int b = precision.bytes;
+    if (kv > kvElems) {
+      free(kc, vc);
+      kvElems = kv;
+      kc = driver.alloc(b * kv);
+      vc = driver.alloc(b * kv);
+    }
+    if (q > qElems) {
+      free(qp, out);
+      qElems = q;
+      qp = driver.alloc(b * q);
+      out = driver.alloc(4 * q);
+    }
+    if (s > scoreElems) {
+      free(scores, probs);
+      scoreElems = s;
+      scores = driver.alloc(4 * s);
+      probs = driver.alloc(b * s);
+    }
+  }
+
+  private void free(long... pointers) {
+    for (long p : pointers) {
+      if (p != 0) {
+        driver.free(p);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    free(kc, vc, qp, out, scores, probs);
+  }
+}
