@@ -36,6 +36,8 @@ public final class Cublas implements AutoCloseable {
   private final MethodHandle gemmEx;
   private final MethodHandle gemmStridedBatchedEx;
   private final MethodHandle destroy;
+  private final MethodHandle setStream;
+  private final MethodHandle setWorkspace;
   private final MemorySegment handle;
   private final Arena arena = Arena.ofShared();
   private final MemorySegment one;
@@ -44,6 +46,8 @@ public final class Cublas implements AutoCloseable {
   private Cublas(SymbolLookup lib) {
     MethodHandle create = CudaDriver.fn(lib, "cublasCreate_v2", ADDRESS);
     destroy = CudaDriver.fn(lib, "cublasDestroy_v2", ADDRESS);
+    setStream = CudaDriver.fn(lib, "cublasSetStream_v2", ADDRESS, ADDRESS);
+    setWorkspace = CudaDriver.fn(lib, "cublasSetWorkspace_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
     gemmEx =
         CudaDriver.fn(
             lib,
@@ -111,6 +115,21 @@ public final class Cublas implements AutoCloseable {
   public static Cublas load(CudaLibraries libs) {
     SymbolLookup.libraryLookup(libs.cublasLt(), Arena.global());
     return new Cublas(SymbolLookup.libraryLookup(libs.cublas(), Arena.global()));
+  }
+
+  /**
+   * Runs every call on {@code stream} with a fixed {@code bytes} workspace at {@code workspace}:
+   * cuBLAS then allocates nothing while a CUDA graph records it.
+   */
+  public void use(MemorySegment stream, long workspace, long bytes) {
+    try {
+      check((int) setStream.invokeExact(handle, stream), "cublasSetStream");
+      check((int) setWorkspace.invokeExact(handle, workspace, bytes), "cublasSetWorkspace");
+    } catch (CudaException e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new CudaException("cublasSetStream: " + e);
+    }
   }
 
   /**

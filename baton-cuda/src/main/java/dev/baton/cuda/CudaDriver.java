@@ -49,6 +49,16 @@ public final class CudaDriver {
   private final MethodHandle moduleGetFunction;
   private final MethodHandle launchKernel;
   private final MethodHandle getErrorName;
+  private final MethodHandle streamCreate;
+  private final MethodHandle streamSynchronize;
+  private final MethodHandle memcpyHtoDAsync;
+  private final MethodHandle memcpyDtoHAsync;
+  private final MethodHandle streamBeginCapture;
+  private final MethodHandle streamEndCapture;
+  private final MethodHandle graphInstantiate;
+  private final MethodHandle graphLaunch;
+  private final MethodHandle graphExecDestroy;
+  private final MethodHandle graphDestroy;
   private final Arena arena = Arena.ofShared();
 
   private CudaDriver(SymbolLookup lib) {
@@ -87,6 +97,16 @@ public final class CudaDriver {
             ADDRESS,
             ADDRESS);
     getErrorName = fn(lib, "cuGetErrorName", JAVA_INT, ADDRESS);
+    streamCreate = fn(lib, "cuStreamCreate", ADDRESS, JAVA_INT);
+    streamSynchronize = fn(lib, "cuStreamSynchronize", ADDRESS);
+    memcpyHtoDAsync = fn(lib, "cuMemcpyHtoDAsync_v2", JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS);
+    memcpyDtoHAsync = fn(lib, "cuMemcpyDtoHAsync_v2", ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS);
+    streamBeginCapture = fn(lib, "cuStreamBeginCapture_v2", ADDRESS, JAVA_INT);
+    streamEndCapture = fn(lib, "cuStreamEndCapture", ADDRESS, ADDRESS);
+    graphInstantiate = fn(lib, "cuGraphInstantiateWithFlags", ADDRESS, ADDRESS, JAVA_LONG);
+    graphLaunch = fn(lib, "cuGraphLaunch", ADDRESS, ADDRESS);
+    graphExecDestroy = fn(lib, "cuGraphExecDestroy", ADDRESS);
+    graphDestroy = fn(lib, "cuGraphDestroy", ADDRESS);
   }
 
   /** Opens the driver library and initializes CUDA. */
@@ -254,10 +274,64 @@ public final class CudaDriver {
     }
   }
 
-  /**
-   * Launches on the default stream; {@code params} is the kernel's {@code void**} argument array.
-   */
+  /** A stream that does not synchronize with the legacy default stream. */
+  public MemorySegment createStream() {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment s = a.allocate(ADDRESS);
+      check(call(streamCreate, s, 1), "cuStreamCreate"); // CU_STREAM_NON_BLOCKING
+      return s.get(ADDRESS, 0);
+    }
+  }
+
+  public void synchronize(MemorySegment stream) {
+    check(call(streamSynchronize, stream), "cuStreamSynchronize");
+  }
+
+  /** Asynchronous on {@code stream}; {@code src} must be page-locked ({@link #hostAlloc}). */
+  public void copyToDeviceAsync(long dst, MemorySegment src, long bytes, MemorySegment stream) {
+    check(call(memcpyHtoDAsync, dst, src, bytes, stream), "cuMemcpyHtoDAsync");
+  }
+
+  /** Asynchronous on {@code stream}; {@code dst} must be page-locked ({@link #hostAlloc}). */
+  public void copyToHostAsync(MemorySegment dst, long src, long bytes, MemorySegment stream) {
+    check(call(memcpyDtoHAsync, dst, src, bytes, stream), "cuMemcpyDtoHAsync");
+  }
+
+  /** Starts recording {@code stream}'s work into a graph instead of running it. */
+  public void beginCapture(MemorySegment stream) {
+    check(call(streamBeginCapture, stream, 2), "cuStreamBeginCapture"); // RELAXED
+  }
+
+  /** Ends recording and returns an executable graph of what was recorded. */
+  public MemorySegment endCapture(MemorySegment stream) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment graph = a.allocate(ADDRESS);
+      check(call(streamEndCapture, stream, graph), "cuStreamEndCapture");
+      MemorySegment exec = a.allocate(ADDRESS);
+      int r = call(graphInstantiate, exec, graph.get(ADDRESS, 0), 0L);
+      call(graphDestroy, graph.get(ADDRESS, 0));
+      check(r, "cuGraphInstantiate");
+      return exec.get(ADDRESS, 0);
+    }
+  }
+
+  public void launchGraph(MemorySegment exec, MemorySegment stream) {
+    int r;
+    try {
+      r = (int) graphLaunch.invokeExact(exec, stream);
+    } catch (Throwable e) {
+      throw new CudaException("cuGraphLaunch: " + e);
+    }
+    check(r, "cuGraphLaunch");
+  }
+
+  public void destroyGraph(MemorySegment exec) {
+    check(call(graphExecDestroy, exec), "cuGraphExecDestroy");
+  }
+
+  /** Launches on {@code stream}; {@code params} is the kernel's {@code void**} argument array. */
   void launch(
+      MemorySegment stream,
       MemorySegment function,
       int gridX,
       int gridY,
@@ -278,7 +352,7 @@ public final class CudaDriver {
                   1,
                   1,
                   sharedBytes,
-                  MemorySegment.NULL,
+                  stream,
                   params,
                   MemorySegment.NULL);
     } catch (Throwable e) {

@@ -53,17 +53,20 @@ public final class CudaKernels implements AutoCloseable {
   private static final int MAX_ARGS = 32;
 
   private final CudaDriver driver;
+  private final MemorySegment stream;
   private final Map<String, MemorySegment> functions = new HashMap<>();
   private final Arena arena = Arena.ofShared();
   private final MemorySegment values = arena.allocate(8L * MAX_ARGS, 8);
   private final MemorySegment pointers = arena.allocate(ADDRESS, MAX_ARGS);
 
   /**
-   * Compiles (or loads from {@code cacheDir}) the kernels for compute capability {@code
-   * major.minor}, with {@code precision} activations and an fp16 or fp32 KV cache.
+   * Compiles (or loads from {@code cacheDir}) the kernels, launched on {@code stream}, for compute
+   * capability {@code major.minor}, with {@code precision} activations and an fp16 or fp32 KV
+   * cache.
    */
   public CudaKernels(
       CudaDriver driver,
+      MemorySegment stream,
       Nvrtc nvrtc,
       int major,
       int minor,
@@ -71,6 +74,7 @@ public final class CudaKernels implements AutoCloseable {
       boolean f16Kv,
       Path cacheDir) {
     this.driver = driver;
+    this.stream = stream;
     byte[] image =
         nvrtc.compile(SOURCE, source(), options(major, minor, precision, f16Kv), cacheDir);
     MemorySegment module = driver.loadModule(image);
@@ -136,7 +140,7 @@ public final class CudaKernels implements AutoCloseable {
     if (f == null) {
       throw new IllegalArgumentException("no kernel " + name);
     }
-    driver.launch(f, gridX, gridY, block, sharedBytes, pointers, name);
+    driver.launch(stream, f, gridX, gridY, block, sharedBytes, pointers, name);
   }
 
   @Override

@@ -28,6 +28,9 @@ import java.util.List;
  */
 public final class CudaRunner implements ModelRunner {
 
+  /** cuBLAS's fixed workspace (so a graph capture allocates nothing). */
+  private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
+
   /** Tokens computed together at most; larger steps run in slices of this size, in order. */
   static final int MAX_SLICE_TOKENS = 8192;
 
@@ -44,6 +47,10 @@ public final class CudaRunner implements ModelRunner {
   private final Cublas cublas;
   private final CudaKernels kernels;
   private final PrefillAttention prefill;
+  private final MemorySegment stream;
+  private final long cublasWorkspace;
+  private final java.util.Map<Long, MemorySegment> graphs = new java.util.HashMap<>();
+  private boolean useGraphs = true;
   private final int qkvDim;
 
   // Step buffers on the GPU, grown on demand.
@@ -104,7 +111,10 @@ public final class CudaRunner implements ModelRunner {
     CudaKvCache cache = null;
     DeviceWeights dw = null;
     Cublas blas = null;
+    MemorySegment s = null;
+    long workspace = 0;
     try {
+      s = driver.createStream();
       pool =
           new KvBlockPool(
               blocks,
@@ -117,9 +127,12 @@ public final class CudaRunner implements ModelRunner {
       cache = new CudaKvCache(driver, pool);
       dw = new DeviceWeights(driver, cfg, weights, precision);
       blas = Cublas.load(device.libraries());
+      workspace = driver.alloc(CUBLAS_WORKSPACE_BYTES);
+      blas.use(s, workspace, CUBLAS_WORKSPACE_BYTES);
       this.kernels =
           new CudaKernels(
               driver,
+              s,
               Nvrtc.load(device.libraries()),
               device.major(),
               device.minor(),
@@ -130,13 +143,20 @@ public final class CudaRunner implements ModelRunner {
       for (AutoCloseable c : new AutoCloseable[] {blas, dw, cache, pool}) {
         closeQuietly(c);
       }
+      if (workspace != 0) {
+        long p = workspace;
+        closeQuietly(() -> driver.free(p));
+      }
       throw e;
     }
+    this.stream = s;
+    this.cublasWorkspace = workspace;
     this.hostPool = pool;
     this.kv = cache;
     this.w = dw;
     this.cublas = blas;
     this.prefill = new PrefillAttention(driver, cublas, kernels, cfg, precision);
+    driver.synchronize(); // the uploads and the KV memset ran on the legacy stream
   }
 
   /** A runner on {@code device} computing with {@code precision}. */
@@ -195,12 +215,14 @@ public final class CudaRunner implements ModelRunner {
   /** Copies device KV block {@code block} into the host pool's block (tests compare layouts). */
   public void downloadBlock(int block) {
     device.makeCurrent();
+    driver.synchronize(stream);
     kv.download(block, hostPool.block(block));
   }
 
   /** Copies the host pool's block {@code block} to the GPU. */
   public void uploadBlock(int block) {
     device.makeCurrent();
+    driver.synchronize(stream);
     kv.upload(block, hostPool.block(block));
   }
 
@@ -215,7 +237,7 @@ public final class CudaRunner implements ModelRunner {
 
   private void mark(String what) {
     if (profile != null) {
-      driver.synchronize();
+      driver.synchronize(stream);
       long now = System.nanoTime();
       profile.merge(what, now - profileMark, Long::sum);
       profileMark = now;
@@ -371,9 +393,60 @@ public final class CudaRunner implements ModelRunner {
     }
     MemorySegment.copy(tables, 0, hostMeta, JAVA_INT, 4 * oTables, tables.length);
     profileMark = System.nanoTime();
-    driver.copyToDevice(meta, hostMeta, 4 * (oTables + tables.length));
+    driver.copyToDeviceAsync(meta, hostMeta, 4 * (oTables + tables.length), stream);
     mark("upload step inputs");
+    if (useGraphs && profile == null && m == n && longChunks.isEmpty()) {
+      // A decode step: the same launches every time for this batch size, so replay them.
+      long key = 2L * n + (greedy ? 1 : 0);
+      MemorySegment exec = graphs.get(key);
+      if (exec == null) {
+        driver.beginCapture(stream);
+        try {
+          enqueue(n, m, greedy, longChunks);
+        } catch (RuntimeException e) {
+          closeQuietly(() -> driver.destroyGraph(driver.endCapture(stream)));
+          throw e;
+        }
+        exec = driver.endCapture(stream);
+        graphs.put(key, exec);
+      }
+      driver.launchGraph(exec, stream);
+    } else {
+      enqueue(n, m, greedy, longChunks);
+    }
+    if (m == 0) {
+      driver.synchronize(stream);
+      return new Slice(chunks, null, null);
+    }
+    int vocab = cfg.vocabSize();
+    if (greedy) {
+      driver.copyToHostAsync(hostMeta, ids, 4L * m, stream);
+      driver.synchronize(stream);
+      mark("argmax + copy back");
+      return new Slice(chunks, null, hostMeta.asSlice(0, 4L * m).toArray(JAVA_INT));
+    }
+    driver.copyToHostAsync(hostLogits, logits, 4L * m * vocab, stream);
+    driver.synchronize(stream);
+    mark("copy logits back");
+    float[][] out = new float[m][vocab];
+    for (int j = 0; j < m; j++) {
+      MemorySegment.copy(hostLogits, JAVA_FLOAT, 4L * j * vocab, out[j], 0, vocab);
+    }
+    mark("logits to float[]");
+    return new Slice(chunks, out, null);
+  }
 
+  /** Enqueues the step's work on the stream (or into the graph being captured). */
+  private void enqueue(int n, int m, boolean greedy, List<LongChunk> longChunks) {
+    int bs = hostPool.blockSize();
+    long oTok = 0;
+    long oPos = n;
+    long oSlotBlock = 2L * n;
+    long oSlotOff = 3L * n;
+    long oLen = 4L * n;
+    long oStart = 5L * n;
+    long oRows = 6L * n;
+    long oTables = 6L * n + m;
     int dim = cfg.dim();
     int ffn = cfg.ffnDim();
     int hd = cfg.headDim();
@@ -463,28 +536,15 @@ public final class CudaRunner implements ModelRunner {
       cublas.linear(l.down(), hidden, x, n, dim, ffn, actType, dim, true);
       mark("gemm down (+ residual)");
     }
-    if (m == 0) {
-      driver.synchronize();
-      return new Slice(chunks, null, null);
+    if (m > 0) {
+      int vocab = cfg.vocabSize();
+      kernels.launch("rmsnorm", m, 1, 256, 0, x, w.outputNorm, xb, dim, eps, meta + 4 * oRows);
+      cublas.linear(w.output, xb, logits, m, vocab, dim, actType, vocab, false);
+      mark("final norm + logits gemm");
+      if (greedy) {
+        kernels.launch("argmax", m, 1, 1024, 0, logits, vocab, ids);
+      }
     }
-    int vocab = cfg.vocabSize();
-    kernels.launch("rmsnorm", m, 1, 256, 0, x, w.outputNorm, xb, dim, eps, meta + 4 * oRows);
-    cublas.linear(w.output, xb, logits, m, vocab, dim, actType, vocab, false);
-    mark("final norm + logits gemm");
-    if (greedy) {
-      kernels.launch("argmax", m, 1, 1024, 0, logits, vocab, ids);
-      driver.copyToHost(hostMeta, ids, 4L * m);
-      mark("argmax + copy back");
-      return new Slice(chunks, null, hostMeta.asSlice(0, 4L * m).toArray(JAVA_INT));
-    }
-    driver.copyToHost(hostLogits, logits, 4L * m * vocab);
-    mark("copy logits back");
-    float[][] out = new float[m][vocab];
-    for (int j = 0; j < m; j++) {
-      MemorySegment.copy(hostLogits, JAVA_FLOAT, 4L * j * vocab, out[j], 0, vocab);
-    }
-    mark("logits to float[]");
-    return new Slice(chunks, out, null);
   }
 
   /** A whole chunk inside the slice that {@link PrefillAttention} computes. */
@@ -513,7 +573,26 @@ public final class CudaRunner implements ModelRunner {
     return out;
   }
 
+  /**
+   * Whether decode steps replay a recorded CUDA graph (default) or launch every kernel and GEMM
+   * from the host (for measuring the difference).
+   */
+  public void useGraphs(boolean on) {
+    useGraphs = on;
+  }
+
+  /** Recorded graphs hold buffer addresses: any reallocation makes them stale. */
+  private void dropGraphs() {
+    for (MemorySegment g : graphs.values()) {
+      driver.destroyGraph(g);
+    }
+    graphs.clear();
+  }
+
   private void ensureCapacity(int n, int m, long metaInts) {
+    if (n > capacity || m > logitCapacity || metaInts > metaCapacity) {
+      dropGraphs();
+    }
     if (n > capacity) {
       freeAll(x, xb, qkv, att, gateUp, hidden);
       capacity = Math.max(n, 2 * capacity);
@@ -557,7 +636,8 @@ public final class CudaRunner implements ModelRunner {
   @Override
   public void close() {
     device.makeCurrent();
-    freeAll(x, xb, qkv, att, gateUp, hidden, logits, ids, meta);
+    dropGraphs();
+    freeAll(x, xb, qkv, att, gateUp, hidden, logits, ids, meta, cublasWorkspace);
     prefill.close();
     cublas.close();
     kernels.close();

@@ -60,6 +60,12 @@ public final class GpuBench {
         decode(gpu, tables, prompts, batch, 8, false);
         decode(gpu, tables, prompts, 1, 8, true);
         decode(gpu, tables, prompts, batch, 8, true);
+        gpu.useGraphs(false);
+        out.put("decode_1_no_graph_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
+        out.put(
+            "decode_32_argmax_no_graph_tok_s",
+            decode(gpu, tables, prompts, batch, decodeSteps, true));
+        gpu.useGraphs(true);
         out.put("decode_1_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
         out.put("decode_1_argmax_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, true));
         out.put("decode_32_tok_s", decode(gpu, tables, prompts, batch, decodeSteps, false));
