@@ -36,6 +36,7 @@ public final class CudaKernels implements AutoCloseable {
           "causal_softmax",
           "scatter_attn",
           "silu_mul",
+          "gemv",
           "argmax");
 
   static final String SOURCE = "kernels.cu";
@@ -49,6 +50,9 @@ public final class CudaKernels implements AutoCloseable {
   static final int ATTENTION_MAX_GROUP = 8;
 
   static final int ATTENTION_MAX_WIDTH = 1024;
+
+  /** Most input rows the {@code gemv} kernel takes (GEMV_MAX_N in kernels.cu). */
+  static final int GEMV_MAX_N = 8;
 
   private static final int MAX_ARGS = 32;
 

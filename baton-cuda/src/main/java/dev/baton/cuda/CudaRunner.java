@@ -51,6 +51,7 @@ public final class CudaRunner implements ModelRunner {
   private final long cublasWorkspace;
   private final java.util.Map<Long, MemorySegment> graphs = new java.util.HashMap<>();
   private boolean useGraphs = true;
+  private boolean useGemv = true;
   private final int qkvDim;
 
   // Step buffers on the GPU, grown on demand.
@@ -461,7 +462,7 @@ public final class CudaRunner implements ModelRunner {
       DeviceWeights.Layer l = w.layers[li];
       kernels.launch("rmsnorm", n, 1, 256, 0, x, l.attnNorm(), xb, dim, eps, 0L);
       mark("rmsnorm");
-      cublas.linear(l.qkv(), xb, qkv, n, qkvDim, dim, actType, qkvDim, false);
+      linear(l.qkv(), xb, qkv, n, qkvDim, dim, qkvDim, false);
       mark("gemm qkv");
       kernels.launch(
           "qkv_prep",
@@ -520,26 +521,26 @@ public final class CudaRunner implements ModelRunner {
             li,
             att + (long) actBytes * c.row0 * cfg.qDim(),
             bs,
-            scale);
+            scale,
+            this::mark);
       }
-      mark("prefill attention (GEMM)");
-      cublas.linear(l.wo(), att, x, n, dim, cfg.qDim(), actType, dim, true);
+      linear(l.wo(), att, x, n, dim, cfg.qDim(), dim, true);
       mark("gemm o (+ residual)");
       kernels.launch("rmsnorm", n, 1, 256, 0, x, l.ffnNorm(), xb, dim, eps, 0L);
       mark("rmsnorm");
-      cublas.linear(l.gateUp(), xb, gateUp, n, 2 * ffn, dim, actType, 2 * ffn, false);
+      linear(l.gateUp(), xb, gateUp, n, 2 * ffn, dim, 2 * ffn, false);
       mark("gemm gate/up");
       long elems = (long) n * ffn;
       int grid = (int) Math.min(65535, (elems + 255) / 256);
       kernels.launch("silu_mul", grid, 1, 256, 0, gateUp, hidden, ffn, elems);
       mark("silu_mul");
-      cublas.linear(l.down(), hidden, x, n, dim, ffn, actType, dim, true);
+      linear(l.down(), hidden, x, n, dim, ffn, dim, true);
       mark("gemm down (+ residual)");
     }
     if (m > 0) {
       int vocab = cfg.vocabSize();
       kernels.launch("rmsnorm", m, 1, 256, 0, x, w.outputNorm, xb, dim, eps, meta + 4 * oRows);
-      cublas.linear(w.output, xb, logits, m, vocab, dim, actType, vocab, false);
+      linear(w.output, xb, logits, m, vocab, dim, vocab, false);
       mark("final norm + logits gemm");
       if (greedy) {
         kernels.launch("argmax", m, 1, 1024, 0, logits, vocab, ids);
@@ -571,6 +572,24 @@ public final class CudaRunner implements ModelRunner {
       r0 = r1 + 1;
     }
     return out;
+  }
+
+  /**
+   * Whether inputs of at most {@link CudaKernels#GEMV_MAX_N} rows go through the {@code gemv}
+   * kernel (default) or cuBLAS (for measuring the difference).
+   */
+  public void useGemv(boolean on) {
+    useGemv = on;
+  }
+
+  /** {@code y (n x out) (+)= x (n x in) . W^T}: the gemv kernel for decode sizes, else cuBLAS. */
+  private void linear(long w, long x, long y, int n, int out, int in, int ldy, boolean accumulate) {
+    if (useGemv && n <= CudaKernels.GEMV_MAX_N && in % (16 / actBytes) == 0) {
+      kernels.launch(
+          "gemv", (out + 7) / 8, 1, 256, 0, w, x, y, n, out, in, ldy, accumulate ? 1 : 0);
+    } else {
+      cublas.linear(w, x, y, n, out, in, actType, ldy, accumulate);
+    }
   }
 
   /**

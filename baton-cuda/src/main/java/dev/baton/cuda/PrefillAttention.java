@@ -67,7 +67,8 @@ final class PrefillAttention implements AutoCloseable {
       int layer,
       long att,
       int blockSize,
-      float scale) {
+      float scale,
+      java.util.function.Consumer<String> mark) {
     int ctx = start + tokens;
     int kvHeads = cfg.kvHeads();
     int heads = cfg.heads();
@@ -93,6 +94,7 @@ final class PrefillAttention implements AutoCloseable {
         blockSize);
     kernels.launch(
         "pack_q", tokens, heads, threads, 0, qkv, qkvStride, qp, tokens, heads, kvHeads, hd, scale);
+    mark.accept("prefill attention: pack Q");
     int rows = group * tokens;
     // S_g (rows x ctx, row-major) = Qp_g (rows x hd) . K_g^T
     cublas.stridedBatched(
@@ -114,6 +116,7 @@ final class PrefillAttention implements AutoCloseable {
         precision.cudaType);
     kernels.launch(
         "causal_softmax", kvHeads * rows, 1, 256, 0, scores, probs, ctx, group, tokens, start);
+    mark.accept("prefill attention: causal softmax");
     // O_g (rows x hd) = P_g (rows x ctx) . V_g (ctx x hd)
     cublas.stridedBatched(
         false,
@@ -132,7 +135,9 @@ final class PrefillAttention implements AutoCloseable {
         (long) rows * hd,
         kvHeads,
         precision.cudaType);
+    mark.accept("prefill attention: O = PV gemm");
     kernels.launch("scatter_attn", tokens, heads, threads, 0, out, att, tokens, heads, kvHeads, hd);
+    mark.accept("prefill attention: scatter");
   }
 
   private void ensure(long kv, long q, long s) {

@@ -227,6 +227,8 @@ extern "C" __global__ void attention(
 #pragma unroll
       for (int h = 0; h < ATT_MAX_GROUP; h++) s[h] = 0.f;
       const kv_t* krow = kv + kOff[tid];
+      // Unrolled so that many loads are in flight (the row is this thread's alone).
+#pragma unroll 16
       for (int d = 0; d < headDim; d++) {
         float kd = kv_load(krow[d]);
 #pragma unroll
@@ -271,6 +273,7 @@ extern "C" __global__ void attention(
         int d = idx - h * headDim;
         const float* w = sc + h * ATT_TILE;
         float a = acc[k] * corr[h];
+#pragma unroll 8
         for (int j = 0; j < tileLen; j++) a += w[j] * kv_load(kv[kOff[j] + vDelta + d]);
         acc[k] = a;
       }
@@ -359,6 +362,61 @@ extern "C" __global__ void scatter_attn(
   const float* src = o + (((long long) g * L + t) * group + (h - g * group)) * headDim;
   act_t* dst = att + ((long long) t * heads + h) * headDim;
   for (int d = threadIdx.x; d < headDim; d += blockDim.x) dst[d] = act_store(src[d]);
+}
+
+// ---- Decode-sized linear layers: y (n x out, fp32) (+)= x (n x in) . W^T, W (out x in) ---------
+// One warp per output row, 16-byte loads of W, all n <= GEMV_MAX_N inputs at once, so W is read
+// once at full bandwidth (cuBLAS's GEMM kernels reach less of it at n = 1..8). Needs in to be a
+// multiple of ACT_VEC. Grid: ceil(out / 8); block: 256.
+#define GEMV_MAX_N 8
+#ifdef ACT_F32
+#define ACT_VEC 4
+__device__ __forceinline__ void unpack(uint4 v, float* f) {
+  f[0] = __uint_as_float(v.x); f[1] = __uint_as_float(v.y);
+  f[2] = __uint_as_float(v.z); f[3] = __uint_as_float(v.w);
+}
+#else
+#define ACT_VEC 8
+__device__ __forceinline__ void unpack(uint4 v, float* f) {
+  f[0] = act_load((act_t) (v.x & 0xffffu)); f[1] = act_load((act_t) (v.x >> 16));
+  f[2] = act_load((act_t) (v.y & 0xffffu)); f[3] = act_load((act_t) (v.y >> 16));
+  f[4] = act_load((act_t) (v.z & 0xffffu)); f[5] = act_load((act_t) (v.z >> 16));
+  f[6] = act_load((act_t) (v.w & 0xffffu)); f[7] = act_load((act_t) (v.w >> 16));
+}
+#endif
+
+extern "C" __global__ void gemv(
+    const act_t* w, const act_t* x, float* y, int n, int out, int in, int ldy, int accumulate) {
+  int row = (int) ((blockIdx.x * (long long) blockDim.x + threadIdx.x) >> 5);
+  int lane = threadIdx.x & 31;
+  if (row >= out) return;
+  const act_t* wr = w + (long long) row * in;
+  float acc[GEMV_MAX_N];
+#pragma unroll
+  for (int t = 0; t < GEMV_MAX_N; t++) acc[t] = 0.f;
+  for (int i = lane * ACT_VEC; i < in; i += 32 * ACT_VEC) {
+    float wf[ACT_VEC];
+    unpack(*(const uint4*) (wr + i), wf);
+#pragma unroll
+    for (int t = 0; t < GEMV_MAX_N; t++) {
+      if (t < n) {
+        float xf[ACT_VEC];
+        unpack(*(const uint4*) (x + (long long) t * in + i), xf);
+#pragma unroll
+        for (int e = 0; e < ACT_VEC; e++) acc[t] += wf[e] * xf[e];
+      }
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < GEMV_MAX_N; t++) {
+    if (t < n) {
+      float v = warp_sum(acc[t]);
+      if (lane == 0) {
+        float* dst = y + (long long) t * ldy + row;
+        *dst = accumulate ? *dst + v : v;
+      }
+    }
+  }
 }
 
 // out[t][i] = silu(gate) * up, from the fused gate/up projection row [gate(ffn), up(ffn)].

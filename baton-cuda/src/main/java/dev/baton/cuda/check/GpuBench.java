@@ -66,6 +66,9 @@ public final class GpuBench {
             "decode_32_argmax_no_graph_tok_s",
             decode(gpu, tables, prompts, batch, decodeSteps, true));
         gpu.useGraphs(true);
+        gpu.useGemv(false);
+        out.put("decode_1_cublas_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
+        gpu.useGemv(true);
         out.put("decode_1_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
         out.put("decode_1_argmax_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, true));
         out.put("decode_32_tok_s", decode(gpu, tables, prompts, batch, decodeSteps, false));

@@ -165,6 +165,7 @@ public final class GpuCheck {
         {"load_s", "-"},
         {"decode_1_no_graph_tok_s", "-"},
         {"decode_32_argmax_no_graph_tok_s", "-"},
+        {"decode_1_cublas_tok_s", "-"},
         {"decode_1_tok_s", ">= 1000"},
         {"decode_1_argmax_tok_s", ">= 1000"},
         {"decode_32_tok_s", ">= 10000"},
