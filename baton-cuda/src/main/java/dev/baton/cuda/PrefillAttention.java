@@ -92,6 +92,7 @@ final class PrefillAttention implements AutoCloseable {
         kvHeads,
         hd,
         blockSize);
+    mark.accept("prefill attention: gather K/V");
     kernels.launch(
         "pack_q", tokens, heads, threads, 0, qkv, qkvStride, qp, tokens, heads, kvHeads, hd, scale);
     mark.accept("prefill attention: pack Q");
@@ -114,6 +115,7 @@ final class PrefillAttention implements AutoCloseable {
         (long) rows * ctx,
         kvHeads,
         precision.cudaType);
+    mark.accept("prefill attention: S = QK^T gemm");
     kernels.launch(
         "causal_softmax", kvHeads * rows, 1, 256, 0, scores, probs, ctx, group, tokens, start);
     mark.accept("prefill attention: causal softmax");
