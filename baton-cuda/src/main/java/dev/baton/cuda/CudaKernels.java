@@ -27,6 +27,7 @@ public final class CudaKernels implements AutoCloseable {
   /** The kernels the runner launches; each is an {@code extern "C" __global__} in kernels.cu. */
   public static final List<String> NAMES =
       List.of(
+          "rope_table",
           "embed",
           "rmsnorm",
           "qkv_prep",

@@ -64,6 +64,7 @@ public final class CudaRunner implements ModelRunner {
   private long att;
   private long gateUp;
   private long hidden;
+  private long ropeCs;
   private long logits;
   private long ids;
   private long meta;
@@ -456,6 +457,7 @@ public final class CudaRunner implements ModelRunner {
     float eps = cfg.rmsEps();
     float scale = (float) (1.0 / Math.sqrt(hd));
     int neox = cfg.ropeStyle() == LlamaConfig.RopeStyle.NEOX ? 1 : 0;
+    kernels.launch("rope_table", n, 1, 64, 0, meta + 4 * oPos, w.invFreq, ropeCs, hd / 2);
     kernels.launch("embed", n, 1, 256, 0, w.embedding, meta + 4 * oTok, x, dim);
     mark("embed");
     for (int li = 0; li < w.layers.length; li++) {
@@ -475,8 +477,7 @@ public final class CudaRunner implements ModelRunner {
           l.qkvBias(),
           l.qNorm(),
           l.kNorm(),
-          w.invFreq,
-          meta + 4 * oPos,
+          ropeCs,
           meta + 4 * oSlotBlock,
           meta + 4 * oSlotOff,
           kv.base,
@@ -530,9 +531,7 @@ public final class CudaRunner implements ModelRunner {
       mark("rmsnorm");
       linear(l.gateUp(), xb, gateUp, n, 2 * ffn, dim, 2 * ffn, false);
       mark("gemm gate/up");
-      long elems = (long) n * ffn;
-      int grid = (int) Math.min(65535, (elems + 255) / 256);
-      kernels.launch("silu_mul", grid, 1, 256, 0, gateUp, hidden, ffn, elems);
+      kernels.launch("silu_mul", (ffn + 255) / 256, n, 256, 0, gateUp, hidden, ffn);
       mark("silu_mul");
       linear(l.down(), hidden, x, n, dim, ffn, dim, true);
       mark("gemm down (+ residual)");
@@ -613,7 +612,7 @@ public final class CudaRunner implements ModelRunner {
       dropGraphs();
     }
     if (n > capacity) {
-      freeAll(x, xb, qkv, att, gateUp, hidden);
+      freeAll(x, xb, qkv, att, gateUp, hidden, ropeCs);
       capacity = Math.max(n, 2 * capacity);
       int c = capacity;
       x = driver.alloc(4L * c * cfg.dim());
@@ -622,6 +621,7 @@ public final class CudaRunner implements ModelRunner {
       att = driver.alloc((long) actBytes * c * cfg.qDim());
       gateUp = driver.alloc(8L * c * cfg.ffnDim());
       hidden = driver.alloc((long) actBytes * c * cfg.ffnDim());
+      ropeCs = driver.alloc(4L * c * cfg.headDim());
     }
     if (m > logitCapacity) {
       freeAll(logits, ids);
@@ -656,7 +656,7 @@ public final class CudaRunner implements ModelRunner {
   public void close() {
     device.makeCurrent();
     dropGraphs();
-    freeAll(x, xb, qkv, att, gateUp, hidden, logits, ids, meta, cublasWorkspace);
+    freeAll(x, xb, qkv, att, gateUp, hidden, ropeCs, logits, ids, meta, cublasWorkspace);
     prefill.close();
     cublas.close();
     kernels.close();

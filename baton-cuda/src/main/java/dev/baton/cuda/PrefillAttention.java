@@ -17,6 +17,9 @@ final class PrefillAttention implements AutoCloseable {
 
   static final long MAX_SCORE_BYTES = 2L << 30;
 
+  /** Longest context: the softmax keeps a row in the 48 KB of shared memory a block gets. */
+  static final int MAX_CONTEXT = 12 * 1024;
+
   private final CudaDriver driver;
   private final Cublas cublas;
   private final CudaKernels kernels;
@@ -45,6 +48,7 @@ final class PrefillAttention implements AutoCloseable {
   /** Whether a chunk of {@code tokens} tokens ending at context {@code ctx} runs here. */
   boolean handles(int tokens, int ctx) {
     return tokens >= MIN_TOKENS
+        && ctx <= MAX_CONTEXT
         && (long) cfg.heads() * tokens * ctx * (4 + precision.bytes) <= MAX_SCORE_BYTES;
   }
 
@@ -93,8 +97,21 @@ final class PrefillAttention implements AutoCloseable {
         hd,
         blockSize);
     mark.accept("prefill attention: gather K/V");
+    int elements = tokens * heads * hd;
     kernels.launch(
-        "pack_q", tokens, heads, threads, 0, qkv, qkvStride, qp, tokens, heads, kvHeads, hd, scale);
+        "pack_q",
+        (elements + 255) / 256,
+        1,
+        256,
+        0,
+        qkv,
+        qkvStride,
+        qp,
+        tokens,
+        heads,
+        kvHeads,
+        hd,
+        scale);
     mark.accept("prefill attention: pack Q");
     int rows = group * tokens;
     // S_g (rows x ctx, row-major) = Qp_g (rows x hd) . K_g^T
@@ -117,7 +134,17 @@ final class PrefillAttention implements AutoCloseable {
         precision.cudaType);
     mark.accept("prefill attention: S = QK^T gemm");
     kernels.launch(
-        "causal_softmax", kvHeads * rows, 1, 256, 0, scores, probs, ctx, group, tokens, start);
+        "causal_softmax",
+        kvHeads * rows,
+        1,
+        256,
+        4 * ctx,
+        scores,
+        probs,
+        ctx,
+        group,
+        tokens,
+        start);
     mark.accept("prefill attention: causal softmax");
     // O_g (rows x hd) = P_g (rows x ctx) . V_g (ctx x hd)
     cublas.stridedBatched(
@@ -138,7 +165,8 @@ final class PrefillAttention implements AutoCloseable {
         kvHeads,
         precision.cudaType);
     mark.accept("prefill attention: O = PV gemm");
-    kernels.launch("scatter_attn", tokens, heads, threads, 0, out, att, tokens, heads, kvHeads, hd);
+    kernels.launch(
+        "scatter_attn", (elements + 255) / 256, 1, 256, 0, out, att, tokens, heads, kvHeads, hd);
     mark.accept("prefill attention: scatter");
   }
 

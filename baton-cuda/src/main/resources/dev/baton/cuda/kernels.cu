@@ -86,6 +86,31 @@ __device__ float block_sum(float v, float* scratch) {
   return v;
 }
 
+// Max over the block; every thread gets it. `scratch` holds 32 floats.
+__device__ float block_max(float v, float* scratch) {
+  v = warp_max(v);
+  int lane = threadIdx.x & 31;
+  int warp = threadIdx.x >> 5;
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  int warps = (blockDim.x + 31) >> 5;
+  v = lane < warps ? scratch[lane] : NEG_INF;
+  v = warp_max(v);
+  __syncthreads();
+  return v;
+}
+
+// cs[t] = (cos, sin) of pos[t] * invFreq[i] for each RoPE pair i (computed in double, as the CPU
+// backend does), once per step for every layer. Grid: tokens; block: any.
+extern "C" __global__ void rope_table(const int* pos, const double* invFreq, float* cs, int half) {
+  int t = blockIdx.x;
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    double angle = (double) pos[t] * invFreq[i];
+    cs[(long long) t * 2 * half + i] = (float) cos(angle);
+    cs[(long long) t * 2 * half + half + i] = (float) sin(angle);
+  }
+}
+
 // x[t] = table[tokens[t]] as fp32. Grid: tokens; block: any.
 extern "C" __global__ void embed(const act_t* table, const int* tokens, float* x, int dim) {
   const act_t* row = table + (long long) tokens[blockIdx.x] * dim;
@@ -109,11 +134,11 @@ extern "C" __global__ void rmsnorm(
 
 // Per (token, head) of the fused QKV projection output: bias, the Q/K RMSNorm (qwen3), RoPE,
 // then Q stays in place and K, V go to their KV cache slot. Grid: (tokens, heads + 2 kvHeads);
-// block: 32 (one warp per head). RoPE angles are computed in double from the host's inverse
-// frequencies (which fold in llama3 scaling), as the CPU backend does.
+// block: 32 (one warp per head). RoPE's cos/sin come from rope_table (the host's inverse
+// frequencies fold in llama3 scaling).
 extern "C" __global__ void qkv_prep(
     float* qkv, int qkvStride, const float* bias, const float* qNorm, const float* kNorm,
-    const double* invFreq, const int* pos, const int* slotBlock, const int* slotOff, kv_t* kv,
+    const float* ropeCs, const int* slotBlock, const int* slotOff, kv_t* kv,
     int layer, int layers, int heads, int kvHeads, int headDim, int blockSize, float eps,
     int neox) {
   __shared__ float v[512];
@@ -146,10 +171,10 @@ extern "C" __global__ void qkv_prep(
   }
   if (kind < 2) {
     int half = headDim / 2;
+    const float* cs = ropeCs + (long long) t * 2 * half;
     for (int i = lane; i < half; i += 32) {
-      double angle = (double) pos[t] * invFreq[i];
-      float c = (float) cos(angle);
-      float s = (float) sin(angle);
+      float c = cs[i];
+      float s = cs[half + i];
       int ia = neox ? i : 2 * i;
       int ib = neox ? i + half : 2 * i + 1;
       float a = v[ia];
@@ -310,23 +335,27 @@ extern "C" __global__ void gather_kv(
   }
 }
 
-// qp[g][t * group + h][d] = q[t][(g * group + h) * headDim + d] * scale. Grid: (L, heads).
+// qp[g][t * group + h][d] = q[t][(g * group + h) * headDim + d] * scale. One thread per element.
 extern "C" __global__ void pack_q(
     const float* qkv, int qkvStride, act_t* qp, int L, int heads, int kvHeads, int headDim,
     float scale) {
-  int t = blockIdx.x;
-  int h = blockIdx.y;
+  int idx = blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= L * heads * headDim) return;
+  int d = idx % headDim;
+  int h = (idx / headDim) % heads;
+  int t = idx / (headDim * heads);
   int group = heads / kvHeads;
   int g = h / group;
-  const float* src = qkv + (long long) t * qkvStride + h * headDim;
-  act_t* dst = qp + (((long long) g * L + t) * group + (h - g * group)) * headDim;
-  for (int d = threadIdx.x; d < headDim; d += blockDim.x) dst[d] = act_store(src[d] * scale);
+  qp[(((long long) g * L + t) * group + (h - g * group)) * headDim + d] =
+      act_store(qkv[(long long) t * qkvStride + h * headDim + d] * scale);
 }
 
 // p[r][c] = softmax over c <= start + t of s[r][c] (0 beyond), t = (r % (group * L)) / group.
+// The row's valid part is read once into shared memory (4 * ctx bytes, dynamic).
 // Grid: kvHeads * group * L rows; block: 256.
 extern "C" __global__ void causal_softmax(
     const float* s, act_t* p, int ctx, int group, int L, int start) {
+  extern __shared__ float srow[];
   __shared__ float scratch[32];
   long long r = blockIdx.x;
   int t = (int) ((r % ((long long) group * L)) / group);
@@ -334,34 +363,36 @@ extern "C" __global__ void causal_softmax(
   const float* row = s + r * ctx;
   act_t* out = p + r * ctx;
   float m = NEG_INF;
-  for (int c = threadIdx.x; c < valid; c += blockDim.x) m = fmaxf(m, row[c]);
-  m = warp_max(m);
-  int lane = threadIdx.x & 31;
-  int warp = threadIdx.x >> 5;
-  if (lane == 0) scratch[warp] = m;
-  __syncthreads();
-  m = lane < (blockDim.x >> 5) ? scratch[lane] : NEG_INF;
-  m = warp_max(m);
-  __syncthreads();
+  for (int c = threadIdx.x; c < valid; c += blockDim.x) {
+    float v = row[c];
+    srow[c] = v;
+    m = fmaxf(m, v);
+  }
+  m = block_max(m, scratch);
   float sum = 0.f;
-  for (int c = threadIdx.x; c < valid; c += blockDim.x) sum += expf(row[c] - m);
+  for (int c = threadIdx.x; c < valid; c += blockDim.x) {
+    float e = expf(srow[c] - m);
+    srow[c] = e;
+    sum += e;
+  }
   sum = block_sum(sum, scratch);
   float inv = 1.0f / sum;
   for (int c = threadIdx.x; c < ctx; c += blockDim.x) {
-    out[c] = act_store(c < valid ? expf(row[c] - m) * inv : 0.f);
+    out[c] = act_store(c < valid ? srow[c] * inv : 0.f);
   }
 }
 
-// att[t][(g * group + h) * headDim + d] = o[g][t * group + h][d]. Grid: (L, heads).
+// att[t][(g * group + h) * headDim + d] = o[g][t * group + h][d]. One thread per element.
 extern "C" __global__ void scatter_attn(
     const float* o, act_t* att, int L, int heads, int kvHeads, int headDim) {
-  int t = blockIdx.x;
-  int h = blockIdx.y;
+  int idx = blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= L * heads * headDim) return;
+  int d = idx % headDim;
+  int h = (idx / headDim) % heads;
+  int t = idx / (headDim * heads);
   int group = heads / kvHeads;
   int g = h / group;
-  const float* src = o + (((long long) g * L + t) * group + (h - g * group)) * headDim;
-  act_t* dst = att + ((long long) t * heads + h) * headDim;
-  for (int d = threadIdx.x; d < headDim; d += blockDim.x) dst[d] = act_store(src[d]);
+  att[idx] = act_store(o[(((long long) g * L + t) * group + (h - g * group)) * headDim + d]);
 }
 
 // ---- Decode-sized linear layers: y (n x out, fp32) (+)= x (n x in) . W^T, W (out x in) ---------
@@ -420,15 +451,14 @@ extern "C" __global__ void gemv(
 }
 
 // out[t][i] = silu(gate) * up, from the fused gate/up projection row [gate(ffn), up(ffn)].
-extern "C" __global__ void silu_mul(const float* gateUp, act_t* out, int ffn, long long total) {
-  for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
-       i += (long long) gridDim.x * blockDim.x) {
-    long long t = i / ffn;
-    int c = (int) (i - t * ffn);
-    float g = gateUp[t * 2 * ffn + c];
-    float u = gateUp[t * 2 * ffn + ffn + c];
-    out[i] = act_store(g / (1.0f + expf(-g)) * u);
-  }
+// Grid: (ceil(ffn / 256), tokens); block: 256.
+extern "C" __global__ void silu_mul(const float* gateUp, act_t* out, int ffn) {
+  int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= ffn) return;
+  long long t = blockIdx.y;
+  float g = gateUp[t * 2 * ffn + c];
+  float u = gateUp[t * 2 * ffn + ffn + c];
+  out[t * ffn + c] = act_store(g / (1.0f + expf(-g)) * u);
 }
 
 // out[r] = index of the largest logit of row r (the lowest index on ties, as the CPU sampler).
