@@ -63,6 +63,16 @@ class GenerateCommandTest {
   }
 
   @Test
+  void theCudaBackendWithoutAGpuFailsWithOneLine() {
+    org.junit.jupiter.api.Assumptions.assumeFalse(
+        new dev.baton.cuda.CudaBackend().available(), "this machine has a GPU");
+    String e = fails("generate", "-m", tiny.toString(), "--prompt-ids", "1,2", "--backend", "cuda");
+    assertThat(e).startsWith("error: no CUDA GPU support here").hasLineCount(1);
+    assertThat(fails("generate", "-m", tiny.toString(), "--prompt-ids", "1", "--device", "-1"))
+        .contains("--device must be >= 0");
+  }
+
+  @Test
   void jsonReportsTokensAndSpeeds() {
     JsonNode r =
         json(
