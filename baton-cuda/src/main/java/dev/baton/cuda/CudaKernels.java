@@ -38,7 +38,8 @@ public final class CudaKernels implements AutoCloseable {
           "scatter_attn",
           "silu_mul",
           "gemv",
-          "argmax");
+          "argmax_partial",
+          "argmax_final");
 
   static final String SOURCE = "kernels.cu";
 
@@ -54,6 +55,9 @@ public final class CudaKernels implements AutoCloseable {
 
   /** Most input rows the {@code gemv} kernel takes (GEMV_MAX_N in kernels.cu). */
   static final int GEMV_MAX_N = 8;
+
+  /** Slices per row of the two-pass argmax (ARGMAX_SPLITS in kernels.cu). */
+  static final int ARGMAX_SPLITS = 64;
 
   private static final int MAX_ARGS = 32;
 

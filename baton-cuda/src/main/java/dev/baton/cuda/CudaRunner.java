@@ -67,6 +67,7 @@ public final class CudaRunner implements ModelRunner {
   private long ropeCs;
   private long logits;
   private long ids;
+  private long argmaxPart; // per row: ARGMAX_SPLITS partial maxima (float), then their indices
   private long meta;
   private MemorySegment hostMeta; // page-locked
   private MemorySegment hostLogits; // page-locked
@@ -261,10 +262,11 @@ public final class CudaRunner implements ModelRunner {
   }
 
   /**
-   * Greedy decoding without moving logits: the argmax of each chunk's logits row, computed on the
-   * GPU ({@code -1} for chunks with {@code wantLogits == false}).
+   * The argmax of each chunk's logits row, computed on the GPU ({@code -1} for chunks with {@code
+   * wantLogits == false}).
    */
-  public int[] forwardGreedy(List<SeqChunk> batch) {
+  @Override
+  public int[] forwardArgmax(List<SeqChunk> batch) {
     Step s = run(batch, true);
     int[] out = new int[batch.size()];
     Arrays.fill(out, -1);
@@ -542,7 +544,18 @@ public final class CudaRunner implements ModelRunner {
       linear(w.output, xb, logits, m, vocab, dim, vocab, false);
       mark("final norm + logits gemm");
       if (greedy) {
-        kernels.launch("argmax", m, 1, 1024, 0, logits, vocab, ids);
+        long partI = argmaxPart + 4L * CudaKernels.ARGMAX_SPLITS * logitCapacity;
+        kernels.launch(
+            "argmax_partial",
+            CudaKernels.ARGMAX_SPLITS,
+            m,
+            256,
+            0,
+            logits,
+            vocab,
+            argmaxPart,
+            partI);
+        kernels.launch("argmax_final", m, 1, 32, 0, argmaxPart, partI, ids);
       }
     }
   }
@@ -624,10 +637,11 @@ public final class CudaRunner implements ModelRunner {
       ropeCs = driver.alloc(4L * c * cfg.headDim());
     }
     if (m > logitCapacity) {
-      freeAll(logits, ids);
+      freeAll(logits, ids, argmaxPart);
       logitCapacity = Math.max(m, 2 * logitCapacity);
       logits = driver.alloc(4L * logitCapacity * cfg.vocabSize());
       ids = driver.alloc(4L * logitCapacity);
+      argmaxPart = driver.alloc(8L * CudaKernels.ARGMAX_SPLITS * logitCapacity);
       if (hostLogits != null) {
         driver.freeHost(hostLogits);
       }
@@ -656,7 +670,8 @@ public final class CudaRunner implements ModelRunner {
   public void close() {
     device.makeCurrent();
     dropGraphs();
-    freeAll(x, xb, qkv, att, gateUp, hidden, ropeCs, logits, ids, meta, cublasWorkspace);
+    freeAll(
+        x, xb, qkv, att, gateUp, hidden, ropeCs, logits, ids, argmaxPart, meta, cublasWorkspace);
     prefill.close();
     cublas.close();
     kernels.close();

@@ -416,25 +416,42 @@ __device__ __forceinline__ void unpack(uint4 v, float* f) {
 }
 #endif
 
+// Each lane first issues GEMV_UNROLL independent 16-byte weight loads, then uses them: with one
+// load in flight per lane (the plain loop) the small projections (few rows, so few warps per SM)
+// reached a third of HBM bandwidth. Weights are read once, so they bypass L1 (__ldg).
+#define GEMV_UNROLL 4
 extern "C" __global__ void gemv(
     const act_t* w, const act_t* x, float* y, int n, int out, int in, int ldy, int accumulate) {
   int row = (int) ((blockIdx.x * (long long) blockDim.x + threadIdx.x) >> 5);
   int lane = threadIdx.x & 31;
   if (row >= out) return;
-  const act_t* wr = w + (long long) row * in;
+  const uint4* wr = (const uint4*) (w + (long long) row * in);
+  int chunks = in / ACT_VEC;
   float acc[GEMV_MAX_N];
 #pragma unroll
   for (int t = 0; t < GEMV_MAX_N; t++) acc[t] = 0.f;
-  for (int i = lane * ACT_VEC; i < in; i += 32 * ACT_VEC) {
-    float wf[ACT_VEC];
-    unpack(*(const uint4*) (wr + i), wf);
+  for (int c0 = lane; c0 < chunks; c0 += 32 * GEMV_UNROLL) {
+    uint4 wv[GEMV_UNROLL];
 #pragma unroll
-    for (int t = 0; t < GEMV_MAX_N; t++) {
-      if (t < n) {
-        float xf[ACT_VEC];
-        unpack(*(const uint4*) (x + (long long) t * in + i), xf);
+    for (int u = 0; u < GEMV_UNROLL; u++) {
+      int c = c0 + 32 * u;
+      if (c < chunks) wv[u] = __ldg(wr + c);
+    }
 #pragma unroll
-        for (int e = 0; e < ACT_VEC; e++) acc[t] += wf[e] * xf[e];
+    for (int u = 0; u < GEMV_UNROLL; u++) {
+      int c = c0 + 32 * u;
+      if (c < chunks) {
+        float wf[ACT_VEC];
+        unpack(wv[u], wf);
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) {
+          if (t < n) {
+            float xf[ACT_VEC];
+            unpack(__ldg((const uint4*) (x + (long long) t * in) + c), xf);
+#pragma unroll
+            for (int e = 0; e < ACT_VEC; e++) acc[t] += wf[e] * xf[e];
+          }
+        }
       }
     }
   }
@@ -461,34 +478,61 @@ extern "C" __global__ void silu_mul(const float* gateUp, act_t* out, int ffn) {
   out[t * ffn + c] = act_store(g / (1.0f + expf(-g)) * u);
 }
 
-// out[r] = index of the largest logit of row r (the lowest index on ties, as the CPU sampler).
-// Grid: rows; block: 1024.
-extern "C" __global__ void argmax(const float* logits, int vocab, int* out) {
-  __shared__ float bestV[1024];
-  __shared__ int bestI[1024];
-  const float* row = logits + (long long) blockIdx.x * vocab;
+// Argmax in two passes, so that a row of 128k logits is read by many SMs, not one block:
+// argmax_partial: the best (value, lowest index) of each of ARGMAX_SPLITS slices of row r, into
+// part[r][s]; argmax_final: the best of those, ties to the lowest index (as the CPU sampler).
+// Grids: (ARGMAX_SPLITS, rows) x 256 threads, then rows x 32 threads.
+#define ARGMAX_SPLITS 64
+__device__ __forceinline__ void better(float& v, int& i, float ov, int oi) {
+  if (ov > v || (ov == v && oi < i)) {
+    v = ov;
+    i = oi;
+  }
+}
+__device__ __forceinline__ void warp_argmax(float& v, int& i) {
+  for (int o = 16; o > 0; o >>= 1) {
+    float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    int oi = __shfl_xor_sync(0xffffffffu, i, o);
+    better(v, i, ov, oi);
+  }
+}
+extern "C" __global__ void argmax_partial(
+    const float* logits, int vocab, float* partV, int* partI) {
+  __shared__ float wv[8];
+  __shared__ int wi[8];
+  int r = blockIdx.y;
+  int slice = (vocab + ARGMAX_SPLITS - 1) / ARGMAX_SPLITS;
+  int from = blockIdx.x * slice;
+  int to = min(vocab, from + slice);
+  const float* row = logits + (long long) r * vocab;
   float v = NEG_INF;
   int idx = 0x7fffffff;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-    float x = row[i];
-    if (x > v) {
-      v = x;
-      idx = i;
-    }
+  for (int i = from + threadIdx.x; i < to; i += blockDim.x) better(v, idx, row[i], i);
+  warp_argmax(v, idx);
+  int lane = threadIdx.x & 31;
+  int warp = threadIdx.x >> 5;
+  if (lane == 0) {
+    wv[warp] = v;
+    wi[warp] = idx;
   }
-  bestV[threadIdx.x] = v;
-  bestI[threadIdx.x] = idx;
   __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) {
-      float ov = bestV[threadIdx.x + s];
-      int oi = bestI[threadIdx.x + s];
-      if (ov > bestV[threadIdx.x] || (ov == bestV[threadIdx.x] && oi < bestI[threadIdx.x])) {
-        bestV[threadIdx.x] = ov;
-        bestI[threadIdx.x] = oi;
-      }
+  if (warp == 0) {
+    v = lane < (blockDim.x >> 5) ? wv[lane] : NEG_INF;
+    idx = lane < (blockDim.x >> 5) ? wi[lane] : 0x7fffffff;
+    warp_argmax(v, idx);
+    if (lane == 0) {
+      partV[r * ARGMAX_SPLITS + blockIdx.x] = v;
+      partI[r * ARGMAX_SPLITS + blockIdx.x] = idx;
     }
-    __syncthreads();
   }
-  if (threadIdx.x == 0) out[blockIdx.x] = bestI[0] == 0x7fffffff ? 0 : bestI[0];
+}
+extern "C" __global__ void argmax_final(const float* partV, const int* partI, int* out) {
+  int r = blockIdx.x;
+  float v = NEG_INF;
+  int idx = 0x7fffffff;
+  for (int s = threadIdx.x; s < ARGMAX_SPLITS; s += 32) {
+    better(v, idx, partV[r * ARGMAX_SPLITS + s], partI[r * ARGMAX_SPLITS + s]);
+  }
+  warp_argmax(v, idx);
+  if (threadIdx.x == 0) out[r] = idx == 0x7fffffff ? 0 : idx;
 }

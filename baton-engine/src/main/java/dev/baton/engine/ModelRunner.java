@@ -24,6 +24,32 @@ public interface ModelRunner extends AutoCloseable {
    */
   List<float[]> forward(List<SeqChunk> batch);
 
+  /**
+   * Runs one step like {@link #forward} but returns, per chunk, the index of its logits row's
+   * largest value (lowest index on ties; -1 for chunks with {@code wantLogits == false}). For
+   * greedy requests: a runner whose logits live elsewhere (a GPU) overrides it to move one int per
+   * row instead of the row.
+   */
+  default int[] forwardArgmax(List<SeqChunk> batch) {
+    List<float[]> logits = forward(batch);
+    int[] out = new int[logits.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = logits.get(i) == null ? -1 : argmax(logits.get(i));
+    }
+    return out;
+  }
+
+  /** Index of the largest value, the lowest one on ties (NaN never wins). */
+  static int argmax(float[] logits) {
+    int best = 0;
+    for (int i = 1; i < logits.length; i++) {
+      if (logits[i] > logits[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
   /** Vocabulary size (length of every logits row). */
   int vocabSize();
 

@@ -132,7 +132,7 @@ public final class GpuBench {
     for (int s = 0; s < seqs; s++) {
       prefill.add(new SeqChunk(tables[s], 0, prompts[s], true));
     }
-    int[] next = gpu.forwardGreedy(prefill);
+    int[] next = gpu.forwardArgmax(prefill);
     int promptLength = prompts[0].length;
     long start = System.nanoTime();
     for (int i = 0; i < steps; i++) {
@@ -141,7 +141,7 @@ public final class GpuBench {
         step.add(new SeqChunk(tables[s], promptLength + i, new int[] {next[s]}, true));
       }
       if (greedy) {
-        next = gpu.forwardGreedy(step);
+        next = gpu.forwardArgmax(step);
       } else {
         List<float[]> logits = gpu.forward(step);
         for (int s = 0; s < seqs; s++) {

@@ -1,5 +1,6 @@
 package dev.baton.engine.sample;
 
+import dev.baton.engine.ModelRunner;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -48,13 +49,7 @@ public final class Sampler {
   }
 
   static int argmax(float[] logits) {
-    int best = 0;
-    for (int i = 1; i < logits.length; i++) {
-      if (logits[i] > logits[best]) {
-        best = i;
-      }
-    }
-    return best;
+    return ModelRunner.argmax(logits);
   }
 
   private void applyPenalties(float[] logits, int[] tokens, int promptLen, int numTokens) {

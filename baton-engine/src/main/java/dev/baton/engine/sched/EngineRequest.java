@@ -86,6 +86,14 @@ public final class EngineRequest {
     return sampler;
   }
 
+  /**
+   * Whether the next token is the plain argmax of the logits: a greedy sampler with nothing else
+   * applied, no logprobs to report, and no stop tokens to mask for {@code min_tokens}.
+   */
+  boolean nextTokenIsArgmax() {
+    return sampler.argmaxOnly() && options.logprobs() < 0 && numOutput() >= options.minTokens();
+  }
+
   Detokenizer detokenizer() {
     return detokenizer;
   }

@@ -207,15 +207,22 @@ public final class Scheduler {
         decode += s.numTokens;
       }
     }
+    boolean argmaxOnly = true;
+    for (Scheduled s : batch) {
+      argmaxOnly &= !s.wantLogits || s.request.nextTokenIsArgmax();
+    }
     connector.beforeForward(stepSeqs);
-    List<float[]> logits = runner.forward(chunks);
+    List<float[]> logits = argmaxOnly ? null : runner.forward(chunks);
+    int[] argmax = argmaxOnly ? runner.forwardArgmax(chunks) : null;
     connector.afterForward(stepSeqs);
     for (int i = 0; i < batch.size(); i++) {
       Scheduled s = batch.get(i);
       EngineRequest r = s.request;
       r.numComputed += s.numTokens;
       cacheFullBlocks(r);
-      if (s.wantLogits) {
+      if (s.wantLogits && argmax != null) {
+        emitToken(r, argmax[i], null);
+      } else if (s.wantLogits) {
         emitToken(r, logits.get(i));
       }
     }
@@ -484,7 +491,11 @@ public final class Scheduler {
 
   private void emitToken(EngineRequest r, float[] logits) {
     float[] raw = OutputProcessor.beforeSampling(r, logits);
-    int token = r.sampler().sample(logits, r.tokens, r.promptLen(), r.numTokens);
+    emitToken(r, r.sampler().sample(logits, r.tokens, r.promptLen(), r.numTokens), raw);
+  }
+
+  /** Appends {@code token}; {@code raw} holds the unmasked logits when logprobs are asked for. */
+  private void emitToken(EngineRequest r, int token, float[] raw) {
     r.append(token);
     long now = System.nanoTime();
     if (r.firstTokenNanos == 0) {

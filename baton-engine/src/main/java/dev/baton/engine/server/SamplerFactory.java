@@ -25,6 +25,13 @@ public interface SamplerFactory {
               (float) s.presencePenalty(),
               (float) s.frequencyPenalty(),
               Set.of());
+      if (s.logitBias().isEmpty()
+          && p.isGreedy()
+          && p.repetitionPenalty() == 1f
+          && p.presencePenalty() == 0f
+          && p.frequencyPenalty() == 0f) {
+        return TokenSampler.argmax();
+      }
       TokenSampler sampler = new Sampler(p)::sample;
       if (s.logitBias().isEmpty()) {
         return sampler;

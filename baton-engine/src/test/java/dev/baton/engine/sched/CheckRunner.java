@@ -19,6 +19,7 @@ final class CheckRunner implements ModelRunner {
 
   private final KvBlockPool pool;
   int forwardCalls;
+  int argmaxCalls;
   long tokensComputed;
 
   CheckRunner(int numBlocks, int blockSize) {
@@ -77,6 +78,12 @@ final class CheckRunner implements ModelRunner {
 
   private long slot(int[] table, int pos, int bs) {
     return pool.runOffset(table[pos / bs], 0, 0, 0) + (long) (pos % bs) * Float.BYTES;
+  }
+
+  @Override
+  public int[] forwardArgmax(List<SeqChunk> batch) {
+    argmaxCalls++;
+    return ModelRunner.super.forwardArgmax(batch);
   }
 
   @Override

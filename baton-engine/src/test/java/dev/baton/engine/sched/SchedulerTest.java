@@ -106,6 +106,31 @@ class SchedulerTest {
   }
 
   @Test
+  void greedyRequestsTakeTheArgmaxFromTheRunnerAndMixedBatchesTheLogits() {
+    Scheduler s = scheduler(64, 512, 8, true);
+    int[] p = prompt(new Random(5), 9);
+    EngineRequest plain =
+        new EngineRequest(
+            "plain", p, RequestOptions.of(6, Set.of()), TokenSampler.argmax(), LETTERS);
+    s.add(plain);
+    drain(s);
+    assertThat(outcome(plain).tokenArray()).containsExactly(CheckRunner.expectedOutput(p, 6));
+    assertThat(runner.argmaxCalls).as("every step of a greedy request").isEqualTo(6);
+    // A request whose sampler needs the logits (here: a lambda) makes the whole step hand them
+    // over.
+    int calls = runner.argmaxCalls;
+    EngineRequest a =
+        new EngineRequest("a", p, RequestOptions.of(6, Set.of()), TokenSampler.argmax(), LETTERS);
+    EngineRequest b = request("b", p, 6);
+    s.add(a);
+    s.add(b);
+    drain(s);
+    assertThat(outcome(a).tokenArray()).containsExactly(CheckRunner.expectedOutput(p, 6));
+    assertThat(outcome(b).tokenArray()).containsExactly(CheckRunner.expectedOutput(p, 6));
+    assertThat(runner.argmaxCalls).isEqualTo(calls);
+  }
+
+  @Test
   void singleRequestGeneratesTheReferenceTokens() {
     Scheduler s = scheduler(64, 512, 8, true);
     int[] p = prompt(new Random(1), 10);
