@@ -459,6 +459,7 @@ public final class CudaRunner implements ModelRunner {
     float eps = cfg.rmsEps();
     float scale = (float) (1.0 / Math.sqrt(hd));
     int neox = cfg.ropeStyle() == LlamaConfig.RopeStyle.NEOX ? 1 : 0;
+    int longTokens = longChunks.stream().mapToInt(LongChunk::tokens).sum();
     kernels.launch("rope_table", n, 1, 64, 0, meta + 4 * oPos, w.invFreq, ropeCs, hd / 2);
     kernels.launch("embed", n, 1, 256, 0, w.embedding, meta + 4 * oTok, x, dim);
     mark("embed");
@@ -492,26 +493,28 @@ public final class CudaRunner implements ModelRunner {
           eps,
           neox);
       mark("qkv_prep (bias, norm, rope, KV store)");
-      kernels.launch(
-          "attention",
-          n,
-          cfg.kvHeads(),
-          CudaKernels.ATTENTION_THREADS,
-          attShared,
-          qkv,
-          qkvDim,
-          kv.base,
-          att,
-          meta + 4 * oLen,
-          meta + 4 * oStart,
-          meta + 4 * oTables,
-          li,
-          cfg.layers(),
-          cfg.heads(),
-          cfg.kvHeads(),
-          hd,
-          bs,
-          scale);
+      if (longTokens < n) { // else every token of the slice attends on the GEMM path below
+        kernels.launch(
+            "attention",
+            n,
+            cfg.kvHeads(),
+            CudaKernels.ATTENTION_THREADS,
+            attShared,
+            qkv,
+            qkvDim,
+            kv.base,
+            att,
+            meta + 4 * oLen,
+            meta + 4 * oStart,
+            meta + 4 * oTables,
+            li,
+            cfg.layers(),
+            cfg.heads(),
+            cfg.kvHeads(),
+            hd,
+            bs,
+            scale);
+      }
       mark("attention");
       for (LongChunk c : longChunks) {
         prefill.run(
@@ -591,6 +594,9 @@ public final class CudaRunner implements ModelRunner {
    * kernel (default) or cuBLAS (for measuring the difference).
    */
   public void useGemv(boolean on) {
+    if (on != useGemv) {
+      dropGraphs(); // recorded graphs hold the other choice's launches
+    }
     useGemv = on;
   }
 
@@ -598,7 +604,19 @@ public final class CudaRunner implements ModelRunner {
   private void linear(long w, long x, long y, int n, int out, int in, int ldy, boolean accumulate) {
     if (useGemv && n <= CudaKernels.GEMV_MAX_N && in % (16 / actBytes) == 0) {
       kernels.launch(
-          "gemv", (out + 7) / 8, 1, 256, 0, w, x, y, n, out, in, ldy, accumulate ? 1 : 0);
+          "gemv",
+          out,
+          1,
+          CudaKernels.GEMV_THREADS,
+          0,
+          w,
+          x,
+          y,
+          n,
+          out,
+          in,
+          ldy,
+          accumulate ? 1 : 0);
     } else {
       cublas.linear(w, x, y, n, out, in, actType, ldy, accumulate);
     }

@@ -17,7 +17,11 @@ final class PrefillAttention implements AutoCloseable {
 
   static final long MAX_SCORE_BYTES = 2L << 30;
 
-  /** Longest context: the softmax keeps a row in the 48 KB of shared memory a block gets. */
+  /**
+   * Longest context sent to the GEMM path (longer ones attend in the paged kernel): the bound dates
+   * from a softmax that held a row in shared memory; the warp-per-row softmax has none, but longer
+   * contexts are not yet measured there.
+   */
   static final int MAX_CONTEXT = 12 * 1024;
 
   /** Queries per tile of a long chunk (each tile attends only as far as its last query). */
@@ -144,18 +148,20 @@ final class PrefillAttention implements AutoCloseable {
           kvHeads,
           precision.cudaType);
       mark.accept("prefill attention: S = QK^T gemm");
+      int softmaxRows = kvHeads * tileRows;
       kernels.launch(
           "causal_softmax",
-          kvHeads * tileRows,
+          (softmaxRows + 7) / 8,
           1,
           256,
-          4 * tileCtx,
+          0,
           scores,
           probs,
           tileCtx,
           group,
           len,
-          start + t0);
+          start + t0,
+          softmaxRows);
       mark.accept("prefill attention: causal softmax");
       // O_g[tile] (tileRows x hd) = P_g (tileRows x tileCtx) . V_g[0..tileCtx) (tileCtx x hd)
       cublas.stridedBatched(
