@@ -174,9 +174,9 @@ public final class Cublas implements AutoCloseable {
   }
 
   /**
-   * {@code batch} column-major products {@code C_i (m x n, fp32) = op(A_i) . op(B_i)}, {@code A_i =
-   * a + i * strideA} elements and likewise for B, C; A and B have type {@code inType}. {@code
-   * transA}/{@code transB}: whether op transposes.
+   * {@code batch} column-major products {@code C_i (m x n) = op(A_i) . op(B_i)}, {@code A_i = a + i
+   * * strideA} elements and likewise for B, C; A and B have type {@code inType}, C {@code outType}
+   * (fp32 accumulation either way). {@code transA}/{@code transB}: whether op transposes.
    */
   public void stridedBatched(
       boolean transA,
@@ -194,7 +194,8 @@ public final class Cublas implements AutoCloseable {
       int ldc,
       long strideC,
       int batch,
-      int inType) {
+      int inType,
+      int outType) {
     int compute = inType == R_32F ? COMPUTE_32F_PEDANTIC : COMPUTE_32F;
     int r;
     try {
@@ -218,7 +219,7 @@ public final class Cublas implements AutoCloseable {
                   strideB,
                   zero,
                   c,
-                  R_32F,
+                  outType,
                   ldc,
                   strideC,
                   batch,

@@ -35,9 +35,11 @@ public final class CudaKernels implements AutoCloseable {
           "gather_kv",
           "pack_q",
           "causal_softmax",
+          "causal_softmax_h",
           "scatter_attn",
           "silu_mul",
           "gemv",
+          "copy_f4",
           "argmax_partial",
           "argmax_final");
 
@@ -55,9 +57,6 @@ public final class CudaKernels implements AutoCloseable {
 
   /** Most input rows the {@code gemv} kernel takes (GEMV_MAX_N in kernels.cu). */
   static final int GEMV_MAX_N = 8;
-
-  /** Threads per block of the {@code gemv} kernel, one block per output row (GEMV_THREADS). */
-  static final int GEMV_THREADS = 128;
 
   /** Slices per row of the two-pass argmax (ARGMAX_SPLITS in kernels.cu). */
   static final int ARGMAX_SPLITS = 64;

@@ -51,7 +51,7 @@ public final class CudaRunner implements ModelRunner {
   private final long cublasWorkspace;
   private final java.util.Map<Long, MemorySegment> graphs = new java.util.HashMap<>();
   private boolean useGraphs = true;
-  private boolean useGemv = true;
+  private boolean useGemv = false;
   private final int qkvDim;
 
   // Step buffers on the GPU, grown on demand.
@@ -590,8 +590,8 @@ public final class CudaRunner implements ModelRunner {
   }
 
   /**
-   * Whether inputs of at most {@link CudaKernels#GEMV_MAX_N} rows go through the {@code gemv}
-   * kernel (default) or cuBLAS (for measuring the difference).
+   * Whether inputs of at most {@link CudaKernels#GEMV_MAX_N} rows go through Baton's {@code gemv}
+   * kernel or cuBLAS (default: cuBLAS reads the weights up to twice as fast, GemvProbe).
    */
   public void useGemv(boolean on) {
     if (on != useGemv) {
@@ -600,7 +600,7 @@ public final class CudaRunner implements ModelRunner {
     useGemv = on;
   }
 
-  /** {@code y (n x out) (+)= x (n x in) . W^T}: the gemv kernel for decode sizes, else cuBLAS. */
+  /** {@code y (n x out) (+)= x (n x in) . W^T}: cuBLAS (or the gemv kernel when asked). */
   private void linear(long w, long x, long y, int n, int out, int in, int ldy, boolean accumulate) {
     if (useGemv && n <= CudaKernels.GEMV_MAX_N && in % (16 / actBytes) == 0) {
       kernels.launch(

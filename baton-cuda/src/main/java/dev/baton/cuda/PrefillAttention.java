@@ -146,11 +146,12 @@ final class PrefillAttention implements AutoCloseable {
           tileCtx,
           (long) tileRows * tileCtx,
           kvHeads,
-          precision.cudaType);
+          precision.cudaType,
+          scoreType());
       mark.accept("prefill attention: S = QK^T gemm");
       int softmaxRows = kvHeads * tileRows;
       kernels.launch(
-          "causal_softmax",
+          precision == Precision.F16 ? "causal_softmax_h" : "causal_softmax",
           (softmaxRows + 7) / 8,
           1,
           256,
@@ -180,12 +181,22 @@ final class PrefillAttention implements AutoCloseable {
           hd,
           (long) rows * hd,
           kvHeads,
-          precision.cudaType);
+          precision.cudaType,
+          Cublas.R_32F);
       mark.accept("prefill attention: O = PV gemm");
     }
     kernels.launch(
         "scatter_attn", (elements + 255) / 256, 1, 256, 0, out, att, tokens, heads, kvHeads, hd);
     mark.accept("prefill attention: scatter");
+  }
+
+  /**
+   * Scores are half precision when the activations are (as HF's eager attention in fp16: half the
+   * bytes of the largest tensors here); bf16 would lose too many digits, so bf16 and fp32 keep
+   * fp32.
+   */
+  private int scoreType() {
+    return precision == Precision.F16 ? Cublas.R_16F : Cublas.R_32F;
   }
 
   private void ensure(long kv, long q, long s) {
@@ -205,7 +216,7 @@ final class PrefillAttention implements AutoCloseable {
     if (s > scoreElems) {
       free(scores, probs);
       scoreElems = s;
-      scores = driver.alloc(4 * s);
+      scores = driver.alloc((precision == Precision.F16 ? 2 : 4) * s);
       probs = driver.alloc(b * s);
     }
   }

@@ -354,20 +354,24 @@ extern "C" __global__ void pack_q(
 // One warp per row, no block barriers: an online max/sum in one read, then a second read (from L2)
 // that writes. Measured on an H200 (ncu, 2048-token prefill): a block of 256 per row with the row
 // in shared memory and two block reductions moved 0.95 TB/s.
+// Scores fp32 (causal_softmax) or IEEE half (causal_softmax_h).
 // Grid: ceil(rows / 8); block: 256.
-extern "C" __global__ void causal_softmax(
-    const float* s, act_t* p, int ctx, int group, int L, int start, int rows) {
+__device__ __forceinline__ float score_load(float v) { return v; }
+__device__ __forceinline__ float score_load(f16_t v) { return f16_to_f32(v); }
+template <typename S>
+__device__ __forceinline__ void causal_softmax_rows(
+    const S* s, act_t* p, int ctx, int group, int L, int start, int rows) {
   int lane = threadIdx.x & 31;
   long long r = (long long) blockIdx.x * 8 + (threadIdx.x >> 5);
   if (r >= rows) return;
   int t = (int) ((r % ((long long) group * L)) / group);
   int valid = start + t + 1;
-  const float* row = s + r * ctx;
+  const S* row = s + r * ctx;
   act_t* out = p + r * ctx;
   float m = NEG_INF;
   float sum = 0.f;
   for (int c = lane; c < valid; c += 32) {
-    float v = row[c];
+    float v = score_load(row[c]);
     if (v > m) {
       sum = sum * expf(m - v) + 1.f;
       m = v;
@@ -384,8 +388,17 @@ extern "C" __global__ void causal_softmax(
   }
   float inv = 1.0f / sum;
   for (int c = lane; c < ctx; c += 32) {
-    out[c] = act_store(c < valid ? expf(row[c] - m) * inv : 0.f);
+    out[c] = act_store(c < valid ? expf(score_load(row[c]) - m) * inv : 0.f);
   }
+}
+
+extern "C" __global__ void causal_softmax(
+    const float* s, act_t* p, int ctx, int group, int L, int start, int rows) {
+  causal_softmax_rows(s, p, ctx, group, L, start, rows);
+}
+extern "C" __global__ void causal_softmax_h(
+    const f16_t* s, act_t* p, int ctx, int group, int L, int start, int rows) {
+  causal_softmax_rows(s, p, ctx, group, L, start, rows);
 }
 
 // att[t][(g * group + h) * headDim + d] = o[g][t * group + h][d]. One thread per element.
@@ -404,7 +417,6 @@ extern "C" __global__ void scatter_attn(
 // ---- Decode-sized linear layers: y (n x out, fp32) (+)= x (n x in) . W^T, W (out x in) ---------
 // 16-byte loads of W, all n <= GEMV_MAX_N inputs at once, so W is read once (cuBLAS's GEMM
 // kernels read it once per tile of inputs). Needs in to be a multiple of ACT_VEC.
-// Grid: out; block: GEMV_THREADS.
 #define GEMV_MAX_N 8
 #ifdef ACT_F32
 #define ACT_VEC 4
@@ -422,31 +434,24 @@ __device__ __forceinline__ void unpack(uint4 v, float* f) {
 }
 #endif
 
-// One block of GEMV_THREADS per output row, each thread issuing up to GEMV_UNROLL independent
-// 16-byte weight loads before using them. Measured on an H200 (ncu): one warp per row reached
-// 1.3 TB/s, because the small projections (2-3k rows) left most warps idle; a whole block per row
-// keeps every SM's load queue full. Weights are read once, so they bypass L1 (__ldg).
-#define GEMV_UNROLL 4
-#define GEMV_THREADS 128
-extern "C" __global__ void gemv(
-    const act_t* w, const act_t* x, float* y, int n, int out, int in, int ldy, int accumulate) {
-  __shared__ float part[GEMV_MAX_N][GEMV_THREADS / 32];
-  int row = blockIdx.x;
-  const uint4* wr = (const uint4*) (w + (long long) row * in);
-  int chunks = in / ACT_VEC;
-  float acc[GEMV_MAX_N];
+// One warp per output row; each lane issues U independent 16-byte weight loads before using them
+// (weights are read once, so they bypass L1). Grid: ceil(out / 8); block: 256.
+// Measured on an H200 by GemvProbe (f16, one row): cuBLAS reads the 1B model's projections at
+// 1.4-4.2 TB/s, this kernel at 1.2-2.3 TB/s (U = 8 and a block per row were slower still), so the
+// runner uses cuBLAS; the kernel stays for the side-by-side (GpuBench decode_1_gemv).
+template <int U, int STRIDE>
+__device__ __forceinline__ void gemv_part(
+    const uint4* wr, const act_t* x, int n, int in, int chunks, int first, float* acc) {
+  for (int c0 = first; c0 < chunks; c0 += STRIDE * U) {
+    uint4 wv[U];
 #pragma unroll
-  for (int t = 0; t < GEMV_MAX_N; t++) acc[t] = 0.f;
-  for (int c0 = threadIdx.x; c0 < chunks; c0 += GEMV_THREADS * GEMV_UNROLL) {
-    uint4 wv[GEMV_UNROLL];
-#pragma unroll
-    for (int u = 0; u < GEMV_UNROLL; u++) {
-      int c = c0 + GEMV_THREADS * u;
+    for (int u = 0; u < U; u++) {
+      int c = c0 + STRIDE * u;
       if (c < chunks) wv[u] = __ldg(wr + c);
     }
 #pragma unroll
-    for (int u = 0; u < GEMV_UNROLL; u++) {
-      int c = c0 + GEMV_THREADS * u;
+    for (int u = 0; u < U; u++) {
+      int c = c0 + STRIDE * u;
       if (c < chunks) {
         float wf[ACT_VEC];
         unpack(wv[u], wf);
@@ -462,23 +467,39 @@ extern "C" __global__ void gemv(
       }
     }
   }
+}
+template <int U>
+__device__ __forceinline__ void gemv_warp(
+    const act_t* w, const act_t* x, float* y, int n, int out, int in, int ldy, int accumulate) {
+  int row = (int) ((blockIdx.x * (long long) blockDim.x + threadIdx.x) >> 5);
   int lane = threadIdx.x & 31;
-  int warp = threadIdx.x >> 5;
+  if (row >= out) return;
+  float acc[GEMV_MAX_N];
+#pragma unroll
+  for (int t = 0; t < GEMV_MAX_N; t++) acc[t] = 0.f;
+  gemv_part<U, 32>(
+      (const uint4*) (w + (long long) row * in), x, n, in, in / ACT_VEC, lane, acc);
 #pragma unroll
   for (int t = 0; t < GEMV_MAX_N; t++) {
     if (t < n) {
       float v = warp_sum(acc[t]);
-      if (lane == 0) part[t][warp] = v;
+      if (lane == 0) {
+        float* dst = y + (long long) t * ldy + row;
+        *dst = accumulate ? *dst + v : v;
+      }
     }
   }
-  __syncthreads();
-  if (threadIdx.x < n) {
-    int t = threadIdx.x;
-    float v = 0.f;
-#pragma unroll
-    for (int k = 0; k < GEMV_THREADS / 32; k++) v += part[t][k];
-    float* dst = y + (long long) t * ldy + row;
-    *dst = accumulate ? *dst + v : v;
+}
+extern "C" __global__ void gemv(
+    const act_t* w, const act_t* x, float* y, int n, int out, int in, int ldy, int accumulate) {
+  gemv_warp<4>(w, x, y, n, out, in, ldy, accumulate);
+}
+
+// b[i] = a[i] for n float4s: the device's copy bandwidth, the ceiling GemvProbe compares with.
+extern "C" __global__ void copy_f4(const uint4* a, uint4* b, long long n) {
+  for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n;
+       i += (long long) gridDim.x * blockDim.x) {
+    b[i] = __ldg(a + i);
   }
 }
 

@@ -18,9 +18,10 @@ import java.util.Map;
 import java.util.stream.IntStream;
 
 /**
- * Speed of the CUDA runner on one model: single-stream decode, batch-32 decode (logits to the host,
- * as the scheduler uses it, and argmax on the GPU), and a 2048-token prefill. Every step waits for
- * the GPU (its result is copied back), so wall time is GPU time plus the host's share.
+ * Speed of the CUDA runner on one model: single-stream and batch-32 decode (argmax on the GPU, as
+ * the scheduler asks for greedy requests; and logits to the host, as for sampled ones), and a
+ * 2048-token prefill. Every step waits for the GPU (its result is copied back), so wall time is GPU
+ * time plus the host's share.
  */
 public final class GpuBench {
 
@@ -61,14 +62,17 @@ public final class GpuBench {
         decode(gpu, tables, prompts, 1, 8, true);
         decode(gpu, tables, prompts, batch, 8, true);
         gpu.useGraphs(false);
-        out.put("decode_1_no_graph_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
+        out.put(
+            "decode_1_argmax_no_graph_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, true));
         out.put(
             "decode_32_argmax_no_graph_tok_s",
             decode(gpu, tables, prompts, batch, decodeSteps, true));
         gpu.useGraphs(true);
-        gpu.useGemv(false);
-        out.put("decode_1_cublas_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
         gpu.useGemv(true);
+        out.put(
+            "decode_1_argmax_gemv_kernel_tok_s",
+            decode(gpu, tables, prompts, 1, decodeSteps, true));
+        gpu.useGemv(false);
         out.put("decode_1_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
         out.put("decode_1_argmax_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, true));
         out.put("decode_32_tok_s", decode(gpu, tables, prompts, batch, decodeSteps, false));
