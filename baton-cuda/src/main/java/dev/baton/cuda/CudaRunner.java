@@ -604,19 +604,7 @@ public final class CudaRunner implements ModelRunner {
   private void linear(long w, long x, long y, int n, int out, int in, int ldy, boolean accumulate) {
     if (useGemv && n <= CudaKernels.GEMV_MAX_N && in % (16 / actBytes) == 0) {
       kernels.launch(
-          "gemv",
-          out,
-          1,
-          CudaKernels.GEMV_THREADS,
-          0,
-          w,
-          x,
-          y,
-          n,
-          out,
-          in,
-          ldy,
-          accumulate ? 1 : 0);
+          "gemv", (out + 7) / 8, 1, 256, 0, w, x, y, n, out, in, ldy, accumulate ? 1 : 0);
     } else {
       cublas.linear(w, x, y, n, out, in, actType, ldy, accumulate);
     }
