@@ -32,6 +32,8 @@ public final class CudaKernels implements AutoCloseable {
           "rmsnorm",
           "qkv_prep",
           "attention",
+          "attention_split",
+          "attention_combine",
           "gather_kv",
           "pack_q",
           "causal_softmax",
@@ -54,6 +56,15 @@ public final class CudaKernels implements AutoCloseable {
   static final int ATTENTION_MAX_GROUP = 8;
 
   static final int ATTENTION_MAX_WIDTH = 1024;
+
+  /** Context slices per token of {@code attention_split} (ATT_SPLITS in kernels.cu). */
+  static final int ATTENTION_SPLITS = 32;
+
+  /** Largest head dim {@code attention_split} takes (32 x ATT_DPL). */
+  static final int ATTENTION_SPLIT_MAX_HEAD_DIM = 128;
+
+  /** Most tokens of a step that attend through {@code attention_split}: decode-sized steps. */
+  static final int ATTENTION_SPLIT_MAX_TOKENS = 64;
 
   /** Most input rows the {@code gemv} kernel takes (GEMV_MAX_N in kernels.cu). */
   static final int GEMV_MAX_N = 8;

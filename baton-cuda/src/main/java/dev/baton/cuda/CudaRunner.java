@@ -52,6 +52,7 @@ public final class CudaRunner implements ModelRunner {
   private final java.util.Map<Long, MemorySegment> graphs = new java.util.HashMap<>();
   private boolean useGraphs = true;
   private boolean useGemv = false;
+  private boolean useSplitAttention = true;
   private final int qkvDim;
 
   // Step buffers on the GPU, grown on demand.
@@ -68,6 +69,7 @@ public final class CudaRunner implements ModelRunner {
   private long logits;
   private long ids;
   private long argmaxPart; // per row: ARGMAX_SPLITS partial maxima (float), then their indices
+  private long attnPart; // attention_split's per-slice results, for ATTENTION_SPLIT_MAX_TOKENS
   private long meta;
   private MemorySegment hostMeta; // page-locked
   private MemorySegment hostLogits; // page-locked
@@ -493,7 +495,40 @@ public final class CudaRunner implements ModelRunner {
           eps,
           neox);
       mark("qkv_prep (bias, norm, rope, KV store)");
-      if (longTokens < n) { // else every token of the slice attends on the GEMM path below
+      if (longTokens < n && splitAttention(n)) {
+        kernels.launch(
+            "attention_split",
+            n,
+            cfg.kvHeads() * CudaKernels.ATTENTION_SPLITS,
+            128,
+            0,
+            qkv,
+            qkvDim,
+            kv.base,
+            attnPart,
+            meta + 4 * oLen,
+            meta + 4 * oStart,
+            meta + 4 * oTables,
+            li,
+            cfg.layers(),
+            cfg.heads(),
+            cfg.kvHeads(),
+            hd,
+            bs,
+            scale);
+        kernels.launch(
+            "attention_combine",
+            n,
+            cfg.heads(),
+            (hd + 31) / 32 * 32,
+            0,
+            attnPart,
+            att,
+            meta + 4 * oLen,
+            cfg.heads(),
+            cfg.kvHeads(),
+            hd);
+      } else if (longTokens < n) { // else every token attends on the GEMM path below
         kernels.launch(
             "attention",
             n,
@@ -610,6 +645,24 @@ public final class CudaRunner implements ModelRunner {
     }
   }
 
+  /** Decode-sized steps attend through the context-split kernels (unless switched off). */
+  private boolean splitAttention(int n) {
+    return useSplitAttention
+        && n <= CudaKernels.ATTENTION_SPLIT_MAX_TOKENS
+        && cfg.headDim() <= CudaKernels.ATTENTION_SPLIT_MAX_HEAD_DIM;
+  }
+
+  /**
+   * Whether decode-sized steps attend through {@code attention_split} + {@code attention_combine}
+   * (default) or the one-block-per-KV-head {@code attention} kernel (for measuring the difference).
+   */
+  public void useSplitAttention(boolean on) {
+    if (on != useSplitAttention) {
+      dropGraphs();
+    }
+    useSplitAttention = on;
+  }
+
   /**
    * Whether decode steps replay a recorded CUDA graph (default) or launch every kernel and GEMM
    * from the host (for measuring the difference).
@@ -629,6 +682,15 @@ public final class CudaRunner implements ModelRunner {
   private void ensureCapacity(int n, int m, long metaInts) {
     if (n > capacity || m > logitCapacity || metaInts > metaCapacity) {
       dropGraphs();
+    }
+    if (attnPart == 0) {
+      attnPart =
+          driver.alloc(
+              4L
+                  * CudaKernels.ATTENTION_SPLIT_MAX_TOKENS
+                  * cfg.heads()
+                  * CudaKernels.ATTENTION_SPLITS
+                  * (cfg.headDim() + 2));
     }
     if (n > capacity) {
       freeAll(x, xb, qkv, att, gateUp, hidden, ropeCs);
@@ -677,7 +739,19 @@ public final class CudaRunner implements ModelRunner {
     device.makeCurrent();
     dropGraphs();
     freeAll(
-        x, xb, qkv, att, gateUp, hidden, ropeCs, logits, ids, argmaxPart, meta, cublasWorkspace);
+        x,
+        xb,
+        qkv,
+        att,
+        gateUp,
+        hidden,
+        ropeCs,
+        logits,
+        ids,
+        argmaxPart,
+        attnPart,
+        meta,
+        cublasWorkspace);
     prefill.close();
     cublas.close();
     kernels.close();

@@ -313,6 +313,153 @@ extern "C" __global__ void attention(
   }
 }
 
+// ---- Decode-sized steps: attention split over the context (flash-decoding) ------------------
+// The kernel above gives one block per (token, kv head): 8 blocks for a single sequence, each
+// walking its whole context. Here the context of each token is cut into up to ATT_SPLITS slices of
+// at least ATT_SPLIT_MIN positions; a block of 4 warps attends one slice (a warp per position,
+// ATT_DPL head dims per lane) and leaves per head (max, sum, unnormalised output) in `part`;
+// attention_combine merges the slices. The grid is fixed (ATT_SPLITS slices whatever the lengths)
+// so a recorded CUDA graph stays valid as sequences grow; slices past a token's end stay empty.
+// Needs headDim <= 32 * ATT_DPL and group <= ATT_MAX_GROUP.
+#define ATT_SPLITS 32
+#define ATT_SPLIT_MIN 64
+#define ATT_DPL 4
+// Grid: (tokens, kvHeads * ATT_SPLITS); block: 128.
+extern "C" __global__ void attention_split(
+    const float* qkv, int qkvStride, const kv_t* kv, float* part, const int* seqLen,
+    const int* tableStart, const int* tables, int layer, int layers, int heads, int kvHeads,
+    int headDim, int blockSize, float scale) {
+  __shared__ float wm[4][ATT_MAX_GROUP];
+  __shared__ float wl[4][ATT_MAX_GROUP];
+  __shared__ float wacc[4][ATT_MAX_GROUP][32 * ATT_DPL];
+  int t = blockIdx.x;
+  int g = blockIdx.y / ATT_SPLITS;
+  int s = blockIdx.y - g * ATT_SPLITS;
+  int len = seqLen[t];
+  if (len == 0) return;  // this token's chunk runs on the GEMM path (PrefillAttention)
+  int group = heads / kvHeads;
+  int rec = headDim + 2;
+  float* dst = part + (((long long) t * kvHeads + g) * ATT_SPLITS + s) * group * rec;
+  int chunk = max(ATT_SPLIT_MIN, (len + ATT_SPLITS - 1) / ATT_SPLITS);
+  int from = s * chunk;
+  int to = min(len, from + chunk);
+  if (from >= to) {
+    if (threadIdx.x < group) dst[threadIdx.x * rec] = NEG_INF;
+    return;
+  }
+  int warp = threadIdx.x >> 5;
+  int lane = threadIdx.x & 31;
+  const float* q = qkv + (long long) t * qkvStride + g * group * headDim;
+  float qr[ATT_MAX_GROUP][ATT_DPL];
+  float m[ATT_MAX_GROUP];
+  float l[ATT_MAX_GROUP];
+  float acc[ATT_MAX_GROUP][ATT_DPL];
+#pragma unroll
+  for (int h = 0; h < ATT_MAX_GROUP; h++) {
+    m[h] = NEG_INF;
+    l[h] = 0.f;
+#pragma unroll
+    for (int k = 0; k < ATT_DPL; k++) {
+      int d = lane + 32 * k;
+      qr[h][k] = h < group && d < headDim ? q[h * headDim + d] * scale : 0.f;
+      acc[h][k] = 0.f;
+    }
+  }
+  const int* table = tables + tableStart[t];
+  long long blockElems = (long long) layers * 2 * kvHeads * blockSize * headDim;
+  long long vDelta = (long long) kvHeads * blockSize * headDim;
+#pragma unroll 2
+  for (int p = from + warp; p < to; p += 4) {
+    long long off = table[p / blockSize] * blockElems
+        + ((((long long) layer * 2) * kvHeads + g) * blockSize + p % blockSize) * headDim;
+    float kf[ATT_DPL];
+    float vf[ATT_DPL];
+#pragma unroll
+    for (int k = 0; k < ATT_DPL; k++) {
+      int d = lane + 32 * k;
+      kf[k] = d < headDim ? kv_load(kv[off + d]) : 0.f;
+      vf[k] = d < headDim ? kv_load(kv[off + vDelta + d]) : 0.f;
+    }
+#pragma unroll
+    for (int h = 0; h < ATT_MAX_GROUP; h++) {
+      if (h < group) {
+        float sc = 0.f;
+#pragma unroll
+        for (int k = 0; k < ATT_DPL; k++) sc += qr[h][k] * kf[k];
+        sc = warp_sum(sc);
+        float nm = fmaxf(m[h], sc);
+        float c = expf(m[h] - nm);
+        float e = expf(sc - nm);
+        l[h] = l[h] * c + e;
+#pragma unroll
+        for (int k = 0; k < ATT_DPL; k++) acc[h][k] = acc[h][k] * c + e * vf[k];
+        m[h] = nm;
+      }
+    }
+  }
+#pragma unroll
+  for (int h = 0; h < ATT_MAX_GROUP; h++) {
+    if (h < group) {
+      if (lane == 0) {
+        wm[warp][h] = m[h];
+        wl[warp][h] = l[h];
+      }
+#pragma unroll
+      for (int k = 0; k < ATT_DPL; k++) wacc[warp][h][lane + 32 * k] = acc[h][k];
+    }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < group * headDim; idx += blockDim.x) {
+    int h = idx / headDim;
+    int d = idx - h * headDim;
+    float mx = NEG_INF;
+    for (int w = 0; w < 4; w++) mx = fmaxf(mx, wm[w][h]);
+    float sum = 0.f;
+    float a = 0.f;
+    for (int w = 0; w < 4; w++) {
+      if (wm[w][h] != NEG_INF) {
+        float f = expf(wm[w][h] - mx);
+        sum += wl[w][h] * f;
+        a += wacc[w][h][d] * f;
+      }
+    }
+    dst[h * rec + 2 + d] = a;
+    if (d == 0) {
+      dst[h * rec] = mx;
+      dst[h * rec + 1] = sum;
+    }
+  }
+}
+
+// out[t][head * headDim + d] = the slices of attention_split merged. Grid: (tokens, heads);
+// block: headDim (<= 1024).
+extern "C" __global__ void attention_combine(
+    const float* part, act_t* out, const int* seqLen, int heads, int kvHeads, int headDim) {
+  int t = blockIdx.x;
+  int head = blockIdx.y;
+  if (seqLen[t] == 0) return;
+  int group = heads / kvHeads;
+  int g = head / group;
+  int rec = headDim + 2;
+  long long stride = (long long) group * rec;
+  const float* base = part + ((long long) t * kvHeads + g) * ATT_SPLITS * stride
+      + (long long) (head - g * group) * rec;
+  float mx = NEG_INF;
+  for (int s = 0; s < ATT_SPLITS; s++) mx = fmaxf(mx, base[s * stride]);
+  int d = threadIdx.x;
+  float sum = 0.f;
+  float a = 0.f;
+  for (int s = 0; s < ATT_SPLITS; s++) {
+    float ms = base[s * stride];
+    if (ms != NEG_INF) {
+      float f = expf(ms - mx);
+      sum += base[s * stride + 1] * f;
+      if (d < headDim) a += base[s * stride + 2 + d] * f;
+    }
+  }
+  if (d < headDim) out[((long long) t * heads + head) * headDim + d] = act_store(a / sum);
+}
+
 // ---- Long prefill chunks: attention as two cuBLAS GEMMs (PrefillAttention) -------------------
 // For one chunk of L tokens at positions start..start+L-1 of a sequence with C = start + L
 // positions, per KV head g: S = Qp_g K_g^T (rows t*group + h, scaled), causal softmax, O = P V_g.

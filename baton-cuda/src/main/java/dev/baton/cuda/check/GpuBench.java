@@ -73,6 +73,11 @@ public final class GpuBench {
             "decode_1_argmax_gemv_kernel_tok_s",
             decode(gpu, tables, prompts, 1, decodeSteps, true));
         gpu.useGemv(false);
+        gpu.useSplitAttention(false);
+        out.put(
+            "decode_1_argmax_unsplit_attention_tok_s",
+            decode(gpu, tables, prompts, 1, decodeSteps, true));
+        gpu.useSplitAttention(true);
         out.put("decode_1_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
         out.put("decode_1_argmax_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, true));
         out.put("decode_32_tok_s", decode(gpu, tables, prompts, batch, decodeSteps, false));

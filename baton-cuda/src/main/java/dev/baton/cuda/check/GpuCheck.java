@@ -166,6 +166,7 @@ public final class GpuCheck {
         {"decode_1_argmax_no_graph_tok_s", "-"},
         {"decode_32_argmax_no_graph_tok_s", "-"},
         {"decode_1_argmax_gemv_kernel_tok_s", "-"},
+        {"decode_1_argmax_unsplit_attention_tok_s", "-"},
         {"decode_1_tok_s", "-"},
         {"decode_1_argmax_tok_s", ">= 1000"},
         {"decode_32_tok_s", "-"},
