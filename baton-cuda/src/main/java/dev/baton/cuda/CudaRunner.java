@@ -217,6 +217,24 @@ public final class CudaRunner implements ModelRunner {
         + hostPool.dtype();
   }
 
+  @Override
+  public void kvToPool(int[] blocks) {
+    device.makeCurrent();
+    driver.synchronize(stream);
+    for (int b : blocks) {
+      kv.download(b, hostPool.block(b));
+    }
+  }
+
+  @Override
+  public void kvFromPool(int[] blocks) {
+    device.makeCurrent();
+    driver.synchronize(stream);
+    for (int b : blocks) {
+      kv.upload(b, hostPool.block(b));
+    }
+  }
+
   /** Copies device KV block {@code block} into the host pool's block (tests compare layouts). */
   public void downloadBlock(int block) {
     device.makeCurrent();

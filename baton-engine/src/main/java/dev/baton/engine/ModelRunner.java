@@ -59,6 +59,19 @@ public interface ModelRunner extends AutoCloseable {
   /** The KV pool this runner reads and writes. */
   KvBlockPool kvPool();
 
+  /**
+   * Makes {@link #kvPool()}'s copy of {@code blocks} current before a KV connector reads it (a
+   * producer about to offer them to peers). A runner that computes in the pool itself (the CPU) has
+   * nothing to do; one that keeps the KV elsewhere (a GPU) copies it into the pool.
+   */
+  default void kvToPool(int[] blocks) {}
+
+  /**
+   * A KV connector has written {@code blocks} into {@link #kvPool()}: a runner that keeps the KV
+   * elsewhere (a GPU) copies them there before computing with them.
+   */
+  default void kvFromPool(int[] blocks) {}
+
   // ---- what benchmarks report (baton generate --json) ----
 
   /** Threads the runner computes with. */

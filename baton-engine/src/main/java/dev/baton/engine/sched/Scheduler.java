@@ -52,6 +52,9 @@ public final class Scheduler {
   // block that already belongs to someone else.
   private final Map<String, int[]> freeAfterLoad = new HashMap<>();
 
+  /** Blocks a synchronous connector loads in this step's beforeForward (for kvFromPool). */
+  private final Map<EngineRequest, int[]> syncLoads = new HashMap<>();
+
   public Scheduler(
       SchedulerConfig config, ModelRunner runner, KvConnector connector, EngineListener listener) {
     this.config = config;
@@ -212,6 +215,12 @@ public final class Scheduler {
       argmaxOnly &= !s.wantLogits || s.request.nextTokenIsArgmax();
     }
     connector.beforeForward(stepSeqs);
+    for (Scheduled s : batch) {
+      int[] loaded = syncLoads.remove(s.request);
+      if (loaded != null) {
+        runner.kvFromPool(loaded); // a synchronous connector filled them in beforeForward
+      }
+    }
     List<float[]> logits = argmaxOnly ? null : runner.forward(chunks);
     int[] argmax = argmaxOnly ? runner.forwardArgmax(chunks) : null;
     connector.afterForward(stepSeqs);
@@ -382,8 +391,22 @@ public final class Scheduler {
       remoteLoading.put(r.id(), r);
       return Admission.LOADING;
     }
+    if (numExternal > 0) {
+      syncLoads.put(r, blockRange(r, r.numComputed, r.numComputed + numExternal));
+    }
     r.numComputed += numExternal;
     return Admission.READY;
+  }
+
+  /** The request's blocks that hold positions {@code from..to-1}. */
+  private int[] blockRange(EngineRequest r, int from, int to) {
+    int first = from / blockSize;
+    int end = Math.min(ceilDiv(to, blockSize), r.blocks.size());
+    int[] out = new int[Math.max(0, end - first)];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = r.blocks.get(first + i);
+    }
+    return out;
   }
 
   /** Makes sure {@code r} has blocks for {@code tokens} tokens; false if the pool is short. */
@@ -437,6 +460,7 @@ public final class Scheduler {
     for (String id : done.doneRecving()) {
       EngineRequest r = remoteLoading.remove(id);
       if (r != null && r.status == RequestStatus.WAITING_FOR_REMOTE_KVS) {
+        runner.kvFromPool(blockRange(r, r.numComputed, r.numComputed + r.pendingExternalTokens));
         r.numComputed += r.pendingExternalTokens;
         r.pendingExternalTokens = 0;
         r.status = RequestStatus.WAITING;
@@ -533,11 +557,15 @@ public final class Scheduler {
     running.remove(r);
     waiting.remove(r);
     remoteLoading.remove(r.id());
+    syncLoads.remove(r);
     r.status = RequestStatus.FINISHED;
     KvConnector.Finish kv = new KvConnector.Finish(false, null);
     if (r.extraKeys != null) {
       int[] held = r.blockArray();
       boolean completed = reason == FinishReason.STOP || reason == FinishReason.LENGTH;
+      if (completed && connector != KvConnector.NONE && held.length > 0) {
+        runner.kvToPool(held); // the connector may offer these blocks as soon as it is told
+      }
       kv = connector.requestFinished(connectorRequest(r), held, completed);
       if (loading && held.length > 0) {
         reverse(held);

@@ -20,6 +20,8 @@ final class CheckRunner implements ModelRunner {
   private final KvBlockPool pool;
   int forwardCalls;
   int argmaxCalls;
+  final List<Integer> toPool = new ArrayList<>();
+  final List<Integer> fromPool = new ArrayList<>();
   long tokensComputed;
 
   CheckRunner(int numBlocks, int blockSize) {
@@ -84,6 +86,20 @@ final class CheckRunner implements ModelRunner {
   public int[] forwardArgmax(List<SeqChunk> batch) {
     argmaxCalls++;
     return ModelRunner.super.forwardArgmax(batch);
+  }
+
+  @Override
+  public void kvToPool(int[] blocks) {
+    for (int b : blocks) {
+      toPool.add(b);
+    }
+  }
+
+  @Override
+  public void kvFromPool(int[] blocks) {
+    for (int b : blocks) {
+      fromPool.add(b);
+    }
   }
 
   @Override

@@ -534,6 +534,10 @@ class SchedulerTest {
     assertThat(o.end().kvTransferParams().get("remote_block_ids").asInt()).isEqualTo(4);
     assertThat(kv.calls).containsExactly("match remote 0", "alloc remote 8", "finished remote 4");
     assertThat(s.blocks().numFreeBlocks()).isEqualTo(16);
+    // A runner that keeps KV outside the pool (a GPU) is told which blocks the connector filled,
+    // and, at the end, which blocks to make current in the pool.
+    assertThat(runner.fromPool).containsExactly(kv.pendingBlocks[0], kv.pendingBlocks[1]);
+    assertThat(runner.toPool).hasSize(4);
   }
 
   @Test
