@@ -7,9 +7,9 @@ import dev.baton.model.LlamaConfig;
  * its KV blocks into contiguous matrices, then per KV head {@code S = Q K^T} (one strided-batched
  * cuBLAS GEMM over the KV heads, the group's query heads stacked as rows), a causal softmax, and
  * {@code O = P V} (a second GEMM), tile of {@link #QUERY_TILE} queries by tile, each tile's scores
- * ending at its last query's position. The scores live in GPU memory, so it is used only for
- * chunks of at least {@link #MIN_TOKENS} tokens whose scores fit in {@link #MAX_SCORE_BYTES}; the
- * paged kernel takes the rest. Measurements: docs/GPU.md and docs/PERFORMANCE.md.
+ * ending at its last query's position. The scores live in GPU memory, so it is used only for chunks
+ * of at least {@link #MIN_TOKENS} tokens whose scores fit in {@link #MAX_SCORE_BYTES}; the paged
+ * kernel takes the rest. Measurements: docs/GPU.md and docs/PERFORMANCE.md.
  */
 final class PrefillAttention implements AutoCloseable {
 
