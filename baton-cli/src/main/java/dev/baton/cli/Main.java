@@ -28,7 +28,8 @@ public final class Main {
           ServeCommand.class,
           GenerateCommand.class,
           DemoCommand.class,
-          SimCommand.class);
+          SimCommand.class,
+          OperatorCommand.class);
 
   private Main() {}
 

@@ -17,7 +17,7 @@ import java.util.TreeMap;
  * TTFT and ITL p90 cover only the interval since the previous scrape (histograms are cumulative, so
  * the previous one is subtracted).
  */
-final class MetricsScraper {
+public final class MetricsScraper {
 
   /** Generous: a worker busy with a long prefill on a small machine may answer late. */
   static final Duration TIMEOUT = Duration.ofSeconds(5);
@@ -60,7 +60,7 @@ final class MetricsScraper {
   }
 
   /** Requests running or waiting on a worker; unreadable metrics count as busy (-1, not 0). */
-  static int inFlight(String workerUrl) {
+  public static int inFlight(String workerUrl) {
     try {
       Http.Reply reply = Http.get(workerUrl + "/metrics", TIMEOUT);
       if (!reply.ok()) {

@@ -50,6 +50,14 @@ public final class SpecParser {
     } catch (JsonProcessingException e) {
       throw new SpecException(source, List.of("not valid YAML: " + e.getOriginalMessage()));
     }
+    return parse(root, source);
+  }
+
+  /**
+   * Validates a spec already read into a tree (the Kubernetes operator gets it from a custom
+   * resource's {@code spec}); {@code source} names it in error messages.
+   */
+  public static ClusterSpec parse(JsonNode root, String source) {
     SpecParser parser = new SpecParser();
     ClusterSpec spec = parser.read(root);
     if (!parser.problems.isEmpty()) {

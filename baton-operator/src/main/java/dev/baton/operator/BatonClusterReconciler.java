@@ -1,0 +1,392 @@
+package dev.baton.operator;
+
+import dev.baton.control.ClusterSpec;
+import dev.baton.control.EngineType;
+import dev.baton.control.GatewayAdmin.WorkerInfo;
+import dev.baton.control.SpecException;
+import dev.baton.control.WorkerPlan;
+import dev.baton.core.Role;
+import dev.baton.operator.ClusterObjects.Credentials;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.OwnerReference;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.logging.Logger;
+
+/**
+ * Reconciles a {@code BatonCluster}: validates its spec (a refused spec gets a {@code SpecValid}
+ * False condition saying why and nothing is created), applies the Secret, gateway, NetworkPolicy
+ * and PodGroups, runs the {@link PodPlanner}'s plan on the worker pods (gangs, drain-first scale-in
+ * and rolling update), keeps the gateway's worker list in step, and writes the status. Every object
+ * carries an owner reference; the finalizer ({@link #cleanup}) deletes them too, so a deleted
+ * cluster leaves nothing even where garbage collection lags.
+ */
+public final class BatonClusterReconciler
+    implements Reconciler<BatonCluster>, Cleaner<BatonCluster> {
+
+  private static final Logger LOG = Logger.getLogger(BatonClusterReconciler.class.getName());
+
+  /** How often a cluster is looked at without events (gateway sync, readiness). */
+  static final Duration RESYNC = Duration.ofSeconds(10);
+
+  private final KubernetesClient client;
+  private final GatewayRegistry gateways;
+  private final SecureRandom random = new SecureRandom();
+
+  public BatonClusterReconciler(KubernetesClient client, GatewayRegistry gateways) {
+    this.client = client;
+    this.gateways = gateways;
+  }
+
+  @Override
+  public UpdateControl<BatonCluster> reconcile(
+      BatonCluster cluster, Context<BatonCluster> context) {
+    String namespace = cluster.getMetadata().getNamespace();
+    String name = cluster.getMetadata().getName();
+    BatonClusterStatus status = new BatonClusterStatus();
+    BatonClusterStatus previous = cluster.getStatus();
+    status.setObservedGeneration(cluster.getMetadata().getGeneration());
+    ClusterDefinition def;
+    try {
+      def = ClusterDefinition.parse(name, cluster.getSpec());
+    } catch (SpecException e) {
+      LOG.warning(e.getMessage());
+      status.setPhase("Failed");
+      status.setConditions(
+          List.of(
+              condition(
+                  previous,
+                  "SpecValid",
+                  false,
+                  "InvalidSpec",
+                  String.join("; ", e.problems()),
+                  cluster)));
+      cluster.setStatus(status);
+      return UpdateControl.patchStatus(cluster);
+    }
+    Credentials credentials = credentials(namespace, name);
+    for (HasMetadata object : ClusterObjects.build(def, credentials)) {
+      apply(cluster, object);
+    }
+    removeStalePodGroups(cluster, def);
+
+    List<Pod> pods = workerPods(namespace, name);
+    Map<String, Pod> desired = new LinkedHashMap<>();
+    for (WorkerIdentity worker : WorkerIdentity.desired(def.cluster())) {
+      desired.put(worker.id(), PodFactory.pod(def, worker));
+    }
+    PodPlanner.Plan plan = PodPlanner.plan(def, desired, pods, this::suffix);
+    plan.reasons().forEach(r -> LOG.info(name + ": " + r));
+    String gatewayUrl = ClusterObjects.gatewayUrl(name, namespace, def.cluster());
+    for (Pod pod : plan.drain()) {
+      // the gateway stops routing first; the pod's preStop hook then waits out in-flight work
+      gateways.remove(name, gatewayUrl, credentials.adminToken(), workerInfo(def, pod));
+      client.pods().inNamespace(namespace).resource(pod).delete();
+    }
+    for (Pod pod : plan.create()) {
+      pod.getMetadata().setNamespace(namespace);
+      pod.getMetadata().setOwnerReferences(List.of(owner(cluster)));
+      client.pods().inNamespace(namespace).resource(pod).create();
+    }
+    List<Pod> live = workerPods(namespace, name);
+    List<Pod> serving =
+        live.stream()
+            .filter(p -> !plan.drain().stream().anyMatch(d -> sameName(d, p)))
+            .filter(PodPlanner.Observed::isReady)
+            .toList();
+    gateways.sync(
+        name,
+        gatewayUrl,
+        credentials.adminToken(),
+        readyGatewayPod(namespace, name),
+        serving.stream().map(p -> workerInfo(def, p)).toList());
+    cluster.setStatus(status(cluster, def, desired, live, serving, plan, gatewayUrl));
+    return UpdateControl.patchStatus(cluster).rescheduleAfter(RESYNC);
+  }
+
+  /**
+   * Pods the operator made trigger a reconcile of their cluster (owner reference) on any change.
+   */
+  @Override
+  public List<EventSource<?, BatonCluster>> prepareEventSources(
+      EventSourceContext<BatonCluster> context) {
+    InformerEventSourceConfiguration<Pod> pods =
+        InformerEventSourceConfiguration.from(Pod.class, BatonCluster.class)
+            .withLabelSelector(Labels.MANAGED_BY + "=" + Labels.OPERATOR)
+            .build();
+    return List.of(new InformerEventSource<>(pods, context));
+  }
+
+  @Override
+  public DeleteControl cleanup(BatonCluster cluster, Context<BatonCluster> context) {
+    String namespace = cluster.getMetadata().getNamespace();
+    String name = cluster.getMetadata().getName();
+    Map<String, String> selector = Map.of(Labels.CLUSTER, name, Labels.MANAGED_BY, Labels.OPERATOR);
+    client.pods().inNamespace(namespace).withLabels(selector).delete();
+    client.apps().deployments().inNamespace(namespace).withLabels(selector).delete();
+    client.services().inNamespace(namespace).withLabels(selector).delete();
+    client.network().v1().networkPolicies().inNamespace(namespace).withLabels(selector).delete();
+    client.secrets().inNamespace(namespace).withLabels(selector).delete();
+    for (String api : List.of(ClusterObjects.COSCHEDULING_API, ClusterObjects.VOLCANO_API)) {
+      try {
+        podGroups(api).inNamespace(namespace).withLabels(selector).delete();
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 404) {
+          throw e; // 404: that scheduler's CRD is not installed
+        }
+      }
+    }
+    gateways.forget(name);
+    return DeleteControl.defaultDelete();
+  }
+
+  private Credentials credentials(String namespace, String name) {
+    Secret secret =
+        client.secrets().inNamespace(namespace).withName(ObjectLabels.secretName(name)).get();
+    if (secret != null && secret.getData() != null) {
+      Credentials existing = Credentials.from(secret);
+      if (existing.kvSecret() != null && existing.adminToken() != null) {
+        return existing;
+      }
+    }
+    return Credentials.generate();
+  }
+
+  private void apply(BatonCluster cluster, HasMetadata object) {
+    object.getMetadata().setNamespace(cluster.getMetadata().getNamespace());
+    object.getMetadata().setOwnerReferences(List.of(owner(cluster)));
+    if (object instanceof GenericKubernetesResource podGroup) {
+      podGroups(podGroup.getApiVersion())
+          .inNamespace(cluster.getMetadata().getNamespace())
+          .resource(podGroup)
+          .createOr(NonDeletingOperation::update);
+      return;
+    }
+    client.resource(object).createOr(NonDeletingOperation::update);
+  }
+
+  private void removeStalePodGroups(BatonCluster cluster, ClusterDefinition def) {
+    if (!def.kubernetes().gangScheduling()) {
+      return;
+    }
+    String api =
+        "volcano".equals(def.kubernetes().podGroups())
+            ? ClusterObjects.VOLCANO_API
+            : ClusterObjects.COSCHEDULING_API;
+    List<String> wanted =
+        ClusterObjects.podGroups(def).stream().map(g -> g.getMetadata().getName()).toList();
+    for (GenericKubernetesResource group :
+        podGroups(api)
+            .inNamespace(cluster.getMetadata().getNamespace())
+            .withLabel(Labels.CLUSTER, def.name())
+            .list()
+            .getItems()) {
+      if (!wanted.contains(group.getMetadata().getName())) {
+        podGroups(api).inNamespace(cluster.getMetadata().getNamespace()).resource(group).delete();
+      }
+    }
+  }
+
+  private io.fabric8.kubernetes.client.dsl.MixedOperation<
+          GenericKubernetesResource,
+          io.fabric8.kubernetes.api.model.GenericKubernetesResourceList,
+          io.fabric8.kubernetes.client.dsl.Resource<GenericKubernetesResource>>
+      podGroups(String apiVersion) {
+    String group = apiVersion.substring(0, apiVersion.indexOf('/'));
+    String version = apiVersion.substring(apiVersion.indexOf('/') + 1);
+    return client.genericKubernetesResources(
+        new ResourceDefinitionContext.Builder()
+            .withGroup(group)
+            .withVersion(version)
+            .withKind("PodGroup")
+            .withPlural("podgroups")
+            .withNamespaced(true)
+            .build());
+  }
+
+  /** The cluster's worker pods that are not being deleted. */
+  private List<Pod> workerPods(String namespace, String name) {
+    return client
+        .pods()
+        .inNamespace(namespace)
+        .withLabels(ObjectLabels.workerSelector(name))
+        .list()
+        .getItems()
+        .stream()
+        .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .toList();
+  }
+
+  private String readyGatewayPod(String namespace, String name) {
+    return client
+        .pods()
+        .inNamespace(namespace)
+        .withLabels(ObjectLabels.gatewaySelector(name))
+        .list()
+        .getItems()
+        .stream()
+        .filter(
+            p -> p.getMetadata().getDeletionTimestamp() == null && PodPlanner.Observed.isReady(p))
+        .map(p -> p.getMetadata().getUid())
+        .findFirst()
+        .orElse(null);
+  }
+
+  private static WorkerInfo workerInfo(ClusterDefinition def, Pod pod) {
+    WorkerIdentity worker = ClusterObjects.workerOf(pod);
+    ClusterSpec spec = def.cluster();
+    String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
+    Role role = worker.role();
+    int port = spec.roles().containsKey(role) ? PodFactory.port(spec, role) : 0;
+    boolean bootstrap =
+        role == Role.PREFILL
+            && spec.roles().containsKey(role)
+            && spec.roles().get(role).engine() == EngineType.SGLANG;
+    return new WorkerInfo(
+        worker.id(),
+        "http://" + (ip == null ? pod.getMetadata().getName() : ip) + ":" + port,
+        role,
+        worker.group(),
+        WorkerPlan.poolFor(spec, role),
+        bootstrap ? PodFactory.BOOTSTRAP_PORT : 0);
+  }
+
+  private BatonClusterStatus status(
+      BatonCluster cluster,
+      ClusterDefinition def,
+      Map<String, Pod> desired,
+      List<Pod> live,
+      List<Pod> serving,
+      PodPlanner.Plan plan,
+      String gatewayUrl) {
+    BatonClusterStatus previous = cluster.getStatus();
+    BatonClusterStatus status = new BatonClusterStatus();
+    status.setObservedGeneration(cluster.getMetadata().getGeneration());
+    status.setGatewayUrl(gatewayUrl);
+    status.setReplicas(def.scaleReplicas());
+    status.setSelector(
+        Labels.CLUSTER + "=" + def.name() + "," + Labels.COMPONENT + "=" + Labels.WORKER_COMPONENT);
+    status.setReadyWorkers(PodPlanner.readyByRole(serving));
+    Map<String, Integer> wanted = new LinkedHashMap<>();
+    desired.keySet().stream()
+        .map(id -> ClusterObjects.workerOf(desired.get(id)).role().wireName())
+        .forEach(role -> wanted.merge(role, 1, Integer::sum));
+    status.setDesiredWorkers(wanted);
+    Map<String, Integer> groups = new java.util.TreeMap<>();
+    for (Pod pod : serving) {
+      String group = pod.getMetadata().getLabels().get(Labels.GROUP);
+      if (group != null) {
+        groups.merge(group, 1, Integer::sum);
+      }
+    }
+    status.setReadyGroups(groups);
+    long current =
+        serving.stream()
+            .filter(
+                p -> {
+                  WorkerIdentity w = ClusterObjects.workerOf(p);
+                  Pod d = desired.get(w.id());
+                  return d != null
+                      && Objects.equals(
+                          d.getMetadata().getLabels().get(Labels.REVISION),
+                          p.getMetadata().getLabels().get(Labels.REVISION));
+                })
+            .map(p -> ClusterObjects.workerOf(p).id())
+            .distinct()
+            .count();
+    boolean ready = current == desired.size() && live.size() == desired.size();
+    boolean progressing = !plan.idle() || !ready;
+    status.setPhase(ready ? "Running" : serving.isEmpty() ? "Pending" : "Progressing");
+    List<Condition> conditions = new ArrayList<>();
+    conditions.add(condition(previous, "SpecValid", true, "Valid", "the spec is valid", cluster));
+    conditions.add(
+        condition(
+            previous,
+            "Ready",
+            ready,
+            ready ? "AllWorkersReady" : "WorkersNotReady",
+            current + " of " + desired.size() + " workers ready at the current revision",
+            cluster));
+    conditions.add(
+        condition(
+            previous,
+            "Progressing",
+            progressing,
+            progressing ? "Reconciling" : "Stable",
+            plan.reasons().isEmpty() ? "nothing to change" : String.join("; ", plan.reasons()),
+            cluster));
+    status.setConditions(conditions);
+    return status;
+  }
+
+  /** A condition; its transition time stays while its status does not change. */
+  private static Condition condition(
+      BatonClusterStatus previous,
+      String type,
+      boolean value,
+      String reason,
+      String message,
+      BatonCluster cluster) {
+    String text = value ? "True" : "False";
+    Condition before = previous == null ? null : previous.condition(type);
+    String since =
+        before != null && text.equals(before.getStatus())
+            ? before.getLastTransitionTime()
+            : Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+    return new ConditionBuilder()
+        .withType(type)
+        .withStatus(text)
+        .withReason(reason)
+        .withMessage(message.length() > 2000 ? message.substring(0, 2000) : message)
+        .withLastTransitionTime(since)
+        .withObservedGeneration(cluster.getMetadata().getGeneration())
+        .build();
+  }
+
+  private static OwnerReference owner(BatonCluster cluster) {
+    return new OwnerReferenceBuilder()
+        .withApiVersion(cluster.getApiVersion())
+        .withKind(cluster.getKind())
+        .withName(cluster.getMetadata().getName())
+        .withUid(cluster.getMetadata().getUid())
+        .withController(true)
+        .withBlockOwnerDeletion(true)
+        .build();
+  }
+
+  private static boolean sameName(Pod a, Pod b) {
+    return a.getMetadata().getName().equals(b.getMetadata().getName());
+  }
+
+  private String suffix() {
+    byte[] bytes = new byte[3];
+    random.nextBytes(bytes);
+    return HexFormat.of().formatHex(bytes).substring(0, 5);
+  }
+}

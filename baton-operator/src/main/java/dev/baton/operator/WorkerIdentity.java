@@ -1,0 +1,49 @@
+package dev.baton.operator;
+
+import dev.baton.control.ClusterSpec;
+import dev.baton.control.Mode;
+import dev.baton.core.Role;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One worker the cluster should have, named as the local control plane names it ({@code
+ * g0-decode-1} in a replica group, {@code decode-1} in a pool).
+ *
+ * @param group {@code g<N>} in replica mode, {@code null} for pool workers
+ */
+public record WorkerIdentity(String id, Role role, String group, int index) {
+
+  /** Every worker {@code spec} asks for: groups g0..gN-1 (xPyD each), then the pools. */
+  public static List<WorkerIdentity> desired(ClusterSpec spec) {
+    List<WorkerIdentity> workers = new ArrayList<>();
+    for (Role role : spec.roles().keySet()) {
+      if (spec.mode() == Mode.REPLICA && role != Role.BOTH) {
+        for (int g = 0; g < spec.groups().replicas(); g++) {
+          for (int i = 0; i < spec.roles().get(role).replicas(); i++) {
+            workers.add(of(role, groupName(g), i));
+          }
+        }
+      } else {
+        for (int i = 0; i < spec.roles().get(role).replicas(); i++) {
+          workers.add(of(role, null, i));
+        }
+      }
+    }
+    return workers;
+  }
+
+  static WorkerIdentity of(Role role, String group, int index) {
+    String id = (group == null ? "" : group + "-") + role.wireName() + "-" + index;
+    return new WorkerIdentity(id, role, group, index);
+  }
+
+  public static String groupName(int g) {
+    return "g" + g;
+  }
+
+  /** The group's number ({@code g3} is 3); newer groups have larger ones. */
+  public static int groupNumber(String group) {
+    return Integer.parseInt(group.substring(1));
+  }
+}
