@@ -27,8 +27,12 @@ class L1StoreContractTest {
   }
 
   static MemorySegment block(Arena arena, int seed) {
-    MemorySegment m = arena.allocate(BLOCK);
-    for (long i = 0; i < BLOCK; i++) {
+    return blockOf(arena, BLOCK, seed);
+  }
+
+  static MemorySegment blockOf(Arena arena, long size, int seed) {
+    MemorySegment m = arena.allocate(size);
+    for (long i = 0; i < size; i++) {
       m.set(ValueLayout.JAVA_BYTE, i, (byte) (seed * 31 + i));
     }
     return m;
