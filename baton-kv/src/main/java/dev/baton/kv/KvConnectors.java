@@ -1,5 +1,6 @@
 package dev.baton.kv;
 
+import dev.baton.kv.offload.OffloadConnector;
 import dev.baton.kv.p2p.P2pConnector;
 import java.util.Set;
 
@@ -10,7 +11,7 @@ public final class KvConnectors {
 
   /** Connector names {@code kv_connector} accepts. */
   public static Set<String> names() {
-    return Set.of(P2pConnector.NAME);
+    return Set.of(P2pConnector.NAME, OffloadConnector.NAME, MultiConnector.NAME);
   }
 
   /**
@@ -21,6 +22,8 @@ public final class KvConnectors {
   public static KvConnector create(KvTransferConfig config) {
     return switch (config.connector()) {
       case P2pConnector.NAME -> new P2pConnector(config);
+      case OffloadConnector.NAME -> new OffloadConnector(config);
+      case MultiConnector.NAME -> new MultiConnector(config);
       default ->
           throw new IllegalArgumentException(
               "unknown kv_connector '" + config.connector() + "'; known: " + names());

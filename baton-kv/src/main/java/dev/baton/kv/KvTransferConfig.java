@@ -97,12 +97,22 @@ public record KvTransferConfig(
               policy == null ? LoadFailurePolicy.FAIL : LoadFailurePolicy.fromWireName(policy),
               n.text("engine_id", null),
               extra == null || extra.isNull() ? "{}" : Json.write(extra));
-      if (connector.equals(P2pConnector.NAME)) {
-        config.p2pOptions(); // validate now, not when the first request arrives
-      }
+      config.validateOptions(); // now, not when the first request arrives
       return config;
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("--kv-transfer-config: " + e.getMessage(), e);
+    }
+  }
+
+  /** Parses the connector's own options, throwing IllegalArgumentException on a mistake. */
+  void validateOptions() {
+    switch (connector) {
+      case P2pConnector.NAME -> p2pOptions();
+      case dev.baton.kv.offload.OffloadConnector.NAME ->
+          dev.baton.kv.offload.OffloadOptions.fromJson(extraConfig());
+      case MultiConnector.NAME ->
+          MultiConnector.parts(this).forEach(KvTransferConfig::validateOptions);
+      default -> {}
     }
   }
 
@@ -147,6 +157,12 @@ public record KvTransferConfig(
    * it: set for a P2P producer whose transport is not forced to TCP.
    */
   public java.util.Optional<java.nio.file.Path> sharedPoolDir() {
+    if (connector.equals(MultiConnector.NAME)) {
+      return MultiConnector.parts(this).stream()
+          .map(KvTransferConfig::sharedPoolDir)
+          .flatMap(java.util.Optional::stream)
+          .findFirst();
+    }
     if (!connector.equals(P2pConnector.NAME) || !role.canPrefill()) {
       return java.util.Optional.empty();
     }
