@@ -1,21 +1,33 @@
 package dev.baton.engine.kernel;
 
 /**
- * Entry point to the compute kernels: the Vector API path by default, the scalar twins when {@code
- * -Dbaton.kernels=scalar} is set (or the CPU's vectors do not fit the kernels' layout).
+ * Entry point to the compute kernels. {@code -Dbaton.kernels=} picks them: {@code native} (the
+ * default) runs Q8_0 matrix products in {@link NativeKernels} where that library was built and the
+ * CPU has AVX-512 VNNI, and everything else in the Vector API kernels; {@code vector} uses the
+ * Vector API kernels throughout; {@code scalar} the scalar twins (also used where the CPU's vectors
+ * do not fit the kernels' layout).
  */
 public final class Kernels {
 
+  private static final String CHOICE =
+      System.getProperty("baton.kernels", "native").toLowerCase(java.util.Locale.ROOT);
+
   /** True when the Vector API kernels run; false forces the scalar twins. */
-  public static final boolean VECTOR =
-      !"scalar".equalsIgnoreCase(System.getProperty("baton.kernels", "vector"))
-          && VectorKernels.usable();
+  public static final boolean VECTOR = !"scalar".equals(CHOICE) && VectorKernels.usable();
+
+  /** True when Q8_0 matrix products run in the native library. */
+  public static final boolean NATIVE =
+      VECTOR && "native".equals(CHOICE) && NativeKernels.available();
 
   private Kernels() {}
 
   /** Which kernels run, for logs and benchmark reports. */
   public static String describe() {
-    return VECTOR ? "vector(" + VectorKernels.F.vectorBitSize() + "-bit)" : "scalar";
+    if (!VECTOR) {
+      return "scalar";
+    }
+    String vector = "vector(" + VectorKernels.F.vectorBitSize() + "-bit)";
+    return NATIVE ? "native(" + NativeKernels.status() + ")+" + vector : vector;
   }
 
   /** Scratch floats {@link #gemm} needs for matrices of up to {@code maxCols} columns. */
@@ -34,7 +46,9 @@ public final class Kernels {
       int r0,
       int r1,
       float[] scratch) {
-    if (VECTOR) {
+    if (NATIVE && NativeKernels.supports(w)) {
+      NativeKernels.gemmQ8(w, x, xStride, n, out, outStride, r0, r1);
+    } else if (VECTOR) {
       VectorKernels.gemm(w, x, xStride, n, out, outStride, r0, r1, scratch);
     } else {
       ScalarKernels.gemm(w, x, xStride, n, out, outStride, r0, r1, scratch);

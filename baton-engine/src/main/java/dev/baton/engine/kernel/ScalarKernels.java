@@ -173,6 +173,62 @@ public final class ScalarKernels {
     }
   }
 
+  /**
+   * Rounds each 32-element block of {@code x[xo .. xo + len)} to int8 as the native kernels do:
+   * scale {@code d = max|x| / 127}, quants {@code rint(x * (1 / d))}; block {@code b}'s scale goes
+   * to {@code d[bo + b]} and the sum of its quants to {@code sums[bo + b]}.
+   */
+  public static void quantizeQ8(
+      float[] x, int xo, int len, byte[] q, int qo, float[] d, int[] sums, int bo) {
+    for (int b = 0; b < len / 32; b++) {
+      float amax = 0;
+      for (int i = 0; i < 32; i++) {
+        amax = Math.max(amax, Math.abs(x[xo + 32 * b + i]));
+      }
+      float scale = amax / 127f;
+      float inv = scale != 0 ? 1f / scale : 0f;
+      int sum = 0;
+      for (int i = 0; i < 32; i++) {
+        int v = (int) Math.rint(x[xo + 32 * b + i] * inv);
+        q[qo + 32 * b + i] = (byte) v;
+        sum += v;
+      }
+      d[bo + b] = scale;
+      sums[bo + b] = sum;
+    }
+  }
+
+  /**
+   * The oracle of the native Q8_0 kernels: {@link #gemm} on a Q8_0 matrix with the activations
+   * first rounded by {@link #quantizeQ8}; each block's integer dot product is exact and scaled by
+   * {@code d_weight * d_activation}.
+   */
+  public static void gemmQ8Activations(
+      Tensor w, float[] x, int xStride, int n, float[] out, int outStride, int r0, int r1) {
+    int cols = w.cols();
+    int blocks = cols / 32;
+    byte[] q = new byte[cols];
+    float[] d = new float[blocks];
+    int[] sums = new int[blocks];
+    MemorySegment s = w.data();
+    for (int t = 0; t < n; t++) {
+      quantizeQ8(x, t * xStride, cols, q, 0, d, sums, 0);
+      for (int r = r0; r < r1; r++) {
+        long base = r * w.rowBytes();
+        float acc = 0;
+        for (int b = 0; b < blocks; b++) {
+          long blk = base + 34L * b;
+          int dot = 0;
+          for (int i = 0; i < 32; i++) {
+            dot += s.get(ValueLayout.JAVA_BYTE, blk + 2 + i) * q[32 * b + i];
+          }
+          acc += f16(s, blk) * d[b] * dot;
+        }
+        out[t * outStride + r] = acc;
+      }
+    }
+  }
+
   public static float dot(float[] a, int ao, float[] b, int bo, int len) {
     float sum = 0;
     for (int i = 0; i < len; i++) {

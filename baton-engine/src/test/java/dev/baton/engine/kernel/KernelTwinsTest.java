@@ -29,9 +29,13 @@ class KernelTwinsTest {
 
   /** Random but valid tensor data of {@code type}: random quants, finite small scales. */
   static Tensor randomTensor(GgmlType type, int rows, int cols, long seed) {
+    return randomTensor(ARENA, type, rows, cols, seed);
+  }
+
+  static Tensor randomTensor(Arena arena, GgmlType type, int rows, int cols, long seed) {
     Random rnd = new Random(seed);
     long bytes = rows * type.bytesFor(cols);
-    MemorySegment s = ARENA.allocate(bytes, 64);
+    MemorySegment s = arena.allocate(bytes, 64);
     for (long i = 0; i < bytes; i++) {
       s.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt());
     }

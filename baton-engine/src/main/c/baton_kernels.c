@@ -1,0 +1,226 @@
+// Native Q8_0 matrix products for the CPU engine (called through FFM by NativeKernels.java).
+//
+// The activations are quantized to int8 per 32-element block (as Q8_0 weights are), so a block's
+// dot product is 32 int8 x int8 products summed exactly in int32 by AVX-512 VNNI (vpdpbusd),
+// then scaled once in float by d_weight * d_activation. vpdpbusd multiplies unsigned by signed
+// bytes: the weights are made unsigned by adding 128 (xor 0x80, done once per weight block and
+// shared by every token), and the surplus 128 * sum(activation quants) is subtracted by starting
+// the integer accumulator at -128 * sum (precomputed per activation block).
+//
+// Only the functions between the target pragmas use AVX-512; baton_cpu_level() runs anywhere and
+// says whether they may be called, so this file builds on any x86-64 compiler and the Java side
+// falls back to its Vector API kernels where the CPU lacks the instructions.
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#define QK 32          // elements per Q8_0 block
+#define Q8_BYTES 34    // f16 scale + 32 int8 quants
+#define MAX_TILE_T 4   // tokens per register tile
+#define MAX_TILE_R 4   // rows per register tile
+
+// 1 = AVX-512 VNNI kernels usable, 0 = none (the caller uses its own kernels).
+int baton_cpu_level(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+      && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")
+      && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma")) {
+    return 1;
+  }
+  return 0;
+}
+
+// Per-thread buffer for the quantized activations (grown on demand, freed when the thread ends).
+static pthread_key_t buffer_key;
+static pthread_once_t buffer_once = PTHREAD_ONCE_INIT;
+typedef struct { void *data; size_t size; } buffer;
+
+static void free_buffer(void *p) {
+  buffer *b = p;
+  free(b->data);
+  free(b);
+}
+
+static void make_key(void) { pthread_key_create(&buffer_key, free_buffer); }
+
+static void *thread_buffer(size_t size) {
+  pthread_once(&buffer_once, make_key);
+  buffer *b = pthread_getspecific(buffer_key);
+  if (b == NULL) {
+    b = calloc(1, sizeof(buffer));
+    if (b == NULL) return NULL;
+    pthread_setspecific(buffer_key, b);
+  }
+  if (b->size < size) {
+    free(b->data);
+    b->data = aligned_alloc(64, (size + 63) & ~(size_t) 63);
+    b->size = b->data == NULL ? 0 : size;
+  }
+  return b->data;
+}
+
+// Quantized activations of one token, per pair of blocks (64 elements): 64 int8 quants, then 16
+// int32 start values (-16 * sum of each block's quants in its 8 lanes: the lanes add up to
+// -128 * sum), then 16 floats (each block's scale in its 8 lanes). 256 bytes, 64-byte aligned.
+typedef struct {
+  int8_t q[64];
+  int32_t start[16];
+  float scale[16];
+} pair_block;
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")
+
+// Quantizes one 32-element block: d = max|x| / 127, q = round-half-even(x / d). Matches
+// ScalarKernels.quantizeQ8 bit for bit (same float operations, same rounding).
+static inline void quantize_block(const float *x, int8_t *q, int32_t *start, float *scale) {
+  __m512 a = _mm512_loadu_ps(x);
+  __m512 b = _mm512_loadu_ps(x + 16);
+  float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+  float d = amax / 127.0f;
+  float id = d != 0.0f ? 1.0f / d : 0.0f;
+  __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, _mm512_set1_ps(id)));
+  __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, _mm512_set1_ps(id)));
+  _mm_storeu_si128((__m128i *) q, _mm512_cvtsepi32_epi8(qa));
+  _mm_storeu_si128((__m128i *) (q + 16), _mm512_cvtsepi32_epi8(qb));
+  int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+  _mm256_store_si256((__m256i *) start, _mm256_set1_epi32(-16 * sum));
+  _mm256_store_ps(scale, _mm256_set1_ps(d));
+}
+
+static void quantize_tokens(const float *x, int x_stride, int n, int cols, pair_block *out) {
+  int pairs = cols / (2 * QK);
+  for (int t = 0; t < n; t++) {
+    const float *xt = x + (size_t) t * x_stride;
+    pair_block *pt = out + (size_t) t * pairs;
+    for (int p = 0; p < pairs; p++) {
+      quantize_block(xt + 64 * p, pt[p].q, pt[p].start, pt[p].scale);
+      quantize_block(xt + 64 * p + 32, pt[p].q + 32, pt[p].start + 8, pt[p].scale + 8);
+    }
+  }
+}
+
+// Two consecutive weight blocks at p: quants made unsigned (+128) in one register.
+static inline __m512i weight_quants(const uint8_t *p) {
+  __m256i lo = _mm256_loadu_si256((const __m256i *) (p + 2));
+  __m256i hi = _mm256_loadu_si256((const __m256i *) (p + Q8_BYTES + 2));
+  __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  return _mm512_xor_si512(q, _mm512_set1_epi8((char) 0x80));
+}
+
+// The two blocks' f16 scales, each in its 8 lanes.
+static inline __m512 weight_scales(const uint8_t *p) {
+  uint16_t d0, d1;
+  memcpy(&d0, p, 2);
+  memcpy(&d1, p + Q8_BYTES, 2);
+  __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short) d0)),
+                                      _mm_set1_epi16((short) d1), 1);
+  return _mm512_cvtph_ps(h);
+}
+
+// R rows x T tokens: out[t][r] = sum over blocks of d_w * d_x * (integer block dot product).
+static inline __attribute__((always_inline)) void tile(
+    const uint8_t *w, int64_t row_bytes, int pairs, const pair_block *xq, int R, int T,
+    float *out, int out_stride) {
+  __m512 acc[MAX_TILE_R][MAX_TILE_T];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++) {
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+  }
+  for (int p = 0; p < pairs; p++) {
+    __m512i wq[MAX_TILE_R];
+    __m512 ws[MAX_TILE_R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      const uint8_t *b = w + r * row_bytes + (int64_t) p * 2 * Q8_BYTES;
+      wq[r] = weight_quants(b);
+      ws[r] = weight_scales(b);
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) {
+      const pair_block *x = xq + (size_t) t * pairs + p;
+      __m512i xv = _mm512_load_si512(x->q);
+      __m512i start = _mm512_load_si512(x->start);
+      __m512 xs = _mm512_load_ps(x->scale);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; r++) {
+        __m512i dot = _mm512_dpbusd_epi32(start, wq[r], xv);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[r], xs), acc[r][t]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++) {
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) out[(size_t) t * out_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
+  }
+}
+
+// Every (row tile, token tile) of rows [r0, r1) x n tokens, rows in blocks whose weights stay in
+// L2 while every token tile passes over them (each weight byte comes from memory once).
+static void gemm_rows(const uint8_t *w, int64_t row_bytes, int pairs, const pair_block *xq,
+                      int n, float *out, int out_stride, int r0, int r1) {
+  int block_rows = (int) ((256 * 1024) / row_bytes) & ~(MAX_TILE_R - 1);
+  if (block_rows < MAX_TILE_R) block_rows = MAX_TILE_R;
+  for (int rb = r0; rb < r1; rb += block_rows) {
+    int re = rb + block_rows < r1 ? rb + block_rows : r1;
+    for (int t = 0; t < n; t += MAX_TILE_T) {
+      int tn = n - t < MAX_TILE_T ? n - t : MAX_TILE_T;
+      const pair_block *xt = xq + (size_t) t * pairs;
+      float *ot = out + (size_t) t * out_stride;
+      int r = rb;
+      for (; r + MAX_TILE_R <= re; r += MAX_TILE_R) {
+        const uint8_t *wr = w + r * row_bytes;
+        switch (tn) {
+          case 1: tile(wr, row_bytes, pairs, xt, 4, 1, ot + r, out_stride); break;
+          case 2: tile(wr, row_bytes, pairs, xt, 4, 2, ot + r, out_stride); break;
+          case 3: tile(wr, row_bytes, pairs, xt, 4, 3, ot + r, out_stride); break;
+          default: tile(wr, row_bytes, pairs, xt, 4, 4, ot + r, out_stride); break;
+        }
+      }
+      for (; r < re; r++) {
+        const uint8_t *wr = w + r * row_bytes;
+        for (int tt = 0; tt < tn; tt++) {
+          tile(wr, row_bytes, pairs, xt + (size_t) tt * pairs, 1, 1,
+               ot + (size_t) tt * out_stride + r, out_stride);
+        }
+      }
+    }
+  }
+}
+
+#pragma GCC pop_options
+
+// out[t * out_stride + r] = W[r, :] . x[t * x_stride ..] for r0 <= r < r1, t < n, with W in Q8_0
+// (row_bytes per row, cols a multiple of 64). Returns 0, or -1 when the buffer for the quantized
+// activations cannot be allocated (nothing is written then). Callers check baton_cpu_level first.
+int baton_gemm_q8_0(const uint8_t *w, int64_t row_bytes, int cols, const float *x, int x_stride,
+                    int n, float *out, int out_stride, int r0, int r1) {
+  int pairs = cols / (2 * QK);
+  pair_block *xq = thread_buffer((size_t) n * pairs * sizeof(pair_block));
+  if (xq == NULL) return -1;
+  quantize_tokens(x, x_stride, n, cols, xq);
+  gemm_rows(w, row_bytes, pairs, xq, n, out, out_stride, r0, r1);
+  return 0;
+}
+
+// The activation quantization alone, for the tests: q gets n * cols quants, d n * cols / 32
+// scales and sums n * cols / 32 quant sums, token after token.
+int baton_quantize_q8(const float *x, int x_stride, int n, int cols, int8_t *q, float *d,
+                      int32_t *sums) {
+  int pairs = cols / (2 * QK);
+  pair_block *xq = thread_buffer((size_t) n * pairs * sizeof(pair_block));
+  if (xq == NULL) return -1;
+  quantize_tokens(x, x_stride, n, cols, xq);
+  for (size_t i = 0; i < (size_t) n * pairs; i++) {
+    memcpy(q + 64 * i, xq[i].q, 64);
+    d[2 * i] = xq[i].scale[0];
+    d[2 * i + 1] = xq[i].scale[8];
+    sums[2 * i] = -xq[i].start[0] / 16;
+    sums[2 * i + 1] = -xq[i].start[8] / 16;
+  }
+  return 0;
+}

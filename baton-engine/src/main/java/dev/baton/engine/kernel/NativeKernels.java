@@ -1,0 +1,197 @@
+package dev.baton.engine.kernel;
+
+import dev.baton.model.GgmlType;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+/**
+ * The native Q8_0 kernels ({@code src/main/c/baton_kernels.c}, built by the module's build with the
+ * machine's C compiler) called through FFM: activations quantized to int8 per 32-element block and
+ * multiplied with AVX-512 VNNI integer dot products. Loaded once; {@link #available()} is false
+ * (with {@link #status()} saying why) where the library was not built, the platform is not x86-64
+ * Linux or the CPU lacks the instructions, and {@link Kernels} then uses the Vector API kernels.
+ *
+ * <p>Results differ from the float kernels by the activation rounding (as llama.cpp's, whose Q8_0
+ * path quantizes activations the same way); {@link ScalarKernels#gemmQ8Activations} is the oracle
+ * that agrees with them to float rounding.
+ */
+@SuppressWarnings("restricted") // loading a library and linking to it: the point of this class
+public final class NativeKernels {
+
+  static final String RESOURCE = "/native/linux-x86_64/libbaton_kernels.so";
+
+  private static final MethodHandle GEMM;
+  private static final MethodHandle QUANTIZE;
+  private static final String STATUS;
+
+  static {
+    MethodHandle gemm = null;
+    MethodHandle quantize = null;
+    String status;
+    try {
+      SymbolLookup lib = load();
+      Linker linker = Linker.nativeLinker();
+      // critical(true): short calls that may read and write heap arrays in place (no copies).
+      Linker.Option critical = Linker.Option.critical(true);
+      MethodHandle level =
+          linker.downcallHandle(
+              lib.findOrThrow("baton_cpu_level"), FunctionDescriptor.of(ValueLayout.JAVA_INT));
+      if ((int) level.invokeExact() < 1) {
+        status = "unavailable: the CPU lacks AVX-512 VNNI";
+      } else {
+        gemm =
+            linker.downcallHandle(
+                lib.findOrThrow("baton_gemm_q8_0"),
+                FunctionDescriptor.of(
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT),
+                critical);
+        quantize =
+            linker.downcallHandle(
+                lib.findOrThrow("baton_quantize_q8"),
+                FunctionDescriptor.of(
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS),
+                critical);
+        status = "avx512-vnni";
+      }
+    } catch (Throwable t) {
+      status = "unavailable: " + t.getMessage();
+    }
+    GEMM = gemm;
+    QUANTIZE = quantize;
+    STATUS = status;
+  }
+
+  private NativeKernels() {}
+
+  /** True when the native kernels are loaded and the CPU runs them. */
+  public static boolean available() {
+    return GEMM != null;
+  }
+
+  /** "avx512-vnni", or "unavailable: why". */
+  public static String status() {
+    return STATUS;
+  }
+
+  /** True when {@link #gemmQ8} takes this matrix (Q8_0 rows of whole 64-element pairs). */
+  static boolean supports(Tensor w) {
+    return w.type() == GgmlType.Q8_0 && w.cols() % 64 == 0;
+  }
+
+  private static SymbolLookup load() throws IOException {
+    String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+    String arch = System.getProperty("os.arch", "");
+    if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+      throw new IOException("built for x86-64 Linux only, this is " + os + "/" + arch);
+    }
+    try (InputStream in = NativeKernels.class.getResourceAsStream(RESOURCE)) {
+      if (in == null) {
+        throw new IOException("the library was not built (no C compiler at build time?)");
+      }
+      // Copied out of the jar (or classes folder) so that a rebuild cannot change a loaded file.
+      Path file = Files.createTempFile("baton-kernels", ".so");
+      file.toFile().deleteOnExit();
+      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+      return SymbolLookup.libraryLookup(file, Arena.global());
+    }
+  }
+
+  /**
+   * {@code out[t * outStride + r] = W[r, :] . q8(x[t * xStride ..])} for rows {@code r0 <= r < r1}
+   * and tokens {@code t < n}, where {@code q8} rounds each 32-element block of the activations to
+   * int8 with its own scale.
+   */
+  static void gemmQ8(
+      Tensor w, float[] x, int xStride, int n, float[] out, int outStride, int r0, int r1) {
+    if (!supports(w) || r0 < 0 || r1 > w.rows() || r0 > r1 || n < 1) {
+      throw new IllegalArgumentException(
+          w.name() + ": native Q8_0 product of rows " + r0 + ".." + r1 + " x " + n + " tokens");
+    }
+    if ((long) (n - 1) * xStride + w.cols() > x.length
+        || (long) (n - 1) * outStride + r1 > out.length) {
+      throw new IllegalArgumentException(w.name() + ": input or output array too short");
+    }
+    int rc;
+    try {
+      rc =
+          (int)
+              GEMM.invokeExact(
+                  w.data(),
+                  w.rowBytes(),
+                  w.cols(),
+                  MemorySegment.ofArray(x),
+                  xStride,
+                  n,
+                  MemorySegment.ofArray(out),
+                  outStride,
+                  r0,
+                  r1);
+    } catch (Throwable t) {
+      throw new IllegalStateException("native Q8_0 product failed", t);
+    }
+    if (rc != 0) {
+      throw new OutOfMemoryError("native kernels: no memory for " + n + " quantized tokens");
+    }
+  }
+
+  /**
+   * The native activation quantization alone (for the tests): {@code q} gets {@code n * cols}
+   * quants, {@code d} and {@code sums} one scale and one quant sum per 32-element block.
+   */
+  static void quantize(float[] x, int xStride, int n, int cols, byte[] q, float[] d, int[] sums) {
+    if (cols % 64 != 0
+        || (long) (n - 1) * xStride + cols > x.length
+        || q.length < n * cols
+        || d.length < n * cols / 32
+        || sums.length < n * cols / 32) {
+      throw new IllegalArgumentException("quantize: bad shape");
+    }
+    try {
+      int rc =
+          (int)
+              QUANTIZE.invokeExact(
+                  MemorySegment.ofArray(x),
+                  xStride,
+                  n,
+                  cols,
+                  MemorySegment.ofArray(q),
+                  MemorySegment.ofArray(d),
+                  MemorySegment.ofArray(sums));
+      if (rc != 0) {
+        throw new OutOfMemoryError("native kernels: no memory to quantize");
+      }
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+}
