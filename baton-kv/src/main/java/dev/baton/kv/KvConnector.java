@@ -159,6 +159,11 @@ public interface KvConnector extends AutoCloseable {
     return TransferStats.NONE;
   }
 
+  /** Counters of the KV cache this connector keeps, if it keeps one (metrics). */
+  default java.util.Optional<KvCacheStats> cacheStats() {
+    return java.util.Optional.empty();
+  }
+
   /** Asynchronous loads and sends that ended since the last call. */
   default Finished pollFinished() {
     return Finished.NOTHING;

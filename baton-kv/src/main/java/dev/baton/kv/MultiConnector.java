@@ -339,6 +339,15 @@ public final class MultiConnector implements KvConnector {
     return new TransferStats(bytes, ok, failed, seconds, leases);
   }
 
+  /** The first part's cache counters (a MultiConnector has at most one cache in practice). */
+  @Override
+  public java.util.Optional<KvCacheStats> cacheStats() {
+    return parts.stream()
+        .map(KvConnector::cacheStats)
+        .flatMap(java.util.Optional::stream)
+        .findFirst();
+  }
+
   @Override
   public void waitForLayerLoad(int layer) {
     parts.forEach(p -> p.waitForLayerLoad(layer));

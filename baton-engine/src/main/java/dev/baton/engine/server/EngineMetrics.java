@@ -118,6 +118,79 @@ public final class EngineMetrics implements EngineListener {
         .register(registry);
   }
 
+  /**
+   * Adds the shared KV cache's counters when the connector keeps one (the offload connector):
+   * vLLM's external prefix cache queries / hits in tokens, and per tier ({@code tier} l1 / l2)
+   * hits, misses, bytes saved and loaded, evictions, errors and bytes held. Call once.
+   */
+  public void bindKvCache(KvConnector connector) {
+    if (connector.cacheStats().isEmpty()) {
+      return;
+    }
+    java.util.function.Supplier<dev.baton.kv.KvCacheStats> stats =
+        () -> connector.cacheStats().orElseThrow();
+    CounterWithCallback.builder()
+        .name("vllm:external_prefix_cache_queries")
+        .help("Prompt tokens looked up in the external (shared) KV cache.")
+        .labelNames("model_name")
+        .callback(cb -> cb.call(stats.get().queryTokens(), model))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("vllm:external_prefix_cache_hits")
+        .help("Prompt tokens loaded from the external (shared) KV cache.")
+        .labelNames("model_name")
+        .callback(cb -> cb.call(stats.get().hitTokens(), model))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("baton_kv_cache_save_dropped_blocks")
+        .help("KV blocks not saved to the cache because the save queue was full.")
+        .labelNames("model_name")
+        .callback(cb -> cb.call(stats.get().droppedBlocks(), model))
+        .register(registry);
+    tierCounter("baton_kv_cache_hits", "Blocks found in the tier.", stats, t -> t.hits());
+    tierCounter(
+        "baton_kv_cache_misses", "Blocks looked for and not found.", stats, t -> t.misses());
+    tierCounter(
+        "baton_kv_cache_saved_bytes", "Bytes written to the tier.", stats, t -> t.bytesSaved());
+    tierCounter(
+        "baton_kv_cache_loaded_bytes", "Bytes read from the tier.", stats, t -> t.bytesLoaded());
+    tierCounter("baton_kv_cache_evictions", "Blocks the tier evicted.", stats, t -> t.evictions());
+    tierCounter(
+        "baton_kv_cache_errors",
+        "Tier operations that failed (L2 down or slower than its timeout; L1 full of readers).",
+        stats,
+        t -> t.errors());
+    GaugeWithCallback.builder()
+        .name("baton_kv_cache_usage_bytes")
+        .help("Bytes the tier holds now (L1; 0 for L2, which this worker does not own).")
+        .labelNames("model_name", "tier")
+        .callback(
+            cb -> {
+              for (dev.baton.kv.KvCacheStats.Tier t : stats.get().tiers()) {
+                cb.call(t.usedBytes(), model, t.name());
+              }
+            })
+        .register(registry);
+  }
+
+  private void tierCounter(
+      String name,
+      String help,
+      java.util.function.Supplier<dev.baton.kv.KvCacheStats> stats,
+      java.util.function.ToLongFunction<dev.baton.kv.KvCacheStats.Tier> read) {
+    CounterWithCallback.builder()
+        .name(name)
+        .help(help)
+        .labelNames("model_name", "tier")
+        .callback(
+            cb -> {
+              for (dev.baton.kv.KvCacheStats.Tier t : stats.get().tiers()) {
+                cb.call(read.applyAsLong(t), model, t.name());
+              }
+            })
+        .register(registry);
+  }
+
   private Counter counter(String name, String help) {
     return Counter.builder().name(name).help(help).labelNames("model_name").register(registry);
   }

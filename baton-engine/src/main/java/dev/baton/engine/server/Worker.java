@@ -86,6 +86,7 @@ public final class Worker implements AutoCloseable {
                   metrics));
       metrics.bind(e);
       metrics.bindKvConnector(kv);
+      metrics.bindKvCache(kv);
       e.start();
       server =
           new WorkerServer(

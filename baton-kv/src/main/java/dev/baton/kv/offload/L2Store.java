@@ -52,6 +52,8 @@ public final class L2Store implements AutoCloseable {
   private final Thread connector;
   private volatile StatefulRedisConnection<byte[], byte[]> connection;
   private volatile boolean closed;
+  private final java.util.concurrent.CountDownLatch firstAttempt =
+      new java.util.concurrent.CountDownLatch(1);
 
   private final AtomicLong lookups = new AtomicLong();
   private final AtomicLong hits = new AtomicLong();
@@ -98,10 +100,15 @@ public final class L2Store implements AutoCloseable {
           return;
         }
         connection = c;
+        firstAttempt.countDown();
         LOG.log(Level.INFO, "KV cache L2 connected to {0}", url);
         return;
       } catch (RuntimeException e) {
-        LOG.log(Level.DEBUG, "KV cache L2 {0} unreachable: {1}", url, e.getMessage());
+        if (firstAttempt.getCount() > 0) {
+          LOG.log(
+              Level.WARNING, "KV cache L2 {0} unreachable (retrying): {1}", url, e.getMessage());
+        }
+        firstAttempt.countDown();
       }
       try {
         Thread.sleep(backoff);
@@ -109,6 +116,18 @@ public final class L2Store implements AutoCloseable {
         return;
       }
       backoff = Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
+    }
+  }
+
+  /**
+   * Waits until the first connection attempt has ended (connected or failed), at most {@code
+   * limit}: a worker starting next to a running server is then connected before it serves.
+   */
+  public void awaitFirstAttempt(Duration limit) {
+    try {
+      firstAttempt.await(limit.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

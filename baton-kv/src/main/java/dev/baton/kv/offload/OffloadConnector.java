@@ -3,6 +3,7 @@ package dev.baton.kv.offload;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
+import dev.baton.kv.KvCacheStats;
 import dev.baton.kv.KvCacheView;
 import dev.baton.kv.KvConnector;
 import dev.baton.kv.KvTransferConfig;
@@ -140,6 +141,8 @@ public final class OffloadConnector implements KvConnector {
       l2 =
           new L2Store(
               options.l2Url(), options.l2KeyPrefix(), options.l2Timeout(), options.l2TtlSeconds());
+      // Bounded: an unreachable server fails the attempt at once or after the connect timeout.
+      l2.awaitFirstAttempt(options.l2Timeout().plusSeconds(10));
     }
     background = Executors.newVirtualThreadPerTaskExecutor();
     cache = view;
@@ -443,6 +446,34 @@ public final class OffloadConnector implements KvConnector {
         droppedBlocks.get(),
         l2Rejected.get(),
         queuedBlocks.get());
+  }
+
+  @Override
+  public java.util.Optional<KvCacheStats> cacheStats() {
+    if (l1 == null) {
+      return java.util.Optional.empty();
+    }
+    List<KvCacheStats.Tier> tiers = new ArrayList<>();
+    L1Store.Stats a = l1.stats();
+    tiers.add(
+        new KvCacheStats.Tier(
+            "l1",
+            a.hits(),
+            a.misses(),
+            a.bytesStored(),
+            a.bytesLoaded(),
+            a.evictions(),
+            a.rejected(),
+            a.entries() * l1.blockBytes(),
+            a.capacityBlocks() * l1.blockBytes()));
+    if (l2 != null) {
+      L2Store.Stats b = l2.stats();
+      tiers.add(
+          new KvCacheStats.Tier(
+              "l2", b.hits(), b.misses(), b.bytesWritten(), b.bytesRead(), 0, b.errors(), 0, 0));
+    }
+    return java.util.Optional.of(
+        new KvCacheStats(queryTokens.get(), hitTokens.get(), droppedBlocks.get(), tiers));
   }
 
   @Override
