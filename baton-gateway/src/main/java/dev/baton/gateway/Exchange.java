@@ -3,26 +3,20 @@ package dev.baton.gateway;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.core.Json;
 import dev.baton.core.OpenAiError;
-import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerResponse;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The client's side of one request: the response being written, the status it got, and which
- * workers served it ({@code x-baton-prefill} / {@code x-baton-decode} headers). A failure to write
- * means the client went away ({@link ClientGone}).
+ * Where one flow's answer goes: the HTTP client ({@link HttpExchange}) or, for one part of a
+ * request the gateway split up, the part's slot in the merged answer ({@link PdFanOut}). A failure
+ * to write means the reader went away ({@link ClientGone}).
  */
-final class Exchange {
-
-  static final HeaderName PREFILL_HEADER = HeaderNames.create("x-baton-prefill");
-  static final HeaderName DECODE_HEADER = HeaderNames.create("x-baton-decode");
+interface Exchange {
 
   /** The client went away: stop everything, answer nothing. */
-  static final class ClientGone extends Exception {
+  final class ClientGone extends Exception {
     private static final long serialVersionUID = 1L;
 
     ClientGone(Throwable cause) {
@@ -30,72 +24,26 @@ final class Exchange {
     }
   }
 
-  private final ServerResponse res;
-  private int status = 200;
-  private OutputStream stream;
+  /** The status the client got (200 until an answer or error says otherwise). */
+  int status();
 
-  Exchange(ServerResponse res) {
-    this.res = res;
-  }
-
-  int status() {
-    return status;
-  }
-
-  void status(int code) {
-    status = code;
-  }
+  void status(int code);
 
   /** Whether an event stream to the client has started (nothing can be retried after that). */
-  boolean streaming() {
-    return stream != null;
-  }
+  boolean streaming();
 
   /** Sends a whole upstream answer as the client's response. */
   void sendAnswer(int code, String contentType, byte[] answer, Worker prefill, Worker decode)
-      throws ClientGone {
-    status = code;
-    res.status(code);
-    workerHeaders(prefill, decode);
-    res.header(HeaderNames.CONTENT_TYPE, contentType == null ? "application/json" : contentType);
-    try {
-      res.send(answer);
-    } catch (RuntimeException e) {
-      throw new ClientGone(e);
-    }
-  }
+      throws ClientGone;
 
-  /** Writes bytes of an event stream, opening it (status and headers) on the first write. */
-  void writeEvent(byte[] bytes, Worker prefill, Worker decode) throws ClientGone {
-    try {
-      if (stream == null) {
-        res.status(200);
-        workerHeaders(prefill, decode);
-        res.header(HeaderNames.CONTENT_TYPE, "text/event-stream");
-        res.header(HeaderNames.CACHE_CONTROL, "no-cache");
-        stream = res.outputStream();
-      }
-      stream.write(bytes);
-      stream.flush();
-    } catch (IOException | RuntimeException e) {
-      throw new ClientGone(e);
-    }
-  }
+  /** Writes one whole event of an event stream, opening the stream on the first write. */
+  void writeEvent(byte[] bytes, Worker prefill, Worker decode) throws ClientGone;
 
   /** Ends the event stream. */
-  void finishStream() throws ClientGone {
-    try {
-      stream.close();
-    } catch (IOException | RuntimeException e) {
-      throw new ClientGone(e);
-    }
-  }
+  void finishStream() throws ClientGone;
 
   /** Answers with an OpenAI-shaped error. */
-  void sendError(int code, String message, String type) {
-    status = code;
-    sendError(res, code, message, type);
-  }
+  void sendError(int code, String message, String type);
 
   /** Answers {@code res} with an OpenAI-shaped error. */
   static void sendError(ServerResponse res, int code, String message, String type) {
@@ -109,15 +57,6 @@ final class Exchange {
       res.send(Json.write(json).getBytes(StandardCharsets.UTF_8));
     } catch (UncheckedIOException e) {
       // the client is gone; nothing to answer
-    }
-  }
-
-  private void workerHeaders(Worker prefill, Worker decode) {
-    if (prefill != null) {
-      res.header(PREFILL_HEADER, prefill.url());
-    }
-    if (decode != null) {
-      res.header(DECODE_HEADER, decode.url());
     }
   }
 }

@@ -1,5 +1,7 @@
 package dev.baton.gateway;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.baton.gateway.policy.RouteRequest;
 import java.util.concurrent.Executor;
 
 /**
@@ -17,6 +19,9 @@ interface FlowContext {
 
   /** Counts a worker chosen for a leg. */
   void selected(Worker worker, String leg);
+
+  /** The routing view of a request body (one part of a request the gateway split up). */
+  RouteRequest route(PoolRuntime pool, ObjectNode body, boolean chat, String sessionId);
 
   /** Passive health: one more failure; the breaker may eject the worker. */
   void workerFailed(Worker worker);

@@ -400,7 +400,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
                   this,
                   cfg,
                   call(pool, body, raw, route, session, start, requestId(req, res)),
-                  new Exchange(res))
+                  new HttpExchange(res))
               .run();
       count(route, status, pool.policyLabel());
     } finally {
@@ -483,11 +483,15 @@ public final class Gateway implements AutoCloseable, FlowContext {
       String session,
       long start,
       String requestId) {
-    boolean chat = path.endsWith("chat/completions");
-    RouteRequest route =
-        new RouteRequest(
-            session, pool.hashesPrompts() ? () -> promptKeys.of(body, chat) : null, pool.index());
+    RouteRequest route = route(pool, body, path.endsWith("chat/completions"), session);
     return new ClientCall(body, raw, path, pool, pool.protocol(), route, start, requestId);
+  }
+
+  @Override
+  public RouteRequest route(PoolRuntime pool, ObjectNode body, boolean chat, String sessionId) {
+    PromptKeys keys = promptKeys;
+    return new RouteRequest(
+        sessionId, pool.hashesPrompts() ? () -> keys.of(body, chat) : null, pool.index());
   }
 
   private static void sendError(ServerResponse res, int code, String message, String type) {

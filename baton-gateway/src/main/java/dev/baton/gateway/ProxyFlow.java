@@ -40,6 +40,18 @@ final class ProxyFlow {
 
   /** Runs the request to the end and returns the HTTP status the client got. */
   int run() {
+    if (call.protocol().hasPrefillLeg() && !call.protocol().concurrentLegs()) {
+      PdFanOut fanOut;
+      try {
+        fanOut = PdFanOut.of(ctx, config, call, exchange);
+      } catch (IllegalArgumentException e) {
+        exchange.sendError(400, e.getMessage(), "invalid_request_error");
+        return 400;
+      }
+      if (fanOut != null) {
+        return fanOut.run();
+      }
+    }
     Set<Worker> excluded = new HashSet<>();
     long backoff = config.retry().backoffMs();
     LegFailure last = null;

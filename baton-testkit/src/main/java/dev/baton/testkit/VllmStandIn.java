@@ -17,8 +17,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * of the P/D request protocol as vLLM's proxy contract states it (prefill: stream=false,
  * max_tokens=1, max_completion_tokens=1, no stream_options/min_tokens, kv_transfer_params with
  * do_remote_decode=true and the remote_* fields null; decode: the exact kv_transfer_params a
- * prefill issued, extra fields included) and answers as vLLM does, non-streaming or SSE. Every
- * protocol violation is recorded and answered with 400.
+ * prefill issued, extra fields included; either leg one prompt and n=1, since the params name one
+ * sequence's KV) and answers as vLLM does, non-streaming or SSE. Every protocol violation is
+ * recorded and answered with 400.
  *
  * <p>Its "model" is deterministic: the k-th generated token is {@code " w<n>"} where n counts the
  * {@code " w"} tokens already in the prompt, so a continuation of a broken stream yields exactly
@@ -144,9 +145,11 @@ public final class VllmStandIn implements AutoCloseable {
     if (prefillLeg) {
       prefillLegs.incrementAndGet();
       checkPrefillLeg(body, kv);
+      checkOneSequence(body, chat);
     } else if (decodeLeg) {
       decodeLegs.incrementAndGet();
       checkDecodeLeg(kv);
+      checkOneSequence(body, chat);
     } else {
       plainRequests.incrementAndGet();
       if (kind != Kind.BOTH && kind != Kind.DECODE) {
@@ -232,6 +235,27 @@ public final class VllmStandIn implements AutoCloseable {
     expected.putNull("remote_port");
     if (!expected.equals(kv)) {
       violation("prefill kv_transfer_params must be " + expected + ", got " + kv);
+    }
+  }
+
+  /**
+   * kv_transfer_params describe one sequence's KV: vLLM hands the same params to every prompt of a
+   * batch and every sample of {@code n > 1} (each would pull the first prompt's blocks), so a P/D
+   * leg must carry exactly one prompt and one sample.
+   */
+  private void checkOneSequence(ObjectNode body, boolean chat) {
+    if (body.path("n").asInt(1) != 1) {
+      violation("a P/D leg must have n=1, got " + body.get("n"));
+    }
+    JsonNode prompt = body.get("prompt");
+    if (!chat && prompt != null && prompt.isArray() && !prompt.isEmpty()) {
+      boolean tokenIds = true;
+      for (JsonNode item : prompt) {
+        tokenIds &= item.isIntegralNumber();
+      }
+      if (!tokenIds) {
+        violation("a P/D leg must carry one prompt, got a batch of " + prompt.size());
+      }
     }
   }
 

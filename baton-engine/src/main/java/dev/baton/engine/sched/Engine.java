@@ -92,6 +92,14 @@ public final class Engine implements AutoCloseable {
     inbox.add(new Abort(r));
   }
 
+  /**
+   * Tells the connector that a request refused by {@link #submit} has ended (it may name a prefill
+   * lease to release); the request itself was never queued.
+   */
+  public void discard(EngineRequest r) {
+    inbox.add(new Call(() -> scheduler.discard(r)));
+  }
+
   /** Runs {@code task} on the engine thread between two steps (for tests and admin work). */
   public void runOnLoop(Runnable task) {
     inbox.add(new Call(task));

@@ -173,6 +173,16 @@ public final class Scheduler {
     finishAlone(r, FinishReason.ABORT, null);
   }
 
+  /**
+   * A request the engine refused at the door (never queued): only the connector hears of it, so a
+   * prefill lease it names is released at once. No metrics: it was never a request of this engine.
+   */
+  public void discard(EngineRequest r) {
+    if (r.status != RequestStatus.FINISHED) {
+      connector.requestFinished(connectorRequest(r), new int[0], false);
+    }
+  }
+
   /** Ends every request with an error (engine failure or shutdown). */
   public void failAll(String message) {
     for (EngineRequest r : new ArrayList<>(running)) {
@@ -578,6 +588,10 @@ public final class Scheduler {
       } else {
         releaseBlocks(r);
       }
+    } else {
+      // Refused before it was queued (too long, bad token): it holds no blocks, but the
+      // connector still hears of its end, so a prefill lease it names is released at once.
+      connector.requestFinished(connectorRequest(r), new int[0], false);
     }
     listener.onFinished(r, reason, (System.nanoTime() - r.arrivalNanos()) / 1e9);
     return new EngineEvent.Finished(

@@ -384,6 +384,7 @@ public final class WorkerServer implements AutoCloseable {
           for (OpenAiWriter.Choice c : choices) {
             engine.abort(c.request());
           }
+          engine.discard(r);
           metrics.onRejected();
           throw new ApiException(429, "server busy: " + e.getMessage(), null, "too_many_requests");
         }

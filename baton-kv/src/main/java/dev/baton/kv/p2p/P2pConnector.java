@@ -225,8 +225,12 @@ public final class P2pConnector implements KvConnector {
     // reported in doneRecving / failedRecving (the engine's rule), so nothing to do for it here.
     String id = request.requestId();
     matchedFrom.remove(id);
-    consumed.remove(id);
+    boolean loadStarted = consumed.remove(id);
     KvTransferParams params = paramsOrNull(request);
+    if (!loadStarted && client != null && params != null && params.doRemotePrefill()) {
+      releaseUnpulled(id, params);
+      return new Finish(false, null);
+    }
     if (server == null || params == null || !params.doRemoteDecode() || !completed) {
       return new Finish(false, null);
     }
@@ -269,6 +273,20 @@ public final class P2pConnector implements KvConnector {
           ? new KvTransferParams(false, true, null, null, null, null, null, null, null)
           : null;
     }
+  }
+
+  /**
+   * A decode request that ended (aborted, refused) before its load started: the prefill worker is
+   * told at once, so its lease and blocks do not wait for the lease timeout (vLLM's decode side
+   * does the same for requests aborted before they were scheduled). Only a configured peer is
+   * dialed, as for a pull.
+   */
+  private void releaseUnpulled(String id, KvTransferParams params) {
+    if (params.pullProblem() != null
+        || !allowlist.allows(params.remoteHost(), params.remotePort())) {
+      return;
+    }
+    loaders.execute(() -> releaseOnly(id, params));
   }
 
   // ---- worker side (loads run on virtual threads, started at allocation) ----

@@ -184,6 +184,28 @@ class P2pConnectorTest {
   }
 
   @Test
+  void aDecodeRequestEndingBeforeItsLoadReleasesTheLeaseAtOnce() {
+    // Aborted while queued (matched, never allocated) and refused at the door (never matched).
+    KvTransferParams queued = prefillAndFinish("p-q", 40, new int[] {1, 2, 3});
+    KvTransferParams refused = prefillAndFinish("p-r", 20, new int[] {4, 5});
+    assertThat(prefill.stats().liveLeases()).isEqualTo(2);
+    KvConnector.Request q = request("d-q", 40, queued.toJson());
+    assertThat(decode.matchedTokens(q, 0)).isEqualTo(new KvConnector.Match(39, true));
+    assertThat(decode.requestFinished(q, new int[0], false).delayFree()).isFalse();
+    decode.requestFinished(request("d-r", 20, refused.toJson()), new int[0], false);
+    await()
+        .atMost(Duration.ofSeconds(1))
+        .until(
+            () -> {
+              poll();
+              return sent.containsAll(List.of("p-q", "p-r"));
+            });
+    assertThat(prefill.stats().liveLeases()).isZero();
+    assertThat(received).isEmpty();
+    assertThat(decode.stats().loadsFailed()).isZero();
+  }
+
+  @Test
   void goneProducerIsALoadFailureNotAnException() {
     KvTransferParams answer = prefillAndFinish("p-5", 33, new int[] {1, 2, 3});
     prefill.close();
