@@ -79,10 +79,12 @@ public final class Gateway implements AutoCloseable, FlowContext {
             .addFilter(Gateway::closeWhenAsked)
             .post("/v1/completions", (req, res) -> inference(req, res, "/v1/completions"))
             .post("/v1/chat/completions", (req, res) -> inference(req, res, "/v1/chat/completions"))
+            .post("/generate", (req, res) -> inference(req, res, "/generate"))
             .get("/v1/models", this::models)
             .get("/health", this::health)
             .get("/metrics", this::metricsEndpoint);
     new AdminApi(this).register(routing);
+    new SglangRoutes(this).register(routing);
     routing.any(
         (req, res) ->
             sendError(
@@ -375,6 +377,18 @@ public final class Gateway implements AutoCloseable, FlowContext {
       count(route, 503, "-");
       return;
     }
+    if (route.equals("/generate") && pool.mode() == GatewayConfig.Mode.NIXL) {
+      // vLLM and Baton workers have no native /generate: only SGLang pools serve it.
+      sendError(
+          res,
+          404,
+          "the native /generate route is served by SGLang pools; pool '"
+              + pool.name()
+              + "' speaks vLLM's protocol: use /v1/completions",
+          "not_found_error");
+      count(route, 404, "-");
+      return;
+    }
     boolean admitted;
     try {
       admitted = pool.admission().enter();
@@ -464,6 +478,11 @@ public final class Gateway implements AutoCloseable, FlowContext {
       }
     }
     return all.get(0);
+  }
+
+  /** Whether the request carries one of the configured API keys (or none is configured). */
+  boolean authorized(ServerRequest req) {
+    return authorized(req, config);
   }
 
   private static boolean authorized(ServerRequest req, GatewayConfig cfg) {

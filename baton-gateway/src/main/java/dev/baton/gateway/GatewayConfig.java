@@ -265,7 +265,8 @@ public record GatewayConfig(
         url,
         Role.parse(w.text("role", "both")),
         w.text("group", null),
-        w.nonNegativeInt("bootstrap_port", 8998));
+        // 0: learned from the worker's /get_server_info (SGLang's default 8998 until then).
+        w.nonNegativeInt("bootstrap_port", 0));
   }
 
   /** YAML mapper (shared, thread-safe). */

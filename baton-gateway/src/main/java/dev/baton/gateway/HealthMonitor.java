@@ -28,6 +28,7 @@ final class HealthMonitor implements AutoCloseable {
   private final ExecutorService executor;
   private final FlowContext events;
   private final Map<Worker, List<String>> workerModels = new ConcurrentHashMap<>();
+  private final java.util.Set<Worker> askedServerInfo = ConcurrentHashMap.newKeySet();
   private volatile boolean running;
   private Thread healthLoop;
   private Thread scrapeLoop;
@@ -106,9 +107,13 @@ final class HealthMonitor implements AutoCloseable {
       if (!workerModels.containsKey(w)) {
         fetchModels(w);
       }
+      if (w.learnsBootstrapPort() && askedServerInfo.add(w)) {
+        fetchBootstrapPort(w);
+      }
     } else {
       // A down worker's last scraped load means nothing (and a restarted one starts empty).
       w.scraped(0, 0, 0);
+      askedServerInfo.remove(w); // a restarted worker may come back with other settings
       events.workerFailed(w);
     }
   }
@@ -127,6 +132,27 @@ final class HealthMonitor implements AutoCloseable {
       workerModels.put(w, List.copyOf(ids));
     } catch (IOException | RuntimeException e) {
       // models are fetched again at the next healthy check
+    }
+  }
+
+  /**
+   * An SGLang prefill worker tells its bootstrap port in {@code /get_server_info} (its server
+   * arguments, {@code disaggregation_bootstrap_port}), as SGLang's router learns it. Other engines
+   * answer 404: nothing learned, the default stays.
+   */
+  private void fetchBootstrapPort(Worker w) {
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/get_server_info"), null, config.get().health().timeoutMs())) {
+      byte[] answer = r.body().readAllBytes();
+      if (r.status() != 200) {
+        return;
+      }
+      JsonNode port = Json.MAPPER.readTree(answer).path("disaggregation_bootstrap_port");
+      if (port.isIntegralNumber() && port.asInt() > 0 && port.asInt() < 65536) {
+        w.reportedBootstrapPort(port.asInt());
+      }
+    } catch (IOException | RuntimeException e) {
+      // learned at the next healthy transition
     }
   }
 

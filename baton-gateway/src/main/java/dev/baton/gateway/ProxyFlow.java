@@ -165,6 +165,7 @@ final class ProxyFlow {
   private void concurrentLegs(PdProtocol protocol, Selection s) throws LegFailure, ClientGone {
     Worker prefill = s.prefill();
     ObjectNode prefillRequest = protocol.prefillRequest(call.body(), prefill);
+    protocol.tagRequestId(prefillRequest, call.requestId());
     byte[] prefillPayload = bytes(prefillRequest);
     ObjectNode decodeRequest = protocol.decodeRequest(call.body(), prefill, prefillRequest, null);
     byte[] decodePayload = decodeRequest == prefillRequest ? prefillPayload : bytes(decodeRequest);
@@ -177,13 +178,46 @@ final class ProxyFlow {
             ctx.executor());
     try {
       decodeLeg(s.decode(), prefill, "decode", decodePayload, decodeUpstream, prefillError);
+    } catch (ClientGone gone) {
+      abortIfRunning(protocol, prefill, prefillRequest, prefillDone);
+      throw gone;
     } catch (LegFailure f) {
+      abortIfRunning(protocol, prefill, prefillRequest, prefillDone);
       prefillDone.join();
       if (prefillError.get() != null) {
         throw new LegFailure(prefill, "prefill", prefillError.get());
       }
       throw f;
     }
+  }
+
+  /**
+   * The decode leg is over (failed, or the client left) while the prefill still runs: tell the
+   * prefill worker to abort it (SGLang's {@code /abort_request} by {@code rid}) rather than let it
+   * hold its KV for a decode that will never come until the bootstrap times out.
+   */
+  private void abortIfRunning(
+      PdProtocol protocol, Worker prefill, ObjectNode prefillRequest, CompletableFuture<?> done) {
+    ObjectNode abort = protocol.abortRequest(prefillRequest);
+    if (done.isDone() || abort == null) {
+      return;
+    }
+    byte[] payload = bytes(abort);
+    ctx.executor()
+        .execute(
+            () -> {
+              try (UpstreamClient.Response r =
+                  ctx.client()
+                      .send(
+                          prefill.uri(protocol.abortPath()),
+                          payload,
+                          config.health().timeoutMs(),
+                          call.upstreamHeaders())) {
+                r.body().transferTo(OutputStream.nullOutputStream());
+              } catch (IOException | RuntimeException e) {
+                // best effort: the worker's own bootstrap timeout still ends the request
+              }
+            });
   }
 
   private void drainPrefill(

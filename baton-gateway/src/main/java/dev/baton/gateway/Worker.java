@@ -21,6 +21,10 @@ public final class Worker {
   private volatile double scrapedWaiting;
   private volatile double kvCacheUsage;
   private volatile int slot = -1;
+  private volatile int reportedBootstrapPort;
+
+  /** SGLang's default {@code --disaggregation-bootstrap-port}. */
+  static final int DEFAULT_BOOTSTRAP_PORT = 8998;
 
   public Worker(WorkerSpec spec, CircuitBreaker breaker) {
     this.spec = spec;
@@ -126,6 +130,28 @@ public final class Worker {
     scrapedRunning = running;
     scrapedWaiting = waiting;
     kvCacheUsage = kvUsage;
+  }
+
+  /**
+   * The SGLang bootstrap port of a prefill worker: the configured one, else the one the worker
+   * reported in {@code /get_server_info} ({@code disaggregation_bootstrap_port}), else SGLang's
+   * default 8998.
+   */
+  public int bootstrapPort() {
+    if (spec.bootstrapPort() > 0) {
+      return spec.bootstrapPort();
+    }
+    int reported = reportedBootstrapPort;
+    return reported > 0 ? reported : DEFAULT_BOOTSTRAP_PORT;
+  }
+
+  /** Whether the bootstrap port is still to be learned from the worker. */
+  boolean learnsBootstrapPort() {
+    return spec.bootstrapPort() == 0 && spec.role().canPrefill() && reportedBootstrapPort == 0;
+  }
+
+  void reportedBootstrapPort(int port) {
+    reportedBootstrapPort = port;
   }
 
   /** Small id (0..63) used by the prefix index, or -1 when the pool has no free slot. */

@@ -181,4 +181,13 @@ class NixlProtocolTest {
     assertThat(prefillHeaders).doesNotContainKey("authorization");
     assertThat(decodeHeaders).doesNotContainKey("authorization");
   }
+
+  @Test
+  void nativeGenerateIsNotForwardedToAVllmPool() {
+    int before = prefill.requests() + decode.requests();
+    HttpResponse<String> r = Http.post(url(gateway, "/generate"), "{\"text\":\"hi\"}");
+    assertThat(r.statusCode()).isEqualTo(404);
+    assertThat(r.body()).contains("/v1/completions");
+    assertThat(prefill.requests() + decode.requests()).isEqualTo(before);
+  }
 }

@@ -24,4 +24,20 @@ class WorkerMetricsTest {
     assertThat(WorkerMetrics.parse("vllm:gpu_cache_usage_perc 0.5\n").kvCacheUsage())
         .isEqualTo(0.5);
   }
+
+  @Test
+  void readsSglangMetricNames() {
+    WorkerMetrics m =
+        WorkerMetrics.parse(
+            """
+            # TYPE sglang:num_running_reqs gauge
+            sglang:num_running_reqs{model_name="m",engine_type="unified",tp_rank="0"} 4.0
+            sglang:num_queue_reqs{model_name="m",engine_type="unified",tp_rank="0"} 2.0
+            sglang:token_usage{model_name="m",engine_type="unified",tp_rank="0"} 0.4
+            sglang:gen_throughput{model_name="m",engine_type="unified",tp_rank="0"} 120.0
+            """);
+    assertThat(m.running()).isEqualTo(4.0);
+    assertThat(m.waiting()).isEqualTo(2.0);
+    assertThat(m.kvCacheUsage()).isEqualTo(0.4);
+  }
 }

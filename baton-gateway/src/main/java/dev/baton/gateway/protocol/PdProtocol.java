@@ -34,4 +34,24 @@ public interface PdProtocol {
 
   /** Whether a decode stream that breaks may be continued on another decode worker. */
   boolean migratable();
+
+  /**
+   * Puts the gateway's request id on a leg body where the engine takes one (SGLang's {@code rid},
+   * which its {@code /abort_request} names); leaves a body with the client's own id as it is.
+   */
+  default void tagRequestId(ObjectNode legBody, String requestId) {}
+
+  /**
+   * The body that aborts the request a leg body was tagged for on {@link #abortPath()}, or null
+   * when the engine has no abort endpoint (vLLM and Baton abort a request when its connection
+   * closes).
+   */
+  default ObjectNode abortRequest(ObjectNode legBody) {
+    return null;
+  }
+
+  /** Where {@link #abortRequest} is posted. */
+  default String abortPath() {
+    return null;
+  }
 }
