@@ -52,6 +52,9 @@ class OffloadIT {
   static Worker second;
   static Worker prefill;
   static Worker decode;
+  static Worker multiPrefill;
+  static Worker multiDecode;
+  static final String SECRET = "offload-it-cluster-secret-0123";
 
   /** A {@code baton serve} process. */
   static final class Worker implements AutoCloseable {
@@ -77,7 +80,7 @@ class OffloadIT {
                   "--served-model-name",
                   "tiny"));
       cliArgs.addAll(List.of(args));
-      process =
+      ProcessBuilder builder =
           new ProcessBuilder(
                   CliProcess.command(
                       List.of(
@@ -86,8 +89,9 @@ class OffloadIT {
                           "-XX:+UseSerialGC",
                           "-Dbaton.kernels=scalar"),
                       cliArgs))
-              .redirectErrorStream(true)
-              .start();
+              .redirectErrorStream(true);
+      builder.environment().put("BATON_KV_SECRET", SECRET);
+      process = builder.start();
       port = CliProcess.watchForPort(process, output);
       ALL.add(this);
     }
@@ -132,6 +136,16 @@ class OffloadIT {
         + "\",\"l2_timeout_ms\":300}}";
   }
 
+  /** P2P for the suffix, the shared cache for the prefix. */
+  static String multi(String role, String cacheRole) {
+    return "{\"kv_connector\":\"MultiConnector\",\"kv_role\":\""
+        + role
+        + "\",\"kv_load_failure_policy\":\"recompute\",\"kv_connector_extra_config\":{\"connectors\":["
+        + "{\"kv_connector\":\"P2pConnector\",\"kv_connector_extra_config\":{\"timeout_ms\":5000}},"
+        + offload(cacheRole)
+        + "]}}";
+  }
+
   @BeforeAll
   static void start() throws Exception {
     java.util.Optional<Path> binary = RedisServerProcess.findBinary();
@@ -146,6 +160,11 @@ class OffloadIT {
     second = new Worker("--kv-transfer-config", offload("kv_both"));
     prefill = new Worker("--role", "prefill", "--kv-transfer-config", offload("kv_producer"));
     decode = new Worker("--role", "decode", "--kv-transfer-config", offload("kv_consumer"));
+    multiPrefill =
+        new Worker(
+            "--role", "prefill", "--kv-transfer-config", multi("kv_producer", "kv_consumer"));
+    multiDecode =
+        new Worker("--role", "decode", "--kv-transfer-config", multi("kv_consumer", "kv_consumer"));
     for (Worker w : List.copyOf(ALL)) {
       w.url();
     }
@@ -246,6 +265,38 @@ class OffloadIT {
   }
 
   @Test
+  @Order(3)
+  void multiConnectorPrefixFromTheCacheSuffixFromThePrefillPeer() throws Exception {
+    int[] prompt = PdTransferIT.prompt(260, 7); // 16 full blocks
+    int[] head = java.util.Arrays.copyOf(prompt, 100); // 6 full blocks
+    // An earlier request put the prompt's first 6 blocks into the shared cache.
+    double saved = first.metric("baton_kv_cache_saved_bytes_total", "tier=\"l2\"");
+    post(first, request(head, 1, null, null));
+    awaitInL2(first, saved);
+
+    // The prefill loads that head from the cache too and computes the rest; its cache part only
+    // loads, so the cache keeps exactly the head.
+    JsonNode answer =
+        post(multiPrefill, request(prompt, 1, null, KvTransferParams.prefillRequest().toJson()));
+    JsonNode params = answer.get("kv_transfer_params");
+    assertThat(params.hasNonNull("remote_lease_token")).as(params.toString()).isTrue();
+    assertThat(multiPrefill.hitTokens()).isEqualTo(96.0);
+    double cacheHits = multiDecode.hitTokens();
+    double bytes = multiDecode.metric("baton_kv_bytes_loaded_total", "");
+    double cacheBytes = multiDecode.metric("baton_kv_cache_loaded_bytes_total", "tier=\"l1\"");
+    JsonNode pd = post(multiDecode, request(prompt, MAX_TOKENS, null, params));
+    assertThat(PdTransferIT.tokens(pd)).isEqualTo(reference(prompt, null));
+    // 6 blocks (96 tokens) from the cache, the other 163 loadable tokens (11 blocks, the last
+    // partial) pulled from the prefill peer.
+    assertThat(multiDecode.hitTokens() - cacheHits).isEqualTo(96.0);
+    double viaCache =
+        multiDecode.metric("baton_kv_cache_loaded_bytes_total", "tier=\"l1\"") - cacheBytes;
+    double all = multiDecode.metric("baton_kv_bytes_loaded_total", "") - bytes;
+    assertThat(viaCache).isPositive();
+    assertThat(all / viaCache).isCloseTo(17.0 / 6.0, org.assertj.core.data.Offset.offset(0.01));
+  }
+
+  @Test
   @Order(4)
   void aRestartedWorkerReusesThroughRedis() throws Exception {
     int[] prompt = PdTransferIT.prompt(150, 3);
@@ -305,7 +356,7 @@ class OffloadIT {
   @Test
   @Order(6)
   void poolsEndFullFree() throws Exception {
-    for (Worker w : List.of(first, second, prefill, decode)) {
+    for (Worker w : List.of(first, second, prefill, decode, multiPrefill, multiDecode)) {
       await()
           .atMost(Duration.ofSeconds(20))
           .until(() -> w.metric("vllm:kv_cache_usage_perc", "") == 0.0);

@@ -11,10 +11,11 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Several connectors behind one, as vLLM's MultiConnector, but chained: a request loads the longest
- * prefix from whichever connector has it, the rest from the next that has more (prefix from the
- * shared cache, suffix pulled from the prefill peer), and computes what none has. Every connector
- * that saves, saves. Configured as
+ * Several connectors behind one, as vLLM's MultiConnector, but chained: a request loads a prefix
+ * from one connector, the rest from the next that has more, and computes what none has. A cache
+ * (the offload connector) goes before a peer whatever the configured order, and among equals the
+ * longest match goes first: prefix from the shared cache, suffix pulled from the prefill peer.
+ * Every connector that saves, saves. Configured as
  *
  * <pre>
  * {"kv_connector": "MultiConnector", "kv_role": "kv_both",
@@ -138,7 +139,16 @@ public final class MultiConnector implements KvConnector {
         if (m.tokens() < 0) {
           return Match.ASK_LATER;
         }
-        if (m.tokens() > bestMatch.tokens()) {
+        if (m.tokens() <= 0) {
+          continue;
+        }
+        // A cache first (its blocks are in host memory or one loopback read away, a peer's pull
+        // crosses the network and holds the peer's blocks), then the longest match.
+        boolean better =
+            best < 0
+                || isCache(i) && !isCache(best)
+                || isCache(i) == isCache(best) && m.tokens() > bestMatch.tokens();
+        if (better) {
           best = i;
           bestMatch = m;
         }
@@ -168,6 +178,10 @@ public final class MultiConnector implements KvConnector {
     boolean async = plan.stream().anyMatch(Share::async);
     int total = at - numComputedTokens;
     return total > 0 ? new Match(total, async) : Match.NONE;
+  }
+
+  private boolean isCache(int part) {
+    return parts.get(part).cacheStats().isPresent();
   }
 
   @Override
