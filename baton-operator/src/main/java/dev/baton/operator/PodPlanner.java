@@ -97,7 +97,7 @@ final class PodPlanner {
     boolean replica = def.cluster().mode() == Mode.REPLICA;
     Map<String, List<String>> units = units(desired.keySet(), replica);
     Set<String> lanesRolling = new LinkedHashSet<>();
-    List<String> outdatedUnits = new ArrayList<>();
+    Map<String, List<String>> outdatedUnits = new LinkedHashMap<>();
     for (Map.Entry<String, List<String>> unit : units.entrySet()) {
       List<String> members = unit.getValue();
       long covered = members.stream().filter(live::containsKey).count();
@@ -128,44 +128,45 @@ final class PodPlanner {
           }
         }
       }
-      // rolling update state of this unit
-      boolean anyOld = false;
-      boolean allNewReady = true;
-      boolean anyNew = false;
+      // rolling update: members with a pod of an older revision roll together (a group's
+      // outdated members at once), and a unit counts as in flight once any has a new pod
+      List<String> outdated = new ArrayList<>();
+      boolean inFlight = false;
+      boolean replacementsReady = true;
       for (String id : members) {
-        String wanted = desired.get(id).getMetadata().getLabels().get(Labels.REVISION);
+        String wanted = revision(desired.get(id));
         List<Observed> forId = live.getOrDefault(id, List.of());
-        boolean hasNew = forId.stream().anyMatch(o -> o.revision().equals(wanted));
-        anyNew |= hasNew;
-        allNewReady &= forId.stream().anyMatch(o -> o.revision().equals(wanted) && o.ready());
-        anyOld |= forId.stream().anyMatch(o -> !o.revision().equals(wanted));
+        if (forId.stream().anyMatch(o -> !o.revision().equals(wanted))) {
+          outdated.add(id);
+          inFlight |= forId.stream().anyMatch(o -> o.revision().equals(wanted));
+          replacementsReady &=
+              forId.stream().anyMatch(o -> o.revision().equals(wanted) && o.ready());
+        }
       }
-      if (!anyOld) {
+      if (outdated.isEmpty()) {
         continue;
       }
-      String lane = lane(unit.getKey());
-      if (anyNew) {
-        lanesRolling.add(lane);
-        if (allNewReady) {
-          for (String id : members) {
-            String wanted = desired.get(id).getMetadata().getLabels().get(Labels.REVISION);
-            for (Observed o : live.getOrDefault(id, List.of())) {
-              if (!o.revision().equals(wanted)) {
-                drain.add(o.pod());
-                reasons.add(name(o.pod()) + ": its replacement is ready, drained");
-              }
+      if (!inFlight) {
+        outdatedUnits.put(unit.getKey(), outdated);
+        continue;
+      }
+      lanesRolling.add(lane(unit.getKey()));
+      if (replacementsReady) {
+        for (String id : outdated) {
+          for (Observed o : live.get(id)) {
+            if (!o.revision().equals(revision(desired.get(id)))) {
+              drain.add(o.pod());
+              reasons.add(name(o.pod()) + ": its replacement is ready, drained");
             }
           }
         }
-      } else {
-        outdatedUnits.add(unit.getKey());
       }
     }
     // start rolling the next outdated unit of every lane that has none in flight
-    for (String unit : outdatedUnits) {
-      String lane = lane(unit);
-      if (lanesRolling.add(lane)) {
-        for (String id : units.get(unit)) {
+    for (Map.Entry<String, List<String>> entry : outdatedUnits.entrySet()) {
+      String unit = entry.getKey();
+      if (lanesRolling.add(lane(unit))) {
+        for (String id : entry.getValue()) {
           create.add(named(desired.get(id), suffix));
         }
         reasons.add(unit + ": rolling to a new revision");
@@ -203,6 +204,10 @@ final class PodPlanner {
     Pod copy = new io.fabric8.kubernetes.api.model.PodBuilder(pod).build();
     copy.getMetadata().setName(pod.getMetadata().getName() + "-" + suffix.get());
     return copy;
+  }
+
+  private static String revision(Pod pod) {
+    return pod.getMetadata().getLabels().get(Labels.REVISION);
   }
 
   private static String name(Pod pod) {

@@ -424,4 +424,99 @@ class BatonClusterReconcilerTest {
               assertThat(podGroups("gone")).isEmpty();
             });
   }
+
+  static String revisionOf(Pod pod) {
+    return pod.getMetadata().getLabels().get(Labels.REVISION);
+  }
+
+  static List<Pod> role(String cluster, String role) {
+    return workers(cluster).stream()
+        .filter(p -> role.equals(p.getMetadata().getLabels().get(Labels.ROLE)))
+        .toList();
+  }
+
+  @Test
+  void aChangedFlagRollsOneWorkerAtATimeAndDrainsTheOldOneOnlyOnceItsReplacementIsReady()
+      throws Exception {
+    String spec =
+        """
+        model: random:tiny
+        roles:
+          prefill: {replicas: 1}
+          decode: {replicas: 2, args: [--max-num-seqs, "8"]}
+        """;
+    cluster("rolling", spec);
+    await().atMost(Duration.ofSeconds(20)).until(() -> workers("rolling").size() == 3);
+    gatewayPodReady("rolling");
+    markAllReady("rolling");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> "Running".equals(get("rolling").getStatus().getPhase()));
+    Set<String> oldDecode = names(role("rolling", "decode"));
+    Set<String> prefill = names(role("rolling", "prefill"));
+    String oldRevision = revisionOf(role("rolling", "decode").get(0));
+
+    client
+        .resources(BatonCluster.class)
+        .inNamespace(NS)
+        .withName("rolling")
+        .edit(
+            c -> {
+              try {
+                c.setSpec(YAML.readTree(spec.replace("\"8\"", "\"16\"")));
+              } catch (java.io.IOException e) {
+                throw new IllegalStateException(e);
+              }
+              return c;
+            });
+
+    // surge one: a new decode pod next to both old ones; nothing drained while it is not ready
+    await().atMost(Duration.ofSeconds(20)).until(() -> role("rolling", "decode").size() == 3);
+    List<Pod> fresh =
+        role("rolling", "decode").stream()
+            .filter(p -> !oldDecode.contains(p.getMetadata().getName()))
+            .toList();
+    assertThat(fresh).hasSize(1);
+    assertThat(revisionOf(fresh.get(0))).isNotEqualTo(oldRevision);
+    String firstWorker = fresh.get(0).getMetadata().getLabels().get(Labels.WORKER);
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> role("rolling", "decode").size() == 3);
+    assertThat(gateway.removed).isEmpty();
+    assertThat(get("rolling").getStatus().getPhase()).isEqualTo("Progressing");
+
+    // ready: the old pod of that worker is drained (out of the gateway first), then the next rolls
+    markReady(fresh.get(0));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              assertThat(gateway.removed).containsExactly(firstWorker);
+              List<Pod> decode = role("rolling", "decode");
+              assertThat(decode).hasSize(3);
+              assertThat(decode.stream().filter(p -> revisionOf(p).equals(oldRevision))).hasSize(1);
+            });
+    markAllReady("rolling");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              List<Pod> decode = role("rolling", "decode");
+              assertThat(decode).hasSize(2).noneMatch(p -> revisionOf(p).equals(oldRevision));
+              assertThat(gateway.removed).hasSize(2).doesNotHaveDuplicates();
+            });
+    assertThat(names(role("rolling", "prefill"))).isEqualTo(prefill); // its flags did not change
+    markAllReady("rolling");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              BatonClusterStatus s = get("rolling").getStatus();
+              assertThat(s.getPhase()).isEqualTo("Running");
+              assertThat(s.condition("Progressing").getStatus()).isEqualTo("False");
+              assertThat(s.getObservedGeneration())
+                  .isEqualTo(get("rolling").getMetadata().getGeneration());
+            });
+  }
 }

@@ -101,6 +101,14 @@ class CrdTest {
     }
   }
 
+  @Test
+  void theCrdInTheKustomizeBaseIsTheGeneratedOne() throws IOException {
+    JsonNode shipped = YAML.readTree(Path.of("..", "deploy", "base", "crd.yaml").toFile());
+    assertThat(shipped)
+        .as("deploy/base/crd.yaml is stale: regenerate with baton operator crd")
+        .isEqualTo(crd());
+  }
+
   /** Every key of the example specs (what baton up runs) is known to the CRD's schema. */
   @Test
   void everyKeyOfTheExampleSpecsIsInTheSchema() throws IOException {

@@ -233,6 +233,25 @@ class RenderTest {
   }
 
   @Test
+  void theShippedSampleRendersTwoGpuGangsOnItsClaim() throws IOException {
+    ClusterDefinition def =
+        Manifests.read(Path.of("..", "deploy", "sample", "batoncluster.yaml"), "default");
+    assertThat(def.name()).isEqualTo("llama");
+    List<JsonNode> docs =
+        render(Files.readString(Path.of("..", "deploy", "sample", "batoncluster.yaml")));
+    assertThat(kind(docs, "Pod")).hasSize(6);
+    assertThat(kind(docs, "PodGroup")).hasSize(2);
+    assertThat(kind(docs, "Pod"))
+        .allSatisfy(
+            p -> {
+              assertThat(p.at("/spec/schedulerName").asText())
+                  .isEqualTo("scheduler-plugins-scheduler");
+              assertThat(p.at("/spec/containers/0/resources/limits/nvidia.com~1gpu").asText())
+                  .isEqualTo("1");
+            });
+  }
+
+  @Test
   void aChangedFlagChangesOnlyThatRolesRevision() throws IOException {
     List<JsonNode> before = kind(render(REPLICA), "Pod");
     List<JsonNode> after =
