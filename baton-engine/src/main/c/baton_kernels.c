@@ -192,6 +192,127 @@ static void gemm_rows(const uint8_t *w, int64_t row_bytes, int pairs, const pair
   }
 }
 
+// ------------------------------------------------------------------ packed (row-interleaved) Q8_0
+//
+// A Q8_0 matrix repacked at load for the products below: per group of 16 rows and per 32-column
+// block, 16 float scales (one per row) and then the 32 quants of the 16 rows as 8 runs of
+// [16 rows x 4 consecutive columns], made unsigned (+128). One vpdpbusd then multiplies 4 columns
+// of 16 rows by 4 activation bytes broadcast to every lane: the lanes are the rows, so after a
+// block's 8 steps each lane holds one row's exact block dot product, and the float scaling is one
+// convert, one multiply and one multiply-add per 16 rows (the unpacked kernel above spends those
+// per row and pair of blocks).
+#define PACK_ROWS 16
+#define PACK_BLOCK_BYTES (PACK_ROWS * 4 + PACK_ROWS * QK) // 64 B of scales + 512 B of quants
+
+// Activations for the packed products: per token, cols quants, then per block the scale and
+// -128 * the sum of its quants (the +128 of the weights taken back out).
+typedef struct {
+  int8_t *q;
+  float *d;
+  int32_t *start;
+} token_quants;
+
+static void quantize_plain(const float *x, int x_stride, int n, int cols, token_quants tq) {
+  int blocks = cols / QK;
+  for (int t = 0; t < n; t++) {
+    for (int b = 0; b < blocks; b++) {
+      int32_t start[8] __attribute__((aligned(32)));
+      float scale[8] __attribute__((aligned(32)));
+      size_t i = (size_t) t * blocks + b;
+      quantize_block(x + (size_t) t * x_stride + QK * b, tq.q + QK * i, start, scale);
+      tq.d[i] = scale[0];
+      tq.start[i] = start[0] * 8; // -16 * sum in each of 8 lanes: -128 * sum in one
+    }
+  }
+}
+
+// 16 rows (one group) x T tokens (T <= 8), all blocks.
+static inline __attribute__((always_inline)) void packed_tile(
+    const uint8_t *g, int blocks, const token_quants *tq, int t0, int T, float *out,
+    int out_stride) {
+  __m512 acc[8];
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+  for (int b = 0; b < blocks; b++) {
+    const uint8_t *pb = g + (size_t) b * PACK_BLOCK_BYTES;
+    __m512i dot[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+      dot[t] = _mm512_set1_epi32(tq->start[(size_t) (t0 + t) * blocks + b]);
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+      __m512i w = _mm512_load_si512(pb + 64 + 64 * k);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) {
+        int32_t x4;
+        memcpy(&x4, tq->q + ((size_t) (t0 + t) * blocks + b) * QK + 4 * k, 4);
+        dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(x4));
+      }
+    }
+    __m512 ws = _mm512_load_ps(pb);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+      __m512 s = _mm512_mul_ps(ws, _mm512_set1_ps(tq->d[(size_t) (t0 + t) * blocks + b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), s, acc[t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++) _mm512_storeu_ps(out + (size_t) (t0 + t) * out_stride, acc[t]);
+}
+
+static void packed_rows(const uint8_t *packed, int cols, const token_quants *tq, int n,
+                        float *out, int out_stride, int r0, int r1) {
+  int blocks = cols / QK;
+  size_t group_bytes = (size_t) blocks * PACK_BLOCK_BYTES;
+  // Groups in runs that stay in L2 while every token passes over them.
+  int run = (int) ((512 * 1024) / group_bytes);
+  if (run < 1) run = 1;
+  for (int g0 = r0 / PACK_ROWS; g0 < r1 / PACK_ROWS; g0 += run) {
+    int g1 = g0 + run < r1 / PACK_ROWS ? g0 + run : r1 / PACK_ROWS;
+    for (int t = 0; t < n; t += 8) {
+      int tn = n - t < 8 ? n - t : 8;
+      for (int g = g0; g < g1; g++) {
+        const uint8_t *gp = packed + (size_t) g * group_bytes;
+        float *o = out + g * PACK_ROWS;
+        switch (tn) {
+          case 1: packed_tile(gp, blocks, tq, t, 1, o, out_stride); break;
+          case 2: packed_tile(gp, blocks, tq, t, 2, o, out_stride); break;
+          case 3: packed_tile(gp, blocks, tq, t, 3, o, out_stride); break;
+          case 4: packed_tile(gp, blocks, tq, t, 4, o, out_stride); break;
+          case 5: packed_tile(gp, blocks, tq, t, 5, o, out_stride); break;
+          case 6: packed_tile(gp, blocks, tq, t, 6, o, out_stride); break;
+          case 7: packed_tile(gp, blocks, tq, t, 7, o, out_stride); break;
+          default: packed_tile(gp, blocks, tq, t, 8, o, out_stride); break;
+        }
+      }
+    }
+  }
+}
+
+// Repacks Q8_0 rows [0, rows) (rows a multiple of 16) into the layout above; out is 64-byte
+// aligned and baton_packed_bytes long. Callers check baton_cpu_level first.
+void baton_pack_q8_0(const uint8_t *w, int64_t row_bytes, int rows, int cols, uint8_t *out) {
+  int blocks = cols / QK;
+  for (int g = 0; g < rows / PACK_ROWS; g++) {
+    for (int b = 0; b < blocks; b++) {
+      uint8_t *o = out + ((size_t) g * blocks + b) * PACK_BLOCK_BYTES;
+      for (int r = 0; r < PACK_ROWS; r++) {
+        const uint8_t *blk = w + (size_t) (g * PACK_ROWS + r) * row_bytes + (size_t) b * Q8_BYTES;
+        uint16_t h;
+        memcpy(&h, blk, 2);
+        float d = _cvtsh_ss(h);
+        memcpy(o + 4 * r, &d, 4);
+        for (int k = 0; k < 8; k++) {
+          for (int j = 0; j < 4; j++) {
+            o[64 + 64 * k + 4 * r + j] = (uint8_t) (blk[2 + 4 * k + j] ^ 0x80);
+          }
+        }
+      }
+    }
+  }
+}
+
 #pragma GCC pop_options
 
 // out[t * out_stride + r] = W[r, :] . x[t * x_stride ..] for r0 <= r < r1, t < n, with W in Q8_0
@@ -222,5 +343,25 @@ int baton_quantize_q8(const float *x, int x_stride, int n, int cols, int8_t *q, 
     sums[2 * i] = -xq[i].start[0] / 16;
     sums[2 * i + 1] = -xq[i].start[8] / 16;
   }
+  return 0;
+}
+
+// Bytes baton_pack_q8_0 writes for a rows x cols matrix (rows a multiple of 16).
+int64_t baton_packed_bytes(int rows, int cols) {
+  return (int64_t) (rows / PACK_ROWS) * (cols / QK) * PACK_BLOCK_BYTES;
+}
+
+// out[t * out_stride + r] = W[r, :] . q8(x[t * x_stride ..]) for r0 <= r < r1 (multiples of 16),
+// t < n, with W packed by baton_pack_q8_0. Returns 0, or -1 when out of memory.
+int baton_gemm_q8_0_packed(const uint8_t *packed, int cols, const float *x, int x_stride, int n,
+                           float *out, int out_stride, int r0, int r1) {
+  int blocks = cols / QK;
+  size_t qbytes = ((size_t) n * cols + 63) & ~(size_t) 63;
+  uint8_t *buf = thread_buffer(qbytes + (size_t) n * blocks * 8);
+  if (buf == NULL) return -1;
+  token_quants tq = {(int8_t *) buf, (float *) (buf + qbytes),
+                     (int32_t *) (buf + qbytes + (size_t) n * blocks * 4)};
+  quantize_plain(x, x_stride, n, cols, tq);
+  packed_rows(packed, cols, &tq, n, out, out_stride, r0, r1);
   return 0;
 }

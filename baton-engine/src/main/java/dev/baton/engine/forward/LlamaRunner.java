@@ -10,6 +10,7 @@ import dev.baton.engine.kernel.WarmUp;
 import dev.baton.model.GgufTensor;
 import dev.baton.model.LlamaConfig;
 import dev.baton.model.LlamaWeights;
+import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -35,6 +36,7 @@ public final class LlamaRunner implements ModelRunner {
   private final int contextLength;
   private final Tensor embedding;
   private final Tensor output;
+  private final Arena packedWeights = Arena.ofShared(); // kernel-specific copies (Kernels.prepare)
   private final float[] outputNorm;
   private final Layer[] layers;
   private final double[] invFreq; // (headDim / 2)
@@ -97,7 +99,7 @@ public final class LlamaRunner implements ModelRunner {
     this.pool = pool;
     this.contextLength = Math.min(contextLength, cfg.contextLength());
     this.embedding = tensor(weights.tokenEmbedding());
-    this.output = tensor(weights.output());
+    this.output = prepared(weights.output());
     this.outputNorm = weights.outputNorm().toFloatArray();
     this.layers = new Layer[cfg.layers()];
     for (int i = 0; i < layers.length; i++) {
@@ -105,16 +107,16 @@ public final class LlamaRunner implements ModelRunner {
       layers[i] =
           new Layer(
               l.attnNorm().toFloatArray(),
-              new Tensor[] {tensor(l.wq()), tensor(l.wk()), tensor(l.wv())},
+              new Tensor[] {prepared(l.wq()), prepared(l.wk()), prepared(l.wv())},
               floats(l.bq()),
               floats(l.bk()),
               floats(l.bv()),
               floats(l.qNorm()),
               floats(l.kNorm()),
-              tensor(l.wo()),
+              prepared(l.wo()),
               l.ffnNorm().toFloatArray(),
-              new Tensor[] {tensor(l.ffnGate()), tensor(l.ffnUp())},
-              tensor(l.ffnDown()));
+              new Tensor[] {prepared(l.ffnGate()), prepared(l.ffnUp())},
+              prepared(l.ffnDown()));
     }
     this.invFreq = new double[cfg.headDim() / 2];
     for (int i = 0; i < invFreq.length; i++) {
@@ -133,6 +135,11 @@ public final class LlamaRunner implements ModelRunner {
       matrices.add(l.down);
     }
     WarmUp.run(matrices, pool);
+  }
+
+  /** A matrix multiplied by {@link Kernels#gemm}, in the form the kernels read fastest. */
+  private Tensor prepared(GgufTensor t) {
+    return Kernels.prepare(tensor(t), packedWeights);
   }
 
   private static Tensor tensor(GgufTensor t) {
@@ -200,6 +207,7 @@ public final class LlamaRunner implements ModelRunner {
   public void close() {
     parallel.close();
     pool.close();
+    packedWeights.close();
   }
 
   // ------------------------------------------------------------------ the step
@@ -356,13 +364,14 @@ public final class LlamaRunner implements ModelRunner {
     for (Tensor w : ws) {
       totalRows += w.rows();
     }
-    int units = (totalRows + 3) / 4;
+    int unit = Kernels.ROW_UNIT;
+    int units = (totalRows + unit - 1) / unit;
     int threads = parallel.threads();
     int rowsAll = totalRows;
     parallel.run(
         th -> {
-          int a = Math.min(rowsAll, Parallel.split(units, threads, th) * 4);
-          int b = Math.min(rowsAll, Parallel.split(units, threads, th + 1) * 4);
+          int a = Math.min(rowsAll, Parallel.split(units, threads, th) * unit);
+          int b = Math.min(rowsAll, Parallel.split(units, threads, th + 1) * unit);
           int base = 0;
           for (int i = 0; i < ws.length; i++) {
             Tensor w = ws[i];
@@ -478,12 +487,13 @@ public final class LlamaRunner implements ModelRunner {
     }
     int vocab = cfg.vocabSize();
     float[] out = new float[m * vocab];
-    int units = (vocab + 3) / 4;
+    int unit = Kernels.ROW_UNIT;
+    int units = (vocab + unit - 1) / unit;
     int threads = parallel.threads();
     parallel.run(
         th -> {
-          int a = Math.min(vocab, Parallel.split(units, threads, th) * 4);
-          int b = Math.min(vocab, Parallel.split(units, threads, th + 1) * 4);
+          int a = Math.min(vocab, Parallel.split(units, threads, th) * unit);
+          int b = Math.min(vocab, Parallel.split(units, threads, th + 1) * unit);
           if (a < b) {
             Kernels.gemm(output, normed, dim, m, out, vocab, a, b, scratch[th]);
           }

@@ -30,6 +30,17 @@ public final class Kernels {
     return NATIVE ? "native(" + NativeKernels.status() + ")+" + vector : vector;
   }
 
+  /**
+   * The matrix as the kernels want it: with the native kernels, Q8_0 matrices get a packed copy in
+   * {@code arena} (read instead of the file's blocks); otherwise {@code w} itself.
+   */
+  public static Tensor prepare(Tensor w, java.lang.foreign.Arena arena) {
+    return NATIVE && NativeKernels.packable(w) ? NativeKernels.pack(w, arena) : w;
+  }
+
+  /** Row ranges given to {@link #gemm} should start and end at multiples of this. */
+  public static final int ROW_UNIT = NativeKernels.PACK_ROWS;
+
   /** Scratch floats {@link #gemm} needs for matrices of up to {@code maxCols} columns. */
   public static int scratchFloats(int maxCols) {
     return VectorKernels.scratchFloats(maxCols);
@@ -46,7 +57,7 @@ public final class Kernels {
       int r0,
       int r1,
       float[] scratch) {
-    if (NATIVE && NativeKernels.supports(w)) {
+    if (NATIVE && NativeKernels.takes(w, r0, r1)) {
       NativeKernels.gemmQ8(w, x, xStride, n, out, outStride, r0, r1);
     } else if (VECTOR) {
       VectorKernels.gemm(w, x, xStride, n, out, outStride, r0, r1, scratch);

@@ -32,11 +32,21 @@ public final class NativeKernels {
   static final String RESOURCE = "/native/linux-x86_64/libbaton_kernels.so";
 
   private static final MethodHandle GEMM;
+  private static final MethodHandle GEMM_PACKED;
+  private static final MethodHandle PACK;
+  private static final MethodHandle PACKED_BYTES;
   private static final MethodHandle QUANTIZE;
+
+  /** Rows per group of the packed layout: packed products take row ranges in whole groups. */
+  public static final int PACK_ROWS = 16;
+
   private static final String STATUS;
 
   static {
     MethodHandle gemm = null;
+    MethodHandle gemmPacked = null;
+    MethodHandle pack = null;
+    MethodHandle packedBytes = null;
     MethodHandle quantize = null;
     String status;
     try {
@@ -66,6 +76,36 @@ public final class NativeKernels {
                     ValueLayout.JAVA_INT,
                     ValueLayout.JAVA_INT),
                 critical);
+        gemmPacked =
+            linker.downcallHandle(
+                lib.findOrThrow("baton_gemm_q8_0_packed"),
+                FunctionDescriptor.of(
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT),
+                critical);
+        // Packing runs once per matrix at load and may take a while: an ordinary call.
+        pack =
+            linker.downcallHandle(
+                lib.findOrThrow("baton_pack_q8_0"),
+                FunctionDescriptor.ofVoid(
+                    ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS));
+        packedBytes =
+            linker.downcallHandle(
+                lib.findOrThrow("baton_packed_bytes"),
+                FunctionDescriptor.of(
+                    ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
         quantize =
             linker.downcallHandle(
                 lib.findOrThrow("baton_quantize_q8"),
@@ -85,6 +125,9 @@ public final class NativeKernels {
       status = "unavailable: " + t.getMessage();
     }
     GEMM = gemm;
+    GEMM_PACKED = gemmPacked;
+    PACK = pack;
+    PACKED_BYTES = packedBytes;
     QUANTIZE = quantize;
     STATUS = status;
   }
@@ -104,6 +147,40 @@ public final class NativeKernels {
   /** True when {@link #gemmQ8} takes this matrix (Q8_0 rows of whole 64-element pairs). */
   static boolean supports(Tensor w) {
     return w.type() == GgmlType.Q8_0 && w.cols() % 64 == 0;
+  }
+
+  /**
+   * True when {@link #gemmQ8} takes rows {@code r0..r1} of this matrix: from its packed copy (whole
+   * groups of rows) or from its Q8_0 blocks.
+   */
+  static boolean takes(Tensor w, int r0, int r1) {
+    return w.packed() != null && r0 % PACK_ROWS == 0 && r1 % PACK_ROWS == 0 || supports(w);
+  }
+
+  /** True when {@link #pack} takes this matrix (Q8_0, whole groups of 16 rows). */
+  static boolean packable(Tensor w) {
+    return w.type() == GgmlType.Q8_0 && w.rows() % PACK_ROWS == 0;
+  }
+
+  /**
+   * The matrix with a packed copy of its weights in {@code arena} (16 rows interleaved per
+   * 32-column block, float scales, quants made unsigned: 576 bytes per 544 of Q8_0), which {@link
+   * #gemmQ8} then reads instead of {@code data} for row ranges in whole groups of 16.
+   */
+  static Tensor pack(Tensor w, Arena arena) {
+    if (!packable(w)) {
+      throw new IllegalArgumentException(w.name() + ": cannot pack " + w.type() + " " + w.rows());
+    }
+    try {
+      long bytes = (long) PACKED_BYTES.invokeExact(w.rows(), w.cols());
+      MemorySegment packed = arena.allocate(bytes, 64);
+      PACK.invokeExact(w.data(), w.rowBytes(), w.rows(), w.cols(), packed);
+      return new Tensor(w.name(), w.data(), w.type(), w.rows(), w.cols(), packed);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
   }
 
   private static SymbolLookup load() throws IOException {
@@ -127,11 +204,12 @@ public final class NativeKernels {
   /**
    * {@code out[t * outStride + r] = W[r, :] . q8(x[t * xStride ..])} for rows {@code r0 <= r < r1}
    * and tokens {@code t < n}, where {@code q8} rounds each 32-element block of the activations to
-   * int8 with its own scale.
+   * int8 with its own scale. Reads the packed copy when there is one and the rows are whole groups
+   * of {@link #PACK_ROWS}.
    */
   static void gemmQ8(
       Tensor w, float[] x, int xStride, int n, float[] out, int outStride, int r0, int r1) {
-    if (!supports(w) || r0 < 0 || r1 > w.rows() || r0 > r1 || n < 1) {
+    if (!takes(w, r0, r1) || r0 < 0 || r1 > w.rows() || r0 > r1 || n < 1) {
       throw new IllegalArgumentException(
           w.name() + ": native Q8_0 product of rows " + r0 + ".." + r1 + " x " + n + " tokens");
     }
@@ -141,19 +219,40 @@ public final class NativeKernels {
     }
     int rc;
     try {
-      rc =
-          (int)
-              GEMM.invokeExact(
-                  w.data(),
-                  w.rowBytes(),
-                  w.cols(),
-                  MemorySegment.ofArray(x),
-                  xStride,
-                  n,
-                  MemorySegment.ofArray(out),
-                  outStride,
-                  r0,
-                  r1);
+      boolean whole = r0 % PACK_ROWS == 0 && r1 % PACK_ROWS == 0;
+      if (w.packed() != null && whole) {
+        if (w.packed().byteSize() < (long) w.rows() / PACK_ROWS * w.cols() / 32 * 576) {
+          throw new IllegalArgumentException(w.name() + ": packed copy too short");
+        }
+        rc =
+            (int)
+                GEMM_PACKED.invokeExact(
+                    w.packed(),
+                    w.cols(),
+                    MemorySegment.ofArray(x),
+                    xStride,
+                    n,
+                    MemorySegment.ofArray(out),
+                    outStride,
+                    r0,
+                    r1);
+      } else {
+        rc =
+            (int)
+                GEMM.invokeExact(
+                    w.data(),
+                    w.rowBytes(),
+                    w.cols(),
+                    MemorySegment.ofArray(x),
+                    xStride,
+                    n,
+                    MemorySegment.ofArray(out),
+                    outStride,
+                    r0,
+                    r1);
+      }
+    } catch (IllegalArgumentException e) {
+      throw e;
     } catch (Throwable t) {
       throw new IllegalStateException("native Q8_0 product failed", t);
     }

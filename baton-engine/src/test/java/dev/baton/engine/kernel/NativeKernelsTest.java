@@ -85,18 +85,56 @@ class NativeKernelsTest {
       // Two row ranges, as two threads would split them.
       NativeKernels.gemmQ8(w, x, xStride, n, got, rows, 0, 21);
       NativeKernels.gemmQ8(w, x, xStride, n, got, rows, 21, rows);
-      float[] row = new float[cols];
-      for (int r = 0; r < rows; r++) {
-        ScalarKernels.dequantizeRow(w, r, row, 0);
-        for (int t = 0; t < n; t++) {
-          double mag = 0; // the sum of the products' sizes bounds the float rounding
-          for (int k = 0; k < cols; k++) {
-            mag += Math.abs(row[k] * x[t * xStride + k]);
-          }
-          assertThat((double) got[t * rows + r])
-              .as("n=%d t=%d r=%d", n, t, r)
-              .isCloseTo(expect[t * rows + r], Offset.offset(1e-5 * mag + 1e-7));
+      assertCloseToOracle(w, x, xStride, n, got, expect);
+    }
+  }
+
+  @Test
+  void packedGemmMatchesTheOracleAndTheUnpackedKernel() {
+    assumeTrue(NativeKernels.available(), NativeKernels::status);
+    int rows = 48;
+    int cols = 288; // 9 blocks: an odd count, which only the packed kernel takes
+    Tensor plain = randomTensor(GgmlType.Q8_0, rows, cols, 12);
+    Tensor packed = NativeKernels.pack(plain, ARENA);
+    assertThat(packed.packed()).isNotNull();
+    for (int n : new int[] {1, 2, 3, 7, 8, 9, 17}) {
+      int xStride = cols + 5;
+      float[] x = randomFloats(n * xStride, 20 + n);
+      float[] expect = new float[n * rows];
+      float[] got = new float[n * rows];
+      ScalarKernels.gemmQ8Activations(plain, x, xStride, n, expect, rows, 0, rows);
+      NativeKernels.gemmQ8(packed, x, xStride, n, got, rows, 0, 16);
+      NativeKernels.gemmQ8(packed, x, xStride, n, got, rows, 16, rows);
+      assertCloseToOracle(plain, x, xStride, n, got, expect);
+    }
+    // Rows outside whole groups: the packed matrix's plain blocks are read (when it has pairs).
+    Tensor even = NativeKernels.pack(randomTensor(GgmlType.Q8_0, 32, 256, 13), ARENA);
+    float[] x = randomFloats(256, 14);
+    float[] expect = new float[32];
+    float[] got = new float[32];
+    ScalarKernels.gemmQ8Activations(even, x, 256, 1, expect, 32, 0, 32);
+    NativeKernels.gemmQ8(even, x, 256, 1, got, 32, 0, 5);
+    NativeKernels.gemmQ8(even, x, 256, 1, got, 32, 5, 32);
+    assertCloseToOracle(even, x, 256, 1, got, expect);
+    assertThatThrownBy(() -> NativeKernels.gemmQ8(packed, x, 256, 1, new float[48], 48, 0, 5))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  static void assertCloseToOracle(
+      Tensor w, float[] x, int xStride, int n, float[] got, float[] expect) {
+    int rows = w.rows();
+    int cols = w.cols();
+    float[] row = new float[cols];
+    for (int r = 0; r < rows; r++) {
+      ScalarKernels.dequantizeRow(w, r, row, 0);
+      for (int t = 0; t < n; t++) {
+        double mag = 0; // the sum of the products' sizes bounds the float rounding
+        for (int k = 0; k < cols; k++) {
+          mag += Math.abs(row[k] * x[t * xStride + k]);
         }
+        assertThat((double) got[t * rows + r])
+            .as("n=%d t=%d r=%d", n, t, r)
+            .isCloseTo(expect[t * rows + r], Offset.offset(1e-5 * mag + 1e-7));
       }
     }
   }
