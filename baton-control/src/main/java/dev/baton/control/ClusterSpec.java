@@ -102,14 +102,47 @@ public record ClusterSpec(
    * may be no prefill role). {@code config} holds extra keys merged into the JSON of {@code
    * --kv-transfer-config}.
    */
-  public record KvTransferSpec(String connector, Map<String, Object> config) {
+  public record KvTransferSpec(String connector, Map<String, Object> config, KvCacheSpec cache) {
     public KvTransferSpec {
       config = Collections.unmodifiableMap(new java.util.LinkedHashMap<>(config));
+    }
+
+    /** Without a shared KV cache server. */
+    public KvTransferSpec(String connector, Map<String, Object> config) {
+      this(connector, config, null);
     }
 
     public boolean enabled() {
       return !"none".equals(connector);
     }
+  }
+
+  /**
+   * The shared KV cache's Redis server ({@code kvTransfer.cache}): {@code redis: local} makes
+   * {@code baton up} start and supervise a loopback {@code redis-server} (on {@code port}, or a
+   * free one; no persistence unless {@code persist}); {@code redis: redis://host:port/db} uses an
+   * external server. Its URL goes into every offload connector's {@code l2_url} that sets none.
+   */
+  public record KvCacheSpec(String redis, Integer port, boolean persist) {
+    public boolean local() {
+      return "local".equals(redis);
+    }
+
+    /** The URL workers use; for a local server, on {@code localPort}. */
+    public String url(int localPort) {
+      return local() ? "redis://127.0.0.1:" + localPort + "/0" : redis;
+    }
+
+    /** The same with the local server's port fixed (chosen at start). */
+    public KvCacheSpec withPort(int chosen) {
+      return new KvCacheSpec(redis, chosen, persist);
+    }
+  }
+
+  /** A copy with another kvTransfer section. */
+  public ClusterSpec withKvTransfer(KvTransferSpec next) {
+    return new ClusterSpec(
+        name, model, mode, host, engine, next, gateway, groups, roles, autoscaler, supervision);
   }
 
   /**

@@ -48,6 +48,7 @@ public final class ClusterSupervisor implements AutoCloseable {
   private final String secret;
   private final Fleet fleet = new Fleet();
   private final GatewaySupervisor gateway;
+  private final RedisSupervisor redis;
   private final WorkerLifecycle lifecycle;
   private final MetricsScraper scraper = new MetricsScraper();
   private final StatePublisher publisher;
@@ -81,6 +82,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     this.secret = secret;
     this.publisher = new StatePublisher(run);
     this.gateway = new GatewaySupervisor(run, backend, toolchain, fleet, this::spec);
+    this.redis = new RedisSupervisor(run, backend, fleet);
     this.lifecycle =
         new WorkerLifecycle(
             fleet, backend, gateway::admin, this::spec, run.logs(), this::publishQuietly);
@@ -105,6 +107,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     control = new ControlServer(this, token);
     publish();
     try {
+      startKvCache();
       gateway.start();
       publish();
       fleet.resetDesired(spec);
@@ -140,6 +143,18 @@ public final class ClusterSupervisor implements AutoCloseable {
       publishQuietly();
       stopEverything();
       throw e;
+    }
+  }
+
+  /** Starts the local redis-server the spec asks for; its port goes into the workers' l2_url. */
+  private void startKvCache() throws IOException {
+    ClusterSpec.KvCacheSpec cache = spec.kvTransfer().cache();
+    if (cache != null && cache.local()) {
+      int port = redis.start(cache);
+      ClusterSpec.KvTransferSpec kv = spec.kvTransfer();
+      spec =
+          spec.withKvTransfer(
+              new ClusterSpec.KvTransferSpec(kv.connector(), kv.config(), cache.withPort(port)));
     }
   }
 
@@ -181,6 +196,9 @@ public final class ClusterSupervisor implements AutoCloseable {
     SupervisionSettings sup = spec.supervision();
     if (!fleet.stopping() && gateway.superviseOnce(this::registerReadyAgain)) {
       publishQuietly();
+    }
+    if (!fleet.stopping() && redis.running()) {
+      redis.superviseOnce(spec.kvTransfer().cache(), sup.maxRestartBackoffSeconds());
     }
     checkReadyWorkers(sup);
     List<WorkerSlot> restart = new ArrayList<>();
@@ -456,6 +474,22 @@ public final class ClusterSupervisor implements AutoCloseable {
     if (!next.gateway().equals(current.gateway())) {
       refused.add("gateway");
     }
+    ClusterSpec.KvCacheSpec cache = current.kvTransfer().cache();
+    ClusterSpec.KvCacheSpec nextCache = next.kvTransfer().cache();
+    if (cache != null
+        && cache.local()
+        && nextCache != null
+        && nextCache.local()
+        && nextCache.port() == null
+        && nextCache.persist() == cache.persist()) {
+      ClusterSpec.KvTransferSpec kv = next.kvTransfer();
+      next =
+          next.withKvTransfer(
+              new ClusterSpec.KvTransferSpec(kv.connector(), kv.config(), cache)); // same server
+    }
+    if (!java.util.Objects.equals(next.kvTransfer().cache(), cache)) {
+      refused.add("kvTransfer.cache");
+    }
     if (!refused.isEmpty()) {
       throw new IllegalArgumentException(
           "these settings cannot change on a running cluster: "
@@ -606,6 +640,7 @@ public final class ClusterSupervisor implements AutoCloseable {
       }
     }
     gateway.stop(WorkerLifecycle.STOP_GRACE);
+    redis.stop(WorkerLifecycle.STOP_GRACE); // after the workers: they save until the end
     if (control != null) {
       control.stop();
     }

@@ -39,7 +39,7 @@ final class SpecSections {
   }
 
   static KvTransferSpec kvTransfer(ConfigNode n) {
-    n.only("connector", "config");
+    n.only("connector", "config", "cache");
     String connector = n.text("connector", "P2pConnector");
     ConfigNode config = n.child("config");
     for (String reserved : List.of("kv_connector", "kv_role")) {
@@ -50,7 +50,31 @@ final class SpecSections {
                 + " the worker's role)");
       }
     }
-    return new KvTransferSpec(connector, freeMap(config));
+    return new KvTransferSpec(connector, freeMap(config), kvCache(n.child("cache")));
+  }
+
+  private static ClusterSpec.KvCacheSpec kvCache(ConfigNode n) {
+    if (n.absent()) {
+      return null;
+    }
+    n.only("redis", "port", "persist");
+    String redis = n.text("redis", null);
+    if (redis == null
+        || !redis.equals("local")
+            && !redis.startsWith("redis://")
+            && !redis.startsWith("rediss://")) {
+      n.problem(
+          n.key("redis")
+              + ": 'local' (baton up starts a redis-server) or a redis:// URL, got "
+              + redis);
+      return null;
+    }
+    Integer port = n.has("port") ? n.port("port", 0) : null;
+    boolean persist = n.bool("persist", false);
+    if (!redis.equals("local") && (port != null || persist)) {
+      n.problem(n.key("redis") + ": port and persist apply to a local server only");
+    }
+    return new ClusterSpec.KvCacheSpec(redis, port, persist);
   }
 
   static GatewaySpec gateway(ConfigNode n) {

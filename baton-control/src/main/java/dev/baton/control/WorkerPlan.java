@@ -34,26 +34,66 @@ public final class WorkerPlan {
    */
   public static String kvTransferConfig(ClusterSpec spec, Role role, Path secretFile) {
     ObjectNode node = Json.object();
-    node.put("kv_connector", spec.kvTransfer().connector());
+    String connector = spec.kvTransfer().connector();
+    node.put("kv_connector", connector);
     node.put("kv_role", role.kvRoleName());
     spec.kvTransfer().config().forEach((k, v) -> node.set(k, Json.MAPPER.valueToTree(v)));
-    if (secretFile != null) {
-      ObjectNode extra =
-          node.get("kv_connector_extra_config") instanceof ObjectNode existing
-              ? existing
-              : node.putObject("kv_connector_extra_config");
-      if (!extra.has("secret") && !extra.has("secret_file")) {
-        extra.put("secret_file", secretFile.toString());
+    // Which extra configs take the P2P settings and which the cache URL: a MultiConnector's parts.
+    List<ObjectNode> peers = new ArrayList<>();
+    List<ObjectNode> caches = new ArrayList<>();
+    if (connector.equals(MULTI)) {
+      if (extraConfig(node).get("connectors")
+          instanceof com.fasterxml.jackson.databind.node.ArrayNode parts) {
+        for (var part : parts) {
+          if (part instanceof ObjectNode p) {
+            (OFFLOAD.equals(p.path("kv_connector").asText()) ? caches : peers).add(extraConfig(p));
+          }
+        }
       }
-      if (!extra.has("host") && !spec.host().equals("127.0.0.1")) {
-        extra.put("host", spec.host());
-        if (!extra.has("peers")) {
-          // Every worker of this cluster advertises this host: the only place to pull from.
-          extra.putArray("peers").add(spec.host());
+    } else {
+      (connector.equals(OFFLOAD) ? caches : peers).add(extraConfig(node));
+    }
+    ClusterSpec.KvCacheSpec cache = spec.kvTransfer().cache();
+    if (cache != null && (!cache.local() || cache.port() != null)) {
+      String url = cache.url(cache.port() == null ? 0 : cache.port());
+      caches.forEach(extra -> extra.putIfAbsent("l2_url", Json.MAPPER.valueToTree(url)));
+    }
+    if (secretFile != null && !peers.isEmpty()) {
+      // A MultiConnector hands its secret to the P2P parts that set none.
+      ObjectNode holder = connector.equals(MULTI) ? extraConfig(node) : peers.getFirst();
+      boolean hasSecret =
+          peers.stream().anyMatch(e -> e.has("secret") || e.has("secret_file"))
+              || holder.has("secret")
+              || holder.has("secret_file");
+      if (!hasSecret) {
+        holder.put("secret_file", secretFile.toString());
+      }
+      for (ObjectNode extra : peers) {
+        if (!extra.has("host") && !spec.host().equals("127.0.0.1")) {
+          extra.put("host", spec.host());
+          if (!extra.has("peers")) {
+            // Every worker of this cluster advertises this host: the only place to pull from.
+            extra.putArray("peers").add(spec.host());
+          }
         }
       }
     }
+    for (ObjectNode n : List.of(node)) {
+      if (n.get("kv_connector_extra_config") instanceof ObjectNode extra && extra.isEmpty()) {
+        n.remove("kv_connector_extra_config"); // only created to look in it
+      }
+    }
     return Json.write(node);
+  }
+
+  private static final String OFFLOAD = "OffloadConnector";
+  private static final String MULTI = "MultiConnector";
+
+  /** {@code kv_connector_extra_config} of {@code node}, created when absent. */
+  private static ObjectNode extraConfig(ObjectNode node) {
+    return node.get("kv_connector_extra_config") instanceof ObjectNode existing
+        ? existing
+        : node.putObject("kv_connector_extra_config");
   }
 
   /** The worker's command line and environment. */
