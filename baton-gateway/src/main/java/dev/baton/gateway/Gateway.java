@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.HttpTimeouts;
 import dev.baton.core.Json;
+import dev.baton.core.http.ConnectionGuard;
 import dev.baton.gateway.GatewayConfig.Pool;
 import dev.baton.gateway.policy.Policies;
 import dev.baton.gateway.policy.PrefixIndex;
@@ -74,8 +75,11 @@ public final class Gateway implements AutoCloseable, FlowContext {
 
   /** Starts serving on {@code port} (0 = any free port); returns this. */
   public Gateway start(int port) {
+    HttpTimeouts timeouts = new HttpTimeouts(Duration.ofMillis(config.idleTimeoutMs()));
+    ConnectionGuard guard = new ConnectionGuard(timeouts);
     HttpRouting.Builder routing =
         HttpRouting.builder()
+            .addFilter(guard::filter)
             .addFilter(Gateway::closeWhenAsked)
             .post("/v1/completions", (req, res) -> inference(req, res, "/v1/completions"))
             .post("/v1/chat/completions", (req, res) -> inference(req, res, "/v1/chat/completions"))
@@ -92,11 +96,12 @@ public final class Gateway implements AutoCloseable, FlowContext {
                 404,
                 "no route for " + req.prologue().method().text() + " " + req.path().path(),
                 "not_found_error"));
-    HttpTimeouts timeouts = new HttpTimeouts(Duration.ofMillis(config.idleTimeoutMs()));
     server =
         WebServer.builder()
             .host(config.host())
             .port(port)
+            .protocolsDiscoverServices(false)
+            .addConnectionSelector(guard.selector())
             .idleConnectionTimeout(timeouts.idle())
             .idleConnectionPeriod(timeouts.checkPeriod())
             .routing(routing)

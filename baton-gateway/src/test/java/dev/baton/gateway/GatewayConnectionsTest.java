@@ -55,19 +55,54 @@ class GatewayConnectionsTest {
   }
 
   @Test
-  void silentAndTricklingConnectionsAreClosedAndConnectionCloseIsHonoured() throws Exception {
+  void silentTricklingAndSlowHeaderConnectionsAreClosedAndConnectionCloseIsHonoured()
+      throws Exception {
     VllmStandIn worker = new VllmStandIn(VllmStandIn.Kind.BOTH, "m");
     closeMe.add(worker);
     Gateway g = gatewayInFrontOf(worker.url(), IDLE_MS, "helidon");
+    // Closed connections are expected events: nothing at INFO or above may be logged for them.
+    List<java.util.logging.LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.logging.Handler capture =
+        new java.util.logging.Handler() {
+          @Override
+          public void publish(java.util.logging.LogRecord r) {
+            if (r.getLevel().intValue() >= java.util.logging.Level.INFO.intValue()) {
+              logged.add(r);
+            }
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    java.util.logging.Logger root = java.util.logging.Logger.getLogger("");
+    root.addHandler(capture);
     try (Socket silent = new Socket("127.0.0.1", g.port());
-        Socket trickling = new Socket("127.0.0.1", g.port())) {
+        Socket trickling = new Socket("127.0.0.1", g.port());
+        Socket slowHeaders = new Socket("127.0.0.1", g.port())) {
       silent.setSoTimeout(10_000);
       trickling.setSoTimeout(10_000);
+      slowHeaders.setSoTimeout(10_000);
       trickling.getOutputStream().write("GET /hea".getBytes(StandardCharsets.US_ASCII));
+      // A complete request line, then headers that never end: cut like an idle connection.
+      slowHeaders
+          .getOutputStream()
+          .write(
+              "GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Slow: a"
+                  .getBytes(StandardCharsets.US_ASCII));
       await()
           .atMost(Duration.ofSeconds(8))
-          .until(() -> closedByServer(silent) && closedByServer(trickling));
+          .until(
+              () ->
+                  closedByServer(silent)
+                      && closedByServer(trickling)
+                      && closedByServer(slowHeaders));
+    } finally {
+      root.removeHandler(capture);
     }
+    assertThat(logged).extracting(java.util.logging.LogRecord::getMessage).isEmpty();
     Gateway patient = gatewayInFrontOf(worker.url(), 60_000, "helidon");
     try (Socket s = new Socket("127.0.0.1", patient.port())) {
       s.setSoTimeout(5_000); // far below the 60 s idle timeout: only Connection: close ends it

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
+import dev.baton.core.http.ConnectionGuard;
 import dev.baton.engine.sched.Engine;
 import dev.baton.engine.sched.EngineRequest;
 import dev.baton.engine.sched.RequestOptions;
@@ -50,6 +51,7 @@ public final class WorkerServer implements AutoCloseable {
   private final EngineMetrics metrics;
   private final long createdAt = System.currentTimeMillis() / 1000;
   private final byte[] apiKey;
+  private final ConnectionGuard guard;
   private WebServer server;
 
   public WorkerServer(
@@ -65,6 +67,7 @@ public final class WorkerServer implements AutoCloseable {
     this.writer = new OpenAiWriter(text, config.servedModelName());
     this.metrics = metrics;
     this.apiKey = config.apiKey() == null ? null : config.apiKey().getBytes(StandardCharsets.UTF_8);
+    this.guard = new ConnectionGuard(config.timeouts());
   }
 
   /** Starts listening; returns this. */
@@ -76,6 +79,8 @@ public final class WorkerServer implements AutoCloseable {
             // Each SSE event is one small write: without TCP_NODELAY, Nagle's algorithm and the
             // client's delayed ACK hold it back ~40 ms.
             .connectionOptions(o -> o.tcpNoDelay(true))
+            .protocolsDiscoverServices(false)
+            .addConnectionSelector(guard.selector())
             .idleConnectionTimeout(config.timeouts().idle())
             .idleConnectionPeriod(config.timeouts().checkPeriod())
             .routing(this::routes)
@@ -90,6 +95,7 @@ public final class WorkerServer implements AutoCloseable {
   }
 
   private void routes(HttpRouting.Builder r) {
+    r.addFilter(guard::filter);
     r.addFilter(WorkerServer::closeWhenAsked);
     r.get("/health", guarded(false, (req, res) -> res.status(200).send()))
         .get("/metrics", guarded(false, this::metricsRoute))

@@ -86,6 +86,51 @@ class ConnectionTimeoutsTest {
   }
 
   @Test
+  void headersTrickledAfterACompleteRequestLineAreCutOff() throws Exception {
+    try (Socket s = connect()) {
+      s.getOutputStream().write("GET /health HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII));
+      byte[] headers =
+          "Host: x\r\nX-Trickle: abcdefghijklmnopqrstuvwxyz0123456789\r\n\r\n".getBytes();
+      long start = System.nanoTime();
+      int sent = 0;
+      try {
+        // One header byte every 100 ms, for up to 6 s: the request line is complete, so only a
+        // deadline that still runs while the headers arrive ends it.
+        for (; sent < headers.length; sent++) {
+          s.getOutputStream().write(headers[sent]);
+          s.getOutputStream().flush();
+          Thread.sleep(100); // the attack's own pacing, not a wait for the server
+        }
+      } catch (java.io.IOException closed) {
+        // the server closed the connection while we were still trickling: what we want
+      }
+      assertClosedByServer(s);
+      assertThat(sent).isLessThan(headers.length);
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    }
+  }
+
+  @Test
+  void anAnswerStreamedForLongerThanTheIdleTimeoutIsNotCut() throws Exception {
+    runner.stepNanos = 60_000_000; // 24 tokens x 60 ms: over three idle timeouts of 400 ms
+    try (Socket s = connect()) {
+      String body = "{\"prompt\":\"ab\",\"max_tokens\":24,\"ignore_eos\":true,\"stream\":true}";
+      s.getOutputStream()
+          .write(
+              ("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      + "Connection: close\r\nContent-Length: "
+                      + body.length()
+                      + "\r\n\r\n"
+                      + body)
+                  .getBytes(StandardCharsets.US_ASCII));
+      String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(answer).startsWith("HTTP/1.1 200").contains("data: [DONE]");
+    } finally {
+      runner.stepNanos = 0;
+    }
+  }
+
+  @Test
   void connectionCloseFromTheClientClosesTheConnectionAfterTheAnswer() throws Exception {
     try (Socket s = new Socket("127.0.0.1", patient.port())) {
       s.setSoTimeout(5_000); // far below the 60 s idle timeout
