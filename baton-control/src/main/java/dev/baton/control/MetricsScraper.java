@@ -22,9 +22,19 @@ public final class MetricsScraper {
   /** Generous: a worker busy with a long prefill on a small machine may answer late. */
   static final Duration TIMEOUT = Duration.ofSeconds(5);
 
+  /**
+   * A worker to scrape: the local supervisor's {@link WorkerSlot}, or a pod the Kubernetes operator
+   * runs.
+   */
+  public record Target(String id, Role role, String group, String url) {
+    static Target of(WorkerSlot w) {
+      return new Target(w.id, w.role, w.group, w.url);
+    }
+  }
+
   /** Scraped load of one worker. */
-  record WorkerMetrics(
-      WorkerSlot worker,
+  public record WorkerMetrics(
+      Target worker,
       double running,
       double waiting,
       double kvUsage,
@@ -38,8 +48,13 @@ public final class MetricsScraper {
 
   /** Reads a worker's /metrics; {@code null} when it cannot be read. */
   static WorkerMetrics scrape(WorkerSlot w) {
+    return scrape(Target.of(w));
+  }
+
+  /** Reads a worker's /metrics; {@code null} when it cannot be read. */
+  public static WorkerMetrics scrape(Target w) {
     try {
-      Http.Reply reply = Http.get(w.url + "/metrics", TIMEOUT);
+      Http.Reply reply = Http.get(w.url() + "/metrics", TIMEOUT);
       return reply.ok() ? parse(w, reply.body()) : null;
     } catch (IOException | RuntimeException e) {
       return null;
@@ -48,6 +63,10 @@ public final class MetricsScraper {
 
   /** A worker's load from its metrics text (ITL falls back to vLLM's older TPOT histogram). */
   static WorkerMetrics parse(WorkerSlot w, String text) {
+    return parse(Target.of(w), text);
+  }
+
+  static WorkerMetrics parse(Target w, String text) {
     PrometheusText m = PrometheusText.parse(text);
     Histogram itl = m.histogram("vllm:inter_token_latency_seconds");
     return new WorkerMetrics(
@@ -80,7 +99,7 @@ public final class MetricsScraper {
    * queue lengths, mean KV usage, and p90 TTFT (prefill side) and ITL (decode side) over the
    * interval since this unit's workers were last sampled.
    */
-  MetricSample sample(
+  public MetricSample sample(
       String unit, Collection<WorkerMetrics> metrics, int readyReplicas, Instant now) {
     double running = 0;
     double waiting = 0;
@@ -91,8 +110,8 @@ public final class MetricsScraper {
     for (WorkerMetrics m : metrics) {
       boolean member =
           unit.equals("groups")
-              ? m.worker().group != null
-              : m.worker().role.wireName().equals(unit);
+              ? m.worker().group() != null
+              : m.worker().role().wireName().equals(unit);
       if (!member) {
         continue;
       }
@@ -100,14 +119,14 @@ public final class MetricsScraper {
       running += m.running();
       waiting += m.waiting();
       kv += m.kvUsage();
-      Previous last = previous.put(m.worker().id, new Previous(m.ttft(), m.itl()));
+      Previous last = previous.put(m.worker().id(), new Previous(m.ttft(), m.itl()));
       Histogram ttftDelta = last == null ? m.ttft() : m.ttft().minus(last.ttft());
       Histogram itlDelta = last == null ? m.itl() : m.itl().minus(last.itl());
       // TTFT is the prefill side's signal, ITL the decode side's (a colocated worker has both).
-      if (m.worker().role != Role.DECODE) {
+      if (m.worker().role() != Role.DECODE) {
         ttft = ttft.plus(ttftDelta);
       }
-      if (m.worker().role != Role.PREFILL) {
+      if (m.worker().role() != Role.PREFILL) {
         itl = itl.plus(itlDelta);
       }
     }

@@ -1,10 +1,13 @@
 package dev.baton.operator;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.control.ClusterSpec;
 import dev.baton.control.EngineType;
 import dev.baton.control.GatewayAdmin.WorkerInfo;
 import dev.baton.control.SpecException;
 import dev.baton.control.WorkerPlan;
+import dev.baton.core.Json;
 import dev.baton.core.Role;
 import dev.baton.operator.ClusterObjects.Credentials;
 import io.fabric8.kubernetes.api.model.Condition;
@@ -18,6 +21,8 @@ import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
@@ -58,6 +63,7 @@ public final class BatonClusterReconciler
   private final KubernetesClient client;
   private final GatewayRegistry gateways;
   private final SecureRandom random = new SecureRandom();
+  private final ClusterAutoscaler autoscaler = new ClusterAutoscaler();
 
   public BatonClusterReconciler(KubernetesClient client, GatewayRegistry gateways) {
     this.client = client;
@@ -127,7 +133,17 @@ public final class BatonClusterReconciler
         readyGatewayPod(namespace, name),
         serving.stream().map(p -> workerInfo(def, p)).toList());
     cluster.setStatus(status(cluster, def, desired, live, serving, plan, gatewayUrl));
-    return UpdateControl.patchStatus(cluster).rescheduleAfter(RESYNC);
+    Map<String, Integer> scaled =
+        autoscaler.decide(namespace + "/" + name, def, serving, Instant.now());
+    if (!scaled.isEmpty()) {
+      writeCounts(cluster, def, scaled);
+    }
+    Duration next = RESYNC;
+    if (!ClusterAutoscaler.autoscaled(def.cluster()).isEmpty()) {
+      long interval = (long) (def.cluster().autoscaler().intervalSeconds() * 1000);
+      next = Duration.ofMillis(Math.max(200, Math.min(RESYNC.toMillis(), interval)));
+    }
+    return UpdateControl.patchStatus(cluster).rescheduleAfter(next);
   }
 
   /**
@@ -141,6 +157,38 @@ public final class BatonClusterReconciler
             .withLabelSelector(Labels.MANAGED_BY + "=" + Labels.OPERATOR)
             .build();
     return List.of(new InformerEventSource<>(pods, context));
+  }
+
+  /**
+   * Writes the autoscaler's counts into the spec: {@code spec.replicas} when it drives that unit
+   * (the scale subresource's field), else {@code groups.replicas} or {@code roles.<role>.replicas}.
+   */
+  private void writeCounts(
+      BatonCluster cluster, ClusterDefinition def, Map<String, Integer> counts) {
+    JsonNode current = cluster.getSpec();
+    ObjectNode patch = Json.object();
+    ObjectNode spec = patch.putObject("spec");
+    counts.forEach(
+        (unit, count) -> {
+          boolean groups = unit.equals("groups");
+          if (current.has("replicas") && (groups || Role.parse(unit) == def.scaledRole())) {
+            spec.put("replicas", count);
+          } else if (groups && !current.path("groups").isObject()) {
+            spec.put("groups", count);
+          } else if (groups) {
+            spec.putObject("groups").put("replicas", count);
+          } else {
+            ObjectNode roles =
+                spec.has("roles") ? (ObjectNode) spec.get("roles") : spec.putObject("roles");
+            roles.putObject(unit).put("replicas", count);
+          }
+        });
+    // a merge patch: only these counts change, and no read is needed (RBAC: patch only)
+    client
+        .resources(BatonCluster.class)
+        .inNamespace(cluster.getMetadata().getNamespace())
+        .withName(cluster.getMetadata().getName())
+        .patch(PatchContext.of(PatchType.JSON_MERGE), Json.write(patch));
   }
 
   @Override
@@ -163,6 +211,7 @@ public final class BatonClusterReconciler
       }
     }
     gateways.forget(name);
+    autoscaler.forget(namespace + "/" + name);
     return DeleteControl.defaultDelete();
   }
 

@@ -519,4 +519,97 @@ class BatonClusterReconcilerTest {
                   .isEqualTo(get("rolling").getMetadata().getGeneration());
             });
   }
+
+  /**
+   * Built-in autoscaling: the operator scrapes the ready pods' /metrics (here a stand-in worker's
+   * metrics endpoint on loopback, in vLLM's Prometheus format, since mock pods run nothing) and the
+   * control plane's autoscaler writes the new count into the spec.
+   */
+  @Test
+  void theAutoscalerScalesAPoolFromItsPodsMetricsThroughTheSpec() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger waiting =
+        new java.util.concurrent.atomic.AtomicInteger(10);
+    com.sun.net.httpserver.HttpServer metrics =
+        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    metrics.createContext(
+        "/metrics",
+        exchange -> {
+          byte[] body =
+              ("""
+          # TYPE vllm:num_requests_waiting gauge
+          vllm:num_requests_waiting %d
+          # TYPE vllm:num_requests_running gauge
+          vllm:num_requests_running 0
+          """
+                      .formatted(waiting.get()))
+                  .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+          exchange.sendResponseHeaders(200, body.length);
+          exchange.getResponseBody().write(body);
+          exchange.close();
+        });
+    metrics.start();
+    try {
+      int port = metrics.getAddress().getPort();
+      cluster(
+          "auto",
+          """
+          model: random:tiny
+          kvTransfer: {connector: none}
+          roles:
+            decode:
+              replicas: 1
+              min: 1
+              max: 3
+              port: %d
+              autoscale: {waitingPerReplica: 2}
+          autoscaler: {intervalSeconds: 0.3, panicWindowSeconds: 1, stableWindowSeconds: 2, scaleDownCooldownSeconds: 0}
+          """
+              .formatted(port));
+      await().atMost(Duration.ofSeconds(20)).until(() -> workers("auto").size() == 1);
+      markLoopbackReady("auto");
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () -> {
+                assertThat(get("auto").getSpec().at("/roles/decode/replicas").asInt()).isEqualTo(3);
+                assertThat(workers("auto")).hasSize(3);
+              });
+      markLoopbackReady("auto");
+      waiting.set(0);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () -> {
+                assertThat(get("auto").getSpec().at("/roles/decode/replicas").asInt()).isEqualTo(1);
+                assertThat(workers("auto")).hasSize(1);
+              });
+    } finally {
+      metrics.stop(0);
+    }
+  }
+
+  /** Plays the kubelet for pods whose "pod IP" is loopback, where a stand-in serves /metrics. */
+  static void markLoopbackReady(String cluster) {
+    workers(cluster).stream()
+        .filter(p -> !PodPlanner.Observed.isReady(p))
+        .forEach(
+            pod ->
+                client
+                    .pods()
+                    .inNamespace(NS)
+                    .withName(pod.getMetadata().getName())
+                    .editStatus(
+                        p ->
+                            new PodBuilder(p)
+                                .withNewStatus()
+                                .withPhase("Running")
+                                .withPodIP("127.0.0.1")
+                                .withConditions(
+                                    new PodConditionBuilder()
+                                        .withType("Ready")
+                                        .withStatus("True")
+                                        .build())
+                                .endStatus()
+                                .build()));
+  }
 }

@@ -100,7 +100,9 @@ class OperatorRbacTest {
               return c.getStatus() != null && "Failed".equals(c.getStatus().getPhase());
             });
 
-    for (String name : List.of("life", "volcano", "bad")) {
+    autoscaledCluster();
+
+    for (String name : List.of("life", "volcano", "bad", "auto")) {
       client.resources(BatonCluster.class).inNamespace(NS).withName(name).delete();
       await()
           .atMost(Duration.ofSeconds(20))
@@ -108,6 +110,60 @@ class OperatorRbacTest {
               () ->
                   client.resources(BatonCluster.class).inNamespace(NS).withName(name).get()
                       == null);
+    }
+  }
+
+  /** A pool the autoscaler grows from its pods' metrics (a loopback stand-in serves them). */
+  private void autoscaledCluster() throws Exception {
+    com.sun.net.httpserver.HttpServer metrics =
+        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    metrics.createContext(
+        "/metrics",
+        exchange -> {
+          byte[] body =
+              "vllm:num_requests_waiting 10\nvllm:num_requests_running 0\n"
+                  .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+          exchange.sendResponseHeaders(200, body.length);
+          exchange.getResponseBody().write(body);
+          exchange.close();
+        });
+    metrics.start();
+    try {
+      BatonCluster cluster = new BatonCluster();
+      cluster.setMetadata(new ObjectMetaBuilder().withName("auto").withNamespace(NS).build());
+      cluster.setSpec(
+          new ObjectMapper(new YAMLFactory())
+              .readTree(
+                  """
+          model: random:tiny
+          kvTransfer: {connector: none}
+          roles:
+            decode: {replicas: 1, min: 1, max: 2, port: %d, autoscale: {waitingPerReplica: 2}}
+          autoscaler: {intervalSeconds: 0.3, panicWindowSeconds: 1, stableWindowSeconds: 2}
+          """
+                      .formatted(metrics.getAddress().getPort())));
+      client.resource(cluster).create();
+      await().atMost(Duration.ofSeconds(20)).until(() -> pods("auto").size() == 1);
+      client
+          .pods()
+          .inNamespace(NS)
+          .withName(pods("auto").get(0).getMetadata().getName())
+          .editStatus(
+              p ->
+                  new io.fabric8.kubernetes.api.model.PodBuilder(p)
+                      .withNewStatus()
+                      .withPhase("Running")
+                      .withPodIP("127.0.0.1")
+                      .withConditions(
+                          new io.fabric8.kubernetes.api.model.PodConditionBuilder()
+                              .withType("Ready")
+                              .withStatus("True")
+                              .build())
+                      .endStatus()
+                      .build());
+      await().atMost(Duration.ofSeconds(20)).until(() -> pods("auto").size() == 2);
+    } finally {
+      metrics.stop(0);
     }
   }
 
