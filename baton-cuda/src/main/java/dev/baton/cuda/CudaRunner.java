@@ -218,6 +218,13 @@ public final class CudaRunner implements ModelRunner {
   }
 
   @Override
+  public DeviceMemory deviceMemory() {
+    device.makeCurrent(); // the metrics scrape runs on its own thread
+    long[] freeTotal = driver.memoryInfo();
+    return new DeviceMemory("cuda:" + device.ordinal(), freeTotal[1] - freeTotal[0], freeTotal[1]);
+  }
+
+  @Override
   public void kvToPool(int[] blocks) {
     device.makeCurrent();
     driver.synchronize(stream);

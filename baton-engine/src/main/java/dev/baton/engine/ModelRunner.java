@@ -72,6 +72,14 @@ public interface ModelRunner extends AutoCloseable {
    */
   default void kvFromPool(int[] blocks) {}
 
+  /** Memory of the device this runner computes on, in bytes: used and total. */
+  record DeviceMemory(String device, long usedBytes, long totalBytes) {}
+
+  /** The device's memory now, or null for a runner on the host (nothing beyond the JVM's). */
+  default DeviceMemory deviceMemory() {
+    return null;
+  }
+
   // ---- what benchmarks report (baton generate --json) ----
 
   /** Threads the runner computes with. */

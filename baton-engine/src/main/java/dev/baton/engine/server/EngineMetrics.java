@@ -1,5 +1,6 @@
 package dev.baton.engine.server;
 
+import dev.baton.engine.ModelRunner;
 import dev.baton.engine.sched.Engine;
 import dev.baton.engine.sched.EngineListener;
 import dev.baton.engine.sched.EngineRequest;
@@ -258,6 +259,34 @@ public final class EngineMetrics implements EngineListener {
   @Override
   public void onPreemption() {
     preemptions.labelValues(model).inc();
+  }
+
+  /**
+   * Adds the device's memory gauges ({@code baton_gpu_memory_used_bytes}, {@code ..._total_bytes})
+   * for a runner on a GPU; nothing for one on the host. vLLM has no metric for this (it logs it);
+   * its KV share is {@code vllm:kv_cache_usage_perc} / {@code vllm:gpu_cache_usage_perc} above.
+   */
+  public void bindRunner(ModelRunner runner) {
+    ModelRunner.DeviceMemory first = runner.deviceMemory();
+    if (first == null) {
+      return;
+    }
+    GaugeWithCallback.builder()
+        .name("baton_gpu_memory_used_bytes")
+        .help("Device memory in use (all processes), from the driver.")
+        .labelNames("model_name", "device")
+        .callback(
+            cb -> {
+              ModelRunner.DeviceMemory m = runner.deviceMemory();
+              cb.call(m.usedBytes(), model, m.device());
+            })
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("baton_gpu_memory_total_bytes")
+        .help("Device memory in all.")
+        .labelNames("model_name", "device")
+        .callback(cb -> cb.call(first.totalBytes(), model, first.device()))
+        .register(registry);
   }
 
   /** The Prometheus text exposition of every metric. */

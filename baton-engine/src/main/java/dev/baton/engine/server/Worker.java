@@ -87,6 +87,7 @@ public final class Worker implements AutoCloseable {
       metrics.bind(e);
       metrics.bindKvConnector(kv);
       metrics.bindKvCache(kv);
+      metrics.bindRunner(r);
       e.start();
       server =
           new WorkerServer(
