@@ -36,6 +36,7 @@ public record GatewayConfig(
     Health health,
     Retry retry,
     Migration migration,
+    DecodeWatchdog decodeWatchdog,
     PrefixIndexConfig prefixIndex,
     List<Pool> pools) {
 
@@ -63,6 +64,13 @@ public record GatewayConfig(
 
   /** Moving a broken decode stream to another worker. */
   public record Migration(boolean enabled, int maxMigrations) {}
+
+  /**
+   * Deadlines on a streamed decode leg (0 = none): its first event after the response head, and the
+   * gap between two events. A leg past either is cut: retried elsewhere before the client saw a
+   * byte, migrated (or ended with an error event) after.
+   */
+  public record DecodeWatchdog(long firstByteMs, long idleMs) {}
 
   /** How a pool talks to its workers. */
   public enum Mode {
@@ -163,6 +171,7 @@ public record GatewayConfig(
         "health",
         "retry",
         "migration",
+        "decode_watchdog",
         "prefix_index",
         "pools");
     ConfigNode h = n.child("health");
@@ -171,6 +180,8 @@ public record GatewayConfig(
     r.only("max_attempts", "backoff_ms", "backoff_multiplier", "max_backoff_ms");
     ConfigNode m = n.child("migration");
     m.only("enabled", "max_migrations");
+    ConfigNode w = n.child("decode_watchdog");
+    w.only("first_byte_ms", "idle_ms");
     ConfigNode p = n.child("prefix_index");
     p.only(
         "capacity_blocks",
@@ -210,6 +221,8 @@ public record GatewayConfig(
             r.decimal("backoff_multiplier", 2.0),
             r.positiveLong("max_backoff_ms", 1000)),
         new Migration(m.bool("enabled", true), m.nonNegativeInt("max_migrations", 2)),
+        new DecodeWatchdog(
+            w.nonNegativeInt("first_byte_ms", 120_000), w.nonNegativeInt("idle_ms", 30_000)),
         new PrefixIndexConfig(
             p.nonNegativeInt("capacity_blocks", 1 << 18),
             p.nonNegativeInt("block_size", 16),

@@ -59,7 +59,15 @@ final class GatewayMetrics {
   final Counter migrations =
       Counter.builder()
           .name("baton_gateway_migrations_total")
-          .help("Broken decode streams continued on another worker")
+          .help(
+              "Broken decode streams continued on another worker, by what the continuation"
+                  + " started from (token_ids: exact; text: re-tokenized)")
+          .labelNames("from")
+          .register(registry);
+  final Counter watchdogCuts =
+      Counter.builder()
+          .name("baton_gateway_decode_watchdog_cuts_total")
+          .help("Decode streams cut for silence (first_byte_ms or idle_ms of decode_watchdog)")
           .register(registry);
   final Counter ejections =
       Counter.builder()

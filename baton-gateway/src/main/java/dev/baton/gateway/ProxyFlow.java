@@ -101,7 +101,13 @@ final class ProxyFlow {
     PdProtocol protocol = s.colocated() ? COLOCATED : call.protocol();
     if (!protocol.hasPrefillLeg()) {
       // The client's own bytes: a colocated request is forwarded unchanged.
-      decodeLeg(s.decode(), null, "colocated", call.rawBody(), new AtomicReference<>(), null);
+      byte[] payload = call.rawBody();
+      if (Continuation.tracksTokenIds(config, call)) {
+        ObjectNode body = call.body().deepCopy();
+        body.put("return_token_ids", true); // for a token-exact migration; stripped for the client
+        payload = bytes(body);
+      }
+      decodeLeg(s.decode(), null, "colocated", payload, new AtomicReference<>(), null);
     } else if (protocol.concurrentLegs()) {
       concurrentLegs(protocol, s);
     } else {
@@ -118,6 +124,9 @@ final class ProxyFlow {
       return; // a client error from the worker was relayed as is
     }
     ObjectNode decodeRequest = protocol.decodeRequest(call.body(), prefill, prefillRequest, answer);
+    if (Continuation.tracksTokenIds(config, call)) {
+      decodeRequest.put("return_token_ids", true); // for a token-exact migration; stripped later
+    }
     decodeLeg(s.decode(), prefill, "decode", bytes(decodeRequest), new AtomicReference<>(), null);
   }
 

@@ -1,7 +1,6 @@
 package dev.baton.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
 import dev.baton.core.OpenAiError;
@@ -15,15 +14,26 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Copies a decode worker's SSE stream to the client event by event (each flushed as it arrives),
- * keeps the text streamed so far, and when the stream breaks after the client has seen bytes,
- * continues it on another decode worker (migration) with the prompt plus that text.
+ * keeps what was streamed so far, and when the stream breaks after the client has seen bytes,
+ * continues it on another decode worker (migration): token-exactly from the prompt's and the
+ * streamed tokens' ids where the stream carried them (the gateway asks for them with {@code
+ * return_token_ids} and strips them again when the client did not), else from the text. A stream
+ * that stalls past the {@link GatewayConfig.DecodeWatchdog} deadlines is cut and treated as broken.
  */
 final class StreamRelay {
 
   static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
+
+  private static final ScheduledExecutorService WATCHDOG =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> Thread.ofPlatform().daemon().name("gateway-decode-watchdog").unstarted(r));
 
   private final FlowContext ctx;
   private final GatewayConfig config;
@@ -34,6 +44,11 @@ final class StreamRelay {
   private String leg;
   private final StringBuilder generated = new StringBuilder();
   private int generatedTokens;
+  private final boolean stripTokenIds;
+  private List<Integer> promptIds;
+  private final List<Integer> generatedIds = new ArrayList<>();
+  private boolean chatFromCompletion;
+  private String streamId;
   private int migrations;
   private long lastEventNanos;
   private boolean trackable = true;
@@ -54,6 +69,7 @@ final class StreamRelay {
     this.decode = decode;
     this.prefill = prefill;
     this.leg = leg;
+    this.stripTokenIds = Continuation.tracksTokenIds(config, call);
   }
 
   void relay(UpstreamClient.Response first) throws LegFailure, ClientGone {
@@ -97,17 +113,20 @@ final class StreamRelay {
     boolean sawDone = false;
     boolean eventHasData = false;
     boolean skipEvent = false;
+    String rewritten = null;
+    Stall stall = new Stall(r);
     try {
       while (true) {
         int n;
         try {
           n = in.read(buf);
         } catch (IOException | RuntimeException e) {
-          return ProxyFlow.describe(e);
+          return stall.why != null ? stall.why : ProxyFlow.describe(e);
         }
         if (n < 0) {
-          return sawDone ? null : "stream ended without [DONE]";
+          return sawDone ? null : stall.why != null ? stall.why : "stream ended without [DONE]";
         }
+        stall.progress();
         for (int i = 0; i < n; i++) {
           byte b = buf[i];
           line.write(b);
@@ -124,7 +143,12 @@ final class StreamRelay {
                 sawDone = true;
               } else {
                 eventHasData = true;
-                skipEvent |= track(data, continuation);
+                String out = track(data, continuation);
+                if (out == null) {
+                  skipEvent = true;
+                } else if (!out.equals(data)) {
+                  rewritten = out;
+                }
               }
             }
             event.writeBytes(l);
@@ -132,11 +156,16 @@ final class StreamRelay {
           }
           event.writeBytes(l);
           if (!skipEvent) {
-            write(event.toByteArray(), eventHasData);
+            write(
+                rewritten == null
+                    ? event.toByteArray()
+                    : ("data: " + rewritten + "\n\n").getBytes(StandardCharsets.UTF_8),
+                eventHasData);
           }
           event.reset();
           eventHasData = false;
           skipEvent = false;
+          rewritten = null;
           if (sawDone) {
             exchange.finishStream();
             return null;
@@ -144,6 +173,7 @@ final class StreamRelay {
         }
       }
     } finally {
+      stall.stop();
       if (!sawDone) {
         r.abort();
       }
@@ -151,25 +181,103 @@ final class StreamRelay {
   }
 
   /**
-   * Notes the text of one chunk for a later migration; returns true when the chunk should not reach
-   * the client (a continuation's role-only opening chunk).
+   * The decode watchdog of one upstream stream: cuts it (so the blocked read fails) when its first
+   * event does not come within {@code first_byte_ms} or two events are more than {@code idle_ms}
+   * apart; {@link #why} then says which.
    */
-  private boolean track(String data, boolean continuation) {
-    if (!config.migration().enabled() || !trackable) {
-      return false;
+  private final class Stall {
+    private final UpstreamClient.Response upstream;
+    private final long start = System.nanoTime();
+    private volatile long last;
+    private volatile String why;
+    private final ScheduledFuture<?> check;
+
+    Stall(UpstreamClient.Response upstream) {
+      this.upstream = upstream;
+      GatewayConfig.DecodeWatchdog w = config.decodeWatchdog();
+      long period = Math.min(positiveOr(w.firstByteMs()), positiveOr(w.idleMs())) / 4;
+      check =
+          period == Long.MAX_VALUE / 4
+              ? null
+              : WATCHDOG.scheduleAtFixedRate(
+                  this::check, period, Math.max(1, period), TimeUnit.MILLISECONDS);
     }
-    JsonNode chunk;
+
+    private static long positiveOr(long ms) {
+      return ms > 0 ? ms : Long.MAX_VALUE;
+    }
+
+    void progress() {
+      last = System.nanoTime();
+    }
+
+    private void check() {
+      GatewayConfig.DecodeWatchdog w = config.decodeWatchdog();
+      long now = System.nanoTime();
+      long seen = last;
+      if (seen == 0 && w.firstByteMs() > 0 && now - start > w.firstByteMs() * 1_000_000) {
+        cut("no data from " + decode.url() + " within " + w.firstByteMs() + " ms (first_byte_ms)");
+      } else if (seen != 0 && w.idleMs() > 0 && now - seen > w.idleMs() * 1_000_000) {
+        cut("no data from " + decode.url() + " for " + w.idleMs() + " ms (idle_ms)");
+      }
+    }
+
+    private void cut(String reason) {
+      if (why == null) {
+        why = reason;
+        ctx.metrics().watchdogCuts.inc();
+        upstream.abort();
+      }
+    }
+
+    void stop() {
+      if (check != null) {
+        check.cancel(false);
+      }
+    }
+  }
+
+  /**
+   * Notes one chunk for a later migration (its text, its token ids) and returns what the client
+   * gets: the chunk as is, the chunk rewritten (token ids the gateway asked for stripped; a
+   * continuation's chunks given the stream's id, and chat shape where a chat stream continues as a
+   * completion), or null to drop it (a continuation's role-only opening chunk).
+   */
+  private String track(String data, boolean continuation) {
+    if (!config.migration().enabled() || !trackable) {
+      return data;
+    }
+    JsonNode parsed;
     try {
-      chunk = Json.MAPPER.readTree(data);
+      parsed = Json.MAPPER.readTree(data);
     } catch (IOException e) {
-      return false;
+      return data;
+    }
+    if (!(parsed instanceof ObjectNode chunk)) {
+      return data;
     }
     JsonNode choices = chunk.path("choices");
     if (choices.size() > 1 || chunk.has("error")) {
       trackable = choices.size() <= 1;
-      return false;
+      return data;
     }
-    JsonNode choice = choices.path(0);
+    boolean changed = false;
+    if (streamId == null) {
+      streamId = chunk.path("id").asText(null);
+    } else if (continuation && chunk.has("id") && !chunk.path("id").asText().equals(streamId)) {
+      chunk.put("id", streamId);
+      changed = true;
+    }
+    changed |= trackTokenIds(chunk, continuation);
+    if (!(choices.path(0) instanceof ObjectNode choice)) {
+      return changed ? Json.write(chunk) : data;
+    }
+    if (chatFromCompletion) {
+      chunk.put("object", "chat.completion.chunk");
+      choice.putObject("delta").put("content", choice.path("text").asText(""));
+      choice.remove("text");
+      changed = true;
+    }
     String text =
         call.chat()
             ? choice.path("delta").path("content").asText("")
@@ -178,7 +286,39 @@ final class StreamRelay {
       generated.append(text);
       generatedTokens++;
     }
-    return continuation && call.chat() && text.isEmpty() && choice.path("delta").has("role");
+    if (continuation && call.chat() && text.isEmpty() && choice.path("delta").has("role")) {
+      return null;
+    }
+    return changed ? Json.write(chunk) : data;
+  }
+
+  /**
+   * Keeps the prompt's ids (first sight: the chat opening chunk's {@code prompt_token_ids}, or the
+   * completion choice's) and each streamed token's ids; strips them where the client did not ask
+   * for them, and a continuation's prompt ids always (they are the extended prompt's).
+   */
+  private boolean trackTokenIds(ObjectNode chunk, boolean continuation) {
+    JsonNode choice = chunk.path("choices").path(0);
+    JsonNode prompt =
+        chunk.has("prompt_token_ids")
+            ? chunk.get("prompt_token_ids")
+            : choice.path("prompt_token_ids");
+    if (promptIds == null && !continuation && prompt.isArray()) {
+      promptIds = new ArrayList<>(prompt.size());
+      prompt.forEach(t -> promptIds.add(t.asInt()));
+    }
+    choice.path("token_ids").forEach(t -> generatedIds.add(t.asInt()));
+    boolean changed = false;
+    if (stripTokenIds || continuation) {
+      changed |= chunk.remove("prompt_token_ids") != null;
+      if (choice instanceof ObjectNode c) {
+        changed |= c.remove("prompt_token_ids") != null;
+      }
+    }
+    if (stripTokenIds && choice instanceof ObjectNode c) {
+      changed |= c.remove("token_ids") != null;
+    }
+    return changed;
   }
 
   private void write(byte[] bytes, boolean tokenEvent) throws ClientGone {
@@ -194,10 +334,17 @@ final class StreamRelay {
     }
   }
 
-  /** Sends the prompt plus the text streamed so far to another worker; null if impossible. */
+  /**
+   * Sends the continuation to another worker; null if impossible. Token-exact (a completion from
+   * the prompt's and the streamed tokens' ids) when the stream carried ids, else from the text.
+   */
   private UpstreamClient.Response migrate(Set<Worker> avoid) throws ClientGone {
+    boolean byIds = promptIds != null && Continuation.tokenExactPossible(config, call);
     ObjectNode continuation =
-        continuationRequest(call.body(), call.chat(), generated, generatedTokens);
+        byIds
+            ? Continuation.fromTokens(call.body(), call.chat(), promptIds, generatedIds)
+            : Continuation.fromText(call.body(), call.chat(), generated, generatedTokens);
+    String path = byIds ? "/v1/completions" : call.path();
     if (!config.migration().enabled()
         || !trackable
         || migrations >= config.migration().maxMigrations()
@@ -205,7 +352,7 @@ final class StreamRelay {
         || continuation == null) {
       return null;
     }
-    if (remaining(continuation) == 0) {
+    if (Continuation.remaining(continuation) == 0) {
       write(DONE, false);
       exchange.finishStream();
       return null;
@@ -221,18 +368,15 @@ final class StreamRelay {
       try {
         UpstreamClient.Response r =
             ctx.client()
-                .send(
-                    next.uri(call.path()),
-                    payload,
-                    config.requestTimeoutMs(),
-                    call.upstreamHeaders());
+                .send(next.uri(path), payload, config.requestTimeoutMs(), call.upstreamHeaders());
         if (r.status() == 200) {
           next.begin(false);
           migratedTo.add(next);
           migrations++;
-          ctx.metrics().migrations.inc();
+          ctx.metrics().migrations.labelValues(byIds ? "token_ids" : "text").inc();
           decode = next;
           leg = "migration";
+          chatFromCompletion = byIds && call.chat();
           return r;
         }
         r.abort();
@@ -251,55 +395,6 @@ final class StreamRelay {
     write(("data: " + Json.write(err) + "\n\n").getBytes(StandardCharsets.UTF_8), false);
     write(DONE, false);
     exchange.finishStream();
-  }
-
-  /**
-   * The request that continues a broken stream elsewhere: the prompt plus the text already sent,
-   * with the token budget reduced by what was streamed. Null when the prompt is not text.
-   */
-  static ObjectNode continuationRequest(
-      ObjectNode original, boolean chat, CharSequence generated, int generatedTokens) {
-    ObjectNode c = original.deepCopy();
-    c.remove("kv_transfer_params");
-    if (chat) {
-      ArrayNode messages = c.withArray("messages");
-      ObjectNode assistant = messages.addObject();
-      assistant.put("role", "assistant");
-      assistant.put("content", generated.toString());
-      c.put("continue_final_message", true);
-      c.put("add_generation_prompt", false);
-    } else {
-      JsonNode prompt = c.get("prompt");
-      if (prompt != null && prompt.isTextual()) {
-        c.put("prompt", prompt.asText() + generated);
-      } else if (prompt != null
-          && prompt.isArray()
-          && prompt.size() == 1
-          && prompt.get(0).isTextual()) {
-        c.put("prompt", prompt.get(0).asText() + generated);
-      } else {
-        return null;
-      }
-    }
-    for (String budget : new String[] {"max_tokens", "max_completion_tokens"}) {
-      if (c.has(budget)) {
-        c.put(budget, Math.max(0, c.get(budget).asInt() - generatedTokens));
-      }
-    }
-    if (c.has("min_tokens")) {
-      c.put("min_tokens", Math.max(0, c.get("min_tokens").asInt() - generatedTokens));
-    }
-    return c;
-  }
-
-  private static int remaining(ObjectNode continuation) {
-    int left = Integer.MAX_VALUE;
-    for (String budget : new String[] {"max_tokens", "max_completion_tokens"}) {
-      if (continuation.has(budget)) {
-        left = Math.min(left, continuation.get(budget).asInt());
-      }
-    }
-    return left;
   }
 
   private static boolean startsWith(byte[] line, String prefix) {

@@ -134,7 +134,7 @@ class FailureHandlingTest {
       assertThat(continuation.path("add_generation_prompt").asBoolean()).isFalse();
     }
     assertThat(Http.get("http://127.0.0.1:" + g.port() + "/metrics").body())
-        .contains("baton_gateway_migrations_total 1.0");
+        .contains("baton_gateway_migrations_total{from=\"text\"} 1.0");
   }
 
   @Test

@@ -34,6 +34,29 @@ public final class Detokenizer {
     return d;
   }
 
+  /**
+   * A decoder for ids that continue {@code prompt}: the bytes of a character the prompt's last
+   * tokens left unfinished are carried over, so the first output token that completes it yields the
+   * whole character. A prompt made of text never ends mid-character; one made of token ids may: a
+   * stream continued elsewhere from the ids it had streamed (token-exact migration), whose first
+   * worker held those bytes back.
+   */
+  public static Detokenizer continuing(Tokenizer tokenizer, boolean renderSpecial, int[] prompt) {
+    Detokenizer d = continuing(tokenizer, renderSpecial);
+    ByteArrayOutputStream tail = new ByteArrayOutputStream();
+    // A UTF-8 character has at most 4 bytes, so at most the last 4 tokens can hold part of it.
+    for (int i = Math.max(0, prompt.length - 4); i < prompt.length; i++) {
+      int id = prompt[i];
+      if (id >= 0 && id < tokenizer.vocabSize()) {
+        tail.writeBytes(tokenizer.tokenBytes(id, renderSpecial));
+      }
+    }
+    byte[] b = tail.toByteArray();
+    int complete = completePrefix(b);
+    d.pending.write(b, complete, b.length - complete);
+    return d;
+  }
+
   /** Adds token {@code id}; returns the newly completed text (possibly empty). */
   public String push(int id) {
     if (id < 0 || id >= tokenizer.vocabSize()) {

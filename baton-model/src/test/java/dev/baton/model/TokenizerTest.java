@@ -387,6 +387,27 @@ class TokenizerTest {
   }
 
   @Test
+  void aContinuationFromIdsCutInsideACharacterCompletesIt() {
+    int[] ids = bpe.encode("caf\u00e9 \u4e16\u754c", false, false);
+    String whole = bpe.decode(ids);
+    for (int cut = 1; cut < ids.length; cut++) {
+      // The first worker streams ids[0..cut) (holding back an unfinished character) and dies; a
+      // second one continues from the ids and must emit exactly the rest of the text.
+      Detokenizer first = Detokenizer.continuing(bpe, false);
+      StringBuilder sent = new StringBuilder();
+      for (int i = 0; i < cut; i++) {
+        sent.append(first.push(ids[i]));
+      }
+      Detokenizer second = Detokenizer.continuing(bpe, false, java.util.Arrays.copyOf(ids, cut));
+      for (int i = cut; i < ids.length; i++) {
+        sent.append(second.push(ids[i]));
+      }
+      sent.append(second.flush());
+      assertThat(sent.toString()).as("cut after %d ids", cut).isEqualTo(whole);
+    }
+  }
+
+  @Test
   void continuingDetokenizerKeepsTheWordSpace() {
     int[] prompt = spm.encode("hello", true, false);
     int[] generated = spm.encode("world", false, false); // the token a model would produce

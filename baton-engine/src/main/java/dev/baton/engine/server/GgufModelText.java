@@ -65,6 +65,13 @@ final class GgufModelText implements ModelText {
   }
 
   @Override
+  public Detokenizer detokenizer(int[] prompt) {
+    dev.baton.model.Detokenizer d =
+        dev.baton.model.Detokenizer.continuing(tokenizer, false, prompt);
+    return d::push;
+  }
+
+  @Override
   public int[] encodeChat(List<ChatMessage> messages, boolean addGenerationPrompt) {
     List<ChatTemplate.Message> list = new ArrayList<>(messages.size());
     for (ChatMessage m : messages) {

@@ -22,6 +22,15 @@ public interface ModelText {
   /** A fresh incremental detokenizer for one request's output. */
   Detokenizer detokenizer();
 
+  /**
+   * A fresh incremental detokenizer for output that follows {@code prompt}: a character the
+   * prompt's token ids leave unfinished is completed by the output (see {@link
+   * dev.baton.model.Detokenizer#continuing(dev.baton.model.Tokenizer, boolean, int[])}).
+   */
+  default Detokenizer detokenizer(int[] prompt) {
+    return detokenizer();
+  }
+
   /** Token ids of a conversation rendered by the model's chat template, ready for generation. */
   int[] encodeChat(List<ChatMessage> messages, boolean addGenerationPrompt);
 

@@ -383,7 +383,7 @@ public final class WorkerServer implements AutoCloseable {
         int[] prompt = g.prompts().get(p);
         EngineRequest r =
             new EngineRequest(
-                id + "-" + index, prompt, options, samplers.create(s), text.detokenizer());
+                id + "-" + index, prompt, options, samplers.create(s), text.detokenizer(prompt));
         try {
           engine.submit(r);
         } catch (Engine.OverloadedException e) {
