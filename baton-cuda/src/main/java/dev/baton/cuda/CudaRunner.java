@@ -47,12 +47,12 @@ public final class CudaRunner implements ModelRunner {
   private final Cublas cublas;
   private final CudaKernels kernels;
   private final PrefillAttention prefill;
+  private final PagedAttention paged;
   private final MemorySegment stream;
   private final long cublasWorkspace;
   private final java.util.Map<Long, MemorySegment> graphs = new java.util.HashMap<>();
   private boolean useGraphs = true;
   private boolean useGemv = false;
-  private boolean useSplitAttention = true;
   private final int qkvDim;
 
   // Step buffers on the GPU, grown on demand.
@@ -69,7 +69,6 @@ public final class CudaRunner implements ModelRunner {
   private long logits;
   private long ids;
   private long argmaxPart; // per row: ARGMAX_SPLITS partial maxima (float), then their indices
-  private long attnPart; // attention_split's per-slice results, for ATTENTION_SPLIT_MAX_TOKENS
   private long meta;
   private MemorySegment hostMeta; // page-locked
   private MemorySegment hostLogits; // page-locked
@@ -161,6 +160,7 @@ public final class CudaRunner implements ModelRunner {
     this.w = dw;
     this.cublas = blas;
     this.prefill = new PrefillAttention(driver, cublas, kernels, cfg, precision);
+    this.paged = new PagedAttention(driver, kernels, cfg);
     driver.synchronize(); // the uploads and the KV memset ran on the legacy stream
   }
 
@@ -481,8 +481,6 @@ public final class CudaRunner implements ModelRunner {
     int dim = cfg.dim();
     int ffn = cfg.ffnDim();
     int hd = cfg.headDim();
-    int group = cfg.heads() / cfg.kvHeads();
-    int attShared = CudaKernels.attentionSharedBytes(group, hd);
     float eps = cfg.rmsEps();
     float scale = (float) (1.0 / Math.sqrt(hd));
     int neox = cfg.ropeStyle() == LlamaConfig.RopeStyle.NEOX ? 1 : 0;
@@ -520,46 +518,9 @@ public final class CudaRunner implements ModelRunner {
           eps,
           neox);
       mark("qkv_prep (bias, norm, rope, KV store)");
-      if (longTokens < n && splitAttention(n)) {
-        kernels.launch(
-            "attention_split",
+      if (longTokens < n) { // else every token attends on the GEMM path below
+        paged.run(
             n,
-            cfg.kvHeads() * CudaKernels.ATTENTION_SPLITS,
-            128,
-            0,
-            qkv,
-            qkvDim,
-            kv.base,
-            attnPart,
-            meta + 4 * oLen,
-            meta + 4 * oStart,
-            meta + 4 * oTables,
-            li,
-            cfg.layers(),
-            cfg.heads(),
-            cfg.kvHeads(),
-            hd,
-            bs,
-            scale);
-        kernels.launch(
-            "attention_combine",
-            n,
-            cfg.heads(),
-            (hd + 31) / 32 * 32,
-            0,
-            attnPart,
-            att,
-            meta + 4 * oLen,
-            cfg.heads(),
-            cfg.kvHeads(),
-            hd);
-      } else if (longTokens < n) { // else every token attends on the GEMM path below
-        kernels.launch(
-            "attention",
-            n,
-            cfg.kvHeads(),
-            CudaKernels.ATTENTION_THREADS,
-            attShared,
             qkv,
             qkvDim,
             kv.base,
@@ -568,10 +529,6 @@ public final class CudaRunner implements ModelRunner {
             meta + 4 * oStart,
             meta + 4 * oTables,
             li,
-            cfg.layers(),
-            cfg.heads(),
-            cfg.kvHeads(),
-            hd,
             bs,
             scale);
       }
@@ -670,22 +627,15 @@ public final class CudaRunner implements ModelRunner {
     }
   }
 
-  /** Decode-sized steps attend through the context-split kernels (unless switched off). */
-  private boolean splitAttention(int n) {
-    return useSplitAttention
-        && n <= CudaKernels.ATTENTION_SPLIT_MAX_TOKENS
-        && cfg.headDim() <= CudaKernels.ATTENTION_SPLIT_MAX_HEAD_DIM;
-  }
-
   /**
    * Whether decode-sized steps attend through {@code attention_split} + {@code attention_combine}
    * (default) or the one-block-per-KV-head {@code attention} kernel (for measuring the difference).
    */
   public void useSplitAttention(boolean on) {
-    if (on != useSplitAttention) {
+    if (on != paged.usesSplit()) {
       dropGraphs();
     }
-    useSplitAttention = on;
+    paged.useSplit(on);
   }
 
   /**
@@ -707,15 +657,6 @@ public final class CudaRunner implements ModelRunner {
   private void ensureCapacity(int n, int m, long metaInts) {
     if (n > capacity || m > logitCapacity || metaInts > metaCapacity) {
       dropGraphs();
-    }
-    if (attnPart == 0) {
-      attnPart =
-          driver.alloc(
-              4L
-                  * CudaKernels.ATTENTION_SPLIT_MAX_TOKENS
-                  * cfg.heads()
-                  * CudaKernels.ATTENTION_SPLITS
-                  * (cfg.headDim() + 2));
     }
     if (n > capacity) {
       freeAll(x, xb, qkv, att, gateUp, hidden, ropeCs);
@@ -764,20 +705,9 @@ public final class CudaRunner implements ModelRunner {
     device.makeCurrent();
     dropGraphs();
     freeAll(
-        x,
-        xb,
-        qkv,
-        att,
-        gateUp,
-        hidden,
-        ropeCs,
-        logits,
-        ids,
-        argmaxPart,
-        attnPart,
-        meta,
-        cublasWorkspace);
+        x, xb, qkv, att, gateUp, hidden, ropeCs, logits, ids, argmaxPart, meta, cublasWorkspace);
     prefill.close();
+    paged.close();
     cublas.close();
     kernels.close();
     w.close();
