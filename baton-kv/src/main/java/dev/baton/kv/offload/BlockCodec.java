@@ -59,34 +59,43 @@ public final class BlockCodec {
    * block {@code hash} in this layout; false (a miss) otherwise, {@code target} then unspecified.
    */
   public boolean decodeInto(byte[] hash, byte[] value, MemorySegment target) {
-    int header = headerBytes();
-    if (value == null || value.length != header + blockBytes) {
+    int payload = payloadOffset(hash, value);
+    if (payload < 0) {
       return false;
+    }
+    MemorySegment.copy(value, payload, target, ValueLayout.JAVA_BYTE, 0, (int) blockBytes);
+    return true;
+  }
+
+  /**
+   * Where the block's bytes start in {@code value} if it is a valid value for block {@code hash} in
+   * this layout (header and checksum checked), else -1: a reader then copies the payload once,
+   * straight to where it goes.
+   */
+  public int payloadOffset(byte[] hash, byte[] value) {
+    int header = headerBytes();
+    if (value == null || value.length != header + blockBytes || hash.length != 32) {
+      return -1;
     }
     ByteBuffer b = ByteBuffer.wrap(value);
-    if (b.getInt() != MAGIC) {
-      return false;
+    if (b.getInt() != MAGIC || !Arrays.equals(value, 4, 36, hash, 0, 32)) {
+      return -1;
     }
-    byte[] storedHash = new byte[32];
-    b.get(storedHash);
-    if (!Arrays.equals(storedHash, hash) || b.getInt() != layout.length) {
-      return false;
+    b.position(36);
+    if (b.getInt() != layout.length) {
+      return -1;
     }
-    if (!Arrays.equals(
-        value, b.position(), b.position() + layout.length, layout, 0, layout.length)) {
-      return false;
+    int at = b.position();
+    if (!Arrays.equals(value, at, at + layout.length, layout, 0, layout.length)) {
+      return -1;
     }
-    b.position(b.position() + layout.length);
+    b.position(at + layout.length);
     if (b.getLong() != blockBytes) {
-      return false;
+      return -1;
     }
     int expected = b.getInt();
     CRC32C crc = new CRC32C();
     crc.update(value, header, (int) blockBytes);
-    if ((int) crc.getValue() != expected) {
-      return false;
-    }
-    MemorySegment.copy(value, header, target, ValueLayout.JAVA_BYTE, 0, (int) blockBytes);
-    return true;
+    return (int) crc.getValue() == expected ? header : -1;
   }
 }

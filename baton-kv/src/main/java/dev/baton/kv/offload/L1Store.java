@@ -118,6 +118,18 @@ public final class L1Store implements AutoCloseable {
    */
   public boolean put(BlockKey key, MemorySegment block) {
     checkSize(block);
+    return put(key, block, 0);
+  }
+
+  /** As {@link #put(BlockKey, MemorySegment)} from {@code blockBytes} bytes of a heap array. */
+  public boolean put(BlockKey key, byte[] source, int offset) {
+    if (offset < 0 || source.length - (long) offset < blockBytes) {
+      throw new IllegalArgumentException("the array holds no whole block at " + offset);
+    }
+    return put(key, MemorySegment.ofArray(source), offset);
+  }
+
+  private boolean put(BlockKey key, MemorySegment source, long offset) {
     Entry entry;
     synchronized (this) {
       if (closed) {
@@ -134,7 +146,7 @@ public final class L1Store implements AutoCloseable {
       entry = new Entry(slot);
       entry.pins = 1; // invisible until the bytes are in: readers pin only mapped entries
     }
-    MemorySegment.copy(block, 0, slotMemory(entry.slot), 0, blockBytes);
+    MemorySegment.copy(source, offset, slotMemory(entry.slot), 0, blockBytes);
     synchronized (this) {
       entry.pins--;
       if (closed) {

@@ -10,7 +10,6 @@ import dev.baton.kv.KvTransferConfig;
 import dev.baton.kv.LoadFailurePolicy;
 import dev.baton.kv.TransferStatus;
 import java.lang.System.Logger.Level;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -227,7 +226,9 @@ public final class OffloadConnector implements KvConnector {
 
   /** Reads {@code keys} from L2 in order until the first miss, copying valid blocks into L1. */
   private void fetchIntoL1(List<BlockKey> keys) {
-    try (Arena arena = Arena.ofConfined()) {
+    // Checked and copied into a scratch block, then into L1: measured faster here than copying
+    // from the heap value straight into L1 (L2LoadBench direct vs scratch, docs/PERFORMANCE.md).
+    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
       MemorySegment scratch = arena.allocate(l1.blockBytes(), 64);
       for (int from = 0; from < keys.size(); from += L2_READ_CHUNK) {
         List<BlockKey> chunk = keys.subList(from, Math.min(keys.size(), from + L2_READ_CHUNK));
