@@ -70,6 +70,13 @@ public record ClusterDefinition(String name, ClusterSpec cluster, KubernetesSett
     } catch (SpecException e) {
       problems.addAll(e.problems());
     }
+    if (cluster != null
+        && cluster.kvTransfer().cache() != null
+        && cluster.kvTransfer().cache().local()) {
+      problems.add(
+          "kvTransfer.cache.redis: 'local' starts a redis-server beside baton up; on Kubernetes"
+              + " name a Redis service instead (redis://host:port/db)");
+    }
     if (!problems.isEmpty()) {
       throw new SpecException("BatonCluster " + name, problems);
     }

@@ -217,8 +217,9 @@ public final class ClusterObjects {
   }
 
   /**
-   * Only the cluster's own workers reach the KV port; worker HTTP (and SGLang bootstrap) ports
-   * admit the gateway and the operator (health, metrics, drain checks). Nothing else gets in.
+   * Only the cluster's own workers reach the KV ports (Baton's block server, vLLM's side channel,
+   * SGLang's bootstrap server); worker HTTP (and SGLang bootstrap) ports admit the gateway and the
+   * operator (health, metrics, drain checks). Nothing else gets in.
    */
   static NetworkPolicy networkPolicy(ClusterDefinition def) {
     ClusterSpec spec = def.cluster();
@@ -234,7 +235,19 @@ public final class ClusterObjects {
             .endPodSelector()
             .withPolicyTypes("Ingress")
             .endSpec();
-    if (spec.kvTransfer().enabled()) {
+    // worker to worker: Baton's KV port, vLLM's NIXL side channel, SGLang's bootstrap server
+    TreeSet<Integer> peerPorts = new TreeSet<>();
+    for (Map.Entry<Role, ClusterSpec.RoleSpec> e : spec.roles().entrySet()) {
+      EngineType engine = e.getValue().engine();
+      if (engine == EngineType.BATON && spec.kvTransfer().enabled()) {
+        peerPorts.add(PodFactory.KV_PORT);
+      } else if (engine == EngineType.VLLM) {
+        peerPorts.add(PodFactory.SIDE_CHANNEL_PORT);
+      } else if (engine == EngineType.SGLANG && e.getKey() == Role.PREFILL) {
+        peerPorts.add(PodFactory.BOOTSTRAP_PORT);
+      }
+    }
+    if (!peerPorts.isEmpty()) {
       policy
           .editSpec()
           .addNewIngress()
@@ -244,7 +257,7 @@ public final class ClusterObjects {
                   .withMatchLabels(ObjectLabels.workerSelector(def.name()))
                   .endPodSelector()
                   .build())
-          .withPorts(tcp(PodFactory.KV_PORT))
+          .withPorts(peerPorts.stream().map(ClusterObjects::tcp).toList())
           .endIngress()
           .endSpec();
     }

@@ -1,5 +1,6 @@
 package dev.baton.operator;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.control.ClusterSpec;
 import dev.baton.control.ClusterSpec.KvTransferSpec;
@@ -48,6 +49,9 @@ public final class PodFactory {
 
   /** An SGLang prefill worker's bootstrap server port. */
   public static final int BOOTSTRAP_PORT = 8998;
+
+  /** A vLLM worker's NIXL side channel ({@code VLLM_NIXL_SIDE_CHANNEL_PORT}): one per pod IP. */
+  public static final int SIDE_CHANNEL_PORT = 5600;
 
   public static final int GATEWAY_PORT = 8000;
   public static final int UID = 10001;
@@ -144,9 +148,15 @@ public final class PodFactory {
             .withNewSecretKeyRef(KV_SECRET_KEY, ObjectLabels.secretName(def.name()), false)
             .endValueFrom()
             .build());
-    launch.env().entrySet().stream()
-        .sorted(Map.Entry.comparingByKey())
-        .forEach(e -> env.add(new EnvVar(e.getKey(), e.getValue(), null)));
+    Map<String, String> launchEnv = new java.util.TreeMap<>(launch.env());
+    EngineType engine = spec.roles().get(role).engine();
+    if (engine == EngineType.VLLM) {
+      // vLLM puts this host into remote_host: in a pod only the pod IP can work (the kubelet
+      // expands $(POD_IP) from the variable above), whatever a local spec set it to
+      launchEnv.put("VLLM_NIXL_SIDE_CHANNEL_HOST", "$(POD_IP)");
+      launchEnv.putIfAbsent("VLLM_NIXL_SIDE_CHANNEL_PORT", Integer.toString(SIDE_CHANNEL_PORT));
+    }
+    launchEnv.forEach((k, v) -> env.add(new EnvVar(k, v, null)));
     List<VolumeMount> mounts = new ArrayList<>();
     mounts.add(mount("kv-secret", SECRET_DIR, true));
     mounts.add(mount("run", RUN_DIR, false));
@@ -180,8 +190,15 @@ public final class PodFactory {
             .endLifecycle()
             .withResources(resources(k8s.resources().get(role)))
             .withSecurityContext(ObjectLabels.containerSecurity());
-    if (spec.kvTransfer().enabled() && spec.roles().get(role).engine() == EngineType.BATON) {
+    if (spec.kvTransfer().enabled() && engine == EngineType.BATON) {
       container.addNewPort().withName("kv").withContainerPort(KV_PORT).endPort();
+    }
+    if (engine == EngineType.VLLM) {
+      container
+          .addNewPort()
+          .withName("side-channel")
+          .withContainerPort(SIDE_CHANNEL_PORT)
+          .endPort();
     }
     if (bootstrap) {
       container.addNewPort().withName("bootstrap").withContainerPort(BOOTSTRAP_PORT).endPort();
@@ -207,21 +224,19 @@ public final class PodFactory {
   static ClusterSpec forPods(ClusterSpec spec) {
     KvTransferSpec kv = spec.kvTransfer();
     ObjectNode config = Json.MAPPER.valueToTree(kv.config());
-    ObjectNode extra =
-        config.get("kv_connector_extra_config") instanceof ObjectNode existing
-            ? existing
-            : config.putObject("kv_connector_extra_config");
-    if (!extra.has("advertise_host")) {
-      extra.put("advertise_host", "$(POD_IP)");
-    }
-    if (!extra.has("port")) {
-      extra.put("port", KV_PORT);
-    }
-    if (!extra.has("peers")) {
-      extra.putArray("peers").add("*");
-    }
-    if (!extra.has("host")) {
-      extra.put("host", "0.0.0.0");
+    for (ObjectNode extra : peerToPeerConfigs(kv.connector(), config)) {
+      if (!extra.has("advertise_host")) {
+        extra.put("advertise_host", "$(POD_IP)");
+      }
+      if (!extra.has("port")) {
+        extra.put("port", KV_PORT);
+      }
+      if (!extra.has("peers")) {
+        extra.putArray("peers").add("*");
+      }
+      if (!extra.has("host")) {
+        extra.put("host", "0.0.0.0");
+      }
     }
     @SuppressWarnings("unchecked")
     Map<String, Object> merged = Json.MAPPER.convertValue(config, Map.class);
@@ -231,12 +246,41 @@ public final class PodFactory {
         spec.mode(),
         "0.0.0.0",
         spec.engine(),
-        new KvTransferSpec(kv.connector(), merged),
+        new KvTransferSpec(kv.connector(), merged, kv.cache()),
         spec.gateway(),
         spec.groups(),
         spec.roles(),
         spec.autoscaler(),
         spec.supervision());
+  }
+
+  /**
+   * The extra configs that configure a peer-to-peer block server, as {@link WorkerPlan} picks them:
+   * a MultiConnector's parts other than the OffloadConnector, else the connector's own unless it is
+   * the OffloadConnector (which has no block server).
+   */
+  private static List<ObjectNode> peerToPeerConfigs(String connector, ObjectNode config) {
+    List<ObjectNode> out = new ArrayList<>();
+    if ("MultiConnector".equals(connector)) {
+      if (config.path("kv_connector_extra_config").path("connectors") instanceof ArrayNode parts) {
+        for (var part : parts) {
+          if (part instanceof ObjectNode p && !OFFLOAD.equals(p.path("kv_connector").asText())) {
+            out.add(extraConfig(p));
+          }
+        }
+      }
+    } else if (!OFFLOAD.equals(connector) && !"none".equals(connector)) {
+      out.add(extraConfig(config));
+    }
+    return out;
+  }
+
+  private static final String OFFLOAD = "OffloadConnector";
+
+  private static ObjectNode extraConfig(ObjectNode node) {
+    return node.get("kv_connector_extra_config") instanceof ObjectNode existing
+        ? existing
+        : node.putObject("kv_connector_extra_config");
   }
 
   /** {@code baton operator drain}: waits in preStop until the worker has nothing in flight. */

@@ -211,6 +211,73 @@ class RenderTest {
   }
 
   @Test
+  void vllmPodsAdvertiseTheirPodIpOnTheSideChannelWhichOnlyWorkersReach() throws IOException {
+    List<JsonNode> docs = render(Files.readString(Path.of("..", "examples", "vllm-external.yaml")));
+    JsonNode prefill =
+        kind(docs, "Pod").stream()
+            .filter(p -> p.at("/metadata/labels/baton.dev~1role").asText().equals("prefill"))
+            .findFirst()
+            .orElseThrow();
+    JsonNode container = prefill.at("/spec/containers/0");
+    List<String> cmd = command(container);
+    assertThat(cmd)
+        .startsWith("vllm", "serve", "/models/Llama-3.2-1B-Instruct", "--host", "0.0.0.0");
+    List<String> env = new ArrayList<>();
+    container
+        .path("env")
+        .forEach(e -> env.add(e.path("name").asText() + "=" + e.path("value").asText()));
+    // the example's local 127.0.0.1 is replaced: only the pod IP works between pods
+    assertThat(env)
+        .contains("VLLM_NIXL_SIDE_CHANNEL_HOST=$(POD_IP)", "VLLM_NIXL_SIDE_CHANNEL_PORT=5600");
+    assertThat(env.indexOf("POD_IP="))
+        .isLessThan(env.indexOf("VLLM_NIXL_SIDE_CHANNEL_HOST=$(POD_IP)"));
+    JsonNode policy = kind(docs, "NetworkPolicy").get(0);
+    assertThat(policy.at("/spec/ingress/0/ports/0/port").asInt())
+        .isEqualTo(PodFactory.SIDE_CHANNEL_PORT);
+    assertThat(
+            policy
+                .at("/spec/ingress/0/from/0/podSelector/matchLabels/app.kubernetes.io~1component")
+                .asText())
+        .isEqualTo("worker");
+  }
+
+  @Test
+  void anOffloadCacheGetsTheRedisServiceAndNoBlockServerSettings() throws IOException {
+    List<JsonNode> docs =
+        render(
+            """
+            name: offload
+            model: random:tiny
+            kvTransfer:
+              connector: OffloadConnector
+              cache: {redis: "redis://redis.cache.svc:6379/0"}
+            roles:
+              both: {replicas: 1}
+            """);
+    List<String> cmd = command(kind(docs, "Pod").get(0).at("/spec/containers/0"));
+    JsonNode kv = new ObjectMapper().readTree(cmd.get(cmd.indexOf("--kv-transfer-config") + 1));
+    assertThat(kv.at("/kv_connector_extra_config/l2_url").asText())
+        .isEqualTo("redis://redis.cache.svc:6379/0");
+    assertThat(kv.at("/kv_connector_extra_config/peers").isMissingNode()).isTrue();
+    assertThat(kv.at("/kv_connector_extra_config/advertise_host").isMissingNode()).isTrue();
+  }
+
+  @Test
+  void aLocalRedisCannotRunInAPodAndIsRefused() throws IOException {
+    Path file = dir.resolve("local-redis.yaml");
+    Files.writeString(
+        file,
+        """
+        model: random:tiny
+        kvTransfer: {connector: OffloadConnector, cache: {redis: local}}
+        roles: {both: {replicas: 1}}
+        """);
+    assertThatThrownBy(() -> Manifests.read(file, "x"))
+        .isInstanceOf(SpecException.class)
+        .hasMessageContaining("kvTransfer.cache.redis: 'local'");
+  }
+
+  @Test
   void aBadSpecIsRefusedWithEveryProblemNamed() throws IOException {
     Path file = dir.resolve("bad.yaml");
     Files.writeString(
