@@ -119,9 +119,15 @@ final class StreamRelay {
       while (true) {
         int n;
         try {
+          stall.beginRead();
           n = in.read(buf);
         } catch (IOException | RuntimeException e) {
           return stall.why != null ? stall.why : ProxyFlow.describe(e);
+        } finally {
+          stall.endRead();
+        }
+        if (stall.why != null) {
+          return stall.why;
         }
         if (n < 0) {
           return sawDone ? null : stall.why != null ? stall.why : "stream ended without [DONE]";
@@ -181,12 +187,16 @@ final class StreamRelay {
   }
 
   /**
-   * The decode watchdog of one upstream stream: cuts it (so the blocked read fails) when its first
-   * event does not come within {@code first_byte_ms} or two events are more than {@code idle_ms}
-   * apart; {@link #why} then says which.
+   * The decode watchdog of one upstream stream: cuts it when its first event does not come within
+   * {@code first_byte_ms} or two events are more than {@code idle_ms} apart; {@link #why} then says
+   * which. Closing the response does not wake a read blocked in the socket, so the reading
+   * (virtual) thread is interrupted too, which closes the socket under it; the interrupt is only
+   * sent while that thread reads, and cleared after, so nothing later sees it.
    */
   private final class Stall {
     private final UpstreamClient.Response upstream;
+    private final Thread reader = Thread.currentThread();
+    private boolean reading;
     private final long start = System.nanoTime();
     private volatile long last;
     private volatile String why;
@@ -211,6 +221,17 @@ final class StreamRelay {
       last = System.nanoTime();
     }
 
+    synchronized void beginRead() {
+      reading = true;
+    }
+
+    synchronized void endRead() {
+      reading = false;
+      if (why != null) {
+        Thread.interrupted(); // the cut's interrupt, consumed by the read it ended
+      }
+    }
+
     private void check() {
       GatewayConfig.DecodeWatchdog w = config.decodeWatchdog();
       long now = System.nanoTime();
@@ -222,10 +243,13 @@ final class StreamRelay {
       }
     }
 
-    private void cut(String reason) {
+    private synchronized void cut(String reason) {
       if (why == null) {
         why = reason;
         ctx.metrics().watchdogCuts.inc();
+        if (reading) {
+          reader.interrupt();
+        }
         upstream.abort();
       }
     }

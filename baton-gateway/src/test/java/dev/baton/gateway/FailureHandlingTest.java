@@ -258,4 +258,61 @@ class FailureHandlingTest {
     assertThat(r.statusCode()).isIn(502, 503);
     assertThat(r.body()).contains("error");
   }
+
+  private static String colocatedPool(String extra, VllmStandIn... workers) {
+    StringBuilder sb = new StringBuilder(extra);
+    sb.append(
+        "\npools:\n  - name: c\n    mode: colocated\n    policy: round-robin\n    workers:\n");
+    for (VllmStandIn w : workers) {
+      sb.append("      - {url: \"").append(w.url()).append("\"}\n");
+    }
+    return sb.toString();
+  }
+
+  @Test
+  void aDecodeStreamSilentPastFirstByteMsIsCutAndRetriedElsewhere() throws Exception {
+    VllmStandIn silent = worker(VllmStandIn.Kind.BOTH);
+    VllmStandIn healthy = worker(VllmStandIn.Kind.BOTH);
+    silent.chunkDelayMs = 5000; // answers its head at once, its first event only after 5 s
+    Gateway g =
+        gateway(
+            colocatedPool(
+                "decode_watchdog: {first_byte_ms: 300, idle_ms: 10000}", silent, healthy));
+    for (int i = 0; i < 2; i++) {
+      long t0 = System.nanoTime();
+      HttpResponse<String> r = Http.post(completions(g), STREAM_BODY);
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(Http.text(r.body(), false)).isEqualTo(" w0 w1 w2 w3 w4 w5 w6 w7 w8 w9");
+      assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(4000);
+    }
+    assertThat(healthy.plainRequests.get()).isEqualTo(2);
+    // Round-robin may send both requests to the silent worker first: one cut each.
+    assertThat(Http.get("http://127.0.0.1:" + g.port() + "/metrics").body())
+        .containsAnyOf(
+            "baton_gateway_decode_watchdog_cuts_total 1.0",
+            "baton_gateway_decode_watchdog_cuts_total 2.0");
+  }
+
+  @Test
+  void aDecodeStreamThatStallsMidwayIsCutAndMigrated() throws Exception {
+    VllmStandIn stalling = worker(VllmStandIn.Kind.BOTH);
+    VllmStandIn healthy = worker(VllmStandIn.Kind.BOTH);
+    stalling.chunkDelayMs = 5000; // chat: the role chunk at once, then silence
+    Gateway g =
+        gateway(
+            colocatedPool(
+                "decode_watchdog: {first_byte_ms: 10000, idle_ms: 300}", stalling, healthy));
+    long t0 = System.nanoTime();
+    HttpResponse<String> r =
+        Http.post(
+            "http://127.0.0.1:" + g.port() + "/v1/chat/completions",
+            "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me\"}],"
+                + "\"max_tokens\":10,\"stream\":true}");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(Http.text(r.body(), true)).isEqualTo(" w0 w1 w2 w3 w4 w5 w6 w7 w8 w9");
+    assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(4000);
+    String metrics = Http.get("http://127.0.0.1:" + g.port() + "/metrics").body();
+    assertThat(metrics).contains("baton_gateway_decode_watchdog_cuts_total 1.0");
+    assertThat(metrics).contains("baton_gateway_migrations_total{from=\"text\"} 1.0");
+  }
 }
