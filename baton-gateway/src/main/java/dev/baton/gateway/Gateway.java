@@ -241,7 +241,8 @@ public final class Gateway implements AutoCloseable, FlowContext {
         && a.prefillSaturation() == b.prefillSaturation()
         && a.maxInFlight() == b.maxInFlight()
         && a.queueSize() == b.queueSize()
-        && a.queueTimeoutMs() == b.queueTimeoutMs();
+        && a.queueTimeoutMs() == b.queueTimeoutMs()
+        && a.sessionAffinity() == b.sessionAffinity();
   }
 
   private List<WorkerSpec> effectiveWorkers(String pool, List<WorkerSpec> configured) {

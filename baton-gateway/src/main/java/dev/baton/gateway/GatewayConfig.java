@@ -98,7 +98,8 @@ public record GatewayConfig(
    * requests; {@code prefillSaturation}: when every prefill worker has that many prefills
    * outstanding, the same happens (0 turns either off). {@code workerApiKey}: the key the pool's
    * workers want ({@code --api-key}), sent as their Bearer token; a client's own key is never
-   * passed on.
+   * passed on. {@code sessionAffinity}: requests of one {@code x-session-id} go back to the
+   * session's workers whatever the policy ({@link SessionPins}).
    */
   public record Pool(
       String name,
@@ -112,6 +113,7 @@ public record GatewayConfig(
       int queueSize,
       long queueTimeoutMs,
       String workerApiKey,
+      boolean sessionAffinity,
       List<WorkerSpec> workers) {
     public Pool {
       models = List.copyOf(models);
@@ -247,6 +249,7 @@ public record GatewayConfig(
         "queue_size",
         "queue_timeout_ms",
         "worker_api_key",
+        "session_affinity",
         "workers");
     String policy = pool.text("policy", "least-request");
     List<WorkerSpec> workers = new ArrayList<>();
@@ -265,6 +268,7 @@ public record GatewayConfig(
         pool.nonNegativeInt("queue_size", 4096),
         pool.positiveLong("queue_timeout_ms", 10_000),
         pool.text("worker_api_key", null),
+        pool.bool("session_affinity", false),
         workers);
   }
 

@@ -33,6 +33,7 @@ final class PoolRuntime {
   private final RoutingPolicy decodePolicy;
   private final PrefixIndex index;
   private final Admission admission;
+  private final SessionPins pins;
   private volatile List<Worker> workers;
 
   PoolRuntime(
@@ -48,6 +49,7 @@ final class PoolRuntime {
     this.index = index;
     this.admission =
         new Admission(config.maxInFlight(), config.queueSize(), config.queueTimeoutMs());
+    this.pins = config.sessionAffinity() ? new SessionPins(100_000) : null;
     this.workers = List.of();
     setWorkers(workers);
   }
@@ -158,17 +160,26 @@ final class PoolRuntime {
     if (decodes.isEmpty()) {
       return null;
     }
+    String session = pins == null ? null : request.sessionId();
+    SessionPins.Pin pin = session == null ? null : pins.get(session);
+    Worker pinnedDecode = pin == null ? null : named(decodes, pin.decode());
     Selection s;
     if (config.mode() == Mode.COLOCATED) {
-      s = new Selection(null, decodePolicy.choose(decodes, request));
+      s =
+          new Selection(
+              null, pinnedDecode != null ? pinnedDecode : decodePolicy.choose(decodes, request));
     } else if (prefills.isEmpty() || prefillSaturated(prefills)) {
       // SGLang decode workers cannot compute a prompt on their own: no colocated fallback there.
       s =
           config.mode() == Mode.NIXL
-              ? new Selection(null, decodePolicy.choose(decodes, request))
+              ? new Selection(
+                  null, pinnedDecode != null ? pinnedDecode : decodePolicy.choose(decodes, request))
               : null;
     } else {
-      s = pair(prefills, decodes, request);
+      s =
+          pinnedDecode != null
+              ? pinnedPair(pin, pinnedDecode, prefills, decodes, request)
+              : pair(prefills, decodes, request);
       if (s != null
           && config.mode() == Mode.NIXL
           && config.disaggregationThreshold() > 0
@@ -178,8 +189,49 @@ final class PoolRuntime {
     }
     if (s != null) {
       chosen(s, request);
+      if (session != null) {
+        pins.put(session, s);
+      }
     }
     return s;
+  }
+
+  /**
+   * The session's decode worker with its last prefill worker when that one is still a candidate (in
+   * replica mode: of the decode worker's group), else with one the prefill policy picks.
+   */
+  private Selection pinnedPair(
+      SessionPins.Pin pin,
+      Worker decode,
+      List<Worker> prefills,
+      List<Worker> decodes,
+      RouteRequest request) {
+    List<Worker> candidates = new ArrayList<>();
+    for (Worker p : prefills) {
+      if (decode.group() == null || Objects.equals(p.group(), decode.group())) {
+        candidates.add(p);
+      }
+    }
+    if (candidates.isEmpty()) {
+      return pair(prefills, decodes, request); // the group lost its prefill workers: move
+    }
+    Worker prefill = pin.prefill() == null ? null : named(candidates, pin.prefill());
+    return new Selection(
+        prefill != null ? prefill : prefillPolicy.choose(candidates, request), decode);
+  }
+
+  private static Worker named(List<Worker> candidates, String url) {
+    for (Worker w : candidates) {
+      if (w.url().equals(url)) {
+        return w;
+      }
+    }
+    return null;
+  }
+
+  /** Sessions pinned now (0 without {@code session_affinity}). */
+  int pinnedSessions() {
+    return pins == null ? 0 : pins.size();
   }
 
   private Selection pair(List<Worker> prefills, List<Worker> decodes, RouteRequest request) {
