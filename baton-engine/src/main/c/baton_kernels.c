@@ -10,7 +10,9 @@
 // Only the functions between the target pragmas use AVX-512; baton_cpu_level() runs anywhere and
 // says whether they may be called, so this file builds on any x86-64 compiler and the Java side
 // falls back to its Vector API kernels where the CPU lacks the instructions.
+#define _GNU_SOURCE // madvise's MADV_HUGEPAGE
 #include <immintrin.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,6 +347,20 @@ int baton_quantize_q8(const float *x, int x_stride, int n, int cols, int8_t *q, 
   }
   return 0;
 }
+
+// Memory for packed weights: 2 MiB aligned and advised to be backed by transparent huge pages
+// (the products stream through it once per token; 4 KiB pages cost a TLB miss every 64 lines,
+// about 8 % of the matrix-vector speed measured on one core). Untouched, so the advice holds
+// when the pages fault in. Free with baton_free_packed. NULL when out of memory.
+void *baton_alloc_packed(int64_t bytes) {
+  size_t huge = (size_t) 2 << 20;
+  size_t size = ((size_t) bytes + huge - 1) & ~(huge - 1);
+  void *p = aligned_alloc(huge, size);
+  if (p != NULL) madvise(p, size, MADV_HUGEPAGE); // advice only: failure leaves 4 KiB pages
+  return p;
+}
+
+void baton_free_packed(void *p) { free(p); }
 
 // Bytes baton_pack_q8_0 writes for a rows x cols matrix (rows a multiple of 16).
 int64_t baton_packed_bytes(int rows, int cols) {

@@ -35,6 +35,8 @@ public final class NativeKernels {
   private static final MethodHandle GEMM_PACKED;
   private static final MethodHandle PACK;
   private static final MethodHandle PACKED_BYTES;
+  private static final MethodHandle ALLOC;
+  private static final MethodHandle FREE;
   private static final MethodHandle QUANTIZE;
 
   /** Rows per group of the packed layout: packed products take row ranges in whole groups. */
@@ -47,6 +49,8 @@ public final class NativeKernels {
     MethodHandle gemmPacked = null;
     MethodHandle pack = null;
     MethodHandle packedBytes = null;
+    MethodHandle alloc = null;
+    MethodHandle free = null;
     MethodHandle quantize = null;
     String status;
     try {
@@ -106,6 +110,14 @@ public final class NativeKernels {
                 lib.findOrThrow("baton_packed_bytes"),
                 FunctionDescriptor.of(
                     ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        alloc =
+            linker.downcallHandle(
+                lib.findOrThrow("baton_alloc_packed"),
+                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+        free =
+            linker.downcallHandle(
+                lib.findOrThrow("baton_free_packed"),
+                FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
         quantize =
             linker.downcallHandle(
                 lib.findOrThrow("baton_quantize_q8"),
@@ -128,6 +140,8 @@ public final class NativeKernels {
     GEMM_PACKED = gemmPacked;
     PACK = pack;
     PACKED_BYTES = packedBytes;
+    ALLOC = alloc;
+    FREE = free;
     QUANTIZE = quantize;
     STATUS = status;
   }
@@ -173,11 +187,23 @@ public final class NativeKernels {
     }
     try {
       long bytes = (long) PACKED_BYTES.invokeExact(w.rows(), w.cols());
-      MemorySegment packed = arena.allocate(bytes, 64);
+      MemorySegment raw = (MemorySegment) ALLOC.invokeExact(bytes);
+      if (raw.equals(MemorySegment.NULL)) {
+        throw new OutOfMemoryError(w.name() + ": no memory for a packed copy of " + bytes + " B");
+      }
+      MemorySegment packed = raw.reinterpret(bytes, arena, NativeKernels::free);
       PACK.invokeExact(w.data(), w.rowBytes(), w.rows(), w.cols(), packed);
       return new Tensor(w.name(), w.data(), w.type(), w.rows(), w.cols(), packed);
     } catch (RuntimeException | Error e) {
       throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+
+  private static void free(MemorySegment packed) {
+    try {
+      FREE.invokeExact(packed);
     } catch (Throwable t) {
       throw new IllegalStateException(t);
     }
