@@ -196,15 +196,25 @@ static void gemm_rows(const uint8_t *w, int64_t row_bytes, int pairs, const pair
 
 // ------------------------------------------------------------------ packed (row-interleaved) Q8_0
 //
-// A Q8_0 matrix repacked at load for the products below: per group of 16 rows and per 32-column
-// block, 16 float scales (one per row) and then the 32 quants of the 16 rows as 8 runs of
+// A Q8_0 matrix repacked at load for the products below: per group of 16 rows, the 16 f16 scales
+// of each 32-column block, then per block the 32 quants of the 16 rows as 8 runs of
 // [16 rows x 4 consecutive columns], made unsigned (+128). One vpdpbusd then multiplies 4 columns
 // of 16 rows by 4 activation bytes broadcast to every lane: the lanes are the rows, so after a
 // block's 8 steps each lane holds one row's exact block dot product, and the float scaling is one
 // convert, one multiply and one multiply-add per 16 rows (the unpacked kernel above spends those
 // per row and pair of blocks).
 #define PACK_ROWS 16
-#define PACK_BLOCK_BYTES (PACK_ROWS * 4 + PACK_ROWS * QK) // 64 B of scales + 512 B of quants
+#define PACK_SCALE_BYTES (PACK_ROWS * 2) // 16 f16 scales per block
+#define PACK_QUANT_BYTES (PACK_ROWS * QK) // 512 B of quants per block
+
+// A group's bytes: all its blocks' scales (padded to 64 B, so the quants stay aligned), then all
+// its blocks' quants: exactly the Q8_0 size when the block count is even.
+static inline size_t pack_scales_bytes(int blocks) {
+  return ((size_t) blocks * PACK_SCALE_BYTES + 63) & ~(size_t) 63;
+}
+static inline size_t pack_group_bytes(int blocks) {
+  return pack_scales_bytes(blocks) + (size_t) blocks * PACK_QUANT_BYTES;
+}
 
 // Activations for the packed products: per token, cols quants, then per block the scale and
 // -128 * the sum of its quants (the +128 of the weights taken back out).
@@ -236,7 +246,7 @@ static inline __attribute__((always_inline)) void packed_tile(
 #pragma GCC unroll 8
   for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
   for (int b = 0; b < blocks; b++) {
-    const uint8_t *pb = g + (size_t) b * PACK_BLOCK_BYTES;
+    const uint8_t *pq = g + pack_scales_bytes(blocks) + (size_t) b * PACK_QUANT_BYTES;
     __m512i dot[8];
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
@@ -244,7 +254,7 @@ static inline __attribute__((always_inline)) void packed_tile(
     }
 #pragma GCC unroll 8
     for (int k = 0; k < 8; k++) {
-      __m512i w = _mm512_load_si512(pb + 64 + 64 * k);
+      __m512i w = _mm512_load_si512(pq + 64 * k);
 #pragma GCC unroll 8
       for (int t = 0; t < T; t++) {
         int32_t x4;
@@ -252,7 +262,7 @@ static inline __attribute__((always_inline)) void packed_tile(
         dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(x4));
       }
     }
-    __m512 ws = _mm512_load_ps(pb);
+    __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (g + PACK_SCALE_BYTES * b)));
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
       __m512 s = _mm512_mul_ps(ws, _mm512_set1_ps(tq->d[(size_t) (t0 + t) * blocks + b]));
@@ -266,7 +276,7 @@ static inline __attribute__((always_inline)) void packed_tile(
 static void packed_rows(const uint8_t *packed, int cols, const token_quants *tq, int n,
                         float *out, int out_stride, int r0, int r1) {
   int blocks = cols / QK;
-  size_t group_bytes = (size_t) blocks * PACK_BLOCK_BYTES;
+  size_t group_bytes = pack_group_bytes(blocks);
   // Groups in runs that stay in L2 while every token passes over them.
   int run = (int) ((512 * 1024) / group_bytes);
   if (run < 1) run = 1;
@@ -298,16 +308,15 @@ void baton_pack_q8_0(const uint8_t *w, int64_t row_bytes, int rows, int cols, ui
   int blocks = cols / QK;
   for (int g = 0; g < rows / PACK_ROWS; g++) {
     for (int b = 0; b < blocks; b++) {
-      uint8_t *o = out + ((size_t) g * blocks + b) * PACK_BLOCK_BYTES;
+      uint8_t *scales = out + (size_t) g * pack_group_bytes(blocks) + PACK_SCALE_BYTES * b;
+      uint8_t *o = out + (size_t) g * pack_group_bytes(blocks) + pack_scales_bytes(blocks)
+                   + (size_t) b * PACK_QUANT_BYTES;
       for (int r = 0; r < PACK_ROWS; r++) {
         const uint8_t *blk = w + (size_t) (g * PACK_ROWS + r) * row_bytes + (size_t) b * Q8_BYTES;
-        uint16_t h;
-        memcpy(&h, blk, 2);
-        float d = _cvtsh_ss(h);
-        memcpy(o + 4 * r, &d, 4);
+        memcpy(scales + 2 * r, blk, 2); // the f16 scale as it is
         for (int k = 0; k < 8; k++) {
           for (int j = 0; j < 4; j++) {
-            o[64 + 64 * k + 4 * r + j] = (uint8_t) (blk[2 + 4 * k + j] ^ 0x80);
+            o[64 * k + 4 * r + j] = (uint8_t) (blk[2 + 4 * k + j] ^ 0x80);
           }
         }
       }
@@ -364,7 +373,7 @@ void baton_free_packed(void *p) { free(p); }
 
 // Bytes baton_pack_q8_0 writes for a rows x cols matrix (rows a multiple of 16).
 int64_t baton_packed_bytes(int rows, int cols) {
-  return (int64_t) (rows / PACK_ROWS) * (cols / QK) * PACK_BLOCK_BYTES;
+  return (int64_t) (rows / PACK_ROWS) * (int64_t) pack_group_bytes(cols / QK);
 }
 
 // out[t * out_stride + r] = W[r, :] . q8(x[t * x_stride ..]) for r0 <= r < r1 (multiples of 16),

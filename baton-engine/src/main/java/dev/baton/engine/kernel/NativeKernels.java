@@ -85,7 +85,7 @@ public final class NativeKernels {
                 lib.findOrThrow("baton_gemm_q8_0_packed"),
                 FunctionDescriptor.of(
                     ValueLayout.JAVA_INT,
-                    ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_LONG,
                     ValueLayout.JAVA_INT,
                     ValueLayout.ADDRESS,
                     ValueLayout.JAVA_INT,
@@ -178,15 +178,15 @@ public final class NativeKernels {
 
   /**
    * The matrix with a packed copy of its weights in {@code arena} (16 rows interleaved per
-   * 32-column block, float scales, quants made unsigned: 576 bytes per 544 of Q8_0), which {@link
-   * #gemmQ8} then reads instead of {@code data} for row ranges in whole groups of 16.
+   * 32-column block, quants made unsigned; the same size as the Q8_0 blocks), which {@link #gemmQ8}
+   * then reads instead of {@code data} for row ranges in whole groups of 16.
    */
   static Tensor pack(Tensor w, Arena arena) {
     if (!packable(w)) {
       throw new IllegalArgumentException(w.name() + ": cannot pack " + w.type() + " " + w.rows());
     }
     try {
-      long bytes = (long) PACKED_BYTES.invokeExact(w.rows(), w.cols());
+      long bytes = packedBytes(w.rows(), w.cols());
       MemorySegment raw = (MemorySegment) ALLOC.invokeExact(bytes);
       if (raw.equals(MemorySegment.NULL)) {
         throw new OutOfMemoryError(w.name() + ": no memory for a packed copy of " + bytes + " B");
@@ -196,6 +196,14 @@ public final class NativeKernels {
       return new Tensor(w.name(), w.data(), w.type(), w.rows(), w.cols(), packed);
     } catch (RuntimeException | Error e) {
       throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+
+  private static long packedBytes(int rows, int cols) {
+    try {
+      return (long) PACKED_BYTES.invokeExact(rows, cols);
     } catch (Throwable t) {
       throw new IllegalStateException(t);
     }
@@ -247,13 +255,16 @@ public final class NativeKernels {
     try {
       boolean whole = r0 % PACK_ROWS == 0 && r1 % PACK_ROWS == 0;
       if (w.packed() != null && whole) {
-        if (w.packed().byteSize() < (long) w.rows() / PACK_ROWS * w.cols() / 32 * 576) {
+        if (w.packed().byteSize() < packedBytes(w.rows(), w.cols())) {
           throw new IllegalArgumentException(w.name() + ": packed copy too short");
         }
+        // The address as a number: a segment argument would make each call acquire and release
+        // the arena's session, an atomic counter both compute threads bounce between them (3 % of
+        // decode samples). The runner keeps the arena open for as long as it runs products.
         rc =
             (int)
                 GEMM_PACKED.invokeExact(
-                    w.packed(),
+                    w.packed().address(),
                     w.cols(),
                     MemorySegment.ofArray(x),
                     xStride,
