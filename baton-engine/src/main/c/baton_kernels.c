@@ -315,9 +315,10 @@ void baton_pack_q8_0(const uint8_t *w, int64_t row_bytes, int rows, int cols, ui
         const uint8_t *blk = w + (size_t) (g * PACK_ROWS + r) * row_bytes + (size_t) b * Q8_BYTES;
         memcpy(scales + 2 * r, blk, 2); // the f16 scale as it is
         for (int k = 0; k < 8; k++) {
-          for (int j = 0; j < 4; j++) {
-            o[64 * k + 4 * r + j] = (uint8_t) (blk[2 + 4 * k + j] ^ 0x80);
-          }
+          uint32_t four; // 4 consecutive quants, made unsigned together
+          memcpy(&four, blk + 2 + 4 * k, 4);
+          four ^= 0x80808080u;
+          memcpy(o + 64 * k + 4 * r, &four, 4);
         }
       }
     }
