@@ -355,6 +355,65 @@ class OffloadIT {
 
   @Test
   @Order(6)
+  void twelveHundredMixedRequestsWithRedisRestartsInBetween() throws Exception {
+    int distinct = 24;
+    List<int[]> prompts = new ArrayList<>();
+    List<List<Integer>> references = new ArrayList<>();
+    java.util.Random random = new java.util.Random(9);
+    for (int i = 0; i < distinct; i++) {
+      // Shared heads (prefix reuse) with distinct tails.
+      int[] head = PdTransferIT.prompt(16 * (1 + i % 4), 900 + i % 3);
+      int[] prompt = java.util.Arrays.copyOf(head, head.length + 5 + random.nextInt(40));
+      System.arraycopy(
+          PdTransferIT.prompt(prompt.length, 1000 + i),
+          head.length,
+          prompt,
+          head.length,
+          prompt.length - head.length);
+      prompts.add(prompt);
+      references.add(
+          PdTransferIT.tokens(post(colocated, request(prompt, 2, i % 2 == 0 ? "s" : null, null))));
+    }
+    try (java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(16)) {
+      for (int round = 0; round < 3; round++) {
+        List<java.util.concurrent.Future<?>> results = new ArrayList<>();
+        for (int r = 0; r < 400; r++) {
+          int index = (r * 7 + round) % distinct;
+          int kind = r % 3;
+          results.add(
+              pool.submit(
+                  () -> {
+                    int[] prompt = prompts.get(index);
+                    String salt = index % 2 == 0 ? "s" : null;
+                    List<Integer> got;
+                    if (kind == 2) {
+                      JsonNode params =
+                          post(
+                                  prefill,
+                                  request(
+                                      prompt, 1, salt, KvTransferParams.prefillRequest().toJson()))
+                              .get("kv_transfer_params");
+                      got = PdTransferIT.tokens(post(decode, request(prompt, 2, salt, params)));
+                    } else {
+                      got =
+                          PdTransferIT.tokens(
+                              post(kind == 0 ? first : second, request(prompt, 2, salt, null)));
+                    }
+                    assertThat(got).as("prompt %d", index).isEqualTo(references.get(index));
+                    return null;
+                  }));
+        }
+        for (java.util.concurrent.Future<?> f : results) {
+          f.get(300, TimeUnit.SECONDS);
+        }
+        redis.restart(); // empty again; the workers reconnect on their own
+      }
+    }
+  }
+
+  @Test
+  @Order(7)
   void poolsEndFullFree() throws Exception {
     for (Worker w : List.of(first, second, prefill, decode, multiPrefill, multiDecode)) {
       await()

@@ -317,7 +317,9 @@ public final class OffloadConnector implements KvConnector {
     List<Integer> ids = new ArrayList<>();
     for (int i = 0; i < full; i++) {
       BlockKey key = new BlockKey(request.blockHashes().get(i));
-      if (!l1.contains(key)) {
+      // A P/D prefill writes every block to L2 even when L1 knew it: the decode worker reads L2,
+      // which may have lost it (restarted, evicted) since this worker last wrote it.
+      if (answer != null || !l1.contains(key)) {
         keys.add(key);
         ids.add(blockIds[i]);
       }
