@@ -104,6 +104,7 @@ class FailureHandlingTest {
     VllmStandIn d2 = worker(VllmStandIn.Kind.DECODE);
     Gateway g = gateway(pdPool("health: {interval_ms: 60000}", p, d1, d2));
     d1.cutAfterChunks = 4;
+    d1.emitsTokenIds = false; // a vLLM before return_token_ids: the text fallback
     String path = chat ? "/v1/chat/completions" : "/v1/completions";
     String body =
         chat
@@ -313,6 +314,54 @@ class FailureHandlingTest {
     assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(4000);
     String metrics = Http.get("http://127.0.0.1:" + g.port() + "/metrics").body();
     assertThat(metrics).contains("baton_gateway_decode_watchdog_cuts_total 1.0");
-    assertThat(metrics).contains("baton_gateway_migrations_total{from=\"text\"} 1.0");
+    // The role chunk carried the prompt's ids: the continuation started from them.
+    assertThat(metrics).contains("baton_gateway_migrations_total{from=\"token_ids\"} 1.0");
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void aStreamCutMidwayContinuesFromTokenIds(boolean chat) throws Exception {
+    VllmStandIn p = worker(VllmStandIn.Kind.PREFILL);
+    VllmStandIn d1 = worker(VllmStandIn.Kind.DECODE);
+    VllmStandIn d2 = worker(VllmStandIn.Kind.DECODE);
+    Gateway g = gateway(pdPool("health: {interval_ms: 60000}", p, d1, d2));
+    d1.cutAfterChunks = 4;
+    String path = chat ? "/v1/chat/completions" : "/v1/completions";
+    String body =
+        chat
+            ? "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me\"}],"
+                + "\"max_tokens\":10,\"stream\":true}"
+            : STREAM_BODY;
+    HttpResponse<String> r = Http.post("http://127.0.0.1:" + g.port() + path, body);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(Http.text(r.body(), chat)).isEqualTo(" w0 w1 w2 w3 w4 w5 w6 w7 w8 w9");
+    assertThat(r.body()).as("ids the gateway asked for are stripped").doesNotContain("token_ids");
+    java.util.Set<String> ids = new java.util.HashSet<>();
+    for (String line : r.body().split("\n")) {
+      if (line.startsWith("data: {")) {
+        var chunk = dev.baton.core.Json.parse(line.substring(6));
+        ids.add(chunk.path("id").asText());
+        if (chat && chunk.path("choices").size() == 1) {
+          assertThat(chunk.path("object").asText()).isEqualTo("chat.completion.chunk");
+          assertThat(chunk.path("choices").get(0).has("text")).isFalse();
+        }
+      }
+    }
+    assertThat(ids).as("one id across the seam").hasSize(1);
+    // d2 got a completion from ids: the prompt's (the stand-in's tokenizer) + the 4 streamed.
+    assertThat(d2.received).hasSize(1);
+    var continuation = d2.received.get(0);
+    String prompt = chat ? "Tell me\n" : "Tell me";
+    java.util.List<Integer> expected = new java.util.ArrayList<>();
+    prompt.chars().forEach(expected::add);
+    expected.addAll(java.util.List.of(1000, 1001, 1002, 1003));
+    java.util.List<Integer> sent = new java.util.ArrayList<>();
+    continuation.path("prompt").forEach(t -> sent.add(t.asInt()));
+    assertThat(sent).isEqualTo(expected);
+    assertThat(continuation.path("max_tokens").asInt()).isEqualTo(6);
+    assertThat(continuation.has("messages")).isFalse();
+    assertThat(d2.receivedHeaders.getLast()).isNotNull();
+    assertThat(Http.get("http://127.0.0.1:" + g.port() + "/metrics").body())
+        .contains("baton_gateway_migrations_total{from=\"token_ids\"} 1.0");
   }
 }

@@ -23,7 +23,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Its "model" is deterministic: the k-th generated token is {@code " w<n>"} where n counts the
  * {@code " w"} tokens already in the prompt, so a continuation of a broken stream yields exactly
- * the tokens the first worker would have produced.
+ * the tokens the first worker would have produced. Its tokenizer: {@code " w<n>"} is token {@code
+ * 1000 + n}, any other character its code point; with {@code return_token_ids} a stream carries
+ * {@code prompt_token_ids} (completions: in the first choice; chat: in the opening chunk) and each
+ * chunk's {@code token_ids}, as vLLM does, and a prompt of token ids is read back through it.
  */
 public final class VllmStandIn implements AutoCloseable {
 
@@ -56,6 +59,10 @@ public final class VllmStandIn implements AutoCloseable {
   public final AtomicInteger failNext = new AtomicInteger();
   public volatile int failStatus = 503;
   public volatile boolean healthy = true;
+
+  /** Whether {@code return_token_ids} is honoured (false: a vLLM from before the field). */
+  public volatile boolean emitsTokenIds = true;
+
   public volatile double kvUsage;
   public volatile int running;
   private final StandInServer server;
@@ -195,7 +202,15 @@ public final class VllmStandIn implements AutoCloseable {
       return;
     }
     if (body.path("stream").asBoolean(false)) {
-      stream(ex, id, chat, offset, maxTokens, body.path("stream_options").path("include_usage"));
+      boolean ids = emitsTokenIds && body.path("return_token_ids").asBoolean(false);
+      stream(
+          ex,
+          id,
+          chat,
+          offset,
+          maxTokens,
+          body.path("stream_options").path("include_usage"),
+          ids ? tokenize(prompt) : null);
     } else {
       StringBuilder text = new StringBuilder();
       for (int k = 0; k < maxTokens; k++) {
@@ -302,7 +317,8 @@ public final class VllmStandIn implements AutoCloseable {
       boolean chat,
       int offset,
       int maxTokens,
-      JsonNode includeUsage)
+      JsonNode includeUsage,
+      List<Integer> promptIds)
       throws Exception {
     ex.startChunked(200, "text/event-stream");
     long created = System.currentTimeMillis() / 1000;
@@ -311,6 +327,9 @@ public final class VllmStandIn implements AutoCloseable {
       ObjectNode delta = ((ObjectNode) first.path("choices").get(0)).putObject("delta");
       delta.put("role", "assistant");
       delta.put("content", "");
+      if (promptIds != null) {
+        promptIds.forEach(first.putArray("prompt_token_ids")::add);
+      }
       ex.chunk("data: " + Json.write(first) + "\n\n");
     }
     int cut = cutAfterChunks;
@@ -337,6 +356,12 @@ public final class VllmStandIn implements AutoCloseable {
       }
       if (k == maxTokens - 1) {
         choice.put("finish_reason", "length");
+      }
+      if (promptIds != null) {
+        choice.putArray("token_ids").add(1000 + offset + k);
+        if (!chat && k == 0) {
+          promptIds.forEach(choice.putArray("prompt_token_ids")::add);
+        }
       }
       ex.chunk("data: " + Json.write(c) + "\n\n");
     }
@@ -397,10 +422,37 @@ public final class VllmStandIn implements AutoCloseable {
     return n;
   }
 
+  /** The stand-in's tokenizer: {@code " w<n>"} is 1000 + n, any other character its code. */
+  static List<Integer> tokenize(String text) {
+    List<Integer> ids = new ArrayList<>();
+    for (int i = 0; i < text.length(); ) {
+      int end = i + 2;
+      while (text.startsWith(" w", i)
+          && end < text.length()
+          && Character.isDigit(text.charAt(end))) {
+        end++;
+      }
+      if (end > i + 2) {
+        ids.add(1000 + Integer.parseInt(text.substring(i + 2, end)));
+        i = end;
+      } else {
+        ids.add((int) text.charAt(i));
+        i++;
+      }
+    }
+    return ids;
+  }
+
   /** The text of a completions prompt (a string, or a list whose items are joined). */
   private static String text(JsonNode prompt) {
     if (prompt == null || prompt.isNull()) {
       return "";
+    }
+    if (prompt.isArray() && !prompt.isEmpty() && prompt.get(0).isIntegralNumber()) {
+      StringBuilder sb = new StringBuilder(); // token ids, read back through the tokenizer
+      prompt.forEach(
+          t -> sb.append(t.asInt() >= 1000 ? " w" + (t.asInt() - 1000) : "" + (char) t.asInt()));
+      return sb.toString();
     }
     if (prompt.isArray()) {
       StringBuilder sb = new StringBuilder();
