@@ -84,6 +84,14 @@ public final class SimCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "arrivals and lengths")
   long seed;
 
+  @Option(
+      names = "--routing-policy",
+      defaultValue = FleetSimulator.DEFAULT_POLICY,
+      description =
+          "the gateway routing policy each pool uses (the gateway's own classes; prefix-cache is"
+              + " refused: the simulated requests have no prompt text); default ${DEFAULT-VALUE}")
+  String policy;
+
   @Option(names = "--json", paramLabel = "FILE", description = "write the results as JSON")
   Path json;
 
@@ -139,7 +147,7 @@ public final class SimCommand implements Callable<Integer> {
         "goodput/s",
         "goodput/worker");
     for (Fleet f : fleets) {
-      SimResult r = new FleetSimulator(f, model, workload).run();
+      SimResult r = new FleetSimulator(f, model, workload, policy).run();
       double goodput = r.goodput(sloTtftMs, sloTpotMs);
       String name =
           f.disaggregated() ? f.prefill() + "P" + f.decode() + "D" : f.colocated() + " colocated";

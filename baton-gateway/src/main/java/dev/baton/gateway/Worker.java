@@ -26,6 +26,14 @@ public final class Worker {
   /** SGLang's default {@code --disaggregation-bootstrap-port}. */
   static final int DEFAULT_BOOTSTRAP_PORT = 8998;
 
+  /**
+   * A worker the gateway never calls, only counts: what the fleet simulator routes with the real
+   * policies. Its breaker never opens (nothing reports failures to it).
+   */
+  public static Worker forSimulation(WorkerSpec spec) {
+    return new Worker(spec, new CircuitBreaker(Integer.MAX_VALUE, 0, System::nanoTime));
+  }
+
   public Worker(WorkerSpec spec, CircuitBreaker breaker) {
     this.spec = spec;
     this.base = URI.create(spec.url());

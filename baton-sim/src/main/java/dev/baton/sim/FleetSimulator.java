@@ -1,6 +1,13 @@
 package dev.baton.sim;
 
+import dev.baton.core.Role;
+import dev.baton.gateway.WorkerSpec;
+import dev.baton.gateway.policy.Policies;
+import dev.baton.gateway.policy.RouteRequest;
+import dev.baton.gateway.policy.RoutingPolicy;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.PriorityQueue;
 import java.util.SplittableRandom;
 
@@ -13,10 +20,15 @@ import java.util.SplittableRandom;
  * arrival order; a decode worker runs continuous batching (every running sequence gains one token
  * per step, newcomers join at the next step, at most {@code maxBatch}); a colocated worker's step
  * holds its decode batch plus one chunk of at most {@code chunkTokens} of the oldest waiting prompt
- * (chunked prefill), which is how a long prompt stretches the decoding requests' gaps. Requests go
- * to the worker with the fewest outstanding requests of the pool, as the gateway's least-loaded
- * choice does; a prefilled request moves to the least-loaded decode worker after the KV hop, and
- * its first token leaves from there.
+ * (chunked prefill), which is how a long prompt stretches the decoding requests' gaps.
+ *
+ * <p>Routing is the gateway's own: each pool (prefill, decode, colocated) holds an instance of the
+ * named {@link RoutingPolicy} from baton-gateway, choosing among gateway {@link
+ * dev.baton.gateway.Worker} records whose in-flight counts the simulation keeps (a request counts
+ * on a worker from its assignment to the end of that leg, as the gateway counts its legs). A
+ * prefilled request goes to the decode worker the decode policy picks after the KV hop, and its
+ * first token leaves from there. Policies that read prompt content (prefix-cache) are refused: the
+ * simulated workload has lengths, not prompts.
  */
 public final class FleetSimulator {
 
@@ -34,21 +46,35 @@ public final class FleetSimulator {
     }
   }
 
-  /** One worker's queue, batch and the step in flight. */
+  /** One worker's queue, batch and the step in flight, and its record for the routing policy. */
   private static final class Worker {
     final ArrayDeque<Integer> waiting = new ArrayDeque<>();
     final int[] running;
+    final dev.baton.gateway.Worker routed;
     int runningCount;
     boolean busy;
-    int outstanding;
     int stepBatch;
     int chunkRequest = -1;
     int chunk;
 
-    Worker(int maxBatch) {
+    Worker(int maxBatch, dev.baton.gateway.Worker routed) {
       running = new int[maxBatch];
+      this.routed = routed;
     }
   }
+
+  /** One pool's workers and its policy instance. */
+  private record Pool(
+      Worker[] workers, List<dev.baton.gateway.Worker> routed, RoutingPolicy policy) {
+    int choose() {
+      return policy.choose(routed, RouteRequest.of(null, NO_BLOCKS, null)).slot();
+    }
+  }
+
+  private static final long[] NO_BLOCKS = new long[0];
+
+  /** The gateway's default policy for a pool. */
+  public static final String DEFAULT_POLICY = "least-request";
 
   private final Fleet fleet;
   private final StepModel model;
@@ -65,11 +91,22 @@ public final class FleetSimulator {
   private final int[] generated;
   private final int[] prefilled;
 
+  private final Pool prefillPool;
+  private final Pool decodePool;
+  private final Pool colocatedPool;
   private final Worker[] prefillWorkers;
   private final Worker[] decodeWorkers;
   private final Worker[] colocatedWorkers;
 
   public FleetSimulator(Fleet fleet, StepModel model, SimWorkload workload) {
+    this(fleet, model, workload, DEFAULT_POLICY);
+  }
+
+  /**
+   * @param policy the gateway routing policy every pool uses (a name from {@link Policies#names()},
+   *     one instance per pool as the gateway holds one per leg)
+   */
+  public FleetSimulator(Fleet fleet, StepModel model, SimWorkload workload, String policy) {
     this.fleet = fleet;
     this.model = model;
     this.workload = workload;
@@ -82,17 +119,43 @@ public final class FleetSimulator {
     finish = new double[n];
     generated = new int[n];
     prefilled = new int[n];
-    prefillWorkers = workers(fleet.prefill());
-    decodeWorkers = workers(fleet.decode());
-    colocatedWorkers = workers(fleet.colocated());
+    SplittableRandom seeds = new SplittableRandom(workload.seed() ^ 0x5eed);
+    prefillPool = pool(fleet.prefill(), Role.PREFILL, policy, seeds);
+    decodePool = pool(fleet.decode(), Role.DECODE, policy, seeds);
+    colocatedPool = pool(fleet.colocated(), Role.BOTH, policy, seeds);
+    prefillWorkers = prefillPool.workers();
+    decodeWorkers = decodePool.workers();
+    colocatedWorkers = colocatedPool.workers();
   }
 
-  private Worker[] workers(int count) {
-    Worker[] w = new Worker[count];
-    for (int i = 0; i < count; i++) {
-      w[i] = new Worker(model.maxBatch());
+  private Pool pool(int count, Role role, String policyName, SplittableRandom seeds) {
+    RoutingPolicy policy =
+        Policies.create(
+            policyName,
+            // No prefix index: the simulated workload has no prompt content (refused below).
+            new Policies.Context(null, new SplittableRandom(seeds.nextLong())));
+    if (policy.usesPrefixIndex()) {
+      throw new IllegalArgumentException(
+          "policy '"
+              + policyName
+              + "' routes by prompt content, which the simulated workload does not have");
     }
-    return w;
+    Worker[] w = new Worker[count];
+    List<dev.baton.gateway.Worker> routed = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      // A distinct address per worker; nothing is ever sent to it.
+      dev.baton.gateway.Worker g =
+          dev.baton.gateway.Worker.forSimulation(
+              new WorkerSpec(
+                  "http://10." + (i >> 16) + "." + ((i >> 8) & 255) + "." + (i & 255) + ":8000",
+                  role,
+                  null,
+                  8998));
+      g.slot(i);
+      w[i] = new Worker(model.maxBatch(), g);
+      routed.add(g);
+    }
+    return new Pool(w, routed, policy);
   }
 
   /** Runs the whole workload to the last finished request. */
@@ -128,32 +191,22 @@ public final class FleetSimulator {
       schedule(arrival[r + 1], ARRIVAL, -1, r + 1);
     }
     if (fleet.disaggregated()) {
-      int p = leastLoaded(prefillWorkers);
+      int p = prefillPool.choose();
       Worker w = prefillWorkers[p];
-      w.outstanding++;
+      w.routed.begin(true);
       w.waiting.add(r);
       if (!w.busy) {
         startPrefill(t, p);
       }
     } else {
-      int c = leastLoaded(colocatedWorkers);
+      int c = colocatedPool.choose();
       Worker w = colocatedWorkers[c];
-      w.outstanding++;
+      w.routed.begin(false);
       w.waiting.add(r);
       if (!w.busy) {
         startStep(t, c);
       }
     }
-  }
-
-  private static int leastLoaded(Worker[] pool) {
-    int best = 0;
-    for (int i = 1; i < pool.length; i++) {
-      if (pool[i].outstanding < pool[best].outstanding) {
-        best = i;
-      }
-    }
-    return best;
   }
 
   private void startPrefill(double t, int p) {
@@ -169,9 +222,9 @@ public final class FleetSimulator {
   }
 
   private void prefillDone(double t, int p, int r) {
-    prefillWorkers[p].outstanding--;
-    int d = leastLoaded(decodeWorkers);
-    decodeWorkers[d].outstanding++;
+    prefillWorkers[p].routed.end(true);
+    int d = decodePool.choose();
+    decodeWorkers[d].routed.begin(false);
     schedule(t + model.kvHopMs(prompt[r]), HOP_DONE, d, r);
     startPrefill(t, p);
   }
@@ -182,7 +235,7 @@ public final class FleetSimulator {
     generated[r] = 1;
     if (generated[r] >= output[r]) {
       finish[r] = t;
-      w.outstanding--;
+      w.routed.end(false);
       return;
     }
     if (w.runningCount < w.running.length) {
@@ -230,7 +283,7 @@ public final class FleetSimulator {
       int r = w.running[i];
       if (i < w.stepBatch && ++generated[r] >= output[r]) {
         finish[r] = t;
-        w.outstanding--;
+        w.routed.end(false);
       } else {
         w.running[kept++] = r;
       }
@@ -245,7 +298,7 @@ public final class FleetSimulator {
         generated[r] = 1;
         if (output[r] <= 1) {
           finish[r] = t;
-          w.outstanding--;
+          w.routed.end(false);
         } else {
           w.running[w.runningCount++] = r;
         }

@@ -78,4 +78,34 @@ class FleetSimulatorTest {
     assertThatThrownBy(() -> new SimWorkload(0, 1, 1, 1, SimWorkload.Lengths.FIXED, 1))
         .hasMessageContaining("rate");
   }
+
+  @Test
+  void requestsAreRoutedByTheGatewaysOwnPolicies() {
+    // Four colocated workers, long and short requests mixed: round-robin ignores load, the
+    // gateway's least-request policy does not, so its TTFT tail is shorter.
+    StepModel m = new StepModel(1, 0.05, 2, 0.1, 0, 0, 256, 8);
+    SimWorkload w = new SimWorkload(30, 4_000, 400, 40, SimWorkload.Lengths.EXPONENTIAL, 3);
+    Fleet four = new Fleet(0, 0, 4);
+    SimResult leastRequest = new FleetSimulator(four, m, w, "least-request").run();
+    SimResult roundRobin = new FleetSimulator(four, m, w, "round-robin").run();
+    assertThat(leastRequest.completed()).isEqualTo(4_000);
+    assertThat(roundRobin.completed()).isEqualTo(4_000);
+    assertThat(leastRequest.ttftPercentileMs(99)).isLessThan(roundRobin.ttftPercentileMs(99));
+    // The same seed routes the same way: the policies' randomness comes from the simulation.
+    assertThat(new FleetSimulator(four, m, w, "random").run().ttftPercentileMs(99))
+        .isEqualTo(new FleetSimulator(four, m, w, "random").run().ttftPercentileMs(99));
+  }
+
+  @Test
+  void unknownPoliciesAndPoliciesThatReadPromptsAreRefused() {
+    StepModel m = new StepModel(1, 0.05, 2, 0.1, 0, 0, 256, 8);
+    SimWorkload w = new SimWorkload(1, 10, 100, 10, SimWorkload.Lengths.FIXED, 1);
+    assertThatThrownBy(() -> new FleetSimulator(new Fleet(1, 1, 0), m, w, "fastest"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("unknown routing policy 'fastest'")
+        .hasMessageContaining("least-request");
+    assertThatThrownBy(() -> new FleetSimulator(new Fleet(1, 1, 0), m, w, "prefix-cache"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("prompt content");
+  }
 }
