@@ -46,8 +46,19 @@ class WorkerServerTest {
     final AtomicLong tokens = new AtomicLong();
     volatile long stepNanos;
 
+    /** While set and not yet counted down, every step waits for it (the engine holds still). */
+    volatile java.util.concurrent.CountDownLatch gate;
+
     @Override
     public List<float[]> forward(List<SeqChunk> batch) {
+      java.util.concurrent.CountDownLatch g = gate;
+      if (g != null) {
+        try {
+          g.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       List<float[]> out = new ArrayList<>();
       for (SeqChunk c : batch) {
         tokens.addAndGet(c.tokens().length);
@@ -604,9 +615,11 @@ class WorkerServerTest {
   /** Past --max-waiting the worker sheds load with 429 instead of queueing without bound. */
   @Test
   void overloadGets429AndEveryAcceptedRequestCompletes() throws Exception {
-    // Slow steps (16 requests finish per ~1 s) so that 120 arrivals within a second overflow the
-    // 64-deep waiting queue however fast or idle the machine is.
-    runner.stepNanos = 200_000_000;
+    // The engine is held in its first step while 120 requests arrive, so the 64-deep waiting queue
+    // overflows however slowly the machine delivers them (it used to be timing: slow steps and a
+    // burst, which a loaded machine spread out until nothing overflowed).
+    java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    runner.gate = gate;
     try {
       List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
       for (int i = 0; i < 120; i++) {
@@ -620,6 +633,11 @@ class WorkerServerTest {
                     .build(),
                 HttpResponse.BodyHandlers.ofString()));
       }
+      // Nothing finishes while the gate is shut, except what the worker turns away at the door.
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> all.stream().anyMatch(java.util.concurrent.CompletableFuture::isDone));
+      gate.countDown();
       int ok = 0;
       int shed = 0;
       for (var f : all) {
@@ -637,7 +655,8 @@ class WorkerServerTest {
       assertThat(shed).isPositive();
       assertThat(ok).isGreaterThanOrEqualTo(64);
     } finally {
-      runner.stepNanos = 0;
+      runner.gate = null;
+      gate.countDown();
     }
     await().atMost(Duration.ofSeconds(10)).until(() -> engine.kvUsage() == 0);
     assertThat(post("/v1/completions", "{\"prompt\":\"after\",\"max_tokens\":2}").statusCode())
