@@ -171,8 +171,8 @@ public final class ClusterSupervisor implements AutoCloseable {
         w.role,
         w.group,
         w.id,
-        w.port,
-        w.bootstrapPort,
+        new WorkerPlan.Ports(w.port, w.bootstrapPort, w.sideChannelPort),
+        w.gpu,
         run.secretFile(),
         secret,
         run.dir());

@@ -24,6 +24,8 @@ public final class CommandTemplate {
           "host",
           "port",
           "bootstrap_port",
+          "side_channel_port",
+          "gpu",
           "role",
           "kv_role",
           "group",

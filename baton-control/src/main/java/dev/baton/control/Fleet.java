@@ -33,6 +33,7 @@ final class Fleet {
   private final EnumMap<Role, Integer> desiredPool = new EnumMap<>(Role.class);
   private final Map<Role, Integer> nextIndex = new EnumMap<>(Role.class);
   private final Set<Integer> usedPorts = new HashSet<>();
+  private final Set<Integer> usedGpus = new HashSet<>();
   private int desiredGroups;
   private int nextGroup;
   private boolean rolling;
@@ -129,6 +130,8 @@ final class Fleet {
       workers.remove(w.id);
       usedPorts.remove(w.port);
       usedPorts.remove(w.bootstrapPort);
+      usedPorts.remove(w.sideChannelPort);
+      usedGpus.remove(w.gpu);
     }
   }
 
@@ -288,6 +291,16 @@ final class Fleet {
         w.bootstrapPort = freePort(spec.host());
         usedPorts.add(w.bootstrapPort);
       }
+      if (roleSpec.engine() == EngineType.VLLM) {
+        // Each vLLM worker on the host needs its own NIXL side-channel port.
+        w.sideChannelPort = freePort(spec.host());
+        usedPorts.add(w.sideChannelPort);
+      }
+      w.gpu = 0;
+      while (usedGpus.contains(w.gpu)) {
+        w.gpu++;
+      }
+      usedGpus.add(w.gpu);
       w.launch = planner.apply(w);
       workers.put(id, w);
       return w;

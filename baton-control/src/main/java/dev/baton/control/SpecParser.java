@@ -192,6 +192,16 @@ public final class SpecParser {
                 + " both.min) >= 1");
       }
     }
+    if (prefill != null && decode != null && prefill.engine() != decode.engine()) {
+      problems.add(
+          "roles: prefill runs "
+              + prefill.engine().wireName()
+              + " and decode runs "
+              + decode.engine().wireName()
+              + ": a prefill hands its KV only to a decode of the same engine (Baton's P2P"
+              + " channel, vLLM's NIXL side channel and SGLang's bootstrap server are different"
+              + " protocols); give both roles the same engine");
+    }
     if (prefill != null && !spec.kvTransfer().enabled()) {
       problems.add(
           "kvTransfer.connector: none turns KV transfer off, so prefill workers could not hand"

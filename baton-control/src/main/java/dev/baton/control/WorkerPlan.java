@@ -96,7 +96,7 @@ public final class WorkerPlan {
         : node.putObject("kv_connector_extra_config");
   }
 
-  /** The worker's command line and environment. */
+  /** The worker's command line and environment, without side-channel port or GPU. */
   public static Launch worker(
       ClusterSpec spec,
       Toolchain toolchain,
@@ -109,10 +109,49 @@ public final class WorkerPlan {
       Path secretFile,
       String secret,
       Path runDir) {
+    return worker(
+        spec,
+        toolchain,
+        model,
+        role,
+        group,
+        workerId,
+        new Ports(port, bootstrapPort, 0),
+        -1,
+        secretFile,
+        secret,
+        runDir);
+  }
+
+  /** A worker's ports: HTTP, SGLang bootstrap (or 0), vLLM NIXL side channel (or 0). */
+  public record Ports(int http, int bootstrap, int sideChannel) {}
+
+  /**
+   * The worker's command line and environment. A vLLM worker with a side-channel port gets {@code
+   * VLLM_NIXL_SIDE_CHANNEL_PORT} (unless the spec's env sets it); {@code gpu} (or -1) fills the
+   * {@code {gpu}} placeholder.
+   */
+  public static Launch worker(
+      ClusterSpec spec,
+      Toolchain toolchain,
+      String model,
+      Role role,
+      String group,
+      String workerId,
+      Ports ports,
+      int gpu,
+      Path secretFile,
+      String secret,
+      Path runDir) {
+    int port = ports.http();
+    int bootstrapPort = ports.bootstrap();
     RoleSpec roleSpec = spec.roles().get(role);
     Map<String, String> env = new LinkedHashMap<>(spec.engine().env());
     env.putAll(roleSpec.env());
     env.put("BATON_KV_SECRET_FILE", secretFile.toString());
+    if (roleSpec.engine() == EngineType.VLLM && ports.sideChannel() > 0) {
+      env.putIfAbsent("VLLM_NIXL_SIDE_CHANNEL_PORT", Integer.toString(ports.sideChannel()));
+    }
     List<String> command;
     if (roleSpec.command() != null) {
       Map<String, String> values = new LinkedHashMap<>();
@@ -122,6 +161,12 @@ public final class WorkerPlan {
       values.put("host", spec.host());
       values.put("port", Integer.toString(port));
       values.put("bootstrap_port", Integer.toString(bootstrapPort));
+      if (ports.sideChannel() > 0) {
+        values.put("side_channel_port", Integer.toString(ports.sideChannel()));
+      }
+      if (gpu >= 0) {
+        values.put("gpu", Integer.toString(gpu));
+      }
       values.put("role", role.wireName());
       values.put("kv_role", role.kvRoleName());
       values.put("group", group == null ? "" : group);

@@ -28,6 +28,13 @@ final class WorkerSlot {
   final String url;
   final EngineType engine;
   int bootstrapPort;
+
+  /** vLLM's NIXL side-channel port (VLLM_NIXL_SIDE_CHANNEL_PORT), distinct per worker; else 0. */
+  int sideChannelPort;
+
+  /** The GPU this worker gets ({gpu}): the lowest index no other live worker holds. */
+  int gpu = -1;
+
   WorkerPlan.Launch launch;
   Launched process;
   Phase phase = Phase.STARTING;

@@ -237,6 +237,90 @@ class SpecParserTest {
         .contains("\"kv_connector_extra_config\":{\"secret_file\":\"/run/s\"}");
   }
 
+  @Test
+  void aPrefillAndADecodeOfDifferentEnginesAreRefused() {
+    SpecException e =
+        (SpecException)
+            catchThrowable(
+                () ->
+                    SpecParser.parse(
+                        """
+                        model: random:tiny
+                        roles:
+                          prefill: {replicas: 1}
+                          decode: {replicas: 1, engine: vllm, command: "vllm serve {model}"}
+                        """,
+                        "t"));
+    assertThat(e.problems())
+        .anySatisfy(
+            p ->
+                assertThat(p)
+                    .contains("prefill runs baton and decode runs vllm")
+                    .contains("same engine"));
+  }
+
+  @Test
+  void vllmWorkersGetTheirOwnSideChannelPortAndGpu() {
+    ClusterSpec spec =
+        SpecParser.parse(
+            """
+            model: random:tiny
+            host: 127.0.0.1
+            roles:
+              prefill:
+                replicas: 1
+                engine: vllm
+                command: [env, "CUDA_VISIBLE_DEVICES={gpu}", vllm, serve, "{model}", --port, "{port}"]
+              decode:
+                replicas: 2
+                engine: vllm
+                env: {VLLM_NIXL_SIDE_CHANNEL_HOST: 127.0.0.1}
+                command: [env, "CUDA_VISIBLE_DEVICES={gpu}", vllm, serve, "{model}", --port, "{port}"]
+            """,
+            "t");
+    Fleet fleet = new Fleet();
+    fleet.resetDesired(spec);
+    java.util.List<WorkerSlot> slots =
+        fleet.createMissing(
+            spec,
+            w ->
+                WorkerPlan.worker(
+                    spec,
+                    new Toolchain("java", java.util.List.of(), "cp"),
+                    "/m.gguf",
+                    w.role,
+                    w.group,
+                    w.id,
+                    new WorkerPlan.Ports(w.port, w.bootstrapPort, w.sideChannelPort),
+                    w.gpu,
+                    Path.of("/run/s"),
+                    "secret",
+                    Path.of("/run")));
+    assertThat(slots).hasSize(3);
+    assertThat(slots)
+        .extracting(w -> w.sideChannelPort)
+        .allMatch(p -> p > 0)
+        .doesNotHaveDuplicates();
+    assertThat(slots)
+        .extracting(w -> w.sideChannelPort)
+        .doesNotContainAnyElementsOf(slots.stream().map(w -> w.port).toList());
+    assertThat(slots).extracting(w -> w.gpu).containsExactly(0, 1, 2);
+    for (WorkerSlot w : slots) {
+      assertThat(w.launch.env())
+          .containsEntry("VLLM_NIXL_SIDE_CHANNEL_PORT", Integer.toString(w.sideChannelPort));
+      assertThat(w.launch.command()).contains("CUDA_VISIBLE_DEVICES=" + w.gpu);
+    }
+    // A stopped worker's GPU goes to the next new one.
+    fleet.remove(slots.get(1));
+    fleet.desired(Role.DECODE, 2);
+    WorkerSlot next =
+        fleet
+            .createMissing(
+                spec, w -> new WorkerPlan.Launch(java.util.List.of("x"), java.util.Map.of()))
+            .getFirst();
+    assertThat(next.gpu).isEqualTo(1);
+  }
+
   private static Throwable catchThrowable(Runnable r) {
     try {
       r.run();
