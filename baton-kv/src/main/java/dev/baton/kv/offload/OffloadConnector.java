@@ -8,17 +8,15 @@ import dev.baton.kv.KvCacheView;
 import dev.baton.kv.KvConnector;
 import dev.baton.kv.KvTransferConfig;
 import dev.baton.kv.LoadFailurePolicy;
+import dev.baton.kv.TransferEvents;
 import dev.baton.kv.TransferStatus;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -75,10 +73,7 @@ public final class OffloadConnector implements KvConnector {
 
   private final LinkedBlockingQueue<SaveJob> saveQueue = new LinkedBlockingQueue<>();
   private final AtomicInteger queuedBlocks = new AtomicInteger();
-  private final ConcurrentLinkedQueue<String> doneSending = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<String> doneRecving = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<String> failedRecving = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<LoadFailure> failures = new ConcurrentLinkedQueue<>();
+  private final TransferEvents events = new TransferEvents();
 
   /** numComputed at match time, per request between {@link #matchedTokens} and allocation. */
   private final Map<String, Integer> matchedFrom = new ConcurrentHashMap<>();
@@ -287,13 +282,12 @@ public final class OffloadConnector implements KvConnector {
     hitTokens.addAndGet(tokens);
     bytesLoaded.addAndGet(keys.size() * l1.blockBytes());
     loadNanos.addAndGet(System.nanoTime() - start);
-    doneRecving.add(requestId);
+    events.loaded(requestId);
   }
 
   private void fail(String requestId, int[] blockIds, String why) {
     loadsFailed.incrementAndGet();
-    failures.add(new LoadFailure(requestId, blockIds, TransferStatus.TIMEOUT, why));
-    failedRecving.add(requestId);
+    events.loadFailed(requestId, new LoadFailure(requestId, blockIds, TransferStatus.TIMEOUT, why));
   }
 
   @Override
@@ -378,7 +372,7 @@ public final class OffloadConnector implements KvConnector {
         LOG.log(Level.WARNING, "saving KV of {0} failed: {1}", job.requestId(), e.toString());
       } finally {
         queuedBlocks.addAndGet(-job.keys().size());
-        doneSending.add(job.requestId()); // the engine may free the blocks now
+        events.sent(job.requestId()); // the engine may free the blocks now
       }
       for (int from = 0; from < l2Keys.size(); from += L2_WRITE_CHUNK) {
         int to = Math.min(l2Keys.size(), from + L2_WRITE_CHUNK);
@@ -393,30 +387,12 @@ public final class OffloadConnector implements KvConnector {
 
   @Override
   public Finished pollFinished() {
-    Set<String> sending = drain(doneSending);
-    Set<String> recving = drain(doneRecving);
-    Set<String> failed = drain(failedRecving);
-    if (sending.isEmpty() && recving.isEmpty() && failed.isEmpty()) {
-      return Finished.NOTHING;
-    }
-    return new Finished(sending, recving, failed);
-  }
-
-  private static Set<String> drain(ConcurrentLinkedQueue<String> queue) {
-    Set<String> out = new HashSet<>();
-    for (String id; (id = queue.poll()) != null; ) {
-      out.add(id);
-    }
-    return out;
+    return events.poll();
   }
 
   @Override
   public List<LoadFailure> loadFailures() {
-    List<LoadFailure> out = new ArrayList<>();
-    for (LoadFailure f; (f = failures.poll()) != null; ) {
-      out.add(f);
-    }
-    return out;
+    return events.failures();
   }
 
   /** A cache miss never fails a request: the engine computes what could not be loaded. */

@@ -6,6 +6,7 @@ import dev.baton.kv.KvCacheView;
 import dev.baton.kv.KvConnector;
 import dev.baton.kv.KvTransferConfig;
 import dev.baton.kv.LoadFailurePolicy;
+import dev.baton.kv.TransferEvents;
 import dev.baton.kv.TransferStatus;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -13,14 +14,12 @@ import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
@@ -53,10 +52,7 @@ public final class P2pConnector implements KvConnector {
   private ExecutorService loaders;
   private Semaphore pullPermits;
 
-  private final ConcurrentLinkedQueue<String> doneSending = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<String> doneRecving = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<String> failedRecving = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<LoadFailure> failures = new ConcurrentLinkedQueue<>();
+  private final TransferEvents events = new TransferEvents();
 
   /** numComputed at match time, per request between {@link #matchedTokens} and allocation. */
   private final Map<String, Integer> matchedFrom = new ConcurrentHashMap<>();
@@ -94,7 +90,7 @@ public final class P2pConnector implements KvConnector {
     }
     cache = view;
     if (config.role().canPrefill()) {
-      leases = new LeaseTable(options.lease().toMillis(), (id, end) -> doneSending.add(id));
+      leases = new LeaseTable(options.lease().toMillis(), (id, end) -> events.sent(id));
       try {
         server =
             new BlockServer(
@@ -346,37 +342,21 @@ public final class P2pConnector implements KvConnector {
           requestId,
           result.status(),
           result.message());
-      failures.add(new LoadFailure(requestId, local, result.status(), result.message()));
+      events.loadFailed(
+          requestId, new LoadFailure(requestId, local, result.status(), result.message()));
+      return;
     }
-    (result.isOk() ? doneRecving : failedRecving).add(requestId);
+    events.loaded(requestId);
   }
 
   @Override
   public Finished pollFinished() {
-    Set<String> sending = drain(doneSending);
-    Set<String> recving = drain(doneRecving);
-    Set<String> failed = drain(failedRecving);
-    if (sending.isEmpty() && recving.isEmpty() && failed.isEmpty()) {
-      return Finished.NOTHING;
-    }
-    return new Finished(sending, recving, failed);
-  }
-
-  private static Set<String> drain(ConcurrentLinkedQueue<String> queue) {
-    Set<String> out = new HashSet<>();
-    for (String id; (id = queue.poll()) != null; ) {
-      out.add(id);
-    }
-    return out;
+    return events.poll();
   }
 
   @Override
   public List<LoadFailure> loadFailures() {
-    List<LoadFailure> out = new ArrayList<>();
-    for (LoadFailure failure; (failure = failures.poll()) != null; ) {
-      out.add(failure);
-    }
-    return out;
+    return events.failures();
   }
 
   // ---- about ----
