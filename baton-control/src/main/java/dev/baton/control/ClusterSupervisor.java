@@ -356,22 +356,8 @@ public final class ClusterSupervisor implements AutoCloseable {
 
   /** Scrapes workers in parallel; unreadable ones are left out. */
   private List<WorkerMetrics> scrapeAll(List<WorkerSlot> workers) {
-    List<Future<WorkerMetrics>> futures = new ArrayList<>();
-    for (WorkerSlot w : workers) {
-      futures.add(tasks.submit(() -> MetricsScraper.scrape(w)));
-    }
-    List<WorkerMetrics> out = new ArrayList<>();
-    for (Future<WorkerMetrics> f : futures) {
-      try {
-        WorkerMetrics m = f.get();
-        if (m != null) {
-          out.add(m);
-        }
-      } catch (Exception e) {
-        // an unreadable worker contributes no sample this round
-      }
-    }
-    return out;
+    return MetricsScraper.scrapeAll(
+        tasks, workers.stream().map(MetricsScraper.Target::of).toList());
   }
 
   // ---------------------------------------------------------------- control API operations

@@ -6,10 +6,14 @@ import dev.baton.core.Role;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
 
 /**
  * Reads workers' {@code /metrics} (vLLM's metric names) and turns them into what the control plane
@@ -49,6 +53,29 @@ public final class MetricsScraper {
   /** Reads a worker's /metrics; {@code null} when it cannot be read. */
   static WorkerMetrics scrape(WorkerSlot w) {
     return scrape(Target.of(w));
+  }
+
+  /**
+   * Scrapes {@code targets} in parallel on {@code pool}; unreadable workers are left out of the
+   * sample (they contribute nothing this round).
+   */
+  public static List<WorkerMetrics> scrapeAll(ExecutorService pool, List<Target> targets) {
+    List<Future<WorkerMetrics>> futures = new ArrayList<>();
+    for (Target t : targets) {
+      futures.add(pool.submit(() -> scrape(t)));
+    }
+    List<WorkerMetrics> out = new ArrayList<>();
+    for (Future<WorkerMetrics> f : futures) {
+      try {
+        WorkerMetrics m = f.get();
+        if (m != null) {
+          out.add(m);
+        }
+      } catch (Exception e) {
+        // an unreadable worker contributes no sample this round
+      }
+    }
+    return out;
   }
 
   /** Reads a worker's /metrics; {@code null} when it cannot be read. */

@@ -22,7 +22,6 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.logging.Logger;
 
 /**
@@ -158,25 +157,13 @@ final class ClusterAutoscaler {
   }
 
   private List<WorkerMetrics> scrape(ClusterDefinition def, List<Pod> ready) {
-    List<Future<WorkerMetrics>> futures = new ArrayList<>();
+    List<Target> targets = new ArrayList<>();
     for (Pod pod : ready) {
       WorkerIdentity w = ClusterObjects.workerOf(pod);
       String url =
           "http://" + pod.getStatus().getPodIP() + ":" + PodFactory.port(def.cluster(), w.role());
-      futures.add(
-          pool.submit(() -> MetricsScraper.scrape(new Target(w.id(), w.role(), w.group(), url))));
+      targets.add(new Target(w.id(), w.role(), w.group(), url));
     }
-    List<WorkerMetrics> out = new ArrayList<>();
-    for (Future<WorkerMetrics> f : futures) {
-      try {
-        WorkerMetrics m = f.get();
-        if (m != null) {
-          out.add(m);
-        }
-      } catch (Exception e) {
-        // unreadable workers are left out of the sample, as the local supervisor does
-      }
-    }
-    return out;
+    return MetricsScraper.scrapeAll(pool, targets);
   }
 }
