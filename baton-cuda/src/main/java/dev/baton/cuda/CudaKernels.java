@@ -39,6 +39,9 @@ public final class CudaKernels implements AutoCloseable {
           "causal_softmax",
           "causal_softmax_h",
           "scatter_attn",
+          "flash_prefill_32",
+          "flash_prefill_64",
+          "flash_prefill_128",
           "silu_mul",
           "gemv",
           "copy_f4",
@@ -46,6 +49,16 @@ public final class CudaKernels implements AutoCloseable {
           "argmax_final");
 
   static final String SOURCE = "kernels.cu";
+
+  /** Compiled after {@link #SOURCE} in the same program (it uses that file's helpers). */
+  static final String FLASH_SOURCE = "flash_prefill.cu";
+
+  /**
+   * Query rows per block and threads of the {@code flash_prefill_*} kernels (FA_ROWS, FA_THREADS).
+   */
+  static final int FLASH_ROWS = 64;
+
+  static final int FLASH_THREADS = 128;
 
   /** Threads per attention block and positions per tile (ATT_THREADS, ATT_TILE in kernels.cu). */
   static final int ATTENTION_THREADS = 128;
@@ -122,11 +135,15 @@ public final class CudaKernels implements AutoCloseable {
     return o;
   }
 
-  /** The kernel source (the resource {@code kernels.cu}). */
+  /** The kernel source: the resources {@code kernels.cu} and {@code flash_prefill.cu}, in order. */
   static String source() {
-    try (InputStream in = CudaKernels.class.getResourceAsStream(SOURCE)) {
+    return resource(SOURCE) + "\n" + resource(FLASH_SOURCE);
+  }
+
+  private static String resource(String name) {
+    try (InputStream in = CudaKernels.class.getResourceAsStream(name)) {
       if (in == null) {
-        throw new IllegalStateException("resource " + SOURCE + " is missing from the jar");
+        throw new IllegalStateException("resource " + name + " is missing from the jar");
       }
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {

@@ -159,7 +159,7 @@ public final class CudaRunner implements ModelRunner {
     this.kv = cache;
     this.w = dw;
     this.cublas = blas;
-    this.prefill = new PrefillAttention(driver, cublas, kernels, cfg, precision);
+    this.prefill = new PrefillAttention(driver, cublas, kernels, cfg, precision, device.major());
     this.paged = new PagedAttention(driver, kernels, cfg);
     driver.synchronize(); // the uploads and the KV memset ran on the legacy stream
   }
@@ -604,6 +604,19 @@ public final class CudaRunner implements ModelRunner {
       r0 = r1 + 1;
     }
     return out;
+  }
+
+  /**
+   * Long prefill chunks attend in the flash kernel (default where supported) or through two cuBLAS
+   * GEMMs and a softmax: for side-by-side measurements (GpuBench).
+   */
+  public void useFlashAttention(boolean on) {
+    prefill.useFlash(on);
+  }
+
+  /** Whether long prefill chunks on {@code device} attend in the flash kernel by default. */
+  public static boolean flashPrefill(CudaDevice device, Precision precision, int headDim) {
+    return PrefillAttention.flashSupported(precision, headDim, device.major());
   }
 
   /**

@@ -9,7 +9,11 @@ import dev.baton.model.LlamaConfig;
  * {@code O = P V} (a second GEMM), tile of {@link #QUERY_TILE} queries by tile, each tile's scores
  * ending at its last query's position. The scores live in GPU memory, so it is used only for chunks
  * of at least {@link #MIN_TOKENS} tokens whose scores fit in {@link #MAX_SCORE_BYTES}; the paged
- * kernel takes the rest. Measurements: docs/GPU.md and docs/PERFORMANCE.md.
+ * kernel takes the rest.
+ *
+ * <p>With f16 activations on sm_80 and later and a head dim of 32, 64 or 128, the two GEMMs and the
+ * softmax are replaced by one flash-attention kernel ({@code flash_prefill.cu}: the scores stay in
+ * registers, no score memory, no context bound). Measurements: docs/GPU.md and docs/PERFORMANCE.md.
  */
 final class PrefillAttention implements AutoCloseable {
 
@@ -32,6 +36,8 @@ final class PrefillAttention implements AutoCloseable {
   private final CudaKernels kernels;
   private final LlamaConfig cfg;
   private final Precision precision;
+  private final boolean flashSupported;
+  private boolean useFlash;
 
   private long kvElems;
   private long qElems;
@@ -44,16 +50,40 @@ final class PrefillAttention implements AutoCloseable {
   private long out;
 
   PrefillAttention(
-      CudaDriver driver, Cublas cublas, CudaKernels kernels, LlamaConfig cfg, Precision precision) {
+      CudaDriver driver,
+      Cublas cublas,
+      CudaKernels kernels,
+      LlamaConfig cfg,
+      Precision precision,
+      int computeMajor) {
     this.driver = driver;
     this.cublas = cublas;
     this.kernels = kernels;
     this.cfg = cfg;
     this.precision = precision;
+    this.flashSupported = flashSupported(precision, cfg.headDim(), computeMajor);
+    this.useFlash = flashSupported;
+  }
+
+  /**
+   * Whether the flash kernel can run: f16 activations, head dim 32, 64 or 128, mma.sync (sm_80+).
+   */
+  static boolean flashSupported(Precision precision, int headDim, int computeMajor) {
+    return precision == Precision.F16
+        && (headDim == 32 || headDim == 64 || headDim == 128)
+        && computeMajor >= 8;
+  }
+
+  /** Flash kernel (where supported) or the GEMM path: for side-by-side measurements. */
+  void useFlash(boolean on) {
+    useFlash = on && flashSupported;
   }
 
   /** Whether a chunk of {@code tokens} tokens ending at context {@code ctx} runs here. */
   boolean handles(int tokens, int ctx) {
+    if (useFlash) {
+      return tokens >= MIN_TOKENS;
+    }
     return tokens >= MIN_TOKENS
         && ctx <= MAX_CONTEXT
         && (long) cfg.heads() * tokens * ctx * (4 + precision.bytes) <= MAX_SCORE_BYTES;
@@ -86,7 +116,10 @@ final class PrefillAttention implements AutoCloseable {
     int group = heads / kvHeads;
     int hd = cfg.headDim();
     int threads = Math.min(128, (hd + 31) / 32 * 32);
-    ensure((long) kvHeads * ctx * hd, (long) heads * tokens * hd, (long) heads * tokens * ctx);
+    ensure(
+        (long) kvHeads * ctx * hd,
+        (long) heads * tokens * hd,
+        useFlash ? 0 : (long) heads * tokens * ctx);
     kernels.launch(
         "gather_kv",
         ctx,
@@ -121,6 +154,25 @@ final class PrefillAttention implements AutoCloseable {
         scale);
     mark.accept("prefill attention: pack Q");
     int rows = group * tokens;
+    if (useFlash) {
+      kernels.launch(
+          "flash_prefill_" + hd,
+          (rows + CudaKernels.FLASH_ROWS - 1) / CudaKernels.FLASH_ROWS,
+          kvHeads,
+          CudaKernels.FLASH_THREADS,
+          0,
+          qp,
+          kc,
+          vc,
+          att,
+          tokens,
+          ctx,
+          start,
+          group,
+          heads);
+      mark.accept("prefill attention: flash kernel");
+      return;
+    }
     // Causal: queries t0..t0+len-1 see positions < start + t0 + len only, so the chunk is cut into
     // query tiles and each tile's scores stop there. With 256-query tiles a 2048-token prefill
     // computes, writes and reads 56% of the full square of scores.

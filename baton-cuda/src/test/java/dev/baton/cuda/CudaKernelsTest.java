@@ -36,6 +36,8 @@ class CudaKernelsTest {
         .contains("#define ATT_TILE " + CudaKernels.ATTENTION_TILE)
         .contains("#define ATT_MAX_GROUP " + CudaKernels.ATTENTION_MAX_GROUP)
         .contains("#define GEMV_MAX_N " + CudaKernels.GEMV_MAX_N)
+        .contains("#define FA_ROWS " + CudaKernels.FLASH_ROWS)
+        .contains("#define FA_THREADS " + CudaKernels.FLASH_THREADS)
         .contains(
             "#define ATT_MAX_ACC "
                 + CudaKernels.ATTENTION_MAX_WIDTH / CudaKernels.ATTENTION_THREADS);

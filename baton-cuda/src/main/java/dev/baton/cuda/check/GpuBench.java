@@ -38,7 +38,7 @@ public final class GpuBench {
       int decodeSteps = 256;
       int batch = 32;
       int perSeq = (prompt + decodeSteps + blockSize - 1) / blockSize;
-      int prefillBlocks = 2048 / blockSize;
+      int prefillBlocks = (2048 + 32) / blockSize; // the prompt and a 32-token continuation
       RunnerOptions options =
           RunnerOptions.defaults()
               .withContextLength(4096)
@@ -85,16 +85,34 @@ public final class GpuBench {
         int[] prefillTable =
             IntStream.range(batch * perSeq, batch * perSeq + prefillBlocks).toArray();
         int[] long2048 = GpuCorrectness.randomTokens(2048, cfg.vocabSize(), 9);
-        double[] ms = new double[7];
-        for (int r = 0; r < ms.length + 2; r++) {
-          long s = System.nanoTime();
-          gpu.forward(List.of(new SeqChunk(prefillTable, 0, long2048, true)));
-          if (r >= 2) {
-            ms[r - 2] = (System.nanoTime() - s) / 1e6;
+        // The flash kernel and the GEMM attention path side by side (alternating rounds), then
+        // whether they give the same greedy continuation (the later layers' K/V depend on it).
+        double[][] ms = new double[2][7];
+        for (int r = 0; r < ms[0].length + 2; r++) {
+          for (int flash = 0; flash < 2; flash++) {
+            gpu.useFlashAttention(flash == 1);
+            long s = System.nanoTime();
+            gpu.forward(List.of(new SeqChunk(prefillTable, 0, long2048, true)));
+            if (r >= 2) {
+              ms[flash][r - 2] = (System.nanoTime() - s) / 1e6;
+            }
           }
         }
-        Arrays.sort(ms);
-        out.put("prefill_2048_ms", ms[ms.length / 2]);
+        for (double[] m : ms) {
+          Arrays.sort(m);
+        }
+        out.put("prefill_2048_gemm_attention_ms", ms[0][ms[0].length / 2]);
+        out.put("prefill_2048_ms", ms[1][ms[1].length / 2]);
+        int[][] continuation = new int[2][];
+        for (int flash = 0; flash < 2; flash++) {
+          gpu.useFlashAttention(flash == 1);
+          continuation[flash] = greedyAfter(gpu, prefillTable, long2048, 32);
+        }
+        int same = 0;
+        while (same < 32 && continuation[0][same] == continuation[1][same]) {
+          same++;
+        }
+        out.put("prefill_2048_flash_vs_gemm_same_greedy_tokens_of_32", (double) same);
         // Where the time goes (each kernel waited for: slower than the timed runs above).
         Map<String, Long> p = new LinkedHashMap<>();
         gpu.profile(p);
@@ -132,6 +150,17 @@ public final class GpuBench {
                         e.getKey(),
                         e.getValue() / 1e6 / steps)));
     System.out.println(line);
+  }
+
+  /** Greedy tokens after prefilling {@code prompt} in one chunk. */
+  private static int[] greedyAfter(CudaRunner gpu, int[] table, int[] prompt, int n) {
+    int[] out = new int[n];
+    out[0] = gpu.forwardArgmax(List.of(new SeqChunk(table, 0, prompt, true)))[0];
+    for (int i = 1; i < n; i++) {
+      SeqChunk c = new SeqChunk(table, prompt.length + i - 1, new int[] {out[i - 1]}, true);
+      out[i] = gpu.forwardArgmax(List.of(c))[0];
+    }
+    return out;
   }
 
   /** Prefills {@code seqs} prompts, then times {@code steps} decode steps; total tokens/s. */

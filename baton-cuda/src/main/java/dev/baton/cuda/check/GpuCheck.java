@@ -1,13 +1,19 @@
 package dev.baton.cuda.check;
 
 import dev.baton.cuda.CudaDevice;
+import dev.baton.cuda.CudaRunner;
 import dev.baton.cuda.Precision;
 import dev.baton.engine.KvBlockPool;
 import dev.baton.model.GgmlType;
+import dev.baton.model.GgufFile;
+import dev.baton.model.LlamaConfig;
 import dev.baton.model.RandomModel;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -68,7 +74,41 @@ public final class GpuCheck {
     }
     ok &= greedy(device, llama, Precision.FP32, true);
     greedy(device, llama, Precision.DEFAULT, false);
+    dumpForHf(device, llama, work.resolve("hf"));
     return ok;
+  }
+
+  /**
+   * Tokens and the GPU's logits (fp32 and the default precision) of the small llama3 model for
+   * docs/gpu/hf_compare.py, which runs HF transformers on the same GGUF weights: little-endian
+   * {@code tokens.i32} and {@code logits-<precision>.f32} (positions x vocabulary).
+   */
+  private void dumpForHf(CudaDevice device, Path model, Path dir) {
+    try {
+      Files.createDirectories(dir);
+      Files.copy(model, dir.resolve("model.gguf"), StandardCopyOption.REPLACE_EXISTING);
+      int vocab;
+      try (GgufFile f = GgufFile.open(model)) {
+        vocab = LlamaConfig.fromGguf(f).vocabSize();
+      }
+      int[] tokens = GpuCorrectness.randomTokens(1024, vocab, 5);
+      ByteBuffer t = ByteBuffer.allocate(4 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
+      t.asIntBuffer().put(tokens);
+      Files.write(dir.resolve("tokens.i32"), t.array());
+      for (Precision p : new Precision[] {Precision.FP32, Precision.DEFAULT}) {
+        float[][] logits = GpuCorrectness.gpuLogits(device, model, tokens, p);
+        ByteBuffer b =
+            ByteBuffer.allocate(4 * tokens.length * vocab).order(ByteOrder.LITTLE_ENDIAN);
+        for (float[] row : logits) {
+          b.asFloatBuffer().put(row);
+          b.position(b.position() + 4 * row.length);
+        }
+        Files.write(dir.resolve("logits-" + p + ".f32"), b.array());
+      }
+    } catch (IOException | RuntimeException e) {
+      rows.add(new Row("logits for HF transformers", "FAILED: " + e, "-", false));
+      e.printStackTrace();
+    }
   }
 
   private boolean teacherForced(
@@ -105,7 +145,9 @@ public final class GpuCheck {
   }
 
   private boolean prefillThenDecode(CudaDevice device, Path model, Precision precision) {
-    String what = "chunked prefill (GEMM attention) + 64 decode rows vs CPU, " + precision;
+    String attention = CudaRunner.flashPrefill(device, precision, 32) ? "flash" : "GEMM";
+    String what =
+        "chunked prefill (" + attention + " attention) + 64 decode rows vs CPU, " + precision;
     try {
       GpuCorrectness.TeacherForced r = GpuCorrectness.prefillThenDecode(device, model, precision);
       boolean ok = r.top1Agreement() >= 0.99;
@@ -171,7 +213,9 @@ public final class GpuCheck {
         {"decode_1_argmax_tok_s", ">= 1000"},
         {"decode_32_tok_s", "-"},
         {"decode_32_argmax_tok_s", ">= 10000"},
+        {"prefill_2048_gemm_attention_ms", "-"},
         {"prefill_2048_ms", "<= 15"},
+        {"prefill_2048_flash_vs_gemm_same_greedy_tokens_of_32", "-"},
       };
       for (String[] t : targets) {
         Double v = r.get(t[0]);

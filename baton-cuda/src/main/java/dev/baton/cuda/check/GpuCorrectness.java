@@ -206,6 +206,38 @@ public final class GpuCorrectness {
     return max;
   }
 
+  /**
+   * The GPU's logits at every position of {@code tokens} (one sequence, teacher-forced as {@link
+   * #teacherForced} feeds it), for comparisons outside Java (HF transformers,
+   * docs/gpu/hf_compare.py).
+   */
+  public static float[][] gpuLogits(
+      CudaDevice device, Path model, int[] tokens, Precision precision) {
+    try (GgufFile file = GgufFile.open(model)) {
+      LlamaConfig cfg = LlamaConfig.fromGguf(file);
+      LlamaWeights weights = LlamaWeights.of(file, cfg);
+      int blocks = (tokens.length + 15) / 16;
+      RunnerOptions options =
+          RunnerOptions.defaults().withContextLength(tokens.length).withKvBlocks(blocks);
+      int[] table = IntStream.range(0, blocks).toArray();
+      float[][] out = new float[tokens.length][];
+      try (CudaRunner gpu = CudaRunner.create(device, cfg, weights, options, precision)) {
+        int step = 256;
+        for (int from = 0; from < tokens.length; from += step) {
+          List<SeqChunk> batch = new ArrayList<>();
+          for (int p = from; p < Math.min(tokens.length, from + step); p++) {
+            batch.add(new SeqChunk(table, p, new int[] {tokens[p]}, true));
+          }
+          List<float[]> rows = gpu.forward(batch);
+          for (int i = 0; i < rows.size(); i++) {
+            out[from + i] = rows.get(i);
+          }
+        }
+      }
+      return out;
+    }
+  }
+
   static int[] randomTokens(int n, int vocab, long seed) {
     SplittableRandom r = new SplittableRandom(seed);
     int[] t = new int[n];
