@@ -30,6 +30,7 @@ public final class CudaKernels implements AutoCloseable {
           "rope_table",
           "embed",
           "rmsnorm",
+          "rmsnorm_regs",
           "qkv_prep",
           "attention",
           "attention_split",
@@ -69,6 +70,9 @@ public final class CudaKernels implements AutoCloseable {
   static final int ATTENTION_MAX_GROUP = 8;
 
   static final int ATTENTION_MAX_WIDTH = 1024;
+
+  /** Values per thread of {@code rmsnorm_regs} (NORM_REGS in kernels.cu). */
+  static final int NORM_REGS = 8;
 
   /** Context slices per token of {@code attention_split} (ATT_SPLITS in kernels.cu). */
   static final int ATTENTION_SPLITS = 32;

@@ -53,6 +53,7 @@ public final class CudaRunner implements ModelRunner {
   private final java.util.Map<Long, MemorySegment> graphs = new java.util.HashMap<>();
   private boolean useGraphs = true;
   private boolean useGemv = false;
+  private boolean registerNorm = true;
   private final int qkvDim;
 
   // Step buffers on the GPU, grown on demand.
@@ -490,7 +491,7 @@ public final class CudaRunner implements ModelRunner {
     mark("embed");
     for (int li = 0; li < w.layers.length; li++) {
       DeviceWeights.Layer l = w.layers[li];
-      kernels.launch("rmsnorm", n, 1, 256, 0, x, l.attnNorm(), xb, dim, eps, 0L);
+      rmsnorm(n, x, l.attnNorm(), xb, 0L);
       mark("rmsnorm");
       linear(l.qkv(), xb, qkv, n, qkvDim, dim, qkvDim, false);
       mark("gemm qkv");
@@ -549,7 +550,7 @@ public final class CudaRunner implements ModelRunner {
       }
       linear(l.wo(), att, x, n, dim, cfg.qDim(), dim, true);
       mark("gemm o (+ residual)");
-      kernels.launch("rmsnorm", n, 1, 256, 0, x, l.ffnNorm(), xb, dim, eps, 0L);
+      rmsnorm(n, x, l.ffnNorm(), xb, 0L);
       mark("rmsnorm");
       linear(l.gateUp(), xb, gateUp, n, 2 * ffn, dim, 2 * ffn, false);
       mark("gemm gate/up");
@@ -560,7 +561,7 @@ public final class CudaRunner implements ModelRunner {
     }
     if (m > 0) {
       int vocab = cfg.vocabSize();
-      kernels.launch("rmsnorm", m, 1, 256, 0, x, w.outputNorm, xb, dim, eps, meta + 4 * oRows);
+      rmsnorm(m, x, w.outputNorm, xb, meta + 4 * oRows);
       linear(w.output, xb, logits, m, vocab, dim, vocab, false);
       mark("final norm + logits gemm");
       if (greedy) {
@@ -577,6 +578,22 @@ public final class CudaRunner implements ModelRunner {
             partI);
         kernels.launch("argmax_final", m, 1, 32, 0, argmaxPart, partI, ids);
       }
+    }
+  }
+
+  /**
+   * RMSNorm of {@code rows} rows of the residual stream into {@code out}: {@code rmsnorm_regs}
+   * (values held in registers, loads all in flight) where a row fits, else the looping kernel.
+   */
+  private void rmsnorm(int rows, long in, long weight, long out, long rowIndex) {
+    int dim = cfg.dim();
+    int threads = (dim + CudaKernels.NORM_REGS - 1) / CudaKernels.NORM_REGS;
+    threads = Math.max(32, (threads + 31) / 32 * 32);
+    if (registerNorm && threads <= 1024) {
+      kernels.launch(
+          "rmsnorm_regs", rows, 1, threads, 0, in, weight, out, dim, cfg.rmsEps(), rowIndex);
+    } else {
+      kernels.launch("rmsnorm", rows, 1, 256, 0, in, weight, out, dim, cfg.rmsEps(), rowIndex);
     }
   }
 
@@ -638,6 +655,29 @@ public final class CudaRunner implements ModelRunner {
     } else {
       cublas.linear(w, x, y, n, out, in, actType, ldy, accumulate);
     }
+  }
+
+  /**
+   * RMSNorm with each row held in registers (default) or the looping kernel: for side-by-side
+   * measurements (GpuBench).
+   */
+  public void useRegisterNorm(boolean on) {
+    if (on != registerNorm) {
+      dropGraphs();
+    }
+    registerNorm = on;
+  }
+
+  /**
+   * Decode attention slices of at least 16 positions (default) or 64 (the first choice): for
+   * side-by-side measurements (GpuBench).
+   */
+  public void useShortAttentionSlices(boolean on) {
+    int positions = on ? PagedAttention.MIN_SLICE : PagedAttention.MIN_SLICE_BEFORE;
+    if (positions != paged.minSlice()) {
+      dropGraphs();
+    }
+    paged.minSlice(positions);
   }
 
   /**

@@ -18,6 +18,17 @@ final class PagedAttention implements AutoCloseable {
   private final long parts; // attention_split's per-slice results for the largest split step
   private boolean split = true;
 
+  /**
+   * Fewest positions per slice of {@code attention_split}: each of a block's 4 warps walks its
+   * slice one position per dependent load, so short slices (more blocks, shorter chains) suit the
+   * short contexts of decode; 64 was the first choice (GpuBench measures both).
+   */
+  static final int MIN_SLICE = 16;
+
+  static final int MIN_SLICE_BEFORE = 64;
+
+  private int minSlice = MIN_SLICE;
+
   PagedAttention(CudaDriver driver, CudaKernels kernels, LlamaConfig cfg) {
     this.driver = driver;
     this.kernels = kernels;
@@ -38,6 +49,14 @@ final class PagedAttention implements AutoCloseable {
 
   boolean usesSplit() {
     return split;
+  }
+
+  void minSlice(int positions) {
+    minSlice = positions;
+  }
+
+  int minSlice() {
+    return minSlice;
   }
 
   /**
@@ -81,7 +100,8 @@ final class PagedAttention implements AutoCloseable {
           cfg.kvHeads(),
           hd,
           blockSize,
-          scale);
+          scale,
+          minSlice);
       kernels.launch(
           "attention_combine",
           n,

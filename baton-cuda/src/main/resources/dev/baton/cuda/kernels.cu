@@ -132,6 +132,37 @@ extern "C" __global__ void rmsnorm(
   for (int i = threadIdx.x; i < dim; i += blockDim.x) dst[i] = act_store(in[i] * scale * weight[i]);
 }
 
+// The same for rows of at most NORM_REGS * blockDim elements, each thread's share held in
+// registers: every load is issued before the first is used, where the loop above waits for one
+// load per iteration twice (a latency chain of ~2 * dim / blockDim loads; a decode step runs 33
+// of these on one row each). Grid: rows; block: >= dim / NORM_REGS, a multiple of 32.
+#define NORM_REGS 8
+extern "C" __global__ void rmsnorm_regs(
+    const float* x, const float* weight, act_t* out, int dim, float eps, const int* rows) {
+  __shared__ float scratch[32];
+  int src = rows ? rows[blockIdx.x] : blockIdx.x;
+  const float* in = x + (long long) src * dim;
+  act_t* dst = out + (long long) blockIdx.x * dim;
+  float v[NORM_REGS];
+  float w[NORM_REGS];
+#pragma unroll
+  for (int j = 0; j < NORM_REGS; j++) {
+    int i = threadIdx.x + j * blockDim.x;
+    v[j] = i < dim ? in[i] : 0.f;
+    w[j] = i < dim ? weight[i] : 0.f;
+  }
+  float ss = 0.f;
+#pragma unroll
+  for (int j = 0; j < NORM_REGS; j++) ss += v[j] * v[j];
+  ss = block_sum(ss, scratch);
+  float scale = 1.0f / sqrtf(ss / dim + eps);
+#pragma unroll
+  for (int j = 0; j < NORM_REGS; j++) {
+    int i = threadIdx.x + j * blockDim.x;
+    if (i < dim) dst[i] = act_store(v[j] * scale * w[j]);
+  }
+}
+
 // Per (token, head) of the fused QKV projection output: bias, the Q/K RMSNorm (qwen3), RoPE,
 // then Q stays in place and K, V go to their KV cache slot. Grid: (tokens, heads + 2 kvHeads);
 // block: 32 (one warp per head). RoPE's cos/sin come from rope_table (the host's inverse
@@ -322,13 +353,12 @@ extern "C" __global__ void attention(
 // so a recorded CUDA graph stays valid as sequences grow; slices past a token's end stay empty.
 // Needs headDim <= 32 * ATT_DPL and group <= ATT_MAX_GROUP.
 #define ATT_SPLITS 32
-#define ATT_SPLIT_MIN 64
 #define ATT_DPL 4
 // Grid: (tokens, kvHeads * ATT_SPLITS); block: 128.
 extern "C" __global__ void attention_split(
     const float* qkv, int qkvStride, const kv_t* kv, float* part, const int* seqLen,
     const int* tableStart, const int* tables, int layer, int layers, int heads, int kvHeads,
-    int headDim, int blockSize, float scale) {
+    int headDim, int blockSize, float scale, int minChunk) {
   __shared__ float wm[4][ATT_MAX_GROUP];
   __shared__ float wl[4][ATT_MAX_GROUP];
   __shared__ float wacc[4][ATT_MAX_GROUP][32 * ATT_DPL];
@@ -340,7 +370,7 @@ extern "C" __global__ void attention_split(
   int group = heads / kvHeads;
   int rec = headDim + 2;
   float* dst = part + (((long long) t * kvHeads + g) * ATT_SPLITS + s) * group * rec;
-  int chunk = max(ATT_SPLIT_MIN, (len + ATT_SPLITS - 1) / ATT_SPLITS);
+  int chunk = max(minChunk, (len + ATT_SPLITS - 1) / ATT_SPLITS);
   int from = s * chunk;
   int to = min(len, from + chunk);
   if (from >= to) {

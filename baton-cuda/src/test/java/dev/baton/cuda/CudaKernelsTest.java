@@ -37,6 +37,7 @@ class CudaKernelsTest {
         .contains("#define ATT_MAX_GROUP " + CudaKernels.ATTENTION_MAX_GROUP)
         .contains("#define GEMV_MAX_N " + CudaKernels.GEMV_MAX_N)
         .contains("#define FA_ROWS " + CudaKernels.FLASH_ROWS)
+        .contains("#define NORM_REGS " + CudaKernels.NORM_REGS)
         .contains("#define FA_THREADS " + CudaKernels.FLASH_THREADS)
         .contains(
             "#define ATT_MAX_ACC "

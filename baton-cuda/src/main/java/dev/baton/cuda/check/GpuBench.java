@@ -78,6 +78,20 @@ public final class GpuBench {
             "decode_1_argmax_unsplit_attention_tok_s",
             decode(gpu, tables, prompts, 1, decodeSteps, true));
         gpu.useSplitAttention(true);
+        // This session's two decode changes, each off in turn, alternating with the default.
+        double[][] pairs = new double[3][3];
+        for (int r = 0; r < 3; r++) {
+          pairs[0][r] = decode(gpu, tables, prompts, 1, decodeSteps, true);
+          gpu.useRegisterNorm(false);
+          pairs[1][r] = decode(gpu, tables, prompts, 1, decodeSteps, true);
+          gpu.useRegisterNorm(true);
+          gpu.useShortAttentionSlices(false);
+          pairs[2][r] = decode(gpu, tables, prompts, 1, decodeSteps, true);
+          gpu.useShortAttentionSlices(true);
+        }
+        out.put("decode_1_argmax_median3_tok_s", median(pairs[0]));
+        out.put("decode_1_argmax_looping_rmsnorm_median3_tok_s", median(pairs[1]));
+        out.put("decode_1_argmax_64_position_slices_median3_tok_s", median(pairs[2]));
         out.put("decode_1_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, false));
         out.put("decode_1_argmax_tok_s", decode(gpu, tables, prompts, 1, decodeSteps, true));
         out.put("decode_32_tok_s", decode(gpu, tables, prompts, batch, decodeSteps, false));
@@ -150,6 +164,12 @@ public final class GpuBench {
                         e.getKey(),
                         e.getValue() / 1e6 / steps)));
     System.out.println(line);
+  }
+
+  private static double median(double[] v) {
+    double[] c = v.clone();
+    Arrays.sort(c);
+    return c[c.length / 2];
   }
 
   /** Greedy tokens after prefilling {@code prompt} in one chunk. */
