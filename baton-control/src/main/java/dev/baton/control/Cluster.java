@@ -69,6 +69,9 @@ public final class Cluster {
       Preflight preflight)
       throws IOException, InterruptedException {
     ClusterSpec spec = SpecParser.parse(specText, source);
+    if (spec.cpuPinning()) {
+      CpuPinning.layout(spec); // more workers than cores, or no taskset: refused before anything
+    }
     RunDirectory run =
         RunDirectory.forName(name != null ? name : spec.name() != null ? spec.name() : null);
     ClusterState existing = run.readState();

@@ -17,6 +17,7 @@ import java.util.Map;
  * @param host the address every process binds to (loopback by default)
  * @param groups the xPyD unit of scale in replica mode; {@code null} in pool mode
  * @param roles per role, in the order prefill, decode, both; roles not in the spec are absent
+ * @param cpuPinning each worker on its own cores ({@link CpuPinning}); local clusters only
  */
 public record ClusterSpec(
     String name,
@@ -29,7 +30,8 @@ public record ClusterSpec(
     GroupsSpec groups,
     Map<Role, RoleSpec> roles,
     AutoscalerSettings autoscaler,
-    SupervisionSettings supervision) {
+    SupervisionSettings supervision,
+    boolean cpuPinning) {
 
   public ClusterSpec {
     EnumMap<Role, RoleSpec> copy = new EnumMap<>(Role.class);
@@ -142,7 +144,18 @@ public record ClusterSpec(
   /** A copy with another kvTransfer section. */
   public ClusterSpec withKvTransfer(KvTransferSpec next) {
     return new ClusterSpec(
-        name, model, mode, host, engine, next, gateway, groups, roles, autoscaler, supervision);
+        name,
+        model,
+        mode,
+        host,
+        engine,
+        next,
+        gateway,
+        groups,
+        roles,
+        autoscaler,
+        supervision,
+        cpuPinning);
   }
 
   /**
@@ -209,7 +222,10 @@ public record ClusterSpec(
     }
   }
 
-  /** Tuning shared by every autoscaled role: windows, panic threshold, cool-downs, tolerance. */
+  /**
+   * Tuning shared by every autoscaled role: windows, panic threshold, cool-downs, tolerance, and
+   * the prefill:decode ratio the pools keep ({@code null}: they scale independently).
+   */
   public record AutoscalerSettings(
       double intervalSeconds,
       double stableWindowSeconds,
@@ -217,12 +233,42 @@ public record ClusterSpec(
       double panicThreshold,
       double scaleUpCooldownSeconds,
       double scaleDownCooldownSeconds,
-      double tolerance) {
+      double tolerance,
+      PdRatioSpec pdRatio) {
+
+    /** Without a prefill:decode ratio. */
+    public AutoscalerSettings(
+        double intervalSeconds,
+        double stableWindowSeconds,
+        double panicWindowSeconds,
+        double panicThreshold,
+        double scaleUpCooldownSeconds,
+        double scaleDownCooldownSeconds,
+        double tolerance) {
+      this(
+          intervalSeconds,
+          stableWindowSeconds,
+          panicWindowSeconds,
+          panicThreshold,
+          scaleUpCooldownSeconds,
+          scaleDownCooldownSeconds,
+          tolerance,
+          null);
+    }
 
     public static AutoscalerSettings defaults() {
       return new AutoscalerSettings(2, 60, 6, 2.0, 0, 30, 0.1);
     }
   }
+
+  /**
+   * {@code autoscaler.pdRatio}: the prefill:decode worker ratio pool mode keeps when it scales
+   * (docs/CLUSTER_SPEC.md). Either fixed ({@code target}: prefill workers per decode worker, 0.5 is
+   * 1P:2D) or derived ({@code stepModel}: the step-time file {@code baton sim calibrate} writes,
+   * combined with the prompt and output lengths the workers observe; {@code batch}: the decode
+   * batch that sizing assumes, default the file's {@code maxBatch}).
+   */
+  public record PdRatioSpec(Double target, String stepModel, Integer batch) {}
 
   /** How the supervisor watches workers: health-check cadence, restarts, timeouts. */
   public record SupervisionSettings(

@@ -107,6 +107,17 @@ public final class ClusterSupervisor implements AutoCloseable {
     control = new ControlServer(this, token);
     publish();
     try {
+      if (spec.cpuPinning()) {
+        CpuPinning.Layout layout = CpuPinning.layout(spec);
+        fleet.pinning(layout);
+        LOG.info(
+            "cpuPinning: "
+                + layout.slots().size()
+                + " worker slot(s) of "
+                + layout.coresPerWorker()
+                + " core(s): "
+                + String.join(" ", layout.slots().stream().map(CpuPinning::format).toList()));
+      }
       startKvCache();
       gateway.start();
       publish();
@@ -173,6 +184,7 @@ public final class ClusterSupervisor implements AutoCloseable {
         w.id,
         new WorkerPlan.Ports(w.port, w.bootstrapPort, w.sideChannelPort),
         w.gpu,
+        w.cores == null ? null : new WorkerPlan.Pin(w.cores, fleet.pinning().taskset()),
         run.secretFile(),
         secret,
         run.dir());
@@ -459,6 +471,10 @@ public final class ClusterSupervisor implements AutoCloseable {
     }
     if (!next.gateway().equals(current.gateway())) {
       refused.add("gateway");
+    }
+    if (next.cpuPinning() != current.cpuPinning()
+        || next.cpuPinning() && CpuPinning.peakWorkers(next) != CpuPinning.peakWorkers(current)) {
+      refused.add("cpuPinning (and, pinned, the roles' max: the cores are divided by it)");
     }
     ClusterSpec.KvCacheSpec cache = current.kvTransfer().cache();
     ClusterSpec.KvCacheSpec nextCache = next.kvTransfer().cache();

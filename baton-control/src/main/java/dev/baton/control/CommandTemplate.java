@@ -26,6 +26,8 @@ public final class CommandTemplate {
           "bootstrap_port",
           "side_channel_port",
           "gpu",
+          "cpus",
+          "threads",
           "role",
           "kv_role",
           "group",

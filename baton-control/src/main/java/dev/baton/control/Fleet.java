@@ -34,6 +34,8 @@ final class Fleet {
   private final Map<Role, Integer> nextIndex = new EnumMap<>(Role.class);
   private final Set<Integer> usedPorts = new HashSet<>();
   private final Set<Integer> usedGpus = new HashSet<>();
+  private final Map<Integer, Integer> coreSlotUsers = new java.util.HashMap<>();
+  private CpuPinning.Layout pinning;
   private int desiredGroups;
   private int nextGroup;
   private boolean rolling;
@@ -50,6 +52,19 @@ final class Fleet {
       for (Role role : spec.independentlyScaledRoles()) {
         desiredPool.put(role, spec.roles().get(role).replicas());
       }
+    }
+  }
+
+  /** cpuPinning's core slots; new workers each take one ({@code null}: unpinned). */
+  void pinning(CpuPinning.Layout layout) {
+    synchronized (lock) {
+      pinning = layout;
+    }
+  }
+
+  CpuPinning.Layout pinning() {
+    synchronized (lock) {
+      return pinning;
     }
   }
 
@@ -132,6 +147,9 @@ final class Fleet {
       usedPorts.remove(w.bootstrapPort);
       usedPorts.remove(w.sideChannelPort);
       usedGpus.remove(w.gpu);
+      if (w.coreSlot >= 0) {
+        coreSlotUsers.merge(w.coreSlot, -1, Integer::sum);
+      }
     }
   }
 
@@ -301,10 +319,30 @@ final class Fleet {
         w.gpu++;
       }
       usedGpus.add(w.gpu);
+      if (pinning != null) {
+        takeCoreSlot(w);
+      }
       w.launch = planner.apply(w);
       workers.put(id, w);
       return w;
     }
+  }
+
+  /**
+   * Gives {@code w} the core slot with the fewest workers (the lowest on a tie). The spec's peak
+   * fits the slots, so a slot is shared only while a rolling update runs a replacement beside the
+   * worker it replaces.
+   */
+  private void takeCoreSlot(WorkerSlot w) {
+    int best = 0;
+    for (int s = 1; s < pinning.slots().size(); s++) {
+      if (coreSlotUsers.getOrDefault(s, 0) < coreSlotUsers.getOrDefault(best, 0)) {
+        best = s;
+      }
+    }
+    coreSlotUsers.merge(best, 1, Integer::sum);
+    w.coreSlot = best;
+    w.cores = pinning.slots().get(best);
   }
 
   /** Marks a port as taken (the gateway's). */

@@ -99,7 +99,9 @@ public final class SpecParser {
         "groups",
         "roles",
         "autoscaler",
-        "supervision");
+        "supervision",
+        "cpuPinning");
+    boolean pinning = n.bool("cpuPinning", false);
     String name = n.text("name", null);
     if (name != null) {
       try {
@@ -125,13 +127,16 @@ public final class SpecParser {
             SpecSections.engine(n.child("engine")),
             SpecSections.kvTransfer(n.child("kvTransfer")),
             SpecSections.gateway(n.child("gateway")),
-            SpecSections.groups(n, mode),
-            SpecSections.roles(n.child("roles"), mode),
+            SpecSections.groups(n, mode, pinning),
+            SpecSections.roles(n.child("roles"), mode, pinning),
             SpecSections.autoscaler(n.child("autoscaler")),
-            SpecSections.supervision(n.child("supervision")));
+            SpecSections.supervision(n.child("supervision")),
+            pinning);
     if (problems.isEmpty()) {
       checkTopology(spec);
       checkPorts(spec);
+      checkPinning(spec);
+      checkPdRatio(spec);
     }
     return spec;
   }
@@ -206,6 +211,45 @@ public final class SpecParser {
       problems.add(
           "kvTransfer.connector: none turns KV transfer off, so prefill workers could not hand"
               + " their KV to decode; remove roles.prefill or choose a connector");
+    }
+  }
+
+  /** With cpuPinning the control plane sets each Baton worker's {@code --threads}. */
+  private void checkPinning(ClusterSpec spec) {
+    if (!spec.cpuPinning()) {
+      return;
+    }
+    if (spec.engine().args().contains("--threads")) {
+      problems.add("engine.args: --threads is set per worker by cpuPinning (its cores); remove it");
+    }
+    for (Map.Entry<Role, RoleSpec> e : spec.roles().entrySet()) {
+      if (e.getValue().command() == null && e.getValue().args().contains("--threads")) {
+        problems.add(
+            "roles."
+                + e.getKey().wireName()
+                + ".args: --threads is set per worker by cpuPinning (its cores); remove it");
+      }
+    }
+  }
+
+  /** The prefill:decode ratio couples two pools: pool mode with both roles, one autoscaled. */
+  private void checkPdRatio(ClusterSpec spec) {
+    if (spec.autoscaler().pdRatio() == null) {
+      return;
+    }
+    RoleSpec prefill = spec.roles().get(Role.PREFILL);
+    RoleSpec decode = spec.roles().get(Role.DECODE);
+    if (spec.mode() == Mode.REPLICA) {
+      problems.add(
+          "autoscaler.pdRatio: replica mode's ratio is its group's shape (roles.prefill.replicas"
+              + " : roles.decode.replicas), scaled as a whole by groups.autoscale; use mode: pool"
+              + " to keep a ratio between independent pools");
+    } else if (prefill == null || decode == null) {
+      problems.add("autoscaler.pdRatio: needs both a prefill and a decode role");
+    } else if (prefill.autoscale() == null && decode.autoscale() == null) {
+      problems.add(
+          "autoscaler.pdRatio: set autoscale targets on roles.prefill or roles.decode (or both);"
+              + " the ratio couples their scaling decisions");
     }
   }
 

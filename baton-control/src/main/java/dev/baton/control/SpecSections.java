@@ -100,7 +100,11 @@ final class SpecSections {
         command(n, "command"));
   }
 
-  static Map<Role, RoleSpec> roles(ConfigNode n, Mode mode) {
+  /**
+   * @param pinning cpuPinning is on: a pool role's max defaults to its replicas, since the cores
+   *     are divided by the most workers the spec can run
+   */
+  static Map<Role, RoleSpec> roles(ConfigNode n, Mode mode, boolean pinning) {
     Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
     if (n.absent()) {
       n.problem("roles: required (at least decode or both, e.g. roles: {decode: {replicas: 1}})");
@@ -113,12 +117,12 @@ final class SpecSections {
         n.problem(n.key(name) + ": " + e.getMessage());
         continue;
       }
-      roles.put(role, role(n.child(name), role, mode));
+      roles.put(role, role(n.child(name), role, mode, pinning));
     }
     return roles;
   }
 
-  private static RoleSpec role(ConfigNode n, Role role, Mode mode) {
+  private static RoleSpec role(ConfigNode n, Role role, Mode mode, boolean pinning) {
     n.only("replicas", "min", "max", "port", "args", "env", "engine", "command", "autoscale");
     boolean perGroup = mode == Mode.REPLICA && role != Role.BOTH;
     int replicas = n.integer("replicas", 1);
@@ -143,7 +147,7 @@ final class SpecSections {
       max = replicas;
     } else {
       min = n.integer("min", Math.min(replicas, 1));
-      max = n.integer("max", Math.max(replicas, DEFAULT_MAX));
+      max = n.integer("max", pinning ? replicas : Math.max(replicas, DEFAULT_MAX));
       checkCounts(n, replicas, min, max);
     }
     EngineType engine = EngineType.BATON;
@@ -175,7 +179,7 @@ final class SpecSections {
   }
 
   /** {@code groups}: a count or a mapping with bounds and autoscaling (replica mode only). */
-  static GroupsSpec groups(ConfigNode parent, Mode mode) {
+  static GroupsSpec groups(ConfigNode parent, Mode mode, boolean pinning) {
     JsonNode raw = parent.value("groups");
     if (mode != Mode.REPLICA) {
       if (raw != null) {
@@ -184,12 +188,12 @@ final class SpecSections {
       return null;
     }
     if (raw == null) {
-      return new GroupsSpec(1, 1, DEFAULT_MAX, null);
+      return new GroupsSpec(1, 1, pinning ? 1 : DEFAULT_MAX, null);
     }
     if (raw.isInt()) {
       int n = raw.intValue();
       int min = Math.min(n, 1);
-      int max = Math.max(n, DEFAULT_MAX);
+      int max = pinning ? n : Math.max(n, DEFAULT_MAX);
       checkCounts(parent, n, min, max, "groups.");
       return new GroupsSpec(n, min, max, null);
     }
@@ -197,7 +201,7 @@ final class SpecSections {
     n.only("replicas", "min", "max", "autoscale");
     int replicas = n.integer("replicas", 1);
     int min = n.integer("min", Math.min(replicas, 1));
-    int max = n.integer("max", Math.max(replicas, DEFAULT_MAX));
+    int max = n.integer("max", pinning ? replicas : Math.max(replicas, DEFAULT_MAX));
     checkCounts(n, replicas, min, max);
     return new GroupsSpec(
         replicas, min, max, n.has("autoscale") ? targets(n.child("autoscale")) : null);
@@ -233,7 +237,8 @@ final class SpecSections {
         "panicThreshold",
         "scaleUpCooldownSeconds",
         "scaleDownCooldownSeconds",
-        "tolerance");
+        "tolerance",
+        "pdRatio");
     AutoscalerSettings s =
         new AutoscalerSettings(
             n.nonNegativeDecimal("intervalSeconds", d.intervalSeconds()),
@@ -242,7 +247,8 @@ final class SpecSections {
             n.nonNegativeDecimal("panicThreshold", d.panicThreshold()),
             n.nonNegativeDecimal("scaleUpCooldownSeconds", d.scaleUpCooldownSeconds()),
             n.nonNegativeDecimal("scaleDownCooldownSeconds", d.scaleDownCooldownSeconds()),
-            n.nonNegativeDecimal("tolerance", d.tolerance()));
+            n.nonNegativeDecimal("tolerance", d.tolerance()),
+            pdRatio(n.child("pdRatio")));
     if (s.intervalSeconds() <= 0) {
       n.problem(n.key("intervalSeconds") + ": must be > 0");
     }
@@ -256,6 +262,30 @@ final class SpecSections {
       n.problem(n.key("tolerance") + ": must be below 1");
     }
     return s;
+  }
+
+  /** {@code autoscaler.pdRatio}: a fixed {@code target}, or a {@code stepModel} to derive it. */
+  private static ClusterSpec.PdRatioSpec pdRatio(ConfigNode n) {
+    if (n.absent()) {
+      return null;
+    }
+    n.only("target", "stepModel", "batch");
+    Double target = n.positiveDecimal("target");
+    String stepModel = n.text("stepModel", null);
+    Integer batch = n.has("batch") ? n.integer("batch", 1) : null;
+    if ((target == null) == (stepModel == null)) {
+      n.problem(
+          n.path()
+              + ": set either target (prefill workers per decode worker, 0.5 is 1P:2D) or"
+              + " stepModel (a baton sim calibrate file, to derive it from observed lengths)");
+    }
+    if (batch != null && (batch < 1 || target != null)) {
+      n.problem(n.key("batch") + ": a decode batch >= 1, only with stepModel");
+    }
+    if (stepModel != null && stepModel.isBlank()) {
+      n.problem(n.key("stepModel") + ": must not be empty");
+    }
+    return new ClusterSpec.PdRatioSpec(target, stepModel, batch);
   }
 
   static SupervisionSettings supervision(ConfigNode n) {

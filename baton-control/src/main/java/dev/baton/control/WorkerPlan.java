@@ -143,6 +143,53 @@ public final class WorkerPlan {
       Path secretFile,
       String secret,
       Path runDir) {
+    return worker(
+        spec,
+        toolchain,
+        model,
+        role,
+        group,
+        workerId,
+        ports,
+        gpu,
+        null,
+        secretFile,
+        secret,
+        runDir);
+  }
+
+  /**
+   * The cores a pinned worker runs on, and the taskset executable that pins it (cpuPinning).
+   *
+   * @param cores the worker's own cores, never empty
+   */
+  public record Pin(List<Integer> cores, String taskset) {
+    public Pin {
+      cores = List.copyOf(cores);
+      if (cores.isEmpty()) {
+        throw new IllegalArgumentException("a pinned worker needs at least one core");
+      }
+    }
+  }
+
+  /**
+   * The worker's command line and environment; with a {@link Pin} (cpuPinning) the command runs
+   * under {@code taskset -c CORES}, a Baton worker gets {@code --threads} = its core count, and an
+   * external engine's template may use {@code {cpus}} (the core list) and {@code {threads}}.
+   */
+  public static Launch worker(
+      ClusterSpec spec,
+      Toolchain toolchain,
+      String model,
+      Role role,
+      String group,
+      String workerId,
+      Ports ports,
+      int gpu,
+      Pin pin,
+      Path secretFile,
+      String secret,
+      Path runDir) {
     int port = ports.http();
     int bootstrapPort = ports.bootstrap();
     RoleSpec roleSpec = spec.roles().get(role);
@@ -166,6 +213,10 @@ public final class WorkerPlan {
       }
       if (gpu >= 0) {
         values.put("gpu", Integer.toString(gpu));
+      }
+      if (pin != null) {
+        values.put("cpus", CpuPinning.format(pin.cores()));
+        values.put("threads", Integer.toString(pin.cores().size()));
       }
       values.put("role", role.wireName());
       values.put("kv_role", role.kvRoleName());
@@ -204,6 +255,14 @@ public final class WorkerPlan {
       }
       command.addAll(spec.engine().args());
       command.addAll(roleSpec.args());
+      if (pin != null) {
+        command.add("--threads");
+        command.add(Integer.toString(pin.cores().size()));
+      }
+    }
+    if (pin != null) {
+      // taskset sets the affinity before exec: the worker and every thread it starts inherit it.
+      command.addAll(0, List.of(pin.taskset(), "-c", CpuPinning.format(pin.cores())));
     }
     return new Launch(command, env);
   }

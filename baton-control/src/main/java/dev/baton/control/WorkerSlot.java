@@ -35,6 +35,12 @@ final class WorkerSlot {
   /** The GPU this worker gets ({gpu}): the lowest index no other live worker holds. */
   int gpu = -1;
 
+  /** cpuPinning: the core slot this worker holds (see {@link Fleet#pinning}); else -1. */
+  int coreSlot = -1;
+
+  /** cpuPinning: the cores of {@link #coreSlot}; else {@code null}. */
+  java.util.List<Integer> cores;
+
   WorkerPlan.Launch launch;
   Launched process;
   Phase phase = Phase.STARTING;

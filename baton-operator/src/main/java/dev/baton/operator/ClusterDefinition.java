@@ -77,6 +77,12 @@ public record ClusterDefinition(String name, ClusterSpec cluster, KubernetesSett
           "kvTransfer.cache.redis: 'local' starts a redis-server beside baton up; on Kubernetes"
               + " name a Redis service instead (redis://host:port/db)");
     }
+    if (cluster != null && cluster.cpuPinning()) {
+      problems.add(
+          "cpuPinning: pins local worker processes (baton up); on Kubernetes give the workers"
+              + " integer CPU requests equal to their limits (kubernetes.resources) on nodes with"
+              + " the kubelet's static CPU manager policy, which gives such pods cores of their own");
+    }
     if (!problems.isEmpty()) {
       throw new SpecException("BatonCluster " + name, problems);
     }

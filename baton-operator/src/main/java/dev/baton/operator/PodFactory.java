@@ -251,7 +251,8 @@ public final class PodFactory {
         spec.groups(),
         spec.roles(),
         spec.autoscaler(),
-        spec.supervision());
+        spec.supervision(),
+        spec.cpuPinning());
   }
 
   /**

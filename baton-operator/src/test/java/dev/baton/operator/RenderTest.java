@@ -278,6 +278,16 @@ class RenderTest {
   }
 
   @Test
+  void cpuPinningIsForLocalProcessesAndIsRefused() throws IOException {
+    Path file = dir.resolve("pinned.yaml");
+    Files.writeString(file, "model: random:tiny\ncpuPinning: true\nroles: {both: {replicas: 1}}\n");
+    assertThatThrownBy(() -> Manifests.read(file, "x"))
+        .isInstanceOf(SpecException.class)
+        .hasMessageContaining("cpuPinning: pins local worker processes")
+        .hasMessageContaining("static CPU manager policy");
+  }
+
+  @Test
   void aBadSpecIsRefusedWithEveryProblemNamed() throws IOException {
     Path file = dir.resolve("bad.yaml");
     Files.writeString(
