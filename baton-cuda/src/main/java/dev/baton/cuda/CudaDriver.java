@@ -28,6 +28,15 @@ public final class CudaDriver {
   static final int ATTR_COMPUTE_CAPABILITY_MINOR = 76;
   static final int ATTR_MULTIPROCESSOR_COUNT = 16;
 
+  /** Bytes of a CUDA IPC memory handle (CU_IPC_HANDLE_SIZE). */
+  public static final int IPC_HANDLE_BYTES = 64;
+
+  private static final MemoryLayout IPC_HANDLE =
+      MemoryLayout.structLayout(MemoryLayout.sequenceLayout(IPC_HANDLE_BYTES, JAVA_BYTE));
+
+  /** CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS: memory on another GPU becomes reachable by peer copy. */
+  private static final int IPC_LAZY_ENABLE_PEER_ACCESS = 1;
+
   private final MethodHandle init;
   private final MethodHandle deviceGetCount;
   private final MethodHandle deviceGet;
@@ -59,6 +68,11 @@ public final class CudaDriver {
   private final MethodHandle graphLaunch;
   private final MethodHandle graphExecDestroy;
   private final MethodHandle graphDestroy;
+  private final MethodHandle memcpyDtoDAsync;
+  private final MethodHandle ipcGetMemHandle;
+  private final MethodHandle ipcOpenMemHandle;
+  private final MethodHandle ipcCloseMemHandle;
+  private final MethodHandle deviceGetUuid;
   private final Arena arena = Arena.ofShared();
 
   private CudaDriver(SymbolLookup lib) {
@@ -107,6 +121,12 @@ public final class CudaDriver {
     graphLaunch = fn(lib, "cuGraphLaunch", ADDRESS, ADDRESS);
     graphExecDestroy = fn(lib, "cuGraphExecDestroy", ADDRESS);
     graphDestroy = fn(lib, "cuGraphDestroy", ADDRESS);
+    memcpyDtoDAsync = fn(lib, "cuMemcpyDtoDAsync_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS);
+    ipcGetMemHandle = fn(lib, "cuIpcGetMemHandle", ADDRESS, JAVA_LONG);
+    // CUipcMemHandle is a 64-byte struct passed by value.
+    ipcOpenMemHandle = fn(lib, "cuIpcOpenMemHandle_v2", ADDRESS, IPC_HANDLE, JAVA_INT);
+    ipcCloseMemHandle = fn(lib, "cuIpcCloseMemHandle", JAVA_LONG);
+    deviceGetUuid = fn(lib, "cuDeviceGetUuid_v2", ADDRESS, JAVA_INT);
   }
 
   /** Opens the driver library and initializes CUDA. */
@@ -237,6 +257,50 @@ public final class CudaDriver {
 
   public void copyDeviceToDevice(long dst, long src, long bytes) {
     check(call(memcpyDtoD, dst, src, bytes), "cuMemcpyDtoD");
+  }
+
+  /** Asynchronous on {@code stream} (device to device, also between peer GPUs). */
+  public void copyDeviceToDeviceAsync(long dst, long src, long bytes, MemorySegment stream) {
+    check(call(memcpyDtoDAsync, dst, src, bytes, stream), "cuMemcpyDtoDAsync");
+  }
+
+  /** The CUDA IPC handle of an allocation made by {@link #alloc}, for another process. */
+  public byte[] ipcHandle(long pointer) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment handle = a.allocate(IPC_HANDLE);
+      check(call(ipcGetMemHandle, handle, pointer), "cuIpcGetMemHandle");
+      return handle.toArray(JAVA_BYTE);
+    }
+  }
+
+  /**
+   * Maps another process's allocation (its {@link #ipcHandle}) into this context; on another GPU of
+   * the host peer access is enabled on first use. Unmap with {@link #ipcClose}.
+   */
+  public long ipcOpen(byte[] handle) {
+    if (handle.length != IPC_HANDLE_BYTES) {
+      throw new IllegalArgumentException("an IPC handle has " + IPC_HANDLE_BYTES + " bytes");
+    }
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment h = a.allocate(IPC_HANDLE);
+      MemorySegment.copy(handle, 0, h, JAVA_BYTE, 0, handle.length);
+      MemorySegment out = a.allocate(JAVA_LONG);
+      check(call(ipcOpenMemHandle, out, h, IPC_LAZY_ENABLE_PEER_ACCESS), "cuIpcOpenMemHandle");
+      return out.get(JAVA_LONG, 0);
+    }
+  }
+
+  public void ipcClose(long pointer) {
+    check(call(ipcCloseMemHandle, pointer), "cuIpcCloseMemHandle");
+  }
+
+  /** The device's UUID (16 bytes), the same in every process. */
+  public byte[] deviceUuid(int device) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment uuid = a.allocate(16);
+      check(call(deviceGetUuid, uuid, device), "cuDeviceGetUuid");
+      return uuid.toArray(JAVA_BYTE);
+    }
   }
 
   public void zero(long pointer, long bytes) {

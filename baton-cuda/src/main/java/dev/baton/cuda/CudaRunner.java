@@ -43,6 +43,7 @@ public final class CudaRunner implements ModelRunner {
   private final int actBytes;
   private final KvBlockPool hostPool;
   private final CudaKvCache kv;
+  private CudaDeviceKv deviceKv; // made on first use (a KV connector asks at the engine's start)
   private final DeviceWeights w;
   private final Cublas cublas;
   private final CudaKernels kernels;
@@ -216,6 +217,14 @@ public final class CudaRunner implements ModelRunner {
         + (precision == Precision.FP32 ? "" : " (fp32 accumulate)")
         + ", NVRTC kernels, paged attention, KV "
         + hostPool.dtype();
+  }
+
+  @Override
+  public synchronized java.util.Optional<dev.baton.kv.DeviceKvMemory> deviceKv() {
+    if (deviceKv == null) {
+      deviceKv = new CudaDeviceKv(device, kv);
+    }
+    return java.util.Optional.of(deviceKv);
   }
 
   @Override
@@ -759,6 +768,9 @@ public final class CudaRunner implements ModelRunner {
     dropGraphs();
     freeAll(
         x, xb, qkv, att, gateUp, hidden, ropeCs, logits, ids, argmaxPart, meta, cublasWorkspace);
+    if (deviceKv != null) {
+      deviceKv.close();
+    }
     prefill.close();
     paged.close();
     cublas.close();

@@ -72,6 +72,14 @@ public interface ModelRunner extends AutoCloseable {
    */
   default void kvFromPool(int[] blocks) {}
 
+  /**
+   * The KV blocks in device memory, for a runner that computes there (a GPU): connectors copy
+   * between such memories device to device on one host (CUDA IPC). Empty on the host.
+   */
+  default java.util.Optional<dev.baton.kv.DeviceKvMemory> deviceKv() {
+    return java.util.Optional.empty();
+  }
+
   /** Memory of the device this runner computes on, in bytes: used and total. */
   record DeviceMemory(String device, long usedBytes, long totalBytes) {}
 

@@ -32,6 +32,15 @@ public interface KvCacheView {
     return Optional.empty();
   }
 
+  /**
+   * The same blocks in device memory, when the runner computes there (a GPU): the copy that is
+   * current after a step. Same-host peers with device memory copy device to device; everything else
+   * goes through {@link #block} (the runner syncs it, ModelRunner.kvToPool/kvFromPool).
+   */
+  default Optional<DeviceKvMemory> device() {
+    return Optional.empty();
+  }
+
   /** Whether {@code blockId} names a block of this memory. */
   default boolean isValidBlock(int blockId) {
     return blockId >= 0 && blockId < numBlocks();

@@ -164,6 +164,15 @@ public interface KvConnector extends AutoCloseable {
     return java.util.Optional.empty();
   }
 
+  /**
+   * Of the blocks this connector loaded for {@code requestId}, those it wrote straight into the
+   * runner's device memory ({@link KvCacheView#device()}); the engine must not copy the host view
+   * over them. Forgets them (called once per load, after it is reported done or failed).
+   */
+  default int[] takeDeviceLoadedBlocks(String requestId) {
+    return new int[0];
+  }
+
   /** Asynchronous loads and sends that ended since the last call. */
   default Finished pollFinished() {
     return Finished.NOTHING;

@@ -259,6 +259,21 @@ public final class MultiConnector implements KvConnector {
     return new Finish(!keeping.isEmpty(), merged);
   }
 
+  /** Every part's device-loaded blocks of the request (each part loaded its own share). */
+  @Override
+  public int[] takeDeviceLoadedBlocks(String requestId) {
+    int[] all = new int[0];
+    for (KvConnector part : parts) {
+      int[] more = part.takeDeviceLoadedBlocks(requestId);
+      if (more.length > 0) {
+        int[] merged = java.util.Arrays.copyOf(all, all.length + more.length);
+        System.arraycopy(more, 0, merged, all.length, more.length);
+        all = merged;
+      }
+    }
+    return all;
+  }
+
   @Override
   public Finished pollFinished() {
     Set<String> doneSending = new HashSet<>();

@@ -4,6 +4,7 @@ import dev.baton.core.BlockHash;
 import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.ModelRunner;
 import dev.baton.engine.ModelRunner.SeqChunk;
+import dev.baton.kv.DeviceKvMemory;
 import dev.baton.kv.KvCacheView;
 import dev.baton.kv.KvConnector;
 import dev.baton.kv.LoadFailurePolicy;
@@ -67,11 +68,18 @@ public final class Scheduler {
       throw new IllegalArgumentException(
           "block size " + blockSize + " differs from the KV pool's " + runner.kvPool().blockSize());
     }
-    connector.registerKvCache(new PoolView(runner.kvPool(), config.modelKey()));
+    connector.registerKvCache(
+        new PoolView(runner.kvPool(), config.modelKey(), runner.deviceKv().orElse(null)));
   }
 
   /** The runner's KV pool as the connectors see it. */
-  private record PoolView(KvBlockPool pool, String model) implements KvCacheView {
+  private record PoolView(KvBlockPool pool, String model, DeviceKvMemory deviceMemory)
+      implements KvCacheView {
+    @Override
+    public java.util.Optional<DeviceKvMemory> device() {
+      return java.util.Optional.ofNullable(deviceMemory);
+    }
+
     @Override
     public int numBlocks() {
       return pool.numBlocks();
@@ -228,7 +236,9 @@ public final class Scheduler {
     for (Scheduled s : batch) {
       int[] loaded = syncLoads.remove(s.request);
       if (loaded != null) {
-        runner.kvFromPool(loaded); // a synchronous connector filled them in beforeForward
+        // A synchronous connector filled them in beforeForward (those it wrote on the device
+        // need no copy).
+        runner.kvFromPool(without(loaded, connector.takeDeviceLoadedBlocks(s.request.id())));
       }
     }
     List<float[]> logits = argmaxOnly ? null : runner.forward(chunks);
@@ -408,6 +418,18 @@ public final class Scheduler {
     return Admission.READY;
   }
 
+  /** {@code blocks} minus {@code drop} (blocks a connector already wrote on the device). */
+  private static int[] without(int[] blocks, int[] drop) {
+    if (drop == null || drop.length == 0) {
+      return blocks;
+    }
+    java.util.Set<Integer> skip = new java.util.HashSet<>();
+    for (int b : drop) {
+      skip.add(b);
+    }
+    return java.util.Arrays.stream(blocks).filter(b -> !skip.contains(b)).toArray();
+  }
+
   /** The request's blocks that hold positions {@code from..to-1}. */
   private int[] blockRange(EngineRequest r, int from, int to) {
     int first = from / blockSize;
@@ -461,7 +483,9 @@ public final class Scheduler {
         blocks.release(held);
       }
     }
+    Map<String, int[]> onDevice = new HashMap<>();
     for (String id : union(done.doneRecving(), done.failedRecving())) {
+      onDevice.put(id, connector.takeDeviceLoadedBlocks(id));
       int[] held = freeAfterLoad.remove(id);
       if (held != null) {
         blocks.release(held);
@@ -470,7 +494,8 @@ public final class Scheduler {
     for (String id : done.doneRecving()) {
       EngineRequest r = remoteLoading.remove(id);
       if (r != null && r.status == RequestStatus.WAITING_FOR_REMOTE_KVS) {
-        runner.kvFromPool(blockRange(r, r.numComputed, r.numComputed + r.pendingExternalTokens));
+        int[] range = blockRange(r, r.numComputed, r.numComputed + r.pendingExternalTokens);
+        runner.kvFromPool(without(range, onDevice.get(id)));
         r.numComputed += r.pendingExternalTokens;
         r.pendingExternalTokens = 0;
         r.status = RequestStatus.WAITING;

@@ -444,6 +444,16 @@ class SchedulerTest {
     boolean releaseSend;
     boolean failLoad;
     dev.baton.kv.LoadFailurePolicy policy = dev.baton.kv.LoadFailurePolicy.RECOMPUTE;
+    boolean loadSecondBlockOnDevice;
+    final List<String> deviceTaken = new ArrayList<>();
+
+    @Override
+    public int[] takeDeviceLoadedBlocks(String requestId) {
+      deviceTaken.add(requestId);
+      return loadSecondBlockOnDevice && pendingBlocks != null
+          ? new int[] {pendingBlocks[1]}
+          : new int[0];
+    }
 
     @Override
     public dev.baton.kv.LoadFailurePolicy loadFailurePolicy() {
@@ -538,6 +548,32 @@ class SchedulerTest {
     // and, at the end, which blocks to make current in the pool.
     assertThat(runner.fromPool).containsExactly(kv.pendingBlocks[0], kv.pendingBlocks[1]);
     assertThat(runner.toPool).hasSize(4);
+  }
+
+  @Test
+  void blocksAConnectorWroteOnTheDeviceAreNotCopiedOverFromThePool() {
+    FakeRemote kv = new FakeRemote();
+    kv.loadSecondBlockOnDevice = true;
+    Scheduler s = scheduler(16, 512, 8, true, kv, EngineListener.NONE);
+    int[] p = prompt(new Random(13), 10);
+    JsonNode params = Json.parse("{\"do_remote_prefill\":true}");
+    EngineRequest r =
+        new EngineRequest(
+            "remote",
+            p,
+            new RequestOptions(4, 0, false, Set.of(), List.of(), Set.of(), -1, null, params),
+            GREEDY,
+            LETTERS);
+    s.add(r);
+    s.step();
+    kv.releaseLoad = true;
+    kv.releaseSend = true;
+    drain(s);
+    // The load filled two blocks; the connector says it wrote the second straight into device
+    // memory (CUDA IPC), so only the first comes from the host pool.
+    assertThat(kv.deviceTaken).containsExactly("remote");
+    assertThat(runner.fromPool).containsExactly(kv.pendingBlocks[0]);
+    assertThat(outcome(r).tokenArray()).containsExactly(CheckRunner.expectedOutput(p, 4));
   }
 
   @Test

@@ -45,6 +45,7 @@ public final class BlockClient implements AutoCloseable {
   private final Map<String, Deque<PeerConnection>> idle = new ConcurrentHashMap<>();
   private final TcpPullChannel tcp;
   private final SharedMemoryPullChannel shm;
+  private final DevicePullChannel device;
   private final ScheduledExecutorService watchdog;
   private volatile boolean closed;
 
@@ -66,6 +67,7 @@ public final class BlockClient implements AutoCloseable {
     this.timeoutMillis = timeout.toMillis();
     this.tcp = new TcpPullChannel(memory);
     this.shm = new SharedMemoryPullChannel(memory);
+    this.device = new DevicePullChannel(memory);
     this.watchdog =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -102,8 +104,9 @@ public final class BlockClient implements AutoCloseable {
         port,
         connection -> {
           String peer = host + ":" + port;
-          boolean shared = useSharedMemory(peer, connection);
-          PullChannel channel = shared ? shm : tcp;
+          boolean onDevice = useDeviceMemory(connection);
+          boolean shared = onDevice || useSharedMemory(peer, connection);
+          PullChannel channel = onDevice ? device : shared ? shm : tcp;
           TransferResult result =
               channel.pull(peer, connection, requestId, leaseToken, remoteIds, localIds);
           if (result.isOk() && shared) {
@@ -115,7 +118,10 @@ public final class BlockClient implements AutoCloseable {
             return done.isOk()
                 ? result
                 : new TransferResult(
-                    TransferStatus.OK, "release failed: " + done.message(), result.bytes(), "shm");
+                    TransferStatus.OK,
+                    "release failed: " + done.message(),
+                    result.bytes(),
+                    result.path());
           }
           if (result.isOk() && releaseAfter) {
             TransferResult done = exchangeRelease(connection, requestId, leaseToken);
@@ -134,10 +140,34 @@ public final class BlockClient implements AutoCloseable {
         host, port, connection -> exchangeRelease(connection, requestId, leaseToken));
   }
 
+  /**
+   * Whether this client copies device to device from the peer that answered on this connection:
+   * both keep their KV in device memory, on this host, and the peer's memory opens here.
+   */
+  private boolean useDeviceMemory(PeerConnection connection) throws PullFailure {
+    if (transport != Transport.AUTO && transport != Transport.DEVICE) {
+      return false;
+    }
+    String why = null;
+    if (memory.device().isEmpty()) {
+      why = "this worker keeps no KV in device memory";
+    } else if (connection.deviceExport().isEmpty()) {
+      why = "the peer exports no device memory";
+    } else if (!connection.peerHostId().equals(hostId)) {
+      why = "the peer is on another host";
+    } else if (!memory.device().get().canOpen(connection.deviceExport())) {
+      why = "cannot open the peer's device memory here";
+    }
+    if (why != null && transport == Transport.DEVICE) {
+      throw new PullFailure(TransferStatus.SHM_UNAVAILABLE, why);
+    }
+    return why == null;
+  }
+
   /** Whether this client uses shared memory with the peer that answered on this connection. */
   private boolean useSharedMemory(String peer, PeerConnection connection) throws PullFailure {
     boolean possible = !connection.exportPath().isEmpty() && connection.peerHostId().equals(hostId);
-    if (transport == Transport.TCP) {
+    if (transport == Transport.TCP || transport == Transport.DEVICE) {
       return false;
     }
     if (transport == Transport.SHM && !possible) {
@@ -315,7 +345,7 @@ public final class BlockClient implements AutoCloseable {
             .putString(host)
             .putInt(port)
             .putString(layoutKey)
-            .putBytes(transcript.mac(secret, "baton-kv/2 client"))
+            .putBytes(transcript.mac(secret, Wire.CLIENT_MAC))
             .finish());
     ByteBuffer reply = Wire.readFrame(channel);
     type = reply.get();
@@ -328,18 +358,20 @@ public final class BlockClient implements AutoCloseable {
     }
     String peerHostId = Wire.getString(reply);
     String exportPath = Wire.getString(reply);
+    String deviceExport = Wire.getString(reply);
     long blockBytes = Wire.getLong(reply);
     int serverBlocks = Wire.getInt(reply);
     byte[] proof = Wire.getBytes(reply, 32);
-    transcript.add(peerHostId).add(exportPath).add(blockBytes).add(serverBlocks);
-    // Everything the server stated (host id, exported file, layout) is covered by its proof.
-    if (!MessageDigest.isEqual(proof, transcript.mac(secret, "baton-kv/2 server"))) {
+    transcript.add(peerHostId).add(exportPath).add(deviceExport).add(blockBytes).add(serverBlocks);
+    // Everything the server stated (host id, exported memory, layout) is covered by its proof.
+    if (!MessageDigest.isEqual(proof, transcript.mac(secret, Wire.SERVER_MAC))) {
       throw new PullFailure(TransferStatus.AUTH_FAILED, "the server could not prove the secret");
     }
     if (blockBytes != memory.blockBytes()) {
       throw new PullFailure(TransferStatus.LAYOUT_MISMATCH, "block sizes differ");
     }
-    return new PeerConnection(channel, peerHostId, exportPath, blockBytes);
+    return new PeerConnection(
+        channel, peerHostId, exportPath, deviceExport, blockBytes, serverBlocks);
   }
 
   private static void closeQuietly(SocketChannel channel) {

@@ -1,5 +1,6 @@
 package dev.baton.kv.p2p;
 
+import dev.baton.kv.DeviceKvMemory;
 import dev.baton.kv.KvCacheView;
 import dev.baton.kv.TransferStatus;
 import java.io.IOException;
@@ -42,7 +43,8 @@ public final class BlockServer implements AutoCloseable {
   /**
    * @param bindHost address to listen on
    * @param port port, 0 for a free one
-   * @param exportSharedMemory offer same-host peers the memory's shared file (when it has one)
+   * @param exportSharedMemory offer same-host peers the memory's shared file and its device memory
+   *     (when it has them)
    * @param handshakeTimeout how long an unauthenticated connection may take to prove itself
    * @param maxConnections authenticated connections served at once; more are refused with BUSY
    * @param maxPendingHandshakes unauthenticated connections held at once; a new one beyond this
@@ -73,6 +75,7 @@ public final class BlockServer implements AutoCloseable {
   private final Options options;
   private final String hostId = Wire.hostId();
   private final String exportPath;
+  private final String deviceExport;
   private final ServerSocketChannel server;
   private final Thread acceptor;
   private final ScheduledExecutorService watchdog;
@@ -95,6 +98,10 @@ public final class BlockServer implements AutoCloseable {
     this.exportPath =
         options.exportSharedMemory()
             ? memory.sharedFile().map(java.nio.file.Path::toString).orElse("")
+            : "";
+    this.deviceExport =
+        options.exportSharedMemory()
+            ? memory.device().map(DeviceKvMemory::exportName).orElse("")
             : "";
     this.server = ServerSocketChannel.open();
     server.bind(new InetSocketAddress(options.bindHost(), options.port()), 512);
@@ -244,7 +251,7 @@ public final class BlockServer implements AutoCloseable {
               .add(dialedHost)
               .add(dialedPort)
               .add(peerLayout);
-      if (!MessageDigest.isEqual(transcript.mac(secret, "baton-kv/2 client"), proof)) {
+      if (!MessageDigest.isEqual(transcript.mac(secret, Wire.CLIENT_MAC), proof)) {
         authFailures.incrementAndGet();
         LOG.log(Level.WARNING, "KV peer {0} failed authentication", channel.getRemoteAddress());
         Wire.writeFully(channel, error(TransferStatus.AUTH_FAILED, "authentication failed"));
@@ -277,15 +284,21 @@ public final class BlockServer implements AutoCloseable {
                     + "'"));
         return false;
       }
-      transcript.add(hostId).add(exportPath).add(memory.blockBytes()).add(memory.numBlocks());
+      transcript
+          .add(hostId)
+          .add(exportPath)
+          .add(deviceExport)
+          .add(memory.blockBytes())
+          .add(memory.numBlocks());
       Wire.writeFully(
           channel,
           new Wire.FrameBuilder(Wire.AUTH_OK)
               .putString(hostId)
               .putString(exportPath)
+              .putString(deviceExport)
               .putLong(memory.blockBytes())
               .putInt(memory.numBlocks())
-              .putBytes(transcript.mac(secret, "baton-kv/2 server"))
+              .putBytes(transcript.mac(secret, Wire.SERVER_MAC))
               .finish());
       return true;
     } finally {
@@ -315,13 +328,19 @@ public final class BlockServer implements AutoCloseable {
           channel, error(TransferStatus.SHM_UNAVAILABLE, "this server exports no shared memory"));
       return;
     }
+    if (mode == Wire.MODE_DEVICE && deviceExport.isEmpty()) {
+      Wire.writeFully(
+          channel, error(TransferStatus.SHM_UNAVAILABLE, "this server exports no device memory"));
+      return;
+    }
     TransferStatus[] status = new TransferStatus[1];
     LeaseTable.Lease lease = leases.pin(requestId, token, ids, status);
     if (lease == null) {
       Wire.writeFully(channel, error(status[0], describe(status[0], requestId)));
       return;
     }
-    if (mode == Wire.MODE_SHM) {
+    if (mode == Wire.MODE_SHM || mode == Wire.MODE_DEVICE) {
+      // Same offsets in the shared file and in device memory (block i at i * blockBytes).
       pins.add(lease); // unpinned by UNPIN, RELEASE or the connection's end
       Wire.FrameBuilder ok =
           new Wire.FrameBuilder(Wire.READ_OK).putInt(count).putLong(memory.blockBytes());

@@ -60,6 +60,9 @@ public final class P2pConnector implements KvConnector {
   /** Requests whose remote prefill was taken care of (load started, or nothing to load). */
   private final Set<String> consumed = ConcurrentHashMap.newKeySet();
 
+  /** Loads that went device to device: their local blocks, until the engine takes them. */
+  private final Map<String, int[]> deviceLoaded = new ConcurrentHashMap<>();
+
   private final AtomicLong loadsOk = new AtomicLong();
   private final AtomicLong loadsFailed = new AtomicLong();
   private final AtomicLong bytesLoaded = new AtomicLong();
@@ -331,6 +334,9 @@ public final class P2pConnector implements KvConnector {
       }
     }
     if (result.isOk()) {
+      if ("device".equals(result.path())) {
+        deviceLoaded.put(requestId, local.clone());
+      }
       loadsOk.incrementAndGet();
       bytesLoaded.addAndGet(result.bytes());
       loadNanos.addAndGet(System.nanoTime() - start);
@@ -352,6 +358,12 @@ public final class P2pConnector implements KvConnector {
   @Override
   public Finished pollFinished() {
     return events.poll();
+  }
+
+  @Override
+  public int[] takeDeviceLoadedBlocks(String requestId) {
+    int[] blocks = deviceLoaded.remove(requestId);
+    return blocks == null ? new int[0] : blocks;
   }
 
   @Override

@@ -5,7 +5,13 @@ import java.nio.channels.SocketChannel;
 /**
  * An authenticated connection to a block server and what the server proved about itself in the
  * handshake: its host id (same host means shared memory is possible), the file its block memory is
- * exported as (empty when none) and its block size.
+ * exported as (empty when none), the name of its exported device memory (empty when none), its
+ * block size and block count.
  */
 record PeerConnection(
-    SocketChannel channel, String peerHostId, String exportPath, long blockBytes) {}
+    SocketChannel channel,
+    String peerHostId,
+    String exportPath,
+    String deviceExport,
+    long blockBytes,
+    int blocks) {}

@@ -21,9 +21,15 @@ final class Wire {
 
   /**
    * 2: the handshake MAC covers the whole transcript (both nonces, both identities, the address the
-   * client dialed, the layout) and the server's AUTH_OK fields (docs/SECURITY.md).
+   * client dialed, the layout) and the server's AUTH_OK fields (docs/SECURITY.md). 3: AUTH_OK also
+   * names the server's exported device memory (CUDA IPC), and READ has a device mode.
    */
-  static final short VERSION = 2;
+  static final short VERSION = 3;
+
+  /** The handshake MACs' labels (they carry the version, so no MAC verifies across versions). */
+  static final String CLIENT_MAC = "baton-kv/3 client";
+
+  static final String SERVER_MAC = "baton-kv/3 server";
 
   static final int NONCE_BYTES = 32;
 
@@ -45,6 +51,7 @@ final class Wire {
   // READ modes.
   static final byte MODE_STREAM = 0;
   static final byte MODE_SHM = 1;
+  static final byte MODE_DEVICE = 2;
 
   private Wire() {}
 

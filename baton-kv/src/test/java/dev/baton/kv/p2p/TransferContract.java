@@ -65,7 +65,9 @@ abstract class TransferContract {
     clientMemory = OffHeapBlockMemory.allocate(BLOCKS, 16, BLOCK_BYTES, "test");
     fillRandom(serverMemory, 42);
     leases = new LeaseTable(leaseMillis(), freed::put);
-    server = new BlockServer(serverMemory, leases, SECRET, LAYOUT, BlockServer.Options.loopback());
+    server =
+        new BlockServer(
+            serverView(serverMemory), leases, SECRET, LAYOUT, BlockServer.Options.loopback());
     client = newClient(SECRET, LAYOUT, Duration.ofSeconds(5));
   }
 
@@ -79,7 +81,18 @@ abstract class TransferContract {
   }
 
   BlockClient newClient(byte[] secret, String layout, Duration timeout) {
-    return new BlockClient(clientMemory, secret, layout, transport(), timeout, "test-client");
+    return new BlockClient(
+        clientView(clientMemory), secret, layout, transport(), timeout, "test-client");
+  }
+
+  /** How the server sees its memory (a transport may add a device side). */
+  KvCacheView serverView(OffHeapBlockMemory memory) {
+    return memory;
+  }
+
+  /** How the client sees its memory. */
+  KvCacheView clientView(OffHeapBlockMemory memory) {
+    return memory;
   }
 
   int port() {
@@ -246,7 +259,12 @@ abstract class TransferContract {
             OffHeapBlockMemory.allocate(requests * 2, 16, BLOCK_BYTES, "test");
         BlockClient wideClient =
             new BlockClient(
-                wide, SECRET, LAYOUT, transport(), Duration.ofSeconds(10), "test-client");
+                clientView(wide),
+                SECRET,
+                LAYOUT,
+                transport(),
+                Duration.ofSeconds(10),
+                "test-client");
         ExecutorService pool = Executors.newFixedThreadPool(12)) {
       List<Future<TransferResult>> results = new ArrayList<>();
       for (int r = 0; r < requests; r++) {
@@ -315,7 +333,7 @@ abstract class TransferContract {
     server.close();
     server =
         new BlockServer(
-            serverMemory,
+            serverView(serverMemory),
             leases,
             SECRET,
             LAYOUT,
@@ -416,6 +434,7 @@ abstract class TransferContract {
                               new Wire.FrameBuilder(Wire.AUTH_OK)
                                   .putString(Wire.hostId())
                                   .putString("/dev/shm/planted")
+                                  .putString("cuda-ipc:planted")
                                   .putLong(BLOCK_BYTES)
                                   .putInt(BLOCKS)
                                   .putBytes(new byte[32])
