@@ -1,9 +1,11 @@
 package dev.baton.cli;
 
 import dev.baton.bench.EndpointConfig;
+import dev.baton.bench.GgufPromptTokenizer;
 import dev.baton.bench.OpenAiClient;
 import dev.baton.bench.PreparedRequest;
 import dev.baton.bench.RequestResult;
+import dev.baton.bench.TextSynthesizer;
 import dev.baton.core.Json;
 import dev.baton.sim.StepModel;
 import java.net.URI;
@@ -14,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -23,10 +26,21 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code baton sim calibrate}: measures a running pool through its gateway with short real requests
- * and writes the step-model file {@code baton sim --step-model} reads. Prefill cost is the line
- * through the median TTFT of short and long prompts (its intercept holds the HTTP round trip and,
- * for a P/D pool, the KV hop); decode cost is the line through the median TPOT of one and of {@code
- * --batch} concurrent decoding requests.
+ * shaped like the workload to simulate ({@code --input-len}, {@code --output-len}) and writes the
+ * step-model file {@code baton sim --step-model} reads.
+ *
+ * <ul>
+ *   <li>Prefill: the line through the median TTFT of one-token requests of ½ and 1½ times the input
+ *       length (its intercept holds the HTTP round trip and, in a P/D pool, the KV hop).
+ *   <li>Decode: the time per step while requests decode together, measured in the window where
+ *       every one of them is decoding (after the last one's first token), for one request with a
+ *       short prompt, one with a prompt of the input length and {@code --batch} per worker with
+ *       prompts of the input length; three equations give the step's base, per-sequence and
+ *       per-context-token costs.
+ * </ul>
+ *
+ * Prompts are random text of exactly the asked length when {@code --tokenizer} names the model's
+ * GGUF file (as {@code baton bench --tokenizer} builds them), else words counted by the server.
  */
 @Command(
     name = "calibrate",
@@ -40,11 +54,45 @@ public final class SimCalibrateCommand implements Callable<Integer> {
   @Option(names = "--model", description = "model field (colocated: the colocated pool)")
   String model;
 
-  @Option(names = "--batch", defaultValue = "4", description = "concurrent decoders measured")
+  @Option(
+      names = "--tokenizer",
+      paramLabel = "FILE.gguf",
+      description = "the model's GGUF file: prompts of exact token lengths")
+  Path tokenizer;
+
+  @Option(
+      names = "--input-len",
+      defaultValue = "512",
+      description = "prompt tokens of the workload to simulate (default ${DEFAULT-VALUE})")
+  int inputLen;
+
+  @Option(
+      names = "--output-len",
+      defaultValue = "64",
+      description = "output tokens of the workload to simulate (default ${DEFAULT-VALUE})")
+  int outputLen;
+
+  @Option(
+      names = "--batch",
+      defaultValue = "4",
+      description = "requests per worker decoding together (default ${DEFAULT-VALUE})")
   int batch;
+
+  @Option(
+      names = "--workers",
+      defaultValue = "1",
+      description =
+          "the pool's decoding workers (the gateway spreads --batch x workers requests over them)")
+  int workers;
 
   @Option(names = "--repeats", defaultValue = "3", description = "samples per point")
   int repeats;
+
+  @Option(
+      names = "--warmup",
+      defaultValue = "6",
+      description = "requests per worker first, unmeasured (JIT compilation)")
+  int warmup;
 
   @Option(names = "--chunk-tokens", defaultValue = "512", description = "prefill chunk limit")
   int chunkTokens;
@@ -58,83 +106,167 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       description = "step-model JSON to write")
   Path output;
 
+  private TextSynthesizer text;
+  private final Random random = new Random(System.nanoTime());
+
   @Override
   public Integer call() throws Exception {
-    if (batch < 2 || repeats < 1) {
-      throw new IllegalArgumentException("--batch must be >= 2 and --repeats >= 1");
+    if (batch < 2 || repeats < 1 || workers < 1 || warmup < 0) {
+      throw new IllegalArgumentException(
+          "--batch must be >= 2, --repeats and --workers >= 1, --warmup >= 0");
     }
+    if (inputLen < 32 || outputLen < 8) {
+      throw new IllegalArgumentException("--input-len must be >= 32 and --output-len >= 8");
+    }
+    text = tokenizer == null ? null : new TextSynthesizer(GgufPromptTokenizer.open(tokenizer));
     EndpointConfig endpoint =
         new EndpointConfig(
             baseUrl, "/v1/completions", model, null, true, true, null, Duration.ofMinutes(2));
-    try (OpenAiClient client = new OpenAiClient(endpoint, text -> 0)) {
-      for (int i = 0; i < 2; i++) {
-        check(client.send(PreparedRequest.text(prompt(64, -1 - i), 64, 8), null));
+    try (OpenAiClient client = new OpenAiClient(endpoint, t -> 0)) {
+      for (int i = 0; i < warmup; i++) {
+        together(client, workers, inputLen, outputLen);
       }
-      // Prompt lengths of the workloads the model is for (~100 and ~600 tokens): attention makes
-      // much longer prompts cost more per token than a line through these predicts.
-      double[] shortPrefill = prefill(client, 30);
-      double[] longPrefill = prefill(client, 200);
+      double[] shortPrefill = prefill(client, inputLen / 2);
+      double[] longPrefill = prefill(client, inputLen * 3 / 2);
       double perToken = (longPrefill[1] - shortPrefill[1]) / (longPrefill[0] - shortPrefill[0]);
       double base = Math.max(0, shortPrefill[1] - perToken * shortPrefill[0]);
-      double one = tpot(client, 1);
-      double many = tpot(client, batch);
-      double perSeq = Math.max(0, (many - one) / (batch - 1));
-      double decodeBase = Math.max(0, one - perSeq);
+      double prefillMs = base + perToken * inputLen;
+      double[] alone = step(client, 1, 16, outputLen);
+      double[] aloneLong = step(client, 1, inputLen, outputLen);
+      // Each request's prefill delays the next one's first token: decode through that stagger.
+      int stagger = (int) Math.ceil(batch * workers * prefillMs / Math.max(0.05, aloneLong[1]));
+      double[] many = step(client, batch, inputLen, outputLen + Math.min(stagger, 2048));
+      // step = base + perSeq x batch + perContext x context, at three (batch, context) points
+      double perContext =
+          Math.max(0, (aloneLong[1] - alone[1]) / Math.max(1, aloneLong[2] - alone[2]));
+      double perSeq =
+          Math.max(
+              0, (many[1] - aloneLong[1] - perContext * (many[2] - aloneLong[2])) / (batch - 1));
+      double decodeBase = Math.max(0, aloneLong[1] - perSeq - perContext * aloneLong[2]);
       StepModel m =
           new StepModel(
-              base, Math.max(0, perToken), decodeBase, perSeq, 0, 0, chunkTokens, maxBatch);
+              base,
+              Math.max(0, perToken),
+              decodeBase,
+              perSeq,
+              perContext,
+              0,
+              0,
+              chunkTokens,
+              maxBatch);
       Files.writeString(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(m));
       System.out.printf(
           Locale.ROOT,
-          "measured: TTFT %.1f ms at %.0f tokens, %.1f ms at %.0f tokens; TPOT %.2f ms alone,"
-              + " %.2f ms with %d%nprefill %.2f ms + %.4f ms/token, decode step %.2f ms + %.3f"
-              + " ms/sequence -> %s%n",
+          "measured: TTFT %.1f ms at %.0f tokens, %.1f ms at %.0f tokens; decode step %.2f ms"
+              + " (1 sequence, %.0f tokens of context), %.2f ms (1, %.0f), %.2f ms (%d, %.0f)%n"
+              + "prefill %.2f ms + %.4f ms/token; decode step %.2f ms + %.3f ms/sequence + %.5f"
+              + " ms/context token -> %s%n",
           shortPrefill[1],
           shortPrefill[0],
           longPrefill[1],
           longPrefill[0],
-          one,
-          many,
+          alone[1],
+          alone[2],
+          aloneLong[1],
+          aloneLong[2],
+          many[1],
           batch,
+          many[2],
           base,
           perToken,
           decodeBase,
           perSeq,
+          perContext,
           output);
     }
     return 0;
   }
 
-  /** {prompt tokens, median TTFT ms} of {@code repeats} one-token requests of ~words words. */
-  private double[] prefill(OpenAiClient client, int words) {
+  /** {prompt tokens, median TTFT ms} of {@code repeats} one-token requests of ~tokens tokens. */
+  private double[] prefill(OpenAiClient client, int tokens) {
     double[] ttft = new double[repeats];
-    int tokens = 0;
+    double[] measuredTokens = new double[repeats];
     for (int i = 0; i < repeats; i++) {
-      RequestResult r = check(client.send(PreparedRequest.text(prompt(words, i), words, 1), null));
+      RequestResult r = check(client.send(request(tokens, 1), null));
       ttft[i] = r.ttftNanos() / 1e6;
-      tokens = r.promptTokens();
+      measuredTokens[i] = r.promptTokens() > 0 ? r.promptTokens() : tokens;
     }
-    return new double[] {tokens, median(ttft)};
+    return new double[] {median(measuredTokens), median(ttft)};
   }
 
-  /** Median TPOT of {@code n} requests decoding 64 tokens together. */
-  private double tpot(OpenAiClient client, int n) throws Exception {
-    double[] samples = new double[repeats * n];
+  /**
+   * {batch, median ms per decode step, context tokens per worker} of {@code n} requests per worker
+   * decoding together, each asking for {@code out} tokens.
+   */
+  private double[] step(OpenAiClient client, int n, int promptLen, int out) throws Exception {
+    double[] steps = new double[repeats];
+    double[] context = new double[repeats];
     for (int rep = 0; rep < repeats; rep++) {
-      List<Future<RequestResult>> pending = new ArrayList<>();
-      try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
-        for (int i = 0; i < n; i++) {
-          PreparedRequest r = PreparedRequest.text(prompt(16, 1000 + rep * n + i), 16, 64);
-          pending.add(threads.submit(() -> client.send(r, null)));
-        }
+      List<RequestResult> results = together(client, n * workers, promptLen, out);
+      long windowStart = Long.MIN_VALUE;
+      long windowEnd = Long.MAX_VALUE;
+      for (RequestResult r : results) {
+        windowStart = Math.max(windowStart, r.sendNanos() + r.ttftNanos());
+        windowEnd = Math.min(windowEnd, r.endNanos());
       }
+      long middle = windowStart + (windowEnd - windowStart) / 2;
+      double[] perRequest = new double[results.size()];
+      double contextSum = 0;
+      for (int i = 0; i < results.size(); i++) {
+        RequestResult r = results.get(i);
+        long at = r.sendNanos() + r.ttftNanos();
+        int inWindow = 0;
+        int beforeMiddle = 1;
+        for (long gap : r.itlNanos()) {
+          at += gap;
+          if (at > windowStart && at <= windowEnd) {
+            inWindow++;
+          }
+          if (at <= middle) {
+            beforeMiddle++;
+          }
+        }
+        if (inWindow < 8) {
+          throw new IllegalStateException(
+              "the calibration's decoding requests overlapped for only "
+                  + inWindow
+                  + " tokens; try a larger --output-len");
+        }
+        perRequest[i] = (windowEnd - windowStart) / 1e6 / inWindow;
+        contextSum += (r.promptTokens() > 0 ? r.promptTokens() : promptLen) + beforeMiddle;
+      }
+      steps[rep] = median(perRequest);
+      context[rep] = contextSum / workers;
+    }
+    return new double[] {n, median(steps), median(context)};
+  }
+
+  /** Sends {@code n} requests at once and waits for them all. */
+  private List<RequestResult> together(OpenAiClient client, int n, int promptLen, int tokens)
+      throws Exception {
+    List<Future<RequestResult>> pending = new ArrayList<>();
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       for (int i = 0; i < n; i++) {
-        RequestResult r = check(pending.get(i).get());
-        samples[rep * n + i] =
-            (r.e2elNanos() - r.ttftNanos()) / 1e6 / Math.max(1, r.outputTokens() - 1);
+        PreparedRequest r = request(promptLen, tokens);
+        pending.add(threads.submit(() -> client.send(r, null)));
       }
     }
-    return median(samples);
+    List<RequestResult> results = new ArrayList<>();
+    for (Future<RequestResult> f : pending) {
+      results.add(check(f.get()));
+    }
+    return results;
+  }
+
+  /** A prompt unlike every other one from its first token, so no prefix cache shortens it. */
+  private PreparedRequest request(int tokens, int maxTokens) {
+    if (text != null) {
+      TextSynthesizer.Text t = text.randomText(tokens, random);
+      return PreparedRequest.text(t.text(), t.tokens(), maxTokens);
+    }
+    int words = Math.max(1, tokens / 3);
+    String prompt = MixedLoadComparison.words(words, random.nextInt(), "calibrate");
+    return PreparedRequest.text(prompt, tokens, maxTokens);
   }
 
   private static RequestResult check(RequestResult r) {
@@ -142,13 +274,6 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       throw new IllegalStateException("calibration request failed: " + r.error());
     }
     return r;
-  }
-
-  /** Differs from every other prompt from its first word, so no prefix cache shortens a prefill. */
-  private final long run = System.nanoTime();
-
-  private String prompt(int words, int seed) {
-    return MixedLoadComparison.words(words, seed * 7919 + words, "calibrate-" + run);
   }
 
   private static double median(double[] v) {

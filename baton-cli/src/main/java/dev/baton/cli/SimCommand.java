@@ -4,6 +4,7 @@ import dev.baton.core.Json;
 import dev.baton.sim.Fleet;
 import dev.baton.sim.FleetSimulator;
 import dev.baton.sim.SimResult;
+import dev.baton.sim.SimTrace;
 import dev.baton.sim.SimWorkload;
 import dev.baton.sim.StepModel;
 import java.io.IOException;
@@ -105,7 +106,51 @@ public final class SimCommand implements Callable<Integer> {
    * An example model, roughly the {@code small} random preset on one thread of the 2-core
    * development machine; not a calibration (see docs/PERFORMANCE.md).
    */
-  static final StepModel EXAMPLE = new StepModel(2, 0.25, 3, 0.4, 3, 0.005, 512, 16);
+  static final StepModel EXAMPLE = new StepModel(2, 0.25, 3, 0.4, 0, 3, 0.005, 512, 16);
+
+  @Option(
+      names = "--groups",
+      defaultValue = "1",
+      description = "replica mode: the P/D workers form this many equal xPyD groups (1: pool mode)")
+  int groups;
+
+  @Option(
+      names = "--compare-modes",
+      description =
+          "pool vs replica mode: the same workers as --groups groups and as one pool, side by side")
+  boolean compareModes;
+
+  @Option(
+      names = "--disaggregation-threshold",
+      defaultValue = "0",
+      description =
+          "prompts shorter than this many tokens run on a decode worker, not disaggregated"
+              + " (the gateway's disaggregation_threshold; 0: never)")
+  int threshold;
+
+  @Option(
+      names = "--threshold-sweep",
+      split = ",",
+      paramLabel = "TOKENS",
+      description = "try each conditional-disaggregation threshold (e.g. 0,128,256,512,1024)")
+  List<Integer> thresholdSweep;
+
+  @Option(
+      names = "--replay",
+      paramLabel = "BENCH.json",
+      description =
+          "serve a real run's requests (baton bench --save-result --save-detailed) and print the"
+              + " simulated vs the measured percentiles")
+  Path replay;
+
+  @Option(
+      names = "--max-error",
+      defaultValue = "0.2",
+      description = "with --replay: exit 1 when a percentile is off by more (default 0.2 = 20%)")
+  double maxError;
+
+  /** One simulated setting: a fleet and its conditional-disaggregation threshold. */
+  private record Case(String name, Fleet fleet, int threshold) {}
 
   @Override
   public Integer call() throws IOException {
@@ -113,32 +158,25 @@ public final class SimCommand implements Callable<Integer> {
         stepModel == null
             ? EXAMPLE
             : Json.MAPPER.readValue(Files.readString(stepModel), StepModel.class);
-    SimWorkload workload =
-        new SimWorkload(
-            rate,
-            requests,
-            inputLen,
-            outputLen,
-            SimWorkload.Lengths.valueOf(lengths.toUpperCase(Locale.ROOT)),
-            seed);
-    List<Fleet> fleets = new ArrayList<>();
-    if (sweepTotal > 0) {
-      if (sweepTotal < 2) {
-        throw new IllegalArgumentException("--sweep-total must be >= 2");
-      }
-      for (int p = 1; p < sweepTotal; p++) {
-        fleets.add(new Fleet(p, sweepTotal - p, 0));
-      }
-      fleets.add(new Fleet(0, 0, sweepTotal));
-    } else {
-      fleets.add(new Fleet(prefill, decode, colocated));
+    if (replay != null) {
+      return replay(model);
     }
+    SimTrace trace =
+        new SimWorkload(
+                rate,
+                requests,
+                inputLen,
+                outputLen,
+                SimWorkload.Lengths.valueOf(lengths.toUpperCase(Locale.ROOT)),
+                seed)
+            .trace();
+    List<Case> cases = cases();
     Map<String, Object> out = new LinkedHashMap<>();
     List<String> names = new ArrayList<>();
     List<Double> perWorker = new ArrayList<>();
     System.out.printf(
         Locale.ROOT,
-        "%-14s %10s %10s %10s %10s %12s %14s%n",
+        "%-24s %10s %10s %10s %10s %12s %14s%n",
         "fleet",
         "p50 TTFT",
         "p99 TTFT",
@@ -146,33 +184,48 @@ public final class SimCommand implements Callable<Integer> {
         "p99 TPOT",
         "goodput/s",
         "goodput/worker");
-    for (Fleet f : fleets) {
-      SimResult r = new FleetSimulator(f, model, workload, policy).run();
+    Case best = null;
+    double bestPerWorker = -1;
+    for (Case c : cases) {
+      SimResult r =
+          new FleetSimulator(
+                  c.fleet(), model, trace, new FleetSimulator.Routing(policy, c.threshold(), seed))
+              .run();
       double goodput = r.goodput(sloTtftMs, sloTpotMs);
-      String name =
-          f.disaggregated() ? f.prefill() + "P" + f.decode() + "D" : f.colocated() + " colocated";
+      double share = goodput / c.fleet().workers();
       System.out.printf(
           Locale.ROOT,
-          "%-14s %10.1f %10.1f %10.2f %10.2f %12.2f %14.3f%n",
-          name,
+          "%-24s %10.1f %10.1f %10.2f %10.2f %12.2f %14.3f%n",
+          c.name(),
           r.ttftPercentileMs(50),
           r.ttftPercentileMs(99),
           r.tpotPercentileMs(50),
           r.tpotPercentileMs(99),
           goodput,
-          goodput / f.workers());
+          share);
       Map<String, Object> entry = new LinkedHashMap<>(r.toJson());
       entry.put("request_goodput", goodput);
-      entry.put("goodput_per_worker", goodput / f.workers());
-      out.put(name, entry);
-      names.add(name);
-      perWorker.add(goodput / f.workers());
+      entry.put("goodput_per_worker", share);
+      out.put(c.name(), entry);
+      names.add(c.name());
+      perWorker.add(share);
+      if (share > bestPerWorker) {
+        best = c;
+        bestPerWorker = share;
+      }
     }
     System.out.printf(
         Locale.ROOT,
         "(times in ms; goodput: requests/s with TTFT <= %.0f ms and TPOT <= %.0f ms)%n",
         sloTtftMs,
         sloTpotMs);
+    if (cases.size() > 1) {
+      System.out.printf(
+          Locale.ROOT,
+          "best for this workload and SLO: %s (%.3f good requests/s per worker)%n",
+          best.name(),
+          bestPerWorker);
+    }
     if (chart != null) {
       drawChart(names, perWorker);
     }
@@ -180,6 +233,61 @@ public final class SimCommand implements Callable<Integer> {
       Files.writeString(json, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(out));
     }
     return 0;
+  }
+
+  /** The settings the options ask about: one fleet, an xPyD sweep, modes or thresholds. */
+  private List<Case> cases() {
+    List<Case> cases = new ArrayList<>();
+    if (sweepTotal > 0) {
+      if (sweepTotal < 2) {
+        throw new IllegalArgumentException("--sweep-total must be >= 2");
+      }
+      for (int p = 1; p < sweepTotal; p++) {
+        Fleet f = new Fleet(p, sweepTotal - p, 0);
+        cases.add(new Case(f.name(), f, threshold));
+      }
+      Fleet all = new Fleet(0, 0, sweepTotal);
+      cases.add(new Case(all.name(), all, 0));
+      return cases;
+    }
+    Fleet fleet = new Fleet(prefill, decode, colocated, groups);
+    if (compareModes) {
+      if (groups < 2) {
+        throw new IllegalArgumentException("--compare-modes needs --groups >= 2");
+      }
+      Fleet pool = new Fleet(prefill, decode, colocated, 1);
+      cases.add(new Case("pool " + pool.name(), pool, threshold));
+      cases.add(new Case("replica " + fleet.name(), fleet, threshold));
+      return cases;
+    }
+    if (thresholdSweep != null && !thresholdSweep.isEmpty()) {
+      if (!fleet.disaggregated()) {
+        throw new IllegalArgumentException("--threshold-sweep needs prefill and decode workers");
+      }
+      for (int t : thresholdSweep) {
+        cases.add(new Case(fleet.name() + " threshold " + t, fleet, t));
+      }
+      return cases;
+    }
+    cases.add(new Case(fleet.name(), fleet, threshold));
+    return cases;
+  }
+
+  private int replay(StepModel model) throws IOException {
+    SimReplay real = new SimReplay(replay);
+    Fleet fleet = new Fleet(prefill, decode, colocated, groups);
+    SimTrace trace = real.trace();
+    System.out.printf(
+        Locale.ROOT, "replaying %d requests of %s on %s%n", trace.requests(), replay, fleet.name());
+    SimResult r =
+        new FleetSimulator(fleet, model, trace, new FleetSimulator.Routing(policy, threshold, seed))
+            .run();
+    Map<String, Object> result = real.compare(r, maxError, System.out);
+    if (json != null) {
+      Files.writeString(
+          json, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(result));
+    }
+    return Boolean.TRUE.equals(result.get("within")) ? 0 : 1;
   }
 
   private void drawChart(List<String> names, List<Double> perWorker) throws IOException {

@@ -1,6 +1,7 @@
 package dev.baton.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.offset;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.core.Json;
@@ -76,5 +77,98 @@ class SimCommandTest {
         .isEqualTo(10.0, org.assertj.core.data.Offset.offset(1e-9));
     assertThat(r.get("mean_tpot_ms").asDouble())
         .isEqualTo(2.0, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  private Path lonelyBench(double medianTtft, double medianTpot) throws Exception {
+    // Two requests 1000 s apart (rate 0.001/s), each alone: what the simulator predicts exactly.
+    return Files.writeString(
+        dir.resolve("bench.json"),
+        """
+        {"request_rate": 0.001, "burstiness": 1.0, "seed": 0,
+         "input_lens": [100, 100], "output_lens": [11, 11],
+         "median_ttft_ms": %s, "p99_ttft_ms": %s, "median_tpot_ms": %s, "p99_tpot_ms": %s}
+        """
+            .formatted(medianTtft, medianTtft, medianTpot, medianTpot));
+  }
+
+  private Path model() throws Exception {
+    return Files.writeString(
+        dir.resolve("model.json"),
+        """
+        {"prefillBaseMs": 0, "prefillPerTokenMs": 0.1, "decodeBaseMs": 2, "decodePerSeqMs": 0,
+         "decodePerContextTokenMs": 0.01, "kvHopBaseMs": 0, "kvHopPerTokenMs": 0,
+         "chunkTokens": 512, "maxBatch": 8}
+        """);
+  }
+
+  @Test
+  void replayComparesTheSimulatorWithARealRunAndFailsOutsideTheError() throws Exception {
+    // TTFT 0.1 x 100 = 10 ms; TPOT 2 + 0.01 x (101..110 mean 105.5) = 3.055 ms
+    Path json = dir.resolve("replay.json");
+    int close =
+        Main.run(
+            "sim",
+            "--replay",
+            lonelyBench(11, 3).toString(),
+            "--step-model",
+            model().toString(),
+            "--json",
+            json.toString());
+    assertThat(close).isZero();
+    JsonNode r = Json.parse(Files.readString(json));
+    assertThat(r.get("median_ttft_ms").get("ratio").asDouble()).isCloseTo(10.0 / 11, offset(1e-6));
+    assertThat(r.get("p99_tpot_ms").get("sim").asDouble()).isCloseTo(3.055, offset(1e-9));
+    assertThat(r.get("within").asBoolean()).isTrue();
+    int off =
+        Main.run(
+            "sim", "--replay", lonelyBench(20, 3).toString(), "--step-model", model().toString());
+    assertThat(off).isEqualTo(1);
+  }
+
+  @Test
+  void replayRefusesAResultWithoutRequests() throws Exception {
+    Path bare = Files.writeString(dir.resolve("bare.json"), "{\"request_rate\": 1}");
+    assertThat(Main.run("sim", "--replay", bare.toString())).isNotZero();
+  }
+
+  @Test
+  void theQuestionsAnswerWithOneRowPerSettingAndTheBest() throws Exception {
+    Path modes = dir.resolve("modes.json");
+    int code =
+        Main.run(
+            "sim",
+            "--prefill",
+            "2",
+            "--decode",
+            "2",
+            "--groups",
+            "2",
+            "--compare-modes",
+            "--request-rate",
+            "5",
+            "--num-prompts",
+            "2000",
+            "--json",
+            modes.toString());
+    assertThat(code).isZero();
+    assertThat(Json.parse(Files.readString(modes)).fieldNames())
+        .toIterable()
+        .containsExactly("pool 2P2D", "replica 2x(1P1D)");
+    Path sweep = dir.resolve("threshold.json");
+    code =
+        Main.run(
+            "sim",
+            "--threshold-sweep",
+            "0,256,100000",
+            "--num-prompts",
+            "500",
+            "--json",
+            sweep.toString());
+    assertThat(code).isZero();
+    JsonNode t = Json.parse(Files.readString(sweep));
+    assertThat(t.fieldNames())
+        .toIterable()
+        .containsExactly("1P1D threshold 0", "1P1D threshold 256", "1P1D threshold 100000");
+    assertThat(Main.run("sim", "--compare-modes")).isNotZero();
   }
 }

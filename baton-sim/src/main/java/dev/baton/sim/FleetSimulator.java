@@ -29,6 +29,12 @@ import java.util.SplittableRandom;
  * prefilled request goes to the decode worker the decode policy picks after the KV hop, and its
  * first token leaves from there. Policies that read prompt content (prefix-cache) are refused: the
  * simulated workload has lengths, not prompts.
+ *
+ * <p>In replica mode ({@link Fleet#groups()} > 1) a request first picks a group (the same policy
+ * over the groups' in-flight counts), then its prefill and decode workers within it. With a
+ * disaggregation threshold, a prompt shorter than it skips the prefill pool and is prefilled by the
+ * chosen decode worker inside its decode steps, chunk by chunk, as the gateway's conditional
+ * disaggregation sends it there as a plain colocated request.
  */
 public final class FleetSimulator {
 
@@ -46,12 +52,18 @@ public final class FleetSimulator {
     }
   }
 
-  /** One worker's queue, batch and the step in flight, and its record for the routing policy. */
+  /** One worker's queues, batch and the step in flight, and its record for the routing policy. */
   private static final class Worker {
+    /** Prompts this worker prefills itself (colocated, or short prompts on a decode worker). */
     final ArrayDeque<Integer> waiting = new ArrayDeque<>();
+
+    /** Prefilled elsewhere, KV arrived, waiting for a place in the batch. */
+    final ArrayDeque<Integer> ready = new ArrayDeque<>();
+
     final int[] running;
     final dev.baton.gateway.Worker routed;
     int runningCount;
+    long contextTokens;
     boolean busy;
     int stepBatch;
     int chunkRequest = -1;
@@ -63,11 +75,12 @@ public final class FleetSimulator {
     }
   }
 
-  /** One pool's workers and its policy instance. */
+  /** One pool's workers and its policy instance; {@code first} is its workers' global index. */
   private record Pool(
-      Worker[] workers, List<dev.baton.gateway.Worker> routed, RoutingPolicy policy) {
+      Worker[] workers, List<dev.baton.gateway.Worker> routed, RoutingPolicy policy, int first) {
+    /** The chosen worker's global index. */
     int choose() {
-      return policy.choose(routed, RouteRequest.of(null, NO_BLOCKS, null)).slot();
+      return first + policy.choose(routed, RouteRequest.of(null, NO_BLOCKS, null)).slot();
     }
   }
 
@@ -76,9 +89,27 @@ public final class FleetSimulator {
   /** The gateway's default policy for a pool. */
   public static final String DEFAULT_POLICY = "least-request";
 
+  /**
+   * How requests are routed.
+   *
+   * @param policy the gateway routing policy every pool uses (a name from {@link Policies#names()},
+   *     one instance per pool and leg as the gateway holds them)
+   * @param disaggregationThreshold prompts shorter than this many tokens go to a decode worker as
+   *     plain colocated requests (the gateway's {@code disaggregation_threshold}; 0: never)
+   * @param seed seeds the policies' random choices (ties, random, power-of-two)
+   */
+  public record Routing(String policy, int disaggregationThreshold, long seed) {
+
+    public Routing {
+      if (disaggregationThreshold < 0) {
+        throw new IllegalArgumentException("the disaggregation threshold must be >= 0");
+      }
+    }
+  }
+
   private final Fleet fleet;
   private final StepModel model;
-  private final SimWorkload workload;
+  private final Routing routing;
   private final PriorityQueue<Event> events = new PriorityQueue<>();
   private long order;
 
@@ -90,9 +121,11 @@ public final class FleetSimulator {
   private final double[] finish;
   private final int[] generated;
   private final int[] prefilled;
+  private final int[] group;
 
-  private final Pool prefillPool;
-  private final Pool decodePool;
+  private final Pool[] prefillPools;
+  private final Pool[] decodePools;
+  private final Pool groupPool;
   private final Pool colocatedPool;
   private final Worker[] prefillWorkers;
   private final Worker[] decodeWorkers;
@@ -102,72 +135,76 @@ public final class FleetSimulator {
     this(fleet, model, workload, DEFAULT_POLICY);
   }
 
-  /**
-   * @param policy the gateway routing policy every pool uses (a name from {@link Policies#names()},
-   *     one instance per pool as the gateway holds one per leg)
-   */
   public FleetSimulator(Fleet fleet, StepModel model, SimWorkload workload, String policy) {
+    this(fleet, model, workload.trace(), new Routing(policy, 0, workload.seed()));
+  }
+
+  public FleetSimulator(Fleet fleet, StepModel model, SimTrace trace, Routing routing) {
     this.fleet = fleet;
     this.model = model;
-    this.workload = workload;
-    int n = workload.requests();
-    arrival = new double[n];
-    prompt = new int[n];
-    output = new int[n];
+    this.routing = routing;
+    arrival = trace.arrivalMs().clone();
+    prompt = trace.prompt().clone();
+    output = trace.output().clone();
+    int n = arrival.length;
     prefillStart = new double[n];
     firstToken = new double[n];
     finish = new double[n];
     generated = new int[n];
     prefilled = new int[n];
-    SplittableRandom seeds = new SplittableRandom(workload.seed() ^ 0x5eed);
-    prefillPool = pool(fleet.prefill(), Role.PREFILL, policy, seeds);
-    decodePool = pool(fleet.decode(), Role.DECODE, policy, seeds);
-    colocatedPool = pool(fleet.colocated(), Role.BOTH, policy, seeds);
-    prefillWorkers = prefillPool.workers();
-    decodeWorkers = decodePool.workers();
-    colocatedWorkers = colocatedPool.workers();
+    group = new int[n];
+    SplittableRandom seeds = new SplittableRandom(routing.seed() ^ 0x5eed);
+    int groups = fleet.groups();
+    prefillPools = new Pool[groups];
+    decodePools = new Pool[groups];
+    prefillWorkers = new Worker[fleet.prefill()];
+    decodeWorkers = new Worker[fleet.decode()];
+    for (int g = 0; g < groups; g++) {
+      prefillPools[g] = pool(prefillWorkers, g, groups, Role.PREFILL, seeds);
+      decodePools[g] = pool(decodeWorkers, g, groups, Role.DECODE, seeds);
+    }
+    groupPool = groups > 1 ? pool(new Worker[groups], 0, 1, Role.BOTH, seeds) : null;
+    colocatedWorkers = new Worker[fleet.colocated()];
+    colocatedPool = pool(colocatedWorkers, 0, 1, Role.BOTH, seeds);
   }
 
-  private Pool pool(int count, Role role, String policyName, SplittableRandom seeds) {
+  /** Group {@code g} of {@code groups} equal parts of {@code all}, which it fills. */
+  private Pool pool(Worker[] all, int g, int groups, Role role, SplittableRandom seeds) {
     RoutingPolicy policy =
         Policies.create(
-            policyName,
+            routing.policy(),
             // No prefix index: the simulated workload has no prompt content (refused below).
             new Policies.Context(null, new SplittableRandom(seeds.nextLong())));
     if (policy.usesPrefixIndex()) {
       throw new IllegalArgumentException(
           "policy '"
-              + policyName
+              + routing.policy()
               + "' routes by prompt content, which the simulated workload does not have");
     }
+    int count = all.length / groups;
+    int first = g * count;
     Worker[] w = new Worker[count];
     List<dev.baton.gateway.Worker> routed = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
+      int k = first + i;
       // A distinct address per worker; nothing is ever sent to it.
-      dev.baton.gateway.Worker g =
+      dev.baton.gateway.Worker gw =
           dev.baton.gateway.Worker.forSimulation(
               new WorkerSpec(
-                  "http://10." + (i >> 16) + "." + ((i >> 8) & 255) + "." + (i & 255) + ":8000",
+                  "http://10." + (k >> 16) + "." + ((k >> 8) & 255) + "." + (k & 255) + ":8000",
                   role,
                   null,
                   8998));
-      g.slot(i);
-      w[i] = new Worker(model.maxBatch(), g);
-      routed.add(g);
+      gw.slot(i);
+      w[i] = new Worker(model.maxBatch(), gw);
+      all[k] = w[i];
+      routed.add(gw);
     }
-    return new Pool(w, routed, policy);
+    return new Pool(w, routed, policy, first);
   }
 
   /** Runs the whole workload to the last finished request. */
   public SimResult run() {
-    SplittableRandom random = new SplittableRandom(workload.seed());
-    double t = 0;
-    for (int r = 0; r < arrival.length; r++) {
-      t += workload.gapMs(random);
-      arrival[r] = t;
-      prompt[r] = workload.draw(random, workload.inputLen());
-      output[r] = workload.draw(random, workload.outputLen());
-    }
     // Arrivals are fed one at a time so the queue holds O(workers) events, not O(requests).
     schedule(arrival[0], ARRIVAL, -1, 0);
     while (!events.isEmpty()) {
@@ -190,22 +227,37 @@ public final class FleetSimulator {
     if (r + 1 < arrival.length) {
       schedule(arrival[r + 1], ARRIVAL, -1, r + 1);
     }
-    if (fleet.disaggregated()) {
-      int p = prefillPool.choose();
-      Worker w = prefillWorkers[p];
-      w.routed.begin(true);
-      w.waiting.add(r);
-      if (!w.busy) {
-        startPrefill(t, p);
-      }
-    } else {
+    if (!fleet.disaggregated()) {
       int c = colocatedPool.choose();
-      Worker w = colocatedWorkers[c];
-      w.routed.begin(false);
-      w.waiting.add(r);
-      if (!w.busy) {
-        startStep(t, c);
-      }
+      prefillHere(t, c, colocatedWorkers[c], r);
+      return;
+    }
+    int g = 0;
+    if (groupPool != null) {
+      g = groupPool.choose();
+      groupPool.workers()[g].routed.begin(false);
+    }
+    group[r] = g;
+    if (prompt[r] < routing.disaggregationThreshold()) {
+      int d = decodePools[g].choose();
+      prefillHere(t, d, decodeWorkers[d], r);
+      return;
+    }
+    int p = prefillPools[g].choose();
+    Worker w = prefillWorkers[p];
+    w.routed.begin(true);
+    w.waiting.add(r);
+    if (!w.busy) {
+      startPrefill(t, p);
+    }
+  }
+
+  /** Queues {@code r} for chunked prefill inside worker {@code index}'s steps. */
+  private void prefillHere(double t, int index, Worker w, int r) {
+    w.routed.begin(false);
+    w.waiting.add(r);
+    if (!w.busy) {
+      startStep(t, index);
     }
   }
 
@@ -223,7 +275,7 @@ public final class FleetSimulator {
 
   private void prefillDone(double t, int p, int r) {
     prefillWorkers[p].routed.end(true);
-    int d = decodePool.choose();
+    int d = decodePools[group[r]].choose();
     decodeWorkers[d].routed.begin(false);
     schedule(t + model.kvHopMs(prompt[r]), HOP_DONE, d, r);
     startPrefill(t, p);
@@ -234,31 +286,43 @@ public final class FleetSimulator {
     firstToken[r] = t;
     generated[r] = 1;
     if (generated[r] >= output[r]) {
-      finish[r] = t;
-      w.routed.end(false);
+      finished(t, r, w);
       return;
     }
     if (w.runningCount < w.running.length) {
-      w.running[w.runningCount++] = r;
+      join(w, r);
     } else {
-      w.waiting.add(r);
+      w.ready.add(r);
     }
     if (!w.busy) {
       startStep(t, d);
     }
   }
 
-  /** Decode workers are numbered first, then colocated ones, in STEP_DONE events. */
+  private void join(Worker w, int r) {
+    w.running[w.runningCount++] = r;
+    w.contextTokens += prompt[r] + generated[r];
+  }
+
+  private void finished(double t, int r, Worker w) {
+    finish[r] = t;
+    w.routed.end(false);
+    if (groupPool != null && fleet.disaggregated()) {
+      groupPool.workers()[group[r]].routed.end(false);
+    }
+  }
+
+  /** Decode workers in a P/D fleet, colocated ones otherwise, in STEP_DONE events. */
   private Worker stepWorker(int index) {
     return fleet.disaggregated() ? decodeWorkers[index] : colocatedWorkers[index];
   }
 
   private void startStep(double t, int index) {
     Worker w = stepWorker(index);
-    double ms = w.runningCount > 0 ? model.decodeStepMs(w.runningCount) : 0;
+    double ms = w.runningCount > 0 ? model.decodeStepMs(w.runningCount, w.contextTokens) : 0;
     w.stepBatch = w.runningCount;
     w.chunkRequest = -1;
-    if (!fleet.disaggregated() && !w.waiting.isEmpty() && w.runningCount < w.running.length) {
+    if (!w.waiting.isEmpty() && w.runningCount < w.running.length) {
       int r = w.waiting.peek();
       w.chunk = Math.min(model.chunkTokens(), prompt[r] - prefilled[r]);
       w.chunkRequest = r;
@@ -281,12 +345,16 @@ public final class FleetSimulator {
     int kept = 0;
     for (int i = 0; i < w.runningCount; i++) {
       int r = w.running[i];
-      if (i < w.stepBatch && ++generated[r] >= output[r]) {
-        finish[r] = t;
-        w.routed.end(false);
-      } else {
-        w.running[kept++] = r;
+      if (i < w.stepBatch) {
+        generated[r]++;
+        w.contextTokens++;
+        if (generated[r] >= output[r]) {
+          w.contextTokens -= prompt[r] + generated[r];
+          finished(t, r, w);
+          continue;
+        }
       }
+      w.running[kept++] = r;
     }
     w.runningCount = kept;
     if (w.chunkRequest >= 0) {
@@ -297,17 +365,14 @@ public final class FleetSimulator {
         firstToken[r] = t;
         generated[r] = 1;
         if (output[r] <= 1) {
-          finish[r] = t;
-          w.routed.end(false);
+          finished(t, r, w);
         } else {
-          w.running[w.runningCount++] = r;
+          join(w, r);
         }
       }
     }
-    if (fleet.disaggregated()) {
-      while (w.runningCount < w.running.length && !w.waiting.isEmpty()) {
-        w.running[w.runningCount++] = w.waiting.poll();
-      }
+    while (w.runningCount < w.running.length && !w.ready.isEmpty()) {
+      join(w, w.ready.poll());
     }
     startStep(t, index);
   }

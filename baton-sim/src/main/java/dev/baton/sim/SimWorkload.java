@@ -24,8 +24,24 @@ public record SimWorkload(
     }
   }
 
+  /** The requests, drawn from {@code seed}: arrival gap, prompt and output length in turn. */
+  public SimTrace trace() {
+    SplittableRandom random = new SplittableRandom(seed);
+    double[] arrival = new double[requests];
+    int[] prompt = new int[requests];
+    int[] output = new int[requests];
+    double t = 0;
+    for (int r = 0; r < requests; r++) {
+      t += gapMs(random);
+      arrival[r] = t;
+      prompt[r] = draw(random, inputLen);
+      output[r] = draw(random, outputLen);
+    }
+    return new SimTrace(arrival, prompt, output);
+  }
+
   /** Draws one length with mean {@code mean} (at least 1). */
-  int draw(SplittableRandom random, int mean) {
+  private int draw(SplittableRandom random, int mean) {
     if (lengths == Lengths.FIXED) {
       return mean;
     }
@@ -33,7 +49,7 @@ public record SimWorkload(
   }
 
   /** Milliseconds to the next arrival. */
-  double gapMs(SplittableRandom random) {
+  private double gapMs(SplittableRandom random) {
     return -Math.log(1 - random.nextDouble()) * 1000 / ratePerS;
   }
 }

@@ -7,6 +7,9 @@ package dev.baton.sim;
  * @param prefillPerTokenMs cost per prompt token
  * @param decodeBaseMs fixed cost of one decode step
  * @param decodePerSeqMs added cost per sequence in the decode batch
+ * @param decodePerContextTokenMs added cost per token of KV the step's attention reads (the sum of
+ *     the batch's prompt + generated tokens): on a small model a 1,000-token context costs as much
+ *     per step as the weights, so a model calibrated on short prompts under-predicts long ones
  * @param kvHopBaseMs fixed cost of moving a prompt's KV from a prefill to a decode worker
  * @param kvHopPerTokenMs added cost per prompt token of that move
  * @param chunkTokens the longest prefill chunk a colocated worker puts into one step (vLLM's {@code
@@ -18,6 +21,7 @@ public record StepModel(
     double prefillPerTokenMs,
     double decodeBaseMs,
     double decodePerSeqMs,
+    double decodePerContextTokenMs,
     double kvHopBaseMs,
     double kvHopPerTokenMs,
     int chunkTokens,
@@ -30,6 +34,7 @@ public record StepModel(
           prefillPerTokenMs,
           decodeBaseMs,
           decodePerSeqMs,
+          decodePerContextTokenMs,
           kvHopBaseMs,
           kvHopPerTokenMs
         }) {
@@ -47,9 +52,12 @@ public record StepModel(
     return prefillBaseMs + prefillPerTokenMs * tokens;
   }
 
-  /** Milliseconds of one decode step over {@code batch} sequences. */
-  public double decodeStepMs(int batch) {
-    return decodeBaseMs + decodePerSeqMs * batch;
+  /**
+   * Milliseconds of one decode step over {@code batch} sequences holding {@code contextTokens}
+   * tokens of KV between them.
+   */
+  public double decodeStepMs(int batch, long contextTokens) {
+    return decodeBaseMs + decodePerSeqMs * batch + decodePerContextTokenMs * contextTokens;
   }
 
   /** Milliseconds to move the KV of a {@code tokens}-token prompt between workers. */

@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 class FleetSimulatorTest {
 
   /** Prefill costs 0.01 ms per token: a prompt of 10,000 tokens is served in 100 ms (mu = 10/s). */
-  private static final StepModel QUEUE = new StepModel(0, 0.01, 1, 0, 0, 0, 512, 8);
+  private static final StepModel QUEUE = new StepModel(0, 0.01, 1, 0, 0, 0, 0, 512, 8);
 
   private static SimResult queue(SimWorkload.Lengths lengths, double rate, int requests) {
     return new FleetSimulator(
@@ -41,7 +41,7 @@ class FleetSimulatorTest {
 
   @Test
   void aLoneRequestTakesExactlyItsStepTimes() {
-    StepModel m = new StepModel(5, 0.1, 2, 0.5, 3, 0.01, 512, 8);
+    StepModel m = new StepModel(5, 0.1, 2, 0.5, 0, 3, 0.01, 512, 8);
     SimResult pd =
         new FleetSimulator(
                 new Fleet(1, 1, 0), m, new SimWorkload(1, 1, 100, 11, SimWorkload.Lengths.FIXED, 1))
@@ -62,7 +62,7 @@ class FleetSimulatorTest {
 
   @Test
   void longPromptsStretchColocatedDecodeButNotDisaggregated() {
-    StepModel m = new StepModel(2, 0.2, 5, 0.5, 3, 0.005, 512, 32);
+    StepModel m = new StepModel(2, 0.2, 5, 0.5, 0, 3, 0.005, 512, 32);
     SimWorkload w = new SimWorkload(1.5, 3_000, 1500, 100, SimWorkload.Lengths.EXPONENTIAL, 7);
     SimResult colocated = new FleetSimulator(new Fleet(0, 0, 2), m, w).run();
     SimResult pd = new FleetSimulator(new Fleet(1, 1, 0), m, w).run();
@@ -74,7 +74,8 @@ class FleetSimulatorTest {
   void badFleetsAndModelsAreClearErrors() {
     assertThatThrownBy(() -> new Fleet(1, 0, 0)).hasMessageContaining("prefill and one decode");
     assertThatThrownBy(() -> new Fleet(0, 0, 0)).hasMessageContaining("no workers");
-    assertThatThrownBy(() -> new StepModel(-1, 0, 0, 0, 0, 0, 1, 1)).hasMessageContaining(">= 0");
+    assertThatThrownBy(() -> new StepModel(-1, 0, 0, 0, 0, 0, 0, 1, 1))
+        .hasMessageContaining(">= 0");
     assertThatThrownBy(() -> new SimWorkload(0, 1, 1, 1, SimWorkload.Lengths.FIXED, 1))
         .hasMessageContaining("rate");
   }
@@ -83,7 +84,7 @@ class FleetSimulatorTest {
   void requestsAreRoutedByTheGatewaysOwnPolicies() {
     // Four colocated workers, long and short requests mixed: round-robin ignores load, the
     // gateway's least-request policy does not, so its TTFT tail is shorter.
-    StepModel m = new StepModel(1, 0.05, 2, 0.1, 0, 0, 256, 8);
+    StepModel m = new StepModel(1, 0.05, 2, 0.1, 0, 0, 0, 256, 8);
     SimWorkload w = new SimWorkload(30, 4_000, 400, 40, SimWorkload.Lengths.EXPONENTIAL, 3);
     Fleet four = new Fleet(0, 0, 4);
     SimResult leastRequest = new FleetSimulator(four, m, w, "least-request").run();
@@ -98,7 +99,7 @@ class FleetSimulatorTest {
 
   @Test
   void unknownPoliciesAndPoliciesThatReadPromptsAreRefused() {
-    StepModel m = new StepModel(1, 0.05, 2, 0.1, 0, 0, 256, 8);
+    StepModel m = new StepModel(1, 0.05, 2, 0.1, 0, 0, 0, 256, 8);
     SimWorkload w = new SimWorkload(1, 10, 100, 10, SimWorkload.Lengths.FIXED, 1);
     assertThatThrownBy(() -> new FleetSimulator(new Fleet(1, 1, 0), m, w, "fastest"))
         .isInstanceOf(IllegalArgumentException.class)
@@ -107,5 +108,103 @@ class FleetSimulatorTest {
     assertThatThrownBy(() -> new FleetSimulator(new Fleet(1, 1, 0), m, w, "prefix-cache"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("prompt content");
+  }
+
+  @Test
+  void decodeStepsPayForTheContextTheyRead() {
+    // 0.01 ms per token of context: a lone request with a 100-token prompt decodes its tokens 2..11
+    // with 101..110 tokens of KV, so its steps take 2 + 0.5 + 0.01 x (101..110).
+    StepModel m = new StepModel(5, 0.1, 2, 0.5, 0.01, 3, 0.01, 512, 8);
+    SimResult pd =
+        new FleetSimulator(
+                new Fleet(1, 1, 0), m, new SimWorkload(1, 1, 100, 11, SimWorkload.Lengths.FIXED, 1))
+            .run();
+    assertThat(pd.meanTpotMs()).isCloseTo(2.5 + 0.01 * 105.5, within(1e-9));
+  }
+
+  /** Decode-bound: short prompts, long answers, steps that grow with the batch. */
+  private static final StepModel DECODE_BOUND = new StepModel(1, 0.01, 4, 3, 0, 1, 0, 512, 64);
+
+  @Test
+  void moreDecodeWorkersLowerTpotUnderDecodeBoundLoad() {
+    SimWorkload w = new SimWorkload(20, 4_000, 64, 200, SimWorkload.Lengths.EXPONENTIAL, 5);
+    SimResult oneDecode = new FleetSimulator(new Fleet(1, 1, 0), DECODE_BOUND, w).run();
+    SimResult threeDecode = new FleetSimulator(new Fleet(1, 3, 0), DECODE_BOUND, w).run();
+    assertThat(threeDecode.tpotPercentileMs(50)).isLessThan(0.6 * oneDecode.tpotPercentileMs(50));
+    assertThat(threeDecode.tpotPercentileMs(99)).isLessThan(oneDecode.tpotPercentileMs(99));
+  }
+
+  @Test
+  void morePrefillWorkersLowerTtftUnderPrefillBoundLoad() {
+    StepModel m = new StepModel(2, 0.2, 2, 0.1, 0, 1, 0, 512, 64);
+    SimWorkload w = new SimWorkload(4, 3_000, 1000, 20, SimWorkload.Lengths.EXPONENTIAL, 6);
+    SimResult oneP = new FleetSimulator(new Fleet(1, 3, 0), m, w).run();
+    SimResult threeP = new FleetSimulator(new Fleet(3, 1, 0), m, w).run();
+    assertThat(threeP.ttftPercentileMs(50)).isLessThan(0.5 * oneP.ttftPercentileMs(50));
+  }
+
+  @Test
+  void onePoolQueuesLessThanReplicaGroupsOfTheSameWorkers() {
+    // Replica mode ties a request's prefill to its group: a group whose decode worker is busy
+    // looks loaded though its prefill worker idles, so prompts wait where pool mode would not.
+    StepModel m = new StepModel(2, 0.1, 3, 1, 0, 1, 0, 512, 32);
+    SimWorkload w = new SimWorkload(14, 20_000, 600, 100, SimWorkload.Lengths.EXPONENTIAL, 8);
+    SimResult pool = new FleetSimulator(new Fleet(4, 4, 0, 1), m, w).run();
+    SimResult replica = new FleetSimulator(new Fleet(4, 4, 0, 4), m, w).run();
+    assertThat(pool.completed()).isEqualTo(replica.completed()).isEqualTo(20_000);
+    assertThat(pool.meanTtftMs()).isLessThan(replica.meanTtftMs());
+    assertThat(pool.ttftPercentileMs(99)).isLessThan(replica.ttftPercentileMs(99));
+  }
+
+  @Test
+  void aThresholdAboveEveryPromptMakesDecodeWorkersColocated() {
+    StepModel m = new StepModel(2, 0.1, 3, 0.5, 0.001, 4, 0.01, 256, 16);
+    SimWorkload w = new SimWorkload(3, 2_000, 300, 50, SimWorkload.Lengths.EXPONENTIAL, 9);
+    SimTrace trace = w.trace();
+    SimResult allLocal =
+        new FleetSimulator(
+                new Fleet(1, 1, 0),
+                m,
+                trace,
+                new FleetSimulator.Routing("least-request", 1 << 30, 9))
+            .run();
+    SimResult colocated =
+        new FleetSimulator(
+                new Fleet(0, 0, 1), m, trace, new FleetSimulator.Routing("least-request", 0, 9))
+            .run();
+    assertThat(allLocal.meanTtftMs()).isEqualTo(colocated.meanTtftMs());
+    assertThat(allLocal.tpotPercentileMs(99)).isEqualTo(colocated.tpotPercentileMs(99));
+  }
+
+  @Test
+  void shortPromptsSkipASaturatedPrefillWorkerBelowTheThreshold() {
+    // Half the prompts are long and keep the one prefill worker busy; the short ones (exponential
+    // around 600, many below 100) gain most from being prefilled on the idle-ish decode worker.
+    StepModel m = new StepModel(2, 0.3, 3, 0.5, 0, 5, 0, 512, 32);
+    SimTrace trace =
+        new SimWorkload(4, 4_000, 600, 30, SimWorkload.Lengths.EXPONENTIAL, 10).trace();
+    SimResult never =
+        new FleetSimulator(
+                new Fleet(1, 2, 0), m, trace, new FleetSimulator.Routing("least-request", 0, 1))
+            .run();
+    SimResult below200 =
+        new FleetSimulator(
+                new Fleet(1, 2, 0), m, trace, new FleetSimulator.Routing("least-request", 200, 1))
+            .run();
+    assertThat(below200.ttftPercentileMs(50)).isLessThan(never.ttftPercentileMs(50));
+  }
+
+  @Test
+  void replicaGroupsAndTracesAreChecked() {
+    assertThatThrownBy(() -> new Fleet(3, 4, 0, 2)).hasMessageContaining("2 equal groups");
+    assertThatThrownBy(() -> new Fleet(0, 0, 4, 2)).hasMessageContaining("equal groups");
+    assertThat(new Fleet(2, 6, 0, 2).name()).isEqualTo("2x(1P3D)");
+    assertThat(new Fleet(2, 6, 0).name()).isEqualTo("2P6D");
+    assertThatThrownBy(() -> new SimTrace(new double[] {5, 1}, new int[] {1, 1}, new int[] {1, 1}))
+        .hasMessageContaining("in order");
+    assertThatThrownBy(() -> new SimTrace(new double[] {1}, new int[] {0}, new int[] {1}))
+        .hasMessageContaining(">= 1");
+    assertThatThrownBy(() -> new FleetSimulator.Routing("least-request", -1, 0))
+        .hasMessageContaining("threshold");
   }
 }

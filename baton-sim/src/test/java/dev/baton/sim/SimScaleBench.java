@@ -16,7 +16,7 @@ public final class SimScaleBench {
   private SimScaleBench() {}
 
   public static void main(String[] args) {
-    StepModel model = new StepModel(2, 0.2, 5, 0.5, 3, 0.005, 512, 64);
+    StepModel model = new StepModel(2, 0.2, 5, 0.5, 0, 3, 0.005, 512, 64);
     SimWorkload workload =
         new SimWorkload(2000, 1_000_000, 512, 128, SimWorkload.Lengths.EXPONENTIAL, 1);
     for (int run = 1; run <= 3; run++) {
