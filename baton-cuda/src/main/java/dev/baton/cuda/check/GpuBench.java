@@ -1,6 +1,7 @@
 package dev.baton.cuda.check;
 
 import dev.baton.cuda.CudaDevice;
+import dev.baton.cuda.CudaDriver;
 import dev.baton.cuda.CudaRunner;
 import dev.baton.cuda.Precision;
 import dev.baton.engine.KvBlockPool;
@@ -30,6 +31,7 @@ public final class GpuBench {
   /** Runs the benchmarks; returns name to value (tok/s or ms), in order. */
   public static Map<String, Double> run(CudaDevice device, Path model) {
     Map<String, Double> out = new LinkedHashMap<>();
+    out.put("device_copy_64MiB_GB_s", copyBandwidth(device, 64L << 20));
     try (GgufFile file = GgufFile.open(model)) {
       LlamaConfig cfg = LlamaConfig.fromGguf(file);
       LlamaWeights weights = LlamaWeights.of(file, cfg);
@@ -164,6 +166,33 @@ public final class GpuBench {
                         e.getKey(),
                         e.getValue() / 1e6 / steps)));
     System.out.println(line);
+  }
+
+  /**
+   * Device-to-device copy rate within one GPU (cuMemcpyDtoDAsync, median of 9): the baseline for KV
+   * pulls between processes on one GPU by CUDA IPC (bin/gpu-check's P/D pull bandwidth row).
+   */
+  private static double copyBandwidth(CudaDevice device, long bytes) {
+    CudaDriver d = device.driver();
+    device.makeCurrent();
+    long src = d.alloc(bytes);
+    long dst = d.alloc(bytes);
+    java.lang.foreign.MemorySegment stream = d.createStream();
+    try {
+      double[] gbs = new double[9];
+      for (int r = -2; r < gbs.length; r++) {
+        long t = System.nanoTime();
+        d.copyDeviceToDeviceAsync(dst, src, bytes, stream);
+        d.synchronize(stream);
+        if (r >= 0) {
+          gbs[r] = bytes / ((System.nanoTime() - t) / 1e9) / 1e9;
+        }
+      }
+      return median(gbs);
+    } finally {
+      d.free(src);
+      d.free(dst);
+    }
   }
 
   private static double median(double[] v) {
