@@ -117,6 +117,13 @@ public final class ServeCommand implements Callable<Integer> {
   String kvTransferConfig;
 
   @Option(
+      names = "--kv-events-config",
+      description =
+          "publish KV cache events (JSON, as vLLM's: enable_kv_cache_events, publisher, endpoint,"
+              + " replay_endpoint, buffer_steps, hwm, max_queue_size, topic)")
+  String kvEventsConfig;
+
+  @Option(
       names = "--kv-secret-file",
       description =
           "file holding the cluster secret of the P2P KV channel (or set BATON_KV_SECRET)")
@@ -159,7 +166,8 @@ public final class ServeCommand implements Callable<Integer> {
                 compute.dtype(),
                 !noPrefixCaching),
             new WorkerOptions.Limits(maxNumBatchedTokens, maxNumSeqs, maxWaiting),
-            kvConfig);
+            kvConfig,
+            kvEventsConfig);
     Worker worker = Worker.start(options);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -169,6 +177,12 @@ public final class ServeCommand implements Callable<Integer> {
                   worker.close();
                   stopped.countDown();
                 }));
+    if (worker.kvEvents() != null) {
+      // Before the serving line: a wildcard port ("tcp://127.0.0.1:*") is known only from here.
+      spec.commandLine()
+          .getOut()
+          .printf("baton serve: KV events on %s%n", worker.kvEvents().endpoint());
+    }
     spec.commandLine()
         .getOut()
         .printf(

@@ -90,6 +90,15 @@ final class AdminApi {
         wn.put("available", w.available());
         wn.put("in_flight", w.inFlight());
         wn.put("kv_cache_usage", w.kvCacheUsage());
+        if (w.kvEvents() != null) {
+          // What the worker's KV events say it caches: blocks now, and stored/removed/skipped.
+          ObjectNode ev = wn.putObject("kv_events");
+          ev.put("endpoint", w.spec().kvEvents());
+          ev.put("live", w.kvEvents().live());
+          ev.put("blocks", w.kvEvents().size());
+          long[] counts = w.kvEvents().counts();
+          ev.put("stored", counts[0]).put("removed", counts[1]).put("skipped", counts[2]);
+        }
       }
     }
     sendJson(res, 200, out);

@@ -7,6 +7,7 @@ import dev.baton.core.HttpTimeouts;
 import dev.baton.core.Json;
 import dev.baton.core.http.ConnectionGuard;
 import dev.baton.gateway.GatewayConfig.Pool;
+import dev.baton.gateway.policy.KvEventIndex;
 import dev.baton.gateway.policy.Policies;
 import dev.baton.gateway.policy.PrefixIndex;
 import dev.baton.gateway.policy.PromptKeys;
@@ -63,6 +64,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
   private final UpstreamClient client;
   private WebServer server;
   private final HealthMonitor monitor;
+  private final KvEventFeeds kvEventFeeds = new KvEventFeeds();
 
   /** A gateway for {@code config}; {@code configFile} (may be null) is what reload re-reads. */
   public Gateway(GatewayConfig config, Path configFile, PromptTokenizer tokenizer) {
@@ -177,6 +179,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
   @Override
   public void close() {
     monitor.close();
+    kvEventFeeds.close();
     if (server != null) {
       server.stop();
     }
@@ -228,6 +231,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
     config = next;
     pools = Map.copyOf(fresh);
     orderedPools = List.copyOf(fresh.values());
+    kvEventFeeds.sync(allWorkers());
   }
 
   private volatile List<PoolRuntime> orderedPools = List.of();
@@ -258,10 +262,16 @@ public final class Gateway implements AutoCloseable, FlowContext {
   }
 
   private Worker newWorker(WorkerSpec spec, GatewayConfig cfg) {
-    return new Worker(
-        spec,
-        new CircuitBreaker(
-            cfg.health().failureThreshold(), cfg.health().openMs(), System::nanoTime));
+    Worker w =
+        new Worker(
+            spec,
+            new CircuitBreaker(
+                cfg.health().failureThreshold(), cfg.health().openMs(), System::nanoTime));
+    if (spec.kvEvents() != null) {
+      w.kvEvents(
+          new KvEventIndex(cfg.prefixIndex().blockSize(), cfg.prefixIndex().capacityBlocks()));
+    }
+    return w;
   }
 
   /** Re-reads the config file; on a bad file the running config stays and the error is thrown. */

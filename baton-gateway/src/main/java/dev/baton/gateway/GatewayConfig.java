@@ -273,7 +273,7 @@ public record GatewayConfig(
   }
 
   static WorkerSpec parseWorker(ConfigNode w) {
-    w.only("url", "role", "group", "bootstrap_port");
+    w.only("url", "role", "group", "bootstrap_port", "kv_events");
     String url = w.text("url", null);
     if (url == null) {
       throw new IllegalArgumentException(w.path() + ": a worker needs a url");
@@ -283,7 +283,8 @@ public record GatewayConfig(
         Role.parse(w.text("role", "both")),
         w.text("group", null),
         // 0: learned from the worker's /get_server_info (SGLang's default 8998 until then).
-        w.nonNegativeInt("bootstrap_port", 0));
+        w.nonNegativeInt("bootstrap_port", 0),
+        w.text("kv_events", null));
   }
 
   /** YAML mapper (shared, thread-safe). */

@@ -1,6 +1,7 @@
 package dev.baton.gateway;
 
 import dev.baton.core.Role;
+import dev.baton.gateway.policy.KvEventIndex;
 import java.net.URI;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -21,6 +22,7 @@ public final class Worker {
   private volatile double scrapedWaiting;
   private volatile double kvCacheUsage;
   private volatile int slot = -1;
+  private volatile KvEventIndex kvEvents;
   private volatile int reportedBootstrapPort;
 
   /** SGLang's default {@code --disaggregation-bootstrap-port}. */
@@ -160,6 +162,15 @@ public final class Worker {
 
   void reportedBootstrapPort(int port) {
     reportedBootstrapPort = port;
+  }
+
+  /** The worker's cache as its KV events tell it, or null when it publishes none. */
+  public KvEventIndex kvEvents() {
+    return kvEvents;
+  }
+
+  void kvEvents(KvEventIndex index) {
+    kvEvents = index;
   }
 
   /** Small id (0..63) used by the prefix index, or -1 when the pool has no free slot. */

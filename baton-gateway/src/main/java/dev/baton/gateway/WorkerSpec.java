@@ -3,8 +3,12 @@ package dev.baton.gateway;
 import dev.baton.core.Role;
 import java.net.URI;
 
-/** One worker as the config or the admin API names it. */
-public record WorkerSpec(String url, Role role, String group, int bootstrapPort) {
+/**
+ * One worker as the config or the admin API names it. {@code kvEvents}: the worker's KV event
+ * publisher ({@code --kv-events-config} endpoint, e.g. {@code tcp://10.0.0.5:5557}), which the
+ * prefix index then follows; null when it publishes none.
+ */
+public record WorkerSpec(String url, Role role, String group, int bootstrapPort, String kvEvents) {
   public WorkerSpec {
     URI uri = URI.create(url);
     if (uri.getScheme() == null || uri.getHost() == null || uri.getPort() < 0) {
@@ -14,5 +18,13 @@ public record WorkerSpec(String url, Role role, String group, int bootstrapPort)
     while (url.endsWith("/")) {
       url = url.substring(0, url.length() - 1);
     }
+    if (kvEvents != null && !kvEvents.matches("tcp://[^/*]+:\\d+")) {
+      throw new IllegalArgumentException(
+          "worker " + url + ": kv_events '" + kvEvents + "' must look like tcp://host:port");
+    }
+  }
+
+  public WorkerSpec(String url, Role role, String group, int bootstrapPort) {
+    this(url, role, group, bootstrapPort, null);
   }
 }

@@ -26,6 +26,7 @@ public final class BlockManager {
   private final int[] refCount;
   private final ByteBuffer[] hashOf;
   private final Map<ByteBuffer, Integer> cached = new HashMap<>();
+  private final KvEventSink events;
   // Free queue as an intrusive doubly linked list over block ids: O(1) removal of a cache hit.
   private final int[] prev;
   private final int[] next;
@@ -34,11 +35,17 @@ public final class BlockManager {
   private int numFree;
 
   public BlockManager(int numBlocks, boolean prefixCaching) {
+    this(numBlocks, prefixCaching, KvEventSink.NONE);
+  }
+
+  /** A manager that reports every evicted cached hash to {@code events}. */
+  public BlockManager(int numBlocks, boolean prefixCaching, KvEventSink events) {
     if (numBlocks <= 0) {
       throw new IllegalArgumentException("numBlocks must be positive: " + numBlocks);
     }
     this.numBlocks = numBlocks;
     this.prefixCaching = prefixCaching;
+    this.events = events;
     this.refCount = new int[numBlocks];
     this.hashOf = new ByteBuffer[numBlocks];
     this.prev = new int[numBlocks];
@@ -135,15 +142,19 @@ public final class BlockManager {
   /**
    * Records that full block {@code block} holds the KV named {@code hash}. When another block
    * already holds that hash the existing entry stays (this block is then a private duplicate).
+   *
+   * @return whether the hash is newly cached (a KV event to publish)
    */
-  public void cache(int block, byte[] hash) {
+  public boolean cache(int block, byte[] hash) {
     if (!prefixCaching || hashOf[block] != null) {
-      return;
+      return false;
     }
     ByteBuffer key = ByteBuffer.wrap(hash.clone());
     if (cached.putIfAbsent(key, block) == null) {
       hashOf[block] = key;
+      return true;
     }
+    return false;
   }
 
   /**
@@ -170,6 +181,9 @@ public final class BlockManager {
     for (int b = head; b != NIL; b = next[b]) {
       evictHash(b);
     }
+    if (cached.isEmpty()) {
+      events.cleared();
+    }
   }
 
   private void evictHash(int b) {
@@ -177,6 +191,7 @@ public final class BlockManager {
     if (h != null) {
       cached.remove(h);
       hashOf[b] = null;
+      events.removed(new byte[][] {h.array()});
     }
   }
 

@@ -42,6 +42,7 @@ public final class Scheduler {
   private final KvConnector connector;
   private final EngineListener listener;
   private final BlockManager blocks;
+  private final KvEventSink kvEvents;
   private final int blockSize;
   private final Deque<EngineRequest> waiting = new ArrayDeque<>();
   private final List<EngineRequest> running = new ArrayList<>();
@@ -58,12 +59,23 @@ public final class Scheduler {
 
   public Scheduler(
       SchedulerConfig config, ModelRunner runner, KvConnector connector, EngineListener listener) {
+    this(config, runner, connector, listener, KvEventSink.NONE);
+  }
+
+  /** A scheduler that reports its prefix cache's changes to {@code kvEvents}. */
+  public Scheduler(
+      SchedulerConfig config,
+      ModelRunner runner,
+      KvConnector connector,
+      EngineListener listener,
+      KvEventSink kvEvents) {
     this.config = config;
+    this.kvEvents = kvEvents;
     this.runner = runner;
     this.connector = connector;
     this.listener = listener;
     this.blockSize = config.blockSize();
-    this.blocks = new BlockManager(runner.kvPool().numBlocks(), config.prefixCaching());
+    this.blocks = new BlockManager(runner.kvPool().numBlocks(), config.prefixCaching(), kvEvents);
     if (runner.kvPool().blockSize() != blockSize) {
       throw new IllegalArgumentException(
           "block size " + blockSize + " differs from the KV pool's " + runner.kvPool().blockSize());
@@ -534,10 +546,28 @@ public final class Scheduler {
       return;
     }
     ensureHashes(r, full);
+    int runStart = -1; // first block of the current run of newly cached blocks
     for (int i = r.numCachedBlocks; i < full; i++) {
-      blocks.cache(r.blocks.get(i), r.hashes.get(i));
+      boolean fresh = blocks.cache(r.blocks.get(i), r.hashes.get(i));
+      if (fresh && runStart < 0) {
+        runStart = i;
+      } else if (!fresh && runStart >= 0) {
+        publishStored(r, runStart, i);
+        runStart = -1;
+      }
+    }
+    if (runStart >= 0) {
+      publishStored(r, runStart, full);
     }
     r.numCachedBlocks = full;
+  }
+
+  /** Tells the KV event sink that blocks {@code [from, to)} of {@code r} are now cached. */
+  private void publishStored(EngineRequest r, int from, int to) {
+    byte[][] hashes = r.hashes.subList(from, to).toArray(new byte[0][]);
+    int[] tokens = Arrays.copyOfRange(r.tokens, from * blockSize, to * blockSize);
+    byte[] parent = from == 0 ? null : r.hashes.get(from - 1);
+    kvEvents.stored(hashes, parent, tokens, blockSize, r.options().cacheSalt());
   }
 
   private void ensureHashes(EngineRequest r, int numBlocks) {

@@ -6,6 +6,7 @@ import dev.baton.engine.KvBlockPool;
 import dev.baton.engine.ModelRunner;
 import dev.baton.engine.RunnerOptions;
 import dev.baton.engine.sched.Engine;
+import dev.baton.engine.sched.KvEventSink;
 import dev.baton.engine.sched.Scheduler;
 import dev.baton.engine.sched.SchedulerConfig;
 import dev.baton.kv.KvConnector;
@@ -25,6 +26,7 @@ public final class Worker implements AutoCloseable {
   private final GgufFile file;
   private final ModelRunner runner;
   private final KvConnector connector;
+  private final KvEventPublisher kvEvents;
   private final Engine engine;
   private final WorkerServer server;
   private final ModelText text;
@@ -34,6 +36,7 @@ public final class Worker implements AutoCloseable {
     GgufFile f = GgufFile.open(o.model());
     ModelRunner r = null;
     KvConnector kv = KvConnector.NONE;
+    KvEventPublisher events = null;
     Engine e = null;
     try {
       LlamaConfig config = LlamaConfig.fromGguf(f);
@@ -68,6 +71,11 @@ public final class Worker implements AutoCloseable {
       if (kvConfig != null) {
         kv = KvConnectors.create(kvConfig);
       }
+      KvEventsConfig eventsConfig =
+          o.kvEventsConfig() == null ? null : KvEventsConfig.parse(o.kvEventsConfig());
+      if (eventsConfig != null && eventsConfig.publishes()) {
+        events = new KvEventPublisher(eventsConfig);
+      }
       EngineMetrics metrics = new EngineMetrics(modelName);
       e =
           new Engine(
@@ -83,7 +91,8 @@ public final class Worker implements AutoCloseable {
                       o.kvCache().dtype().name()),
                   r,
                   kv,
-                  metrics));
+                  metrics,
+                  events == null ? KvEventSink.NONE : events));
       metrics.bind(e);
       metrics.bindKvConnector(kv);
       metrics.bindKvCache(kv);
@@ -109,6 +118,9 @@ public final class Worker implements AutoCloseable {
         e.close();
       }
       kv.close();
+      if (events != null) {
+        events.close();
+      }
       if (r != null) {
         r.close();
       }
@@ -118,6 +130,7 @@ public final class Worker implements AutoCloseable {
     this.file = f;
     this.runner = r;
     this.connector = kv;
+    this.kvEvents = events;
     this.engine = e;
   }
 
@@ -177,10 +190,18 @@ public final class Worker implements AutoCloseable {
     return connector;
   }
 
+  /** The KV event publisher, or null when {@code --kv-events-config} publishes none. */
+  public KvEventPublisher kvEvents() {
+    return kvEvents;
+  }
+
   @Override
   public void close() {
     server.close();
     engine.close();
+    if (kvEvents != null) {
+      kvEvents.close();
+    }
     connector.close();
     runner.close();
     file.close();

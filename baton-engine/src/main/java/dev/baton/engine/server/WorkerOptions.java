@@ -9,6 +9,7 @@ import java.nio.file.Path;
  *
  * @param model GGUF file
  * @param kvTransferConfig the {@code --kv-transfer-config} JSON (null = no connector)
+ * @param kvEventsConfig the {@code --kv-events-config} JSON (null = no KV events)
  */
 public record WorkerOptions(
     Path model,
@@ -16,7 +17,18 @@ public record WorkerOptions(
     Compute compute,
     KvCache kvCache,
     Limits limits,
-    String kvTransferConfig) {
+    String kvTransferConfig,
+    String kvEventsConfig) {
+
+  public WorkerOptions(
+      Path model,
+      Listener listener,
+      Compute compute,
+      KvCache kvCache,
+      Limits limits,
+      String kvTransferConfig) {
+    this(model, listener, compute, kvCache, limits, kvTransferConfig, null);
+  }
 
   /** Default KV pool size when neither bytes nor blocks are given. */
   public static final long DEFAULT_KV_CACHE_MEMORY = 1L << 30;
@@ -102,18 +114,24 @@ public record WorkerOptions(
   }
 
   public WorkerOptions with(Listener l) {
-    return new WorkerOptions(model, l, compute, kvCache, limits, kvTransferConfig);
+    return new WorkerOptions(model, l, compute, kvCache, limits, kvTransferConfig, kvEventsConfig);
   }
 
   public WorkerOptions with(Compute c) {
-    return new WorkerOptions(model, listener, c, kvCache, limits, kvTransferConfig);
+    return new WorkerOptions(model, listener, c, kvCache, limits, kvTransferConfig, kvEventsConfig);
   }
 
   public WorkerOptions with(KvCache k) {
-    return new WorkerOptions(model, listener, compute, k, limits, kvTransferConfig);
+    return new WorkerOptions(model, listener, compute, k, limits, kvTransferConfig, kvEventsConfig);
+  }
+
+  /** These options with {@code --kv-events-config} set to {@code json}. */
+  public WorkerOptions withKvEvents(String json) {
+    return new WorkerOptions(model, listener, compute, kvCache, limits, kvTransferConfig, json);
   }
 
   public WorkerOptions with(Limits l) {
-    return new WorkerOptions(model, listener, compute, kvCache, l, kvTransferConfig);
+    return new WorkerOptions(
+        model, listener, compute, kvCache, l, kvTransferConfig, kvEventsConfig);
   }
 }

@@ -16,6 +16,34 @@ class BlockManagerTest {
   }
 
   @Test
+  void evictingACachedBlockAndResettingAreReportedAsKvEvents() {
+    List<String> events = new java.util.ArrayList<>();
+    KvEventSink sink =
+        new KvEventSink() {
+          @Override
+          public void removed(byte[][] hashes) {
+            events.add("removed " + hashes[0][0]);
+          }
+
+          @Override
+          public void cleared() {
+            events.add("cleared");
+          }
+        };
+    BlockManager m = new BlockManager(2, true, sink);
+    int[] a = m.allocate(2);
+    assertThat(m.cache(a[0], hash(1))).isTrue();
+    assertThat(m.cache(a[1], hash(1))).isFalse(); // a duplicate: not newly cached
+    assertThat(m.cache(a[1], hash(2))).isTrue();
+    m.release(new int[] {a[1], a[0]});
+    assertThat(events).isEmpty(); // freed blocks keep their hashes
+    m.allocate(1); // reuses the least recently freed block: block of hash 2
+    assertThat(events).containsExactly("removed 2");
+    m.resetPrefixCache();
+    assertThat(events).containsExactly("removed 2", "removed 1", "cleared");
+  }
+
+  @Test
   void allocatesAndReleasesEveryBlock() {
     BlockManager m = new BlockManager(8, true);
     int[] a = m.allocate(5);

@@ -12,8 +12,16 @@ import java.util.List;
  */
 public final class PromptKeys {
 
-  /** A prompt's block keys and its estimated token count. */
-  public record Prompt(long[] blockKeys, int tokens, int tokensPerBlock) {}
+  /**
+   * A prompt's block keys and its estimated token count. {@code exact}: the keys are token blocks
+   * as a worker's cache holds them (a tokenizer or a token prompt), so a worker's KV events can
+   * confirm them; character blocks only approximate.
+   */
+  public record Prompt(long[] blockKeys, int tokens, int tokensPerBlock, boolean exact) {
+    public Prompt(long[] blockKeys, int tokens, int tokensPerBlock) {
+      this(blockKeys, tokens, tokensPerBlock, false);
+    }
+  }
 
   private final PromptTokenizer tokenizer;
   private final int blockSize;
@@ -29,28 +37,35 @@ public final class PromptKeys {
     return tokenizer != null;
   }
 
+  /**
+   * The extra keys of the gateway's block hashes: only the {@code cache_salt}. The model is left
+   * out because a worker's KV events do not name it (a pool's workers serve one model).
+   */
+  public static String extraKeys(String cacheSalt) {
+    return BlockHash.extraKeys("", "gateway", cacheSalt);
+  }
+
   public Prompt of(JsonNode body, boolean chat) {
-    String extra =
-        BlockHash.extraKeys(
-            body.path("model").asText(""), "gateway", body.path("cache_salt").asText(null));
+    String extra = extraKeys(body.path("cache_salt").asText(null));
     JsonNode prompt = body.get("prompt");
     if (!chat && prompt != null && prompt.isArray() && !prompt.isEmpty() && prompt.get(0).isInt()) {
       int[] ids = new int[prompt.size()];
       for (int i = 0; i < ids.length; i++) {
         ids[i] = prompt.get(i).asInt();
       }
-      return hash(ids, blockSize, ids.length, extra);
+      return hash(ids, blockSize, ids.length, extra, true);
+    }
+    if (tokenizer != null) {
+      int[] ids =
+          chat ? tokenizer.encodeChat(body.path("messages")) : tokenizer.encode(promptText(prompt));
+      return hash(ids, blockSize, ids.length, extra, true);
     }
     String text = chat ? chatText(body.path("messages")) : promptText(prompt);
-    if (tokenizer != null) {
-      int[] ids = tokenizer.encode(text);
-      return hash(ids, blockSize, ids.length, extra);
-    }
     int[] chars = text.codePoints().toArray();
-    return hash(chars, charsPerBlock, (chars.length + 3) / 4, extra);
+    return hash(chars, charsPerBlock, (chars.length + 3) / 4, extra, false);
   }
 
-  private static Prompt hash(int[] ids, int size, int tokens, String extra) {
+  private static Prompt hash(int[] ids, int size, int tokens, String extra, boolean exact) {
     List<byte[]> chain = BlockHash.chain(ids, ids.length, size, extra);
     long[] keys = new long[chain.size()];
     for (int i = 0; i < keys.length; i++) {
@@ -58,7 +73,7 @@ public final class PromptKeys {
     }
     int tokensPerBlock =
         ids.length == 0 ? 1 : Math.max(1, (int) ((long) tokens * size / ids.length));
-    return new Prompt(keys, tokens, tokensPerBlock);
+    return new Prompt(keys, tokens, tokensPerBlock, exact);
   }
 
   public static String promptText(JsonNode prompt) {

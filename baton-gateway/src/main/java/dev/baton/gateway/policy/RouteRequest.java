@@ -50,8 +50,16 @@ public final class RouteRequest {
     return prompt().tokens();
   }
 
-  /** Leading prompt blocks the worker was already sent (its likely prefix-cache hit). */
+  /**
+   * Leading prompt blocks the worker holds: exactly, from its KV events, when it publishes them and
+   * the prompt's keys are token blocks; otherwise those it was already sent (its likely
+   * prefix-cache hit).
+   */
   public int matchedBlocks(Worker worker) {
+    KvEventIndex events = worker.kvEvents();
+    if (events != null && events.live() && prompt().exact()) {
+      return events.leadingMatches(prompt().blockKeys());
+    }
     if (index == null || worker.slot() < 0) {
       return 0;
     }
