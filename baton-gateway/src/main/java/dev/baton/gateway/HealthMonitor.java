@@ -2,6 +2,7 @@ package dev.baton.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.core.Json;
+import dev.baton.gateway.protocol.NixlPairing;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -29,6 +30,7 @@ final class HealthMonitor implements AutoCloseable {
   private final FlowContext events;
   private final Map<Worker, List<String>> workerModels = new ConcurrentHashMap<>();
   private final java.util.Set<Worker> askedServerInfo = ConcurrentHashMap.newKeySet();
+  private final java.util.Set<Worker> askedVersion = ConcurrentHashMap.newKeySet();
   private volatile boolean running;
   private Thread healthLoop;
   private Thread scrapeLoop;
@@ -110,10 +112,14 @@ final class HealthMonitor implements AutoCloseable {
       if (w.learnsBootstrapPort() && askedServerInfo.add(w)) {
         fetchBootstrapPort(w);
       }
+      if (askedVersion.add(w)) {
+        fetchVersion(w);
+      }
     } else {
       // A down worker's last scraped load means nothing (and a restarted one starts empty).
       w.scraped(0, 0, 0);
       askedServerInfo.remove(w); // a restarted worker may come back with other settings
+      askedVersion.remove(w);
       events.workerFailed(w);
     }
   }
@@ -153,6 +159,24 @@ final class HealthMonitor implements AutoCloseable {
       }
     } catch (IOException | RuntimeException e) {
       // learned at the next healthy transition
+    }
+  }
+
+  /**
+   * vLLM tells its version on {@code GET /version} ({@code {"version": "0.11.2"}}), which decides
+   * how it pairs P/D legs ({@link NixlPairing}). Other engines answer 404: the pairing stays
+   * unknown and the prefill answer decides.
+   */
+  private void fetchVersion(Worker w) {
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/version"), null, config.get().health().timeoutMs())) {
+      byte[] answer = r.body().readAllBytes();
+      if (r.status() == 200) {
+        JsonNode v = Json.MAPPER.readTree(answer).path("version");
+        w.nixlPairing(v.isTextual() ? NixlPairing.ofVersion(v.asText()) : NixlPairing.UNKNOWN);
+      }
+    } catch (IOException | RuntimeException e) {
+      askedVersion.remove(w); // asked again at the next healthy check
     }
   }
 

@@ -6,6 +6,7 @@ import dev.baton.core.Json;
 import dev.baton.gateway.Exchange.ClientGone;
 import dev.baton.gateway.PoolRuntime.Selection;
 import dev.baton.gateway.protocol.ColocatedProtocol;
+import dev.baton.gateway.protocol.NixlPairing;
 import dev.baton.gateway.protocol.PdProtocol;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -67,6 +68,21 @@ final class ProxyFlow {
         if (s == null) {
           break;
         }
+        if (!s.colocated()
+            && s.prefill() != null
+            && !NixlPairing.pairable(s.prefill().nixlPairing(), s.decode().nixlPairing())) {
+          // Not a failure of either worker: this decode worker cannot free this prefill's KV.
+          last =
+              new LegFailure(
+                  s.decode(),
+                  "decode",
+                  "speaks vLLM's shared-request-id pairing (before 0.12) and cannot free the KV of"
+                      + " prefill worker "
+                      + s.prefill().url()
+                      + ", which names a remote_request_id (0.12 and later)");
+          excluded.add(s.decode());
+          continue;
+        }
         try {
           attempt(s);
           return exchange.status();
@@ -123,7 +139,9 @@ final class ProxyFlow {
     if (answer == null) {
       return; // a client error from the worker was relayed as is
     }
-    ObjectNode decodeRequest = protocol.decodeRequest(call.body(), prefill, prefillRequest, answer);
+    ObjectNode decodeRequest =
+        protocol.decodeRequest(
+            call.body(), prefill, prefillRequest, answer, call.requestId(), call.chat());
     if (Continuation.tracksTokenIds(config, call)) {
       decodeRequest.put("return_token_ids", true); // for a token-exact migration; stripped later
     }

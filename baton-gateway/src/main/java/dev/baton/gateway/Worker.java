@@ -2,6 +2,7 @@ package dev.baton.gateway;
 
 import dev.baton.core.Role;
 import dev.baton.gateway.policy.KvEventIndex;
+import dev.baton.gateway.protocol.NixlPairing;
 import java.net.URI;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -23,6 +24,7 @@ public final class Worker {
   private volatile double kvCacheUsage;
   private volatile int slot = -1;
   private volatile KvEventIndex kvEvents;
+  private volatile NixlPairing nixlPairing = NixlPairing.UNKNOWN;
   private volatile int reportedBootstrapPort;
 
   /** SGLang's default {@code --disaggregation-bootstrap-port}. */
@@ -162,6 +164,15 @@ public final class Worker {
 
   void reportedBootstrapPort(int port) {
     reportedBootstrapPort = port;
+  }
+
+  /** How this worker pairs P/D legs, as its vLLM version ({@code /version}) tells. */
+  public NixlPairing nixlPairing() {
+    return nixlPairing;
+  }
+
+  void nixlPairing(NixlPairing pairing) {
+    nixlPairing = pairing;
   }
 
   /** The worker's cache as its KV events tell it, or null when it publishes none. */

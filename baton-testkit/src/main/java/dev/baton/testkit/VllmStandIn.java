@@ -60,6 +60,15 @@ public final class VllmStandIn implements AutoCloseable {
   public volatile int failStatus = 503;
   public volatile boolean healthy = true;
 
+  /**
+   * The vLLM version it claims on {@code /version}; it decides how the P/D legs pair (vLLM PR
+   * 29665/27987): from 0.12 a prefill answer names its suffixed internal id in {@code
+   * remote_request_id} and a decode leg must carry it; before 0.12 the answer names none, both legs
+   * derive the id from {@code X-Request-Id} ({@code cmpl-<id>-0}, {@code chatcmpl-<id>}) and the
+   * decode worker notifies its own.
+   */
+  public volatile String version = "0.12.0";
+
   /** Whether {@code return_token_ids} is honoured (false: a vLLM from before the field). */
   public volatile boolean emitsTokenIds = true;
 
@@ -119,6 +128,8 @@ public final class VllmStandIn implements AutoCloseable {
                   + "\"} "
                   + kvUsage
                   + "\n");
+      case "/version" ->
+          ex.send(200, "application/json", "{\"version\":" + Json.write(version) + "}");
       case "/v1/models" ->
           ex.send(
               200,
@@ -149,13 +160,14 @@ public final class VllmStandIn implements AutoCloseable {
     JsonNode kv = body.get("kv_transfer_params");
     boolean prefillLeg = kv != null && kv.path("do_remote_decode").asBoolean(false);
     boolean decodeLeg = kv != null && kv.path("do_remote_prefill").asBoolean(false);
+    String requestId = internalRequestId(req, chat);
     if (prefillLeg) {
       prefillLegs.incrementAndGet();
       checkPrefillLeg(body, kv);
       checkOneSequence(body, chat);
     } else if (decodeLeg) {
       decodeLegs.incrementAndGet();
-      checkDecodeLeg(kv);
+      checkDecodeLeg(kv, requestId);
       checkOneSequence(body, chat);
     } else {
       plainRequests.incrementAndGet();
@@ -179,13 +191,15 @@ public final class VllmStandIn implements AutoCloseable {
     if (body.has("max_completion_tokens")) {
       maxTokens = Math.min(maxTokens, body.get("max_completion_tokens").asInt());
     }
-    String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
+    String id = requestId;
     if (prefillLeg) {
       ObjectNode params = Json.object();
       params.put("do_remote_prefill", true);
       params.put("do_remote_decode", false);
       params.put("remote_engine_id", engineId);
-      params.put("remote_request_id", id);
+      if (namesRemoteRequestId()) {
+        params.put("remote_request_id", id);
+      }
       var blocks = params.putArray("remote_block_ids");
       for (int i = 0; i <= prompt.length() / 64; i++) {
         blocks.add(i);
@@ -274,14 +288,64 @@ public final class VllmStandIn implements AutoCloseable {
     }
   }
 
-  private void checkDecodeLeg(JsonNode kv) {
+  /** Whether this version's prefill answers name {@code remote_request_id} (0.12 and later). */
+  private boolean namesRemoteRequestId() {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(version);
+    return !m.find() || Integer.parseInt(m.group(1)) > 0 || Integer.parseInt(m.group(2)) >= 12;
+  }
+
+  /**
+   * The id vLLM gives the request internally: from {@code X-Request-Id} (or a random one), {@code
+   * cmpl-<id>-0} for a one-prompt completion, {@code chatcmpl-<id>} for a chat; from 0.12 with a
+   * random suffix (so only {@code remote_request_id} can name it to another worker).
+   */
+  private String internalRequestId(StandInServer.Request req, boolean chat) {
+    String base = req.headers().getOrDefault("x-request-id", UUID.randomUUID().toString());
+    String id = chat ? "chatcmpl-" + base : "cmpl-" + base + "-0";
+    if (namesRemoteRequestId()) {
+      id += "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+    return id;
+  }
+
+  /**
+   * The id this decode worker notifies the prefill worker with once it pulled the KV: from 0.12 the
+   * answer's {@code remote_request_id} (read unconditionally: its absence is an error); before, its
+   * own internal id. A notification naming no lease leaves the prefill's blocks held until its
+   * abort timeout: a violation.
+   */
+  private void checkDecodeLeg(JsonNode kv, String ownRequestId) {
     if (kind == Kind.PREFILL) {
       violation("decode leg sent to a prefill worker");
     }
-    JsonNode issued = ISSUED.get(kv.path("remote_request_id").asText());
+    String notified;
+    if (namesRemoteRequestId()) {
+      if (!kv.path("remote_request_id").isTextual()) {
+        violation(
+            "vLLM " + version + " reads kv_transfer_params.remote_request_id: missing in " + kv);
+        return;
+      }
+      notified = kv.get("remote_request_id").asText();
+    } else {
+      notified = ownRequestId;
+    }
+    JsonNode issued = ISSUED.get(notified);
     if (issued == null) {
-      violation("decode leg names an unknown remote_request_id: " + kv);
-    } else if (!issued.equals(kv)) {
+      violation(
+          "decode (vLLM "
+              + version
+              + ") notifies request id "
+              + notified
+              + ", which no prefill holds (its blocks would leak): "
+              + kv);
+      return;
+    }
+    ObjectNode expected = issued.deepCopy();
+    if (!issued.has("remote_request_id") && kv.has("remote_request_id")) {
+      expected.set("remote_request_id", kv.get("remote_request_id")); // a gateway may add it
+    }
+    if (!expected.equals(kv)) {
       violation("decode kv_transfer_params differ from the prefill's: " + kv + " vs " + issued);
     }
   }

@@ -57,6 +57,23 @@ public final class NixlProtocol implements PdProtocol {
   @Override
   public ObjectNode decodeRequest(
       ObjectNode client, Worker prefill, ObjectNode prefillRequest, JsonNode prefillAnswer) {
+    return decodeRequest(client, prefill, prefillRequest, prefillAnswer, null, false);
+  }
+
+  /**
+   * As above; and when the prefill answer names no {@code remote_request_id} (a vLLM before 0.12,
+   * see {@link NixlPairing}), the id that prefill worker gave the request is filled in: a newer
+   * decode worker reads the field unconditionally, an older one ignores it and notifies the same id
+   * (both legs carry the same {@code X-Request-Id}).
+   */
+  @Override
+  public ObjectNode decodeRequest(
+      ObjectNode client,
+      Worker prefill,
+      ObjectNode prefillRequest,
+      JsonNode prefillAnswer,
+      String requestId,
+      boolean chat) {
     ObjectNode d = client.deepCopy();
     JsonNode kv = prefillAnswer == null ? null : prefillAnswer.get("kv_transfer_params");
     if (kv != null && kv.isObject()) {
@@ -66,6 +83,9 @@ public final class NixlProtocol implements PdProtocol {
         // A worker that only knows itself as localhost: the decode worker must dial the address
         // the gateway reaches the prefill worker at.
         params.put("remote_host", prefill.host());
+      }
+      if (!params.path("remote_request_id").isTextual() && requestId != null) {
+        params.put("remote_request_id", NixlPairing.sharedRequestId(requestId, chat));
       }
       d.set("kv_transfer_params", params);
     } else {

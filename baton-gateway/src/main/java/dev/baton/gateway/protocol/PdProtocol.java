@@ -32,6 +32,21 @@ public interface PdProtocol {
   ObjectNode decodeRequest(
       ObjectNode client, Worker prefill, ObjectNode prefillRequest, JsonNode prefillAnswer);
 
+  /**
+   * {@link #decodeRequest(ObjectNode, Worker, ObjectNode, JsonNode)} for the request the gateway
+   * sent with {@code X-Request-Id: requestId} (vLLM's older pairing derives the prefill's id from
+   * it).
+   */
+  default ObjectNode decodeRequest(
+      ObjectNode client,
+      Worker prefill,
+      ObjectNode prefillRequest,
+      JsonNode prefillAnswer,
+      String requestId,
+      boolean chat) {
+    return decodeRequest(client, prefill, prefillRequest, prefillAnswer);
+  }
+
   /** Whether a decode stream that breaks may be continued on another decode worker. */
   boolean migratable();
 
