@@ -15,13 +15,8 @@ import dev.baton.gateway.policy.PromptTokenizer;
 import dev.baton.gateway.policy.RouteRequest;
 import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
-import io.helidon.http.HeaderValues;
-import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
-import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.HttpRouting;
-import io.helidon.webserver.http.RoutingRequest;
-import io.helidon.webserver.http.RoutingResponse;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
@@ -77,12 +72,13 @@ public final class Gateway implements AutoCloseable, FlowContext {
 
   /** Starts serving on {@code port} (0 = any free port); returns this. */
   public Gateway start(int port) {
-    HttpTimeouts timeouts = new HttpTimeouts(Duration.ofMillis(config.idleTimeoutMs()));
+    HttpTimeouts timeouts =
+        new HttpTimeouts(
+            Duration.ofMillis(config.idleTimeoutMs()), Duration.ofMillis(config.bodyTimeoutMs()));
     ConnectionGuard guard = new ConnectionGuard(timeouts);
     HttpRouting.Builder routing =
         HttpRouting.builder()
             .addFilter(guard::filter)
-            .addFilter(Gateway::closeWhenAsked)
             .post("/v1/completions", (req, res) -> inference(req, res, "/v1/completions"))
             .post("/v1/chat/completions", (req, res) -> inference(req, res, "/v1/chat/completions"))
             .post("/generate", (req, res) -> inference(req, res, "/generate"))
@@ -112,18 +108,6 @@ public final class Gateway implements AutoCloseable, FlowContext {
             .start();
     monitor.start();
     return this;
-  }
-
-  /**
-   * RFC 9112 section 9.6: after answering a request that carries {@code Connection: close} the
-   * server closes the connection; Helidon writes the header but would keep reading the socket. (The
-   * worker's server has the same filter.)
-   */
-  private static void closeWhenAsked(FilterChain chain, RoutingRequest req, RoutingResponse res) {
-    chain.proceed();
-    if (req.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
-      throw new CloseConnectionException("the client sent Connection: close");
-    }
   }
 
   public int port() {

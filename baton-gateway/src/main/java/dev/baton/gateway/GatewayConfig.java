@@ -31,6 +31,7 @@ public record GatewayConfig(
     String tokenizer,
     long maxBodyBytes,
     long idleTimeoutMs,
+    long bodyTimeoutMs,
     long requestTimeoutMs,
     long scrapeIntervalMs,
     Health health,
@@ -168,6 +169,7 @@ public record GatewayConfig(
         "tokenizer",
         "max_body_bytes",
         "idle_timeout_ms",
+        "body_timeout_ms",
         "request_timeout_ms",
         "scrape_interval_ms",
         "health",
@@ -210,6 +212,7 @@ public record GatewayConfig(
         n.text("tokenizer", null),
         n.positiveLong("max_body_bytes", 8L << 20),
         n.positiveLong("idle_timeout_ms", HttpTimeouts.DEFAULTS.idle().toMillis()),
+        n.positiveLong("body_timeout_ms", HttpTimeouts.DEFAULTS.body().toMillis()),
         n.positiveLong("request_timeout_ms", 600_000),
         n.positiveLong("scrape_interval_ms", 1000),
         new Health(

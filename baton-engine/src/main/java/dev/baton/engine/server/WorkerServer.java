@@ -9,14 +9,9 @@ import dev.baton.engine.sched.Engine;
 import dev.baton.engine.sched.EngineRequest;
 import dev.baton.engine.sched.RequestOptions;
 import io.helidon.http.HeaderNames;
-import io.helidon.http.HeaderValues;
-import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
-import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.Handler;
 import io.helidon.webserver.http.HttpRouting;
-import io.helidon.webserver.http.RoutingRequest;
-import io.helidon.webserver.http.RoutingResponse;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.ByteArrayOutputStream;
@@ -96,7 +91,6 @@ public final class WorkerServer implements AutoCloseable {
 
   private void routes(HttpRouting.Builder r) {
     r.addFilter(guard::filter);
-    r.addFilter(WorkerServer::closeWhenAsked);
     r.get("/health", guarded(false, (req, res) -> res.status(200).send()))
         .get("/metrics", guarded(false, this::metricsRoute))
         .get("/v1/models", guarded(true, this::models))
@@ -114,18 +108,6 @@ public final class WorkerServer implements AutoCloseable {
                       null,
                       null);
                 }));
-  }
-
-  /**
-   * RFC 9112 section 9.6: after answering a request that carries {@code Connection: close} the
-   * server closes the connection. Helidon writes the header but keeps reading the socket, so a
-   * client that never closes its side would hold the connection until the idle timeout.
-   */
-  static void closeWhenAsked(FilterChain chain, RoutingRequest req, RoutingResponse res) {
-    chain.proceed();
-    if (req.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
-      throw new CloseConnectionException("the client sent Connection: close");
-    }
   }
 
   /** Wraps a handler with the API key check and the error-to-JSON mapping. */

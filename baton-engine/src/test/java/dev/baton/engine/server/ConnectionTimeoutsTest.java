@@ -33,11 +33,11 @@ class ConnectionTimeoutsTest {
     runner = new WorkerServerTest.SlowRunner();
     EngineMetrics metrics = new EngineMetrics("letters");
     engine = WorkerServerTest.startEngine(runner, metrics);
-    server = startServer(new HttpTimeouts(IDLE), metrics);
-    patient = startServer(HttpTimeouts.DEFAULTS, metrics);
+    server = startServer(engine, new HttpTimeouts(IDLE), metrics);
+    patient = startServer(engine, HttpTimeouts.DEFAULTS, metrics);
   }
 
-  static WorkerServer startServer(HttpTimeouts timeouts, EngineMetrics metrics) {
+  static WorkerServer startServer(Engine engine, HttpTimeouts timeouts, EngineMetrics metrics) {
     return new WorkerServer(
             new ServerConfig("127.0.0.1", 0, "letters", null, 64 * 1024, "both", timeouts),
             engine,
