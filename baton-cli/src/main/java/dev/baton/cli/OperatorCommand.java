@@ -1,11 +1,12 @@
 package dev.baton.cli;
 
+import dev.baton.control.WorkerDrain;
 import dev.baton.operator.ClusterDefinition;
-import dev.baton.operator.Drain;
 import dev.baton.operator.Manifests;
 import dev.baton.operator.OperatorMain;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -107,7 +108,8 @@ public final class OperatorCommand implements Callable<Integer> {
       name = "drain",
       mixinStandardHelpOptions = true,
       description =
-          "A worker pod's preStop hook: wait until the worker has nothing running or waiting.")
+          "A worker pod's preStop hook: wait until the worker has no request running or waiting"
+              + " and no live KV lease.")
   static final class DrainWorker implements Callable<Integer> {
     @Option(names = "--url", required = true, description = "the worker's base URL")
     String url;
@@ -117,7 +119,9 @@ public final class OperatorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-      boolean idle = Drain.awaitIdle(url, Duration.ofSeconds(timeoutSeconds));
+      boolean idle =
+          WorkerDrain.awaitIdle(
+              url, Instant.now().plus(Duration.ofSeconds(timeoutSeconds)), () -> true);
       return idle ? 0 : 1;
     }
   }

@@ -1,6 +1,5 @@
 package dev.baton.control;
 
-import dev.baton.control.ClusterSpec.AutoscaleTargets;
 import dev.baton.control.ClusterSpec.RoleSpec;
 import dev.baton.control.ClusterSpec.SupervisionSettings;
 import dev.baton.control.ClusterState.ProcessState;
@@ -12,10 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +28,7 @@ import java.util.logging.Logger;
  * {@link Autoscaler}) against the observed workers in the {@link Fleet}. Each pass supervises the
  * gateway ({@link GatewaySupervisor}), health-checks ready workers, restarts failed ones after
  * their backoff, starts what is missing and drains what is too many ({@link WorkerLifecycle}),
- * autoscales from scraped metrics ({@link MetricsScraper}), and publishes its state ({@link
+ * autoscales from scraped metrics ({@link AutoscaleLoop}), and publishes its state ({@link
  * StatePublisher}). A changed spec rolls workers one at a time. Processes are launched through a
  * {@link LaunchBackend}, so the same loop can drive pods.
  */
@@ -50,11 +46,9 @@ public final class ClusterSupervisor implements AutoCloseable {
   private final GatewaySupervisor gateway;
   private final RedisSupervisor redis;
   private final WorkerLifecycle lifecycle;
-  private final MetricsScraper scraper = new MetricsScraper();
   private final StatePublisher publisher;
   private final ExecutorService tasks = Executors.newVirtualThreadPerTaskExecutor();
-  private final Map<String, Deque<MetricSample>> history = new HashMap<>();
-  private final Map<String, Autoscaler.State> scaleStates = new HashMap<>();
+  private final AutoscaleLoop autoscaler;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile ClusterSpec spec;
   private volatile String model;
@@ -62,7 +56,6 @@ public final class ClusterSupervisor implements AutoCloseable {
   private volatile String error;
   private ControlServer control;
   private Thread reconciler;
-  private Instant lastAutoscale = Instant.EPOCH;
 
   /**
    * @param model the resolved model file (a random model already created)
@@ -81,6 +74,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     this.model = model;
     this.secret = secret;
     this.publisher = new StatePublisher(run);
+    this.autoscaler = new AutoscaleLoop(run.name());
     this.gateway = new GatewaySupervisor(run, backend, toolchain, fleet, this::spec);
     this.redis = new RedisSupervisor(run, backend, fleet);
     this.lifecycle =
@@ -295,75 +289,37 @@ public final class ClusterSupervisor implements AutoCloseable {
 
   // ---------------------------------------------------------------- autoscaling
 
-  /** Scaled units with autoscaling targets: a role's pool, or "groups" in replica mode. */
-  private Map<String, AutoscaleTargets> autoscaledUnits() {
-    Map<String, AutoscaleTargets> units = new LinkedHashMap<>();
-    if (spec.mode() == Mode.REPLICA && spec.groups().autoscale() != null) {
-      units.put("groups", spec.groups().autoscale());
-    }
-    for (Role role : spec.independentlyScaledRoles()) {
-      AutoscaleTargets t = spec.roles().get(role).autoscale();
-      if (t != null) {
-        units.put(role.wireName(), t);
-      }
-    }
-    return units;
-  }
-
   private void autoscale() {
-    Map<String, AutoscaleTargets> units = autoscaledUnits();
-    Instant now = Instant.now();
-    double interval = spec.autoscaler().intervalSeconds();
-    if (units.isEmpty() || Duration.between(lastAutoscale, now).toMillis() < interval * 1000 - 50) {
-      return;
-    }
-    lastAutoscale = now;
-    List<WorkerMetrics> metrics = scrapeAll(fleet.inPhase(Phase.READY));
-    for (Map.Entry<String, AutoscaleTargets> unit : units.entrySet()) {
-      String name = unit.getKey();
-      MetricSample sample = scraper.sample(name, metrics, fleet.readyIn(name), now);
-      Deque<MetricSample> samples = history.computeIfAbsent(name, k -> new ArrayDeque<>());
-      samples.addLast(sample);
-      Instant horizon = now.minus(Polling.seconds(spec.autoscaler().stableWindowSeconds() + 1));
-      while (!samples.isEmpty() && samples.peekFirst().time().isBefore(horizon)) {
-        samples.removeFirst();
-      }
-      boolean groups = name.equals("groups");
-      RoleSpec r = groups ? null : spec.roles().get(Role.parse(name));
-      int min = groups ? spec.groups().min() : r.min();
-      int max = groups ? spec.groups().max() : r.max();
-      int current = groups ? fleet.desiredGroups() : fleet.desired(Role.parse(name));
-      Autoscaler.State state = scaleStates.getOrDefault(name, Autoscaler.State.initial(current));
-      if (state.current() != current) {
-        state =
-            new Autoscaler.State(
-                current, state.lastScaleUp(), state.lastScaleDown(), state.lastPanic());
-      }
-      Autoscaler.Decision decision =
-          Autoscaler.decide(
-              new Autoscaler.Policy(spec.autoscaler(), unit.getValue(), min, max),
-              List.copyOf(samples),
-              state,
-              now);
-      scaleStates.put(name, state.after(decision, now));
-      if (decision.desired() != current) {
-        LOG.info(
-            "autoscaler: "
-                + name
-                + " "
-                + current
-                + " -> "
-                + decision.desired()
-                + " ("
-                + decision.reason()
-                + ")");
-        if (groups) {
-          fleet.desiredGroups(decision.desired());
-        } else {
-          fleet.desired(Role.parse(name), decision.desired());
-        }
-      }
-    }
+    Map<String, Integer> changes =
+        autoscaler.decide(
+            spec,
+            new AutoscaleLoop.View() {
+              @Override
+              public int current(String unit) {
+                return unit.equals("groups")
+                    ? fleet.desiredGroups()
+                    : fleet.desired(Role.parse(unit));
+              }
+
+              @Override
+              public int ready(String unit) {
+                return fleet.readyIn(unit);
+              }
+
+              @Override
+              public List<WorkerMetrics> scrape() {
+                return scrapeAll(fleet.inPhase(Phase.READY));
+              }
+            },
+            Instant.now());
+    changes.forEach(
+        (unit, desired) -> {
+          if (unit.equals("groups")) {
+            fleet.desiredGroups(desired);
+          } else {
+            fleet.desired(Role.parse(unit), desired);
+          }
+        });
   }
 
   /** Scrapes workers in parallel; unreadable ones are left out. */
@@ -392,7 +348,7 @@ public final class ClusterSupervisor implements AutoCloseable {
       }
       checkBounds("roles." + role.wireName(), replicas, r.min(), r.max());
       fleet.desired(role, replicas);
-      scaleStates.remove(role.wireName());
+      autoscaler.reset(role.wireName());
     }
     awaitConverged();
     return role.wireName()
@@ -410,7 +366,7 @@ public final class ClusterSupervisor implements AutoCloseable {
       }
       checkBounds("groups", groups, spec.groups().min(), spec.groups().max());
       fleet.desiredGroups(groups);
-      scaleStates.remove("groups");
+      autoscaler.reset("groups");
     }
     awaitConverged();
     return "scaled to " + groups + " group(s)" + note(spec.groups().autoscale() != null);
@@ -536,7 +492,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     } finally {
       fleet.rolling(false);
       fleet.resetDesired(next);
-      scaleStates.clear();
+      autoscaler.resetAll();
     }
     awaitConverged();
     return "applied: " + rolled + " worker(s) replaced one at a time";

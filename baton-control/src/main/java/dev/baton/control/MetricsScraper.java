@@ -105,22 +105,6 @@ public final class MetricsScraper {
         itl.count() > 0 ? itl : m.histogram("vllm:time_per_output_token_seconds"));
   }
 
-  /** Requests running or waiting on a worker; unreadable metrics count as busy (-1, not 0). */
-  public static int inFlight(String workerUrl) {
-    try {
-      Http.Reply reply = Http.get(workerUrl + "/metrics", TIMEOUT);
-      if (!reply.ok()) {
-        return -1;
-      }
-      PrometheusText metrics = PrometheusText.parse(reply.body());
-      return (int)
-          Math.round(
-              metrics.sum("vllm:num_requests_running") + metrics.sum("vllm:num_requests_waiting"));
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
-  }
-
   /**
    * Aggregates the workers of one unit (a role's wire name, or "groups") into a sample: summed
    * queue lengths, mean KV usage, and p90 TTFT (prefill side) and ITL (decode side) over the

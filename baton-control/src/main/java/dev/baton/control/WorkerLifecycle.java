@@ -21,9 +21,6 @@ final class WorkerLifecycle {
 
   static final Duration STOP_GRACE = Duration.ofSeconds(5);
 
-  /** Draining waits until a worker has had nothing running or waiting for this long. */
-  private static final Duration DRAIN_QUIET = Duration.ofMillis(1500);
-
   private final Fleet fleet;
   private final LaunchBackend backend;
   private final Supplier<GatewayAdmin> admin;
@@ -136,8 +133,8 @@ final class WorkerLifecycle {
   }
 
   /**
-   * Drains a worker: the gateway stops routing to it, in-flight requests finish (nothing running or
-   * waiting for a quiet period, bounded by the drain timeout), then it stops and leaves the fleet.
+   * Drains a worker: the gateway stops routing to it, in-flight requests and live KV leases finish
+   * ({@link WorkerDrain}, bounded by the drain timeout), then it stops and leaves the fleet.
    */
   void drain(WorkerSlot w) {
     boolean deregister;
@@ -153,20 +150,7 @@ final class WorkerLifecycle {
     if (process != null && process.isAlive() && deregister) {
       Instant deadline =
           Instant.now().plus(Polling.seconds(spec.get().supervision().drainTimeoutSeconds()));
-      Instant quietSince = null;
-      while (Instant.now().isBefore(deadline) && process.isAlive()) {
-        int busy = MetricsScraper.inFlight(w.url);
-        Instant now = Instant.now();
-        if (busy == 0) {
-          quietSince = quietSince == null ? now : quietSince;
-          if (!now.isBefore(quietSince.plus(DRAIN_QUIET))) {
-            break;
-          }
-        } else {
-          quietSince = null;
-        }
-        Polling.sleepQuietly(Duration.ofMillis(200));
-      }
+      WorkerDrain.awaitIdle(w.url, deadline, process::isAlive);
     }
     if (process != null) {
       process.stop(STOP_GRACE);
