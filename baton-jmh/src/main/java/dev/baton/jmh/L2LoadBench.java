@@ -3,8 +3,13 @@ package dev.baton.jmh;
 import dev.baton.kv.offload.BlockCodec;
 import dev.baton.kv.offload.BlockKey;
 import dev.baton.kv.offload.L1Store;
+import dev.baton.kv.offload.L2PrefixLoader;
 import dev.baton.kv.offload.L2Store;
 import dev.baton.testkit.RedisServerProcess;
+import io.lettuce.core.KeyValue;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.ByteArrayCodec;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -17,19 +22,27 @@ import java.util.List;
 
 /**
  * The offload connector's L2 load over loopback against {@code redis-benchmark} GET at the same
- * value size, alternating round by round on one fresh redis-server (no persistence):
+ * value size, side by side round by round on one fresh redis-server (no persistence). Per round:
  *
  * <ul>
  *   <li>{@code redis-benchmark -t get -d SIZE -c 1 -P 16} (one connection, 16 pipelined: the shape
  *       of our reads) and {@code -c 8} (more connections), in MB/s of values;
- *   <li>ours: {@code L2Store.getAll} of 16 keys per MGET (as a lookup reads), then the header and
- *       CRC32C check into a scratch block and the copy into L1 — the whole L2-to-L1 path.
+ *   <li>heap: the first version's path — Lettuce's {@code ByteArrayCodec} (a fresh {@code byte[]}
+ *       per value), header and CRC32C checked on the array, one copy into L1;
+ *   <li>pooled: {@link L2PrefixLoader} without read-ahead — values decoded into pooled off-heap
+ *       buffers, checked there, one copy into L1;
+ *   <li>read-ahead: {@link L2PrefixLoader} as the connector runs it, the next MGET in flight while
+ *       the current one is checked and copied;
+ *   <li>the fetch alone (pooled MGETs, nothing checked or copied).
  * </ul>
  *
- * Usage: {@code L2LoadBench [valueKiB=1024] [blocks=64] [rounds=5] [direct|scratch]}. Target: ours
- * >= 50% of redis-benchmark at the same value size.
+ * All our variants read 16 keys per MGET (as a lookup reads) over 4 x {@code blocks} blocks per
+ * round. Usage: {@code L2LoadBench [valueKiB=1024] [blocks=64] [rounds=5]}. Target: ours >= 50% of
+ * redis-benchmark at the same value size.
  */
 public final class L2LoadBench {
+
+  private static final int CHUNK = 16;
 
   private L2LoadBench() {}
 
@@ -37,19 +50,25 @@ public final class L2LoadBench {
     int valueKiB = args.length > 0 ? Integer.parseInt(args[0]) : 1024;
     int blocks = args.length > 1 ? Integer.parseInt(args[1]) : 64;
     int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 5;
-    // direct (the connector's path): check in place, one copy into L1; scratch: decode into a
-    // scratch block, then copy that into L1 (the first version, kept to measure the difference).
-    boolean direct = args.length <= 3 || !args[3].equals("scratch");
     long blockBytes = valueKiB * 1024L;
     String layout = "baton-random-1b/layers=16/kv_heads=8/head_dim=64/block=16/F32";
     BlockCodec codec = new BlockCodec(layout, blockBytes);
+    if (blocks < 2 || blocks % 2 != 0) {
+      throw new IllegalArgumentException("blocks must be even and at least 2");
+    }
     try (RedisServerProcess redis =
             RedisServerProcess.start(
                 RedisServerProcess.findBinary()
                     .orElseThrow(() -> new IllegalStateException("redis-server not installed")));
         Arena arena = Arena.ofShared();
-        L2Store l2 = new L2Store(redis.url(), "bench:", Duration.ofSeconds(10), 0);
-        L1Store l1 = new L1Store(blockBytes * (blocks + 1), blockBytes, "s3fifo")) {
+        L2Store l2 =
+            new L2Store(redis.url(), "bench:", Duration.ofSeconds(10), 0, codec.valueBytes());
+        // Half the blocks, FIFO: reading all of them in order evicts each before it is read
+        // again, so every variant, every pass, really copies every block into L1.
+        L1Store l1 = new L1Store(blockBytes * (blocks / 2), blockBytes, "fifo");
+        RedisClient heapClient = RedisClient.create(redis.url());
+        StatefulRedisConnection<byte[], byte[]> heap =
+            heapClient.connect(ByteArrayCodec.INSTANCE)) {
       l2.awaitFirstAttempt(Duration.ofSeconds(10));
       MemorySegment block = arena.allocate(blockBytes, 64);
       List<BlockKey> keys = new ArrayList<>();
@@ -61,71 +80,99 @@ public final class L2LoadBench {
         block.fill((byte) b);
         values.add(codec.encode(h, block));
       }
-      for (int from = 0; from < blocks; from += 16) {
-        int to = Math.min(blocks, from + 16);
+      for (int from = 0; from < blocks; from += CHUNK) {
+        int to = Math.min(blocks, from + CHUNK);
         if (!l2.putAll(keys.subList(from, to), values.subList(from, to))) {
           throw new IllegalStateException("preload failed");
         }
       }
-      int valueBytes = values.getFirst().length;
-      double[] ours = new double[rounds];
-      double[] benchP16 = new double[rounds];
-      double[] benchC8 = new double[rounds];
-      double[] raw = new double[rounds];
-      MemorySegment scratch = arena.allocate(blockBytes, 64);
+      int valueBytes = codec.valueBytes();
+      String[] names = {
+        "redis-benchmark c1 P16",
+        "redis-benchmark c8 P16",
+        "heap",
+        "pooled",
+        "read-ahead",
+        "fetch alone"
+      };
+      double[][] mbps = new double[names.length][rounds];
       for (int r = -2; r < rounds; r++) { // two warm-up rounds (JIT), not counted
         int slot = Math.max(0, r);
-        benchP16[slot] = redisBenchmark(redis.port(), valueBytes, blocks * 4, 1, 16);
-        benchC8[slot] = redisBenchmark(redis.port(), valueBytes, blocks * 4, 8, 16);
-        long bytes = 0;
-        long start = System.nanoTime();
-        for (int pass = 0; pass < 4; pass++) {
-          for (int from = 0; from < blocks; from += 16) {
-            List<BlockKey> chunk = keys.subList(from, Math.min(blocks, from + 16));
-            byte[][] got = l2.getAll(chunk);
-            for (int i = 0; i < chunk.size(); i++) {
-              BlockKey into = new BlockKey(padKey(chunk.get(i), r * 4 + pass + 8));
-              boolean loaded =
-                  direct
-                      ? l1.put(into, got[i], codec.payloadOffset(chunk.get(i).bytes(), got[i]))
-                      : codec.decodeInto(chunk.get(i).bytes(), got[i], scratch)
-                          && l1.put(into, scratch);
-              if (!loaded) {
-                throw new IllegalStateException("a stored block did not load");
-              }
-              bytes += got[i].length;
-            }
-          }
+        mbps[0][slot] = redisBenchmark(redis.port(), valueBytes, blocks * 4, 1, 16);
+        mbps[1][slot] = redisBenchmark(redis.port(), valueBytes, blocks * 4, 8, 16);
+        mbps[2][slot] = timed(blocks * 4L * valueBytes, () -> heapLoad(heap, codec, l1, keys));
+        mbps[3][slot] =
+            timed(blocks * 4L * valueBytes, () -> pooledLoad(l2, codec, l1, keys, false));
+        mbps[4][slot] =
+            timed(blocks * 4L * valueBytes, () -> pooledLoad(l2, codec, l1, keys, true));
+        mbps[5][slot] = timed(blocks * (long) valueBytes, () -> fetchAlone(l2, keys));
+        StringBuilder line = new StringBuilder("round " + r + ":");
+        for (int v = 0; v < names.length; v++) {
+          line.append(String.format(" %s %.0f MB/s;", names[v], mbps[v][slot]));
         }
-        long fetchOnly = System.nanoTime();
-        for (int from = 0; from < blocks; from += 16) {
-          l2.getAll(keys.subList(from, Math.min(blocks, from + 16)));
-        }
-        raw[slot] = blocks * (double) valueBytes / ((System.nanoTime() - fetchOnly) / 1e9) / 1e6;
-        ours[slot] = bytes / ((System.nanoTime() - start) / 1e9) / 1e6;
-        System.out.printf(
-            "round %d: redis-benchmark GET c1 P16 %.0f MB/s, c8 P16 %.0f MB/s; baton L2->L1 %.0f"
-                + " MB/s (MGET alone %.0f MB/s)%n",
-            r, benchP16[slot], benchC8[slot], ours[slot], raw[slot]);
+        System.out.println(line);
       }
-      double o = median(ours);
-      double b1 = median(benchP16);
-      double b8 = median(benchC8);
+      double c1 = median(mbps[0]);
+      double c8 = median(mbps[1]);
       System.out.printf(
-          "value %d bytes, %d blocks x 4 per round, medians of %d rounds:%n"
-              + "  redis-benchmark GET -c 1 -P 16: %.0f MB/s%n"
-              + "  redis-benchmark GET -c 8 -P 16: %.0f MB/s%n"
-              + "  baton L2 load (MGET 16 + check + L1 copy): %.0f MB/s = %.0f%% of c1, %.0f%% of c8%n"
-              + "  of which L2Store.getAll alone (MGET 16 into byte[]): %.0f MB/s%n",
-          valueBytes, blocks, rounds, b1, b8, o, 100 * o / b1, 100 * o / b8, median(raw));
+          "value %d bytes, %d blocks, medians of %d rounds:%n", valueBytes, blocks, rounds);
+      for (int v = 0; v < names.length; v++) {
+        double m = median(mbps[v]);
+        System.out.printf(
+            "  %-24s %6.0f MB/s = %3.0f%% of c1, %3.0f%% of c8%n",
+            names[v], m, 100 * m / c1, 100 * m / c8);
+      }
     }
   }
 
-  /** A distinct L1 key per pass, so every pass really copies into L1. */
-  private static byte[] padKey(BlockKey key, int pass) {
-    byte[] h = key.bytes();
-    h[31] = (byte) pass;
-    return h;
+  private static double timed(long bytes, Runnable run) {
+    long start = System.nanoTime();
+    run.run();
+    return bytes / ((System.nanoTime() - start) / 1e9) / 1e6;
+  }
+
+  /** The first version's path: MGET into fresh heap arrays, check, one copy into L1. */
+  private static void heapLoad(
+      StatefulRedisConnection<byte[], byte[]> heap,
+      BlockCodec codec,
+      L1Store l1,
+      List<BlockKey> keys) {
+    for (int pass = 0; pass < 4; pass++) {
+      for (int from = 0; from < keys.size(); from += CHUNK) {
+        List<BlockKey> chunk = keys.subList(from, Math.min(keys.size(), from + CHUNK));
+        byte[][] redisKeys =
+            chunk.stream()
+                .map(k -> ("bench:" + k).getBytes(StandardCharsets.US_ASCII))
+                .toArray(byte[][]::new);
+        List<KeyValue<byte[], byte[]>> got = heap.sync().mget(redisKeys);
+        for (int i = 0; i < chunk.size(); i++) {
+          MemorySegment value = MemorySegment.ofArray(got.get(i).getValue());
+          long at = codec.payloadOffset(chunk.get(i).bytes(), value);
+          if (at < 0 || !l1.put(chunk.get(i), value, at)) {
+            throw new IllegalStateException("a stored block did not load");
+          }
+        }
+      }
+    }
+  }
+
+  /** The connector's path, {@link L2PrefixLoader}, with or without read-ahead. */
+  private static void pooledLoad(
+      L2Store l2, BlockCodec codec, L1Store l1, List<BlockKey> keys, boolean ahead) {
+    for (int pass = 0; pass < 4; pass++) {
+      int loaded = L2PrefixLoader.load(l2, codec, l1, keys, CHUNK, ahead);
+      if (loaded != keys.size()) {
+        throw new IllegalStateException("loaded " + loaded + " of " + keys.size());
+      }
+    }
+  }
+
+  private static void fetchAlone(L2Store l2, List<BlockKey> keys) {
+    for (int from = 0; from < keys.size(); from += CHUNK) {
+      try (L2Store.Fetch f = l2.fetch(keys.subList(from, Math.min(keys.size(), from + CHUNK)))) {
+        f.await();
+      }
+    }
   }
 
   /** MB/s of GET values from redis-benchmark (requests/s x value bytes). */

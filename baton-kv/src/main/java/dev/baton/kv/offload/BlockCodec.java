@@ -3,8 +3,8 @@ package dev.baton.kv.offload;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.zip.CRC32C;
 
 /**
@@ -25,6 +25,10 @@ import java.util.zip.CRC32C;
 public final class BlockCodec {
 
   static final int MAGIC = 0x424b5631; // "BKV1"
+  private static final ValueLayout.OfInt INT =
+      ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+  private static final ValueLayout.OfLong LONG =
+      ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
   private final byte[] layout;
   private final long blockBytes;
@@ -54,48 +58,37 @@ public final class BlockCodec {
     return out;
   }
 
-  /**
-   * Copies the block out of {@code value} into {@code target} if {@code value} is a valid value for
-   * block {@code hash} in this layout; false (a miss) otherwise, {@code target} then unspecified.
-   */
-  public boolean decodeInto(byte[] hash, byte[] value, MemorySegment target) {
-    int payload = payloadOffset(hash, value);
-    if (payload < 0) {
-      return false;
-    }
-    MemorySegment.copy(value, payload, target, ValueLayout.JAVA_BYTE, 0, (int) blockBytes);
-    return true;
+  /** The size of every value this codec writes: header plus block. */
+  public int valueBytes() {
+    return Math.toIntExact(headerBytes() + blockBytes);
   }
 
   /**
    * Where the block's bytes start in {@code value} if it is a valid value for block {@code hash} in
-   * this layout (header and checksum checked), else -1: a reader then copies the payload once,
-   * straight to where it goes.
+   * this layout (header and checksum checked), else -1 (a miss): a reader then copies the payload
+   * once, straight to where it goes.
    */
-  public int payloadOffset(byte[] hash, byte[] value) {
+  public long payloadOffset(byte[] hash, MemorySegment value) {
     int header = headerBytes();
-    if (value == null || value.length != header + blockBytes || hash.length != 32) {
+    if (value == null || value.byteSize() != header + blockBytes || hash.length != 32) {
       return -1;
     }
-    ByteBuffer b = ByteBuffer.wrap(value);
-    if (b.getInt() != MAGIC || !Arrays.equals(value, 4, 36, hash, 0, 32)) {
+    if (value.get(INT, 0) != MAGIC
+        || MemorySegment.mismatch(value, 4, 36, MemorySegment.ofArray(hash), 0, 32) != -1
+        || value.get(INT, 36) != layout.length) {
       return -1;
     }
-    b.position(36);
-    if (b.getInt() != layout.length) {
+    long at = 40;
+    if (MemorySegment.mismatch(
+                value, at, at + layout.length, MemorySegment.ofArray(layout), 0, layout.length)
+            != -1
+        || value.get(LONG, at + layout.length) != blockBytes) {
       return -1;
     }
-    int at = b.position();
-    if (!Arrays.equals(value, at, at + layout.length, layout, 0, layout.length)) {
-      return -1;
-    }
-    b.position(at + layout.length);
-    if (b.getLong() != blockBytes) {
-      return -1;
-    }
-    int expected = b.getInt();
+    int expected = value.get(INT, at + layout.length + 8);
     CRC32C crc = new CRC32C();
-    crc.update(value, header, (int) blockBytes);
+    // Through a ByteBuffer view: on an off-heap value that is the intrinsic over the address.
+    crc.update(value.asSlice(header, blockBytes).asByteBuffer());
     return (int) crc.getValue() == expected ? header : -1;
   }
 }

@@ -118,18 +118,21 @@ public final class L1Store implements AutoCloseable {
    */
   public boolean put(BlockKey key, MemorySegment block) {
     checkSize(block);
-    return put(key, block, 0);
+    return copyIn(key, block, 0);
   }
 
-  /** As {@link #put(BlockKey, MemorySegment)} from {@code blockBytes} bytes of a heap array. */
-  public boolean put(BlockKey key, byte[] source, int offset) {
-    if (offset < 0 || source.length - (long) offset < blockBytes) {
-      throw new IllegalArgumentException("the array holds no whole block at " + offset);
+  /**
+   * As {@link #put(BlockKey, MemorySegment)} from the {@code blockBytes} bytes of {@code source} at
+   * {@code offset} (a value read from L2, its header before the block).
+   */
+  public boolean put(BlockKey key, MemorySegment source, long offset) {
+    if (offset < 0 || source.byteSize() - offset < blockBytes) {
+      throw new IllegalArgumentException("the value holds no whole block at " + offset);
     }
-    return put(key, MemorySegment.ofArray(source), offset);
+    return copyIn(key, source, offset);
   }
 
-  private boolean put(BlockKey key, MemorySegment source, long offset) {
+  private boolean copyIn(BlockKey key, MemorySegment source, long offset) {
     Entry entry;
     synchronized (this) {
       if (closed) {

@@ -10,8 +10,9 @@ import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.codec.ByteArrayCodec;
 import java.lang.System.Logger.Level;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,10 +22,12 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The offload connector's second tier: a Redis or Valkey server shared by every worker, through
- * Lettuce. Reads are one {@code MGET} per lookup, writes one pipelined batch of {@code SET}s; each
- * waits at most {@code timeout}. While the server is unreachable every call fails at once (Lettuce
- * rejects commands while disconnected) and counts an error; a background thread keeps connecting
- * with backoff, and once connected Lettuce reconnects by itself.
+ * Lettuce. Reads are one {@code MGET} per {@link #fetch}, decoded straight into pooled off-heap
+ * buffers ({@link PooledValueCodec}); a caller may start the next fetch before using the current
+ * one, so Lettuce's event loop reads while the caller copies. Writes are one pipelined batch of
+ * {@code SET}s. Each call waits at most {@code timeout}. While the server is unreachable every call
+ * fails at once (Lettuce rejects commands while disconnected) and counts an error; a background
+ * thread keeps connecting with backoff, and once connected Lettuce reconnects by itself.
  *
  * <p>Values are stored as {@link BlockCodec} writes them; this class moves bytes only.
  */
@@ -32,6 +35,12 @@ public final class L2Store implements AutoCloseable {
 
   private static final System.Logger LOG = System.getLogger(L2Store.class.getName());
   private static final long MAX_BACKOFF_MILLIS = 5_000;
+
+  /**
+   * Idle value buffers kept for reuse: two MGETs of 16 blocks in flight (a lookup's current and
+   * next) need 32.
+   */
+  private static final int POOLED_VALUES = 32;
 
   /** Counters since start, for metrics. */
   public record Stats(
@@ -50,7 +59,8 @@ public final class L2Store implements AutoCloseable {
   private final Duration timeout;
   private final long ttlSeconds;
   private final Thread connector;
-  private volatile StatefulRedisConnection<byte[], byte[]> connection;
+  private final PooledValueCodec codec;
+  private volatile StatefulRedisConnection<byte[], ByteBuffer> connection;
   private volatile boolean closed;
   private final java.util.concurrent.CountDownLatch firstAttempt =
       new java.util.concurrent.CountDownLatch(1);
@@ -65,9 +75,10 @@ public final class L2Store implements AutoCloseable {
 
   /**
    * Connects to {@code url} ({@code redis://host:port/db}) in the background; calls before the
-   * connection is up fail fast. {@code ttlSeconds} 0 stores without expiry.
+   * connection is up fail fast. {@code ttlSeconds} 0 stores without expiry. {@code valueBytes}: the
+   * size of one stored value (read buffers are pooled at that size; a larger value is a miss).
    */
-  public L2Store(String url, String keyPrefix, Duration timeout, long ttlSeconds) {
+  public L2Store(String url, String keyPrefix, Duration timeout, long ttlSeconds, int valueBytes) {
     RedisURI uri;
     try {
       uri = RedisURI.create(url);
@@ -79,6 +90,7 @@ public final class L2Store implements AutoCloseable {
     this.keyPrefix = keyPrefix.getBytes(StandardCharsets.UTF_8);
     this.timeout = timeout;
     this.ttlSeconds = ttlSeconds;
+    this.codec = new PooledValueCodec(valueBytes, POOLED_VALUES);
     this.client = RedisClient.create(uri);
     client.setOptions(
         ClientOptions.builder()
@@ -94,7 +106,7 @@ public final class L2Store implements AutoCloseable {
     long backoff = 100;
     while (!closed) {
       try {
-        StatefulRedisConnection<byte[], byte[]> c = client.connect(ByteArrayCodec.INSTANCE);
+        StatefulRedisConnection<byte[], ByteBuffer> c = client.connect(codec);
         if (closed) {
           c.close();
           return;
@@ -133,7 +145,7 @@ public final class L2Store implements AutoCloseable {
 
   /** Whether the server answers now (a connection exists and is open). */
   public boolean connected() {
-    StatefulRedisConnection<byte[], byte[]> c = connection;
+    StatefulRedisConnection<byte[], ByteBuffer> c = connection;
     return c != null && c.isOpen();
   }
 
@@ -146,42 +158,89 @@ public final class L2Store implements AutoCloseable {
   }
 
   /**
-   * The stored values of {@code keys}, null where absent; all null when the server is unreachable
-   * or slower than the timeout (counted as an error).
+   * Starts reading the stored values of {@code keys} (one {@code MGET}) and returns at once; {@link
+   * Fetch#await} waits for them. Close the fetch when done with its values: that gives their
+   * buffers back (for a fetch still in flight, once it completes).
    */
-  public byte[][] getAll(List<BlockKey> keys) {
-    byte[][] out = new byte[keys.size()][];
+  public Fetch fetch(List<BlockKey> keys) {
     if (keys.isEmpty()) {
-      return out;
+      return new Fetch(0, null);
     }
     lookups.incrementAndGet();
-    StatefulRedisConnection<byte[], byte[]> c = connection;
+    StatefulRedisConnection<byte[], ByteBuffer> c = connection;
     if (c == null || !c.isOpen()) {
       errors.incrementAndGet();
-      return out;
+      return new Fetch(keys.size(), null);
     }
     byte[][] redisKeys = keys.stream().map(this::redisKey).toArray(byte[][]::new);
     try {
-      List<KeyValue<byte[], byte[]>> values =
-          c.async().mget(redisKeys).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      for (int i = 0; i < out.length && i < values.size(); i++) {
-        KeyValue<byte[], byte[]> kv = values.get(i);
-        if (kv.hasValue()) {
-          out[i] = kv.getValue();
-          hits.incrementAndGet();
-          bytesRead.addAndGet(out[i].length);
-        } else {
-          misses.incrementAndGet();
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      return new Fetch(keys.size(), c.async().mget(redisKeys));
+    } catch (RuntimeException e) { // rejected: disconnected meanwhile
       errors.incrementAndGet();
-    } catch (Exception e) {
-      errors.incrementAndGet();
-      LOG.log(Level.DEBUG, "KV cache L2 read failed: {0}", e.toString());
+      return new Fetch(keys.size(), null);
     }
-    return out;
+  }
+
+  /** One {@code MGET} in flight or done; its values live in pooled buffers until {@link #close}. */
+  public final class Fetch implements AutoCloseable {
+    private final int size;
+    private final RedisFuture<List<KeyValue<byte[], ByteBuffer>>> reply;
+    private MemorySegment[] values;
+    private boolean closed;
+
+    private Fetch(int size, RedisFuture<List<KeyValue<byte[], ByteBuffer>>> reply) {
+      this.size = size;
+      this.reply = reply;
+    }
+
+    /**
+     * The values in key order, null where absent; all null when the server is unreachable or slower
+     * than the timeout (counted as an error). Valid until {@link #close}.
+     */
+    public MemorySegment[] await() {
+      if (values != null) {
+        return values;
+      }
+      values = new MemorySegment[size];
+      if (reply == null) {
+        return values;
+      }
+      try {
+        List<KeyValue<byte[], ByteBuffer>> got =
+            reply.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        for (int i = 0; i < size && i < got.size(); i++) {
+          KeyValue<byte[], ByteBuffer> kv = got.get(i);
+          if (kv.hasValue()) {
+            values[i] = MemorySegment.ofBuffer(kv.getValue());
+            hits.incrementAndGet();
+            bytesRead.addAndGet(values[i].byteSize());
+          } else {
+            misses.incrementAndGet();
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        errors.incrementAndGet();
+      } catch (Exception e) {
+        errors.incrementAndGet();
+        LOG.log(Level.DEBUG, "KV cache L2 read failed: {0}", e.toString());
+      }
+      return values;
+    }
+
+    @Override
+    public void close() {
+      if (closed || reply == null) {
+        return;
+      }
+      closed = true;
+      reply.whenComplete(
+          (got, error) -> {
+            if (got != null) {
+              got.forEach(kv -> codec.release(kv.getValueOrElse(null)));
+            }
+          });
+    }
   }
 
   /**
@@ -192,17 +251,17 @@ public final class L2Store implements AutoCloseable {
     if (keys.isEmpty()) {
       return true;
     }
-    StatefulRedisConnection<byte[], byte[]> c = connection;
+    StatefulRedisConnection<byte[], ByteBuffer> c = connection;
     if (c == null || !c.isOpen()) {
       errors.incrementAndGet();
       return false;
     }
-    RedisAsyncCommands<byte[], byte[]> async = c.async();
+    RedisAsyncCommands<byte[], ByteBuffer> async = c.async();
     SetArgs args = ttlSeconds > 0 ? SetArgs.Builder.ex(ttlSeconds) : new SetArgs();
     List<RedisFuture<String>> pending = new ArrayList<>(keys.size());
     try {
       for (int i = 0; i < keys.size(); i++) {
-        pending.add(async.set(redisKey(keys.get(i)), values.get(i), args));
+        pending.add(async.set(redisKey(keys.get(i)), ByteBuffer.wrap(values.get(i)), args));
       }
       long deadline = System.nanoTime() + timeout.toNanos();
       long bytes = 0;
@@ -223,6 +282,11 @@ public final class L2Store implements AutoCloseable {
     return false;
   }
 
+  /** Read buffers waiting in the pool (tests: every fetch gives its buffers back). */
+  int idleReadBuffers() {
+    return codec.idleBuffers();
+  }
+
   public Stats stats() {
     return new Stats(
         lookups.get(),
@@ -239,7 +303,7 @@ public final class L2Store implements AutoCloseable {
   public void close() {
     closed = true;
     connector.interrupt();
-    StatefulRedisConnection<byte[], byte[]> c = connection;
+    StatefulRedisConnection<byte[], ByteBuffer> c = connection;
     if (c != null) {
       c.close();
     }

@@ -134,7 +134,11 @@ public final class OffloadConnector implements KvConnector {
     if (options.l2Url() != null) {
       l2 =
           new L2Store(
-              options.l2Url(), options.l2KeyPrefix(), options.l2Timeout(), options.l2TtlSeconds());
+              options.l2Url(),
+              options.l2KeyPrefix(),
+              options.l2Timeout(),
+              options.l2TtlSeconds(),
+              codec.valueBytes());
       // Bounded: an unreachable server fails the attempt at once or after the connect timeout.
       l2.awaitFirstAttempt(options.l2Timeout().plusSeconds(10));
     }
@@ -221,21 +225,7 @@ public final class OffloadConnector implements KvConnector {
 
   /** Reads {@code keys} from L2 in order until the first miss, copying valid blocks into L1. */
   private void fetchIntoL1(List<BlockKey> keys) {
-    // Checked and copied into a scratch block, then into L1: measured faster here than copying
-    // from the heap value straight into L1 (L2LoadBench direct vs scratch, docs/PERFORMANCE.md).
-    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-      MemorySegment scratch = arena.allocate(l1.blockBytes(), 64);
-      for (int from = 0; from < keys.size(); from += L2_READ_CHUNK) {
-        List<BlockKey> chunk = keys.subList(from, Math.min(keys.size(), from + L2_READ_CHUNK));
-        byte[][] values = l2.getAll(chunk);
-        for (int i = 0; i < chunk.size(); i++) {
-          BlockKey key = chunk.get(i);
-          if (!codec.decodeInto(key.bytes(), values[i], scratch) || !l1.put(key, scratch)) {
-            return; // only a prefix is of use: stop at the first miss
-          }
-        }
-      }
-    }
+    L2PrefixLoader.load(l2, codec, l1, keys, L2_READ_CHUNK, true);
   }
 
   @Override
