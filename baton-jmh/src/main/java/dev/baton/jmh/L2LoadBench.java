@@ -13,6 +13,7 @@ import io.lettuce.core.codec.ByteArrayCodec;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -95,20 +96,28 @@ public final class L2LoadBench {
         "read-ahead",
         "fetch alone"
       };
+      // Throughput, and client CPU seconds per GB of values: on a shared machine the first
+      // moves with the other processes' load, the second much less.
       double[][] mbps = new double[names.length][rounds];
+      double[][] cpu = new double[names.length][rounds];
+      long bytes = blocks * 4L * valueBytes;
+      redisBenchmark(redis.port(), valueBytes, 1, 1, 1, "set"); // the key GET reads
       for (int r = -2; r < rounds; r++) { // two warm-up rounds (JIT), not counted
         int slot = Math.max(0, r);
-        mbps[0][slot] = redisBenchmark(redis.port(), valueBytes, blocks * 4, 1, 16);
-        mbps[1][slot] = redisBenchmark(redis.port(), valueBytes, blocks * 4, 8, 16);
-        mbps[2][slot] = timed(blocks * 4L * valueBytes, () -> heapLoad(heap, codec, l1, keys));
-        mbps[3][slot] =
-            timed(blocks * 4L * valueBytes, () -> pooledLoad(l2, codec, l1, keys, false));
-        mbps[4][slot] =
-            timed(blocks * 4L * valueBytes, () -> pooledLoad(l2, codec, l1, keys, true));
-        mbps[5][slot] = timed(blocks * (long) valueBytes, () -> fetchAlone(l2, keys));
+        double[][] runs = {
+          redisBenchmark(redis.port(), valueBytes, blocks * 4, 1, 16, "get"),
+          redisBenchmark(redis.port(), valueBytes, blocks * 4, 8, 16, "get"),
+          timed(bytes, () -> heapLoad(heap, codec, l1, keys)),
+          timed(bytes, () -> pooledLoad(l2, codec, l1, keys, false)),
+          timed(bytes, () -> pooledLoad(l2, codec, l1, keys, true)),
+          timed(blocks * (long) valueBytes, () -> fetchAlone(l2, keys))
+        };
         StringBuilder line = new StringBuilder("round " + r + ":");
         for (int v = 0; v < names.length; v++) {
-          line.append(String.format(" %s %.0f MB/s;", names[v], mbps[v][slot]));
+          mbps[v][slot] = runs[v][0];
+          cpu[v][slot] = runs[v][1];
+          line.append(
+              String.format(" %s %.0f MB/s %.2f cpu-s/GB;", names[v], runs[v][0], runs[v][1]));
         }
         System.out.println(line);
       }
@@ -119,16 +128,22 @@ public final class L2LoadBench {
       for (int v = 0; v < names.length; v++) {
         double m = median(mbps[v]);
         System.out.printf(
-            "  %-24s %6.0f MB/s = %3.0f%% of c1, %3.0f%% of c8%n",
-            names[v], m, 100 * m / c1, 100 * m / c8);
+            "  %-24s %6.0f MB/s = %3.0f%% of c1, %3.0f%% of c8; client CPU %.2f s/GB%n",
+            names[v], m, 100 * m / c1, 100 * m / c8, median(cpu[v]));
       }
     }
   }
 
-  private static double timed(long bytes, Runnable run) {
+  /** MB/s and this process's CPU seconds per GB (all its threads: caller, event loop, GC). */
+  private static double[] timed(long bytes, Runnable run) {
+    var os =
+        (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    long cpuStart = os.getProcessCpuTime();
     long start = System.nanoTime();
     run.run();
-    return bytes / ((System.nanoTime() - start) / 1e9) / 1e6;
+    long nanos = System.nanoTime() - start;
+    double cpuSeconds = (os.getProcessCpuTime() - cpuStart) / 1e9;
+    return new double[] {bytes / (nanos / 1e9) / 1e6, cpuSeconds / (bytes / 1e9)};
   }
 
   /** The first version's path: MGET into fresh heap arrays, check, one copy into L1. */
@@ -175,39 +190,34 @@ public final class L2LoadBench {
     }
   }
 
-  /** MB/s of GET values from redis-benchmark (requests/s x value bytes). */
-  private static double redisBenchmark(
-      int port, int valueBytes, int requests, int clients, int pipeline)
+  /**
+   * MB/s of values from {@code redis-benchmark -t TEST} and its CPU seconds (user + system, from
+   * the shell's {@code times}) per GB.
+   */
+  private static double[] redisBenchmark(
+      int port, int valueBytes, int requests, int clients, int pipeline, String test)
       throws IOException, InterruptedException {
-    Process p =
-        new ProcessBuilder(
-                "redis-benchmark",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                Integer.toString(port),
-                "-t",
-                "set,get",
-                "-d",
-                Integer.toString(valueBytes),
-                "-n",
-                Integer.toString(requests),
-                "-c",
-                Integer.toString(clients),
-                "-P",
-                Integer.toString(pipeline),
-                "--csv")
-            .redirectErrorStream(true)
-            .start();
+    String command =
+        String.format(
+            "redis-benchmark -h 127.0.0.1 -p %d -t %s -d %d -n %d -c %d -P %d --csv; times",
+            port, test, valueBytes, requests, clients, pipeline);
+    Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     p.waitFor();
-    for (String line : out.split("\n")) {
-      if (line.startsWith("\"GET\"")) {
+    String[] lines = out.strip().split("\n");
+    double cpuSeconds = 0;
+    for (String t : lines[lines.length - 1].trim().split("\\s+")) { // children: user system
+      String[] ms = t.replace("s", "").split("m");
+      cpuSeconds += Integer.parseInt(ms[0]) * 60 + Double.parseDouble(ms[1]);
+    }
+    for (String line : lines) {
+      if (line.startsWith("\"" + test.toUpperCase(java.util.Locale.ROOT) + "\"")) {
         double rps = Double.parseDouble(line.split(",")[1].replace("\"", ""));
-        return rps * valueBytes / 1e6;
+        double bytes = (double) requests * valueBytes;
+        return new double[] {rps * valueBytes / 1e6, cpuSeconds / (bytes / 1e9)};
       }
     }
-    throw new IllegalStateException("no GET line from redis-benchmark:\n" + out);
+    throw new IllegalStateException("no " + test + " line from redis-benchmark:\n" + out);
   }
 
   private static double median(double[] xs) {
