@@ -99,6 +99,38 @@ class NixlProtocolTest {
     }
   }
 
+  @ParameterizedTest
+  @CsvSource({"false", "true"})
+  void aPrefillStoppedByItsFirstTokenNamesNoKvAndDecodeGetsTheOriginalRequest(boolean stream) {
+    // As vLLM's request_finished: KV is handed out only for a request that ended by length.
+    String body =
+        "{\"model\":\"tiny\",\"prompt\":\"abc\",\"max_tokens\":5,\"stop\":[\"w0\"],"
+            + "\"stream\":"
+            + stream
+            + "}";
+    int prefills = prefill.prefillLegs.get();
+    int plain = decode.plainRequests.get();
+    int decodes = decode.decodeLegs.get();
+    HttpResponse<String> pd = Http.post(url(gateway, "/v1/completions"), body);
+    HttpResponse<String> direct = Http.post(url(NixlProtocolTest.direct, "/v1/completions"), body);
+    assertThat(pd.statusCode()).as(pd.body()).isEqualTo(200);
+    assertThat(prefill.violations).isEmpty();
+    assertThat(decode.violations).isEmpty();
+    assertThat(prefill.prefillLegs.get()).isEqualTo(prefills + 1); // not retried: not a failure
+    assertThat(decode.decodeLegs.get()).isEqualTo(decodes);
+    assertThat(decode.plainRequests.get()).isEqualTo(plain + 1);
+    assertThat(decode.received.getLast().has("kv_transfer_params")).isFalse();
+    var sent = decode.received.getLast().deepCopy();
+    if (stream) {
+      assertThat(sent.remove("return_token_ids").asBoolean()).isTrue(); // for token-exact migration
+    }
+    assertThat(sent).isEqualTo(dev.baton.core.Json.parse(body));
+    assertThat(pd.body()).contains("\"finish_reason\":\"stop\"");
+    assertThat(Http.text(pd.body(), false)).isEqualTo(Http.text(direct.body(), false)).isEmpty();
+    Worker p = gateway.pools().iterator().next().find(prefill.url());
+    assertThat(p.breaker().state()).isEqualTo(CircuitBreaker.State.CLOSED);
+  }
+
   @Test
   void decodeLegIsTheOriginalRequestPlusTheReturnedParams() {
     String body =

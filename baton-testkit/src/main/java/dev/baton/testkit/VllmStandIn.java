@@ -192,6 +192,20 @@ public final class VllmStandIn implements AutoCloseable {
       maxTokens = Math.min(maxTokens, body.get("max_completion_tokens").asInt());
     }
     String id = requestId;
+    int stopAt = stopIndex(body, offset, maxTokens);
+    String stopString = stopAt < 0 ? null : stopHit(body, offset + stopAt);
+    if (prefillLeg && stopAt == 0) {
+      // vLLM's NixlConnector.request_finished hands out KV only for a request that ended by
+      // length (FINISHED_LENGTH_CAPPED); one stopped by its first token frees the blocks at once
+      // and the answer carries kv_transfer_params: null.
+      ObjectNode answer = whole(id, chat, "", 0, prompt, stopString);
+      answer.putNull("kv_transfer_params");
+      ex.send(200, "application/json", Json.write(answer));
+      return;
+    }
+    if (stopAt >= 0) {
+      maxTokens = stopAt; // the tokens before the stop string; the stop string is not output
+    }
     if (prefillLeg) {
       ObjectNode params = Json.object();
       params.put("do_remote_prefill", true);
@@ -210,7 +224,7 @@ public final class VllmStandIn implements AutoCloseable {
       // Not a vLLM field: what Baton's KV connector adds; the gateway must pass it through.
       params.put("lease_token", UUID.randomUUID().toString());
       ISSUED.put(id, params);
-      ObjectNode answer = whole(id, chat, " w" + offset, 1, prompt);
+      ObjectNode answer = whole(id, chat, " w" + offset, 1, prompt, null);
       answer.set("kv_transfer_params", params);
       ex.send(200, "application/json", Json.write(answer));
       return;
@@ -224,13 +238,14 @@ public final class VllmStandIn implements AutoCloseable {
           offset,
           maxTokens,
           body.path("stream_options").path("include_usage"),
-          ids ? tokenize(prompt) : null);
+          ids ? tokenize(prompt) : null,
+          stopString);
     } else {
       StringBuilder text = new StringBuilder();
       for (int k = 0; k < maxTokens; k++) {
         text.append(" w").append(offset + k);
       }
-      ObjectNode answer = whole(id, chat, text.toString(), maxTokens, prompt);
+      ObjectNode answer = whole(id, chat, text.toString(), maxTokens, prompt, stopString);
       answer.putNull("kv_transfer_params");
       ex.send(200, "application/json", Json.write(answer));
     }
@@ -350,7 +365,39 @@ public final class VllmStandIn implements AutoCloseable {
     }
   }
 
-  private ObjectNode whole(String id, boolean chat, String text, int tokens, String prompt) {
+  /**
+   * Index of the first generated token that contains one of the request's {@code stop} strings
+   * (vLLM stops there and leaves the stop string out), or -1.
+   */
+  private static int stopIndex(ObjectNode body, int offset, int maxTokens) {
+    for (int k = 0; k < maxTokens; k++) {
+      if (stopHit(body, offset + k) != null) {
+        return k;
+      }
+    }
+    return -1;
+  }
+
+  private static String stopHit(ObjectNode body, int word) {
+    JsonNode stop = body.get("stop");
+    List<String> stops = new ArrayList<>();
+    if (stop != null && stop.isTextual()) {
+      stops.add(stop.asText());
+    } else if (stop != null && stop.isArray()) {
+      stop.forEach(x -> stops.add(x.asText()));
+    }
+    String token = " w" + word;
+    for (String st : stops) {
+      if (!st.isEmpty() && token.contains(st)) {
+        return st;
+      }
+    }
+    return null;
+  }
+
+  /** A whole answer; {@code stop} is the stop string that ended it (null: it ended by length). */
+  private ObjectNode whole(
+      String id, boolean chat, String text, int tokens, String prompt, String stop) {
     ObjectNode a = Json.object();
     a.put("id", id);
     a.put("object", chat ? "chat.completion" : "text_completion");
@@ -366,8 +413,12 @@ public final class VllmStandIn implements AutoCloseable {
       choice.put("text", text);
       choice.putNull("logprobs");
     }
-    choice.put("finish_reason", "length");
-    choice.putNull("stop_reason");
+    choice.put("finish_reason", stop == null ? "length" : "stop");
+    if (stop == null) {
+      choice.putNull("stop_reason");
+    } else {
+      choice.put("stop_reason", stop);
+    }
     ObjectNode usage = a.putObject("usage");
     usage.put("prompt_tokens", prompt.length() / 4);
     usage.put("completion_tokens", tokens);
@@ -382,7 +433,8 @@ public final class VllmStandIn implements AutoCloseable {
       int offset,
       int maxTokens,
       JsonNode includeUsage,
-      List<Integer> promptIds)
+      List<Integer> promptIds,
+      String stop)
       throws Exception {
     ex.startChunked(200, "text/event-stream");
     long created = System.currentTimeMillis() / 1000;
@@ -418,7 +470,7 @@ public final class VllmStandIn implements AutoCloseable {
       } else {
         choice.put("text", token);
       }
-      if (k == maxTokens - 1) {
+      if (k == maxTokens - 1 && stop == null) {
         choice.put("finish_reason", "length");
       }
       if (promptIds != null) {
@@ -427,6 +479,15 @@ public final class VllmStandIn implements AutoCloseable {
           promptIds.forEach(choice.putArray("prompt_token_ids")::add);
         }
       }
+      ex.chunk("data: " + Json.write(c) + "\n\n");
+    }
+    if (stop != null) {
+      ObjectNode c = chunk(id, chat, created);
+      ObjectNode choice = (ObjectNode) c.path("choices").get(0);
+      if (chat) {
+        choice.putObject("delta");
+      }
+      choice.put("finish_reason", "stop").put("stop_reason", stop);
       ex.chunk("data: " + Json.write(c) + "\n\n");
     }
     if (includeUsage.asBoolean(false)) {
