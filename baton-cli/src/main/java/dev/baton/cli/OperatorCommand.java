@@ -92,14 +92,34 @@ public final class OperatorCommand implements Callable<Integer> {
           "Run the operator: in a pod (service account) or from a kubeconfig (KUBECONFIG,"
               + " ~/.kube/config).")
   static final class Run implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
     @Option(
         names = "--namespace",
         description = "watch only this namespace (default: every namespace)")
     String namespace;
 
+    @Option(
+        names = "--leader-election",
+        description =
+            "compete for a Lease so several operator replicas can run; only the holder reconciles")
+    boolean leaderElection;
+
+    @Option(
+        names = "--lease-namespace",
+        description =
+            "the namespace of the leader Lease (default: $POD_NAMESPACE, the operator's own)")
+    String leaseNamespace;
+
     @Override
     public Integer call() throws Exception {
-      OperatorMain.run(namespace);
+      String lease = leaseNamespace != null ? leaseNamespace : System.getenv("POD_NAMESPACE");
+      if (leaderElection && lease == null) {
+        throw new picocli.CommandLine.ParameterException(
+            spec.commandLine(),
+            "--leader-election needs --lease-namespace (or POD_NAMESPACE from the downward API)");
+      }
+      OperatorMain.run(namespace, leaderElection ? lease : null);
       return 0;
     }
   }

@@ -284,7 +284,7 @@ public final class PodFactory {
         : node.putObject("kv_connector_extra_config");
   }
 
-  /** {@code baton operator drain}: waits in preStop until the worker has nothing in flight. */
+  /** {@code baton operator drain}: waits in preStop until no request and no KV lease is left. */
   static List<String> drainCommand(int port, double timeoutSeconds) {
     List<String> command = new ArrayList<>(IMAGE_TOOLCHAIN.baton());
     command.addAll(

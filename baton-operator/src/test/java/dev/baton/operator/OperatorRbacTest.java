@@ -14,7 +14,6 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.http.RecordedRequest;
-import io.javaoperatorsdk.operator.Operator;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +28,8 @@ import org.junit.jupiter.api.Test;
  * The RBAC manifest grants exactly what the operator does: a whole life cycle (create, gang
  * replace, scale out and in, a refused spec, deletion) runs against the mock API server, every
  * request the operator's client made is turned into (API group, resource, verb) as the API server's
- * authorizer sees it, and that set must equal the rules in deploy/base/rbac.yaml.
+ * authorizer sees it, and that set must equal the rules in deploy/base/rbac.yaml (the ClusterRole,
+ * and the Role for the leader Lease: the operator runs with leader election here).
  */
 @EnableKubernetesMockClient(crud = true)
 class OperatorRbacTest {
@@ -50,11 +50,18 @@ class OperatorRbacTest {
         new KubernetesClientBuilder()
             .withConfig(new ConfigBuilder(client.getConfiguration()).withUserAgent(AGENT).build())
             .build();
-    Operator operator = OperatorMain.start(operatorClient, new GatewayRegistry(), null);
+    Leadership leadership =
+        Leadership.start(
+            operatorClient,
+            "baton-system",
+            "rbac-test",
+            Leadership.Timing.STANDARD,
+            () -> OperatorMain.start(operatorClient, new GatewayRegistry(), null),
+            () -> {});
     try {
       lifeCycle();
     } finally {
-      operator.stop();
+      leadership.close();
       operatorClient.close();
     }
     Set<String> used = new TreeSet<>();
@@ -218,7 +225,8 @@ class OperatorRbacTest {
             .readValues(Files.readString(rbac))) {
       while (docs.hasNext()) {
         JsonNode doc = (JsonNode) docs.next();
-        if (!"ClusterRole".equals(doc.path("kind").asText())) {
+        String kind = doc.path("kind").asText();
+        if (!kind.equals("ClusterRole") && !kind.equals("Role")) {
           continue;
         }
         for (JsonNode rule : doc.path("rules")) {
