@@ -21,6 +21,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -35,8 +36,8 @@ import picocli.CommandLine.Option;
  *   <li>Decode: the time per step while requests decode together, measured in the window where
  *       every one of them is decoding (after the last one's first token), for one request with a
  *       short prompt, one with a prompt of the input length and {@code --batch} per worker with
- *       prompts of the input length; three equations give the step's base, per-sequence and
- *       per-context-token costs.
+ *       short prompts (which all start decoding at once); three equations give the step's base,
+ *       per-sequence and per-context-token costs.
  * </ul>
  *
  * Prompts are random text of exactly the asked length when {@code --tokenizer} names the model's
@@ -85,6 +86,13 @@ public final class SimCalibrateCommand implements Callable<Integer> {
           "the pool's decoding workers (the gateway spreads --batch x workers requests over them)")
   int workers;
 
+  @Option(
+      names = "--prefill-busy",
+      description =
+          "P/D pool: measure decode steps while the prefill worker prefills long prompts"
+              + " back to back, as under load where prefill and decode share the machine's cores")
+  boolean prefillBusy;
+
   @Option(names = "--repeats", defaultValue = "3", description = "samples per point")
   int repeats;
 
@@ -121,7 +129,7 @@ public final class SimCalibrateCommand implements Callable<Integer> {
     text = tokenizer == null ? null : new TextSynthesizer(GgufPromptTokenizer.open(tokenizer));
     EndpointConfig endpoint =
         new EndpointConfig(
-            baseUrl, "/v1/completions", model, null, true, true, null, Duration.ofMinutes(2));
+            baseUrl, "/v1/completions", model, null, true, true, null, Duration.ofMinutes(10));
     try (OpenAiClient client = new OpenAiClient(endpoint, t -> 0)) {
       for (int i = 0; i < warmup; i++) {
         together(client, workers, inputLen, outputLen);
@@ -130,19 +138,23 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       double[] longPrefill = prefill(client, inputLen * 3 / 2);
       double perToken = (longPrefill[1] - shortPrefill[1]) / (longPrefill[0] - shortPrefill[0]);
       double base = Math.max(0, shortPrefill[1] - perToken * shortPrefill[0]);
-      double prefillMs = base + perToken * inputLen;
       double[] alone = step(client, 1, 16, outputLen);
       double[] aloneLong = step(client, 1, inputLen, outputLen);
-      // Each request's prefill delays the next one's first token: decode through that stagger.
-      int stagger = (int) Math.ceil(batch * workers * prefillMs / Math.max(0.05, aloneLong[1]));
-      double[] many = step(client, batch, inputLen, outputLen + Math.min(stagger, 2048));
+      // Short prompts for the batch: their prefills take no time, so all decode together from the
+      // start; the context term comes from the two single-sequence points.
+      // Behind a busy prefill worker the short prompts reach decode up to one long prefill apart:
+      // decode long enough to overlap through that.
+      int stagger =
+          prefillBusy
+              ? (int) Math.ceil((base + perToken * inputLen) / Math.max(0.05, alone[1]))
+              : 0;
+      double[] many = step(client, batch, 16, outputLen + Math.min(stagger, 2048));
       // step = base + perSeq x batch + perContext x context, at three (batch, context) points
       double perContext =
           Math.max(0, (aloneLong[1] - alone[1]) / Math.max(1, aloneLong[2] - alone[2]));
       double perSeq =
-          Math.max(
-              0, (many[1] - aloneLong[1] - perContext * (many[2] - aloneLong[2])) / (batch - 1));
-      double decodeBase = Math.max(0, aloneLong[1] - perSeq - perContext * aloneLong[2]);
+          Math.max(0, (many[1] - alone[1] - perContext * (many[2] - alone[2])) / (batch - 1));
+      double decodeBase = Math.max(0, alone[1] - perSeq - perContext * alone[2]);
       StepModel m =
           new StepModel(
               base,
@@ -202,7 +214,20 @@ public final class SimCalibrateCommand implements Callable<Integer> {
     double[] steps = new double[repeats];
     double[] context = new double[repeats];
     for (int rep = 0; rep < repeats; rep++) {
-      List<RequestResult> results = together(client, n * workers, promptLen, out);
+      List<RequestResult> results;
+      if (prefillBusy) {
+        AtomicBoolean decoding = new AtomicBoolean(true);
+        try (ExecutorService background = Executors.newVirtualThreadPerTaskExecutor()) {
+          background.submit(() -> prefillUntil(client, decoding));
+          try {
+            results = together(client, n * workers, promptLen, out);
+          } finally {
+            decoding.set(false);
+          }
+        }
+      } else {
+        results = together(client, n * workers, promptLen, out);
+      }
       long windowStart = Long.MIN_VALUE;
       long windowEnd = Long.MAX_VALUE;
       for (RequestResult r : results) {
@@ -241,6 +266,14 @@ public final class SimCalibrateCommand implements Callable<Integer> {
     return new double[] {n, median(steps), median(context)};
   }
 
+  /** One-token requests of the input length, one after the other, while {@code decoding}. */
+  private Void prefillUntil(OpenAiClient client, AtomicBoolean decoding) {
+    while (decoding.get()) {
+      check(client.send(request(inputLen, 1), null));
+    }
+    return null;
+  }
+
   /** Sends {@code n} requests at once and waits for them all. */
   private List<RequestResult> together(OpenAiClient client, int n, int promptLen, int tokens)
       throws Exception {
@@ -258,8 +291,11 @@ public final class SimCalibrateCommand implements Callable<Integer> {
     return results;
   }
 
-  /** A prompt unlike every other one from its first token, so no prefix cache shortens it. */
-  private PreparedRequest request(int tokens, int maxTokens) {
+  /**
+   * A prompt unlike every other one from its first token (no prefix cache shortens it); the
+   * background prefill thread calls it too.
+   */
+  private synchronized PreparedRequest request(int tokens, int maxTokens) {
     if (text != null) {
       TextSynthesizer.Text t = text.randomText(tokens, random);
       return PreparedRequest.text(t.text(), t.tokens(), maxTokens);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Sim-vs-real validation of `baton sim` (issue 18, docs/SIM.md): for a 1P1D cluster and a cluster of
+# two colocated workers (random `small` model, one compute thread per worker, as `baton demo` runs),
+# each in turn: `baton sim calibrate` at the workload's shape -> a real `baton bench` run ->
+# `baton sim --replay` of that run's requests, printing simulated/real p50/p99 TTFT and TPOT.
+# The machine's load is printed with every step: on a shared machine it moves the real numbers.
+#
+#   docs/sim-validate.sh                       # defaults below
+#   INPUT_LEN=512 OUTPUT_LEN=64 RATE=1 PROMPTS=40 docs/sim-validate.sh
+#
+# Exit status 1 when any ratio is off by more than MAX_ERROR (0.2).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+baton="$root/bin/baton"
+input=${INPUT_LEN:-1024}
+output=${OUTPUT_LEN:-64}
+# Default rate: 60% of the prefill worker's capacity as the first calibration measures it (the
+# issue's scenario), so the load is the same share of the machine whatever else runs on it.
+rate=${RATE:-auto}
+prompts=${PROMPTS:-30}
+preset=${PRESET:-small}
+max_error=${MAX_ERROR:-0.2}
+out=${OUT:-$(mktemp -d /tmp/sim-validate.XXXXXX)}
+name="simval-$$"
+mkdir -p "$out"
+tokenizer="$HOME/.baton/models/random-$preset.gguf"
+
+spec() { # $1: roles block
+  cat <<SPEC
+name: $name
+model: random:$preset
+mode: pool
+gateway:
+  config: {request_timeout_ms: 120000}
+engine:
+  args: [--max-num-seqs, '16', --threads, '1', --kv-cache-memory, 512M]
+roles:
+$1
+supervision: {readyTimeoutSeconds: 120}
+SPEC
+}
+
+gateway_url() {
+  "$baton" status --name "$name" --json 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["gatewayUrl"])'
+}
+
+trap '"$baton" down --name "$name" >/dev/null 2>&1 || true' EXIT
+status=0
+for pool in disaggregated colocated; do
+  if [[ $pool == disaggregated ]]; then
+    roles="  prefill: {replicas: 1}
+  decode: {replicas: 1}"
+    fleet=(--prefill 1 --decode 1)
+    calibrate=(--workers 1 --prefill-busy)
+  else
+    roles="  both: {replicas: 2}"
+    fleet=(--prefill 0 --decode 0 --colocated 2)
+    calibrate=(--workers 2)
+  fi
+  spec "$roles" >"$out/$pool.yaml"
+  if ! "$baton" up -f "$out/$pool.yaml" --name "$name" >"$out/$pool-up.log" 2>&1; then
+    cat "$out/$pool-up.log"
+    exit 1
+  fi
+  url=$(gateway_url)
+  echo "== $pool: calibrate (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  "$baton" sim calibrate --base-url "$url" --tokenizer "$tokenizer" --input-len "$input" \
+    --output-len "$output" "${calibrate[@]}" -o "$out/$pool-model.json" 2>&1 | grep -v WARNING
+  if [[ $rate == auto ]]; then
+    rate=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print("%.3f" % (0.6 * 1000 / (m["prefillBaseMs"] + m["prefillPerTokenMs"] * int(sys.argv[2]))))' "$out/$pool-model.json" "$input")
+  fi
+  echo "== $pool: baton bench, $prompts prompts of $input tokens -> $output at $rate/s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  "$baton" bench --base-url "$url" --tokenizer "$tokenizer" --random-input-len "$input" \
+    --random-output-len "$output" --random-range-ratio 0 --ignore-eos --num-prompts "$prompts" \
+    --request-rate "$rate" --seed 1 --warmup 2 --no-progress --metric-percentiles 50,99 \
+    --save-result --save-detailed --result-dir "$out" --result-filename "$pool-bench.json" 2>&1 |
+    grep -E "TTFT|TPOT|Failed" || true
+  echo "== $pool: baton sim --replay (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  "$baton" sim --replay "$out/$pool-bench.json" --step-model "$out/$pool-model.json" "${fleet[@]}" \
+    --max-error "$max_error" --json "$out/$pool-replay.json" 2>&1 | grep -v WARNING || status=1
+  "$baton" down --name "$name" 2>&1 | grep -v WARNING | tail -1
+done
+echo "files in $out"
+exit $status
