@@ -112,6 +112,14 @@ public final class ServeCommand implements Callable<Integer> {
   long maxBodyBytes;
 
   @Option(
+      names = "--body-timeout-ms",
+      defaultValue = "60000",
+      description =
+          "a request body not complete this long after its headers closes the connection"
+              + " (default ${DEFAULT-VALUE})")
+  long bodyTimeoutMs;
+
+  @Option(
       names = "--kv-transfer-config",
       description = "KV connector configuration (JSON, as vLLM's)")
   String kvTransferConfig;
@@ -156,7 +164,8 @@ public final class ServeCommand implements Callable<Integer> {
                 role,
                 servedModelName,
                 key == null || key.isEmpty() ? null : key,
-                maxBodyBytes),
+                maxBodyBytes,
+                bodyTimeoutMs),
             new WorkerOptions.Compute(
                 compute.backend, compute.threads, maxModelLen, compute.device),
             new WorkerOptions.KvCache(

@@ -62,21 +62,7 @@ class GatewayConnectionsTest {
     Gateway g = gatewayInFrontOf(worker.url(), IDLE_MS, "helidon");
     // Closed connections are expected events: nothing at INFO or above may be logged for them.
     List<java.util.logging.LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
-    java.util.logging.Handler capture =
-        new java.util.logging.Handler() {
-          @Override
-          public void publish(java.util.logging.LogRecord r) {
-            if (r.getLevel().intValue() >= java.util.logging.Level.INFO.intValue()) {
-              logged.add(r);
-            }
-          }
-
-          @Override
-          public void flush() {}
-
-          @Override
-          public void close() {}
-        };
+    java.util.logging.Handler capture = captureInfoAndAbove(logged);
     java.util.logging.Logger root = java.util.logging.Logger.getLogger("");
     root.addHandler(capture);
     try (Socket silent = new Socket("127.0.0.1", g.port());
@@ -113,6 +99,72 @@ class GatewayConnectionsTest {
       String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
       assertThat(answer).startsWith("HTTP/1.1 200");
     }
+  }
+
+  @Test
+  void aBodyTrickledPastBodyTimeoutMsIsCutOffQuietly() throws Exception {
+    VllmStandIn worker = new VllmStandIn(VllmStandIn.Kind.BOTH, "m");
+    closeMe.add(worker);
+    // Idle timeout far away: only the body deadline (600 ms) can end this.
+    Gateway g =
+        gateway(
+            """
+            body_timeout_ms: 600
+            health: {interval_ms: 60000}
+            pools:
+              - {name: p, workers: [{url: "%s"}]}
+            """
+                .formatted(worker.url()));
+    String body = "{\"model\":\"m\",\"prompt\":\"abcdefghijklmnopqrstuvwxyz\",\"max_tokens\":2}";
+    List<java.util.logging.LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.logging.Handler capture = captureInfoAndAbove(logged);
+    java.util.logging.Logger.getLogger("").addHandler(capture);
+    try (Socket s = new Socket("127.0.0.1", g.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream()
+          .write(
+              ("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      + "Content-Length: "
+                      + body.length()
+                      + "\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
+      long start = System.nanoTime();
+      int sent = 0;
+      try {
+        for (; sent < body.length(); sent++) {
+          s.getOutputStream().write(body.charAt(sent));
+          s.getOutputStream().flush();
+          Thread.sleep(100); // the attack's pacing: about 6 s for the whole body
+        }
+      } catch (java.io.IOException cut) {
+        // the gateway closed the connection while we were still trickling: what we want
+      }
+      await().atMost(Duration.ofSeconds(8)).until(() -> closedByServer(s));
+      assertThat(sent).isLessThan(body.length());
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(4));
+    } finally {
+      java.util.logging.Logger.getLogger("").removeHandler(capture);
+    }
+    assertThat(logged).extracting(java.util.logging.LogRecord::getMessage).isEmpty();
+    assertThat(worker.plainRequests.get()).isZero(); // nothing half-read went upstream
+  }
+
+  private static java.util.logging.Handler captureInfoAndAbove(
+      List<java.util.logging.LogRecord> into) {
+    return new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord r) {
+        if (r.getLevel().intValue() >= java.util.logging.Level.INFO.intValue()) {
+          into.add(r);
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
   }
 
   @ParameterizedTest

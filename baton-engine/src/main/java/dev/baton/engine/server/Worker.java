@@ -15,6 +15,7 @@ import dev.baton.kv.KvTransferConfig;
 import dev.baton.model.GgufFile;
 import dev.baton.model.LlamaConfig;
 import dev.baton.model.LlamaWeights;
+import java.time.Duration;
 
 /**
  * One serving worker assembled from {@link WorkerOptions}: GGUF weights, a model runner over a
@@ -107,7 +108,9 @@ public final class Worker implements AutoCloseable {
                       o.listener().apiKey(),
                       o.listener().maxBodyBytes(),
                       o.listener().role(),
-                      HttpTimeouts.DEFAULTS),
+                      new HttpTimeouts(
+                          HttpTimeouts.DEFAULTS.idle(),
+                          Duration.ofMillis(o.listener().bodyTimeoutMs()))),
                   e,
                   text,
                   SamplerFactory.standard(),

@@ -1,5 +1,6 @@
 package dev.baton.engine.server;
 
+import dev.baton.core.HttpTimeouts;
 import dev.baton.engine.KvBlockPool;
 import java.nio.file.Path;
 
@@ -39,6 +40,8 @@ public record WorkerOptions(
    * @param role both, prefill or decode
    * @param servedModelName name clients use (null = the file name without extension)
    * @param maxBodyBytes larger request bodies get 413
+   * @param bodyTimeoutMs a request body not complete this long after its headers closes the
+   *     connection
    */
   public record Listener(
       String host,
@@ -46,11 +49,33 @@ public record WorkerOptions(
       String role,
       String servedModelName,
       String apiKey,
-      long maxBodyBytes) {
+      long maxBodyBytes,
+      long bodyTimeoutMs) {
     public Listener {
       if (!role.equals("both") && !role.equals("prefill") && !role.equals("decode")) {
         throw new IllegalArgumentException("--role must be both, prefill or decode, got " + role);
       }
+      if (bodyTimeoutMs <= 0) {
+        throw new IllegalArgumentException("--body-timeout-ms must be positive");
+      }
+    }
+
+    /** The default body timeout. */
+    public Listener(
+        String host,
+        int port,
+        String role,
+        String servedModelName,
+        String apiKey,
+        long maxBodyBytes) {
+      this(
+          host,
+          port,
+          role,
+          servedModelName,
+          apiKey,
+          maxBodyBytes,
+          HttpTimeouts.DEFAULTS.body().toMillis());
     }
   }
 

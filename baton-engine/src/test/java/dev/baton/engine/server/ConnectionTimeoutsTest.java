@@ -9,18 +9,25 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * Issue 12, the worker's HTTP connections: silent and trickling (slowloris) connections are closed
- * after the idle timeout, and a client's {@code Connection: close} closes the connection after the
- * answer.
+ * after the idle timeout, a body trickled past the body timeout is cut, and a client's {@code
+ * Connection: close} closes the connection after the answer.
  */
 class ConnectionTimeoutsTest {
 
   static final Duration IDLE = Duration.ofMillis(400);
+  static final Duration BODY = Duration.ofMillis(600);
   static WorkerServerTest.SlowRunner runner;
   static Engine engine;
   static WorkerServer server;
@@ -33,7 +40,7 @@ class ConnectionTimeoutsTest {
     runner = new WorkerServerTest.SlowRunner();
     EngineMetrics metrics = new EngineMetrics("letters");
     engine = WorkerServerTest.startEngine(runner, metrics);
-    server = startServer(engine, new HttpTimeouts(IDLE), metrics);
+    server = startServer(engine, new HttpTimeouts(IDLE, BODY), metrics);
     patient = startServer(engine, HttpTimeouts.DEFAULTS, metrics);
   }
 
@@ -106,7 +113,48 @@ class ConnectionTimeoutsTest {
   }
 
   @Test
+  void aBodyTrickledPastTheBodyTimeoutIsCutOffQuietly() throws Exception {
+    // Complete headers, then the body one byte per 100 ms: each byte is well inside any per-read
+    // timeout; only a deadline on the whole body (600 ms here) ends it. Before, nothing did.
+    String body = "{\"prompt\":\"abcdefghijklmnopqrstuvwxyz\",\"max_tokens\":2,\"stream\":false}";
+    List<LogRecord> logged = new CopyOnWriteArrayList<>();
+    Handler capture = captureInfoAndAbove(logged);
+    Logger.getLogger("").addHandler(capture);
+    try {
+      assertCutOffWhileTrickling(
+          "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              + "Content-Length: "
+              + body.length()
+              + "\r\n\r\n",
+          body,
+          Duration.ofSeconds(4));
+    } finally {
+      Logger.getLogger("").removeHandler(capture);
+    }
+    // A cut connection is an expected event: nothing at INFO or above.
+    assertThat(logged).extracting(LogRecord::getMessage).isEmpty();
+  }
+
+  static Handler captureInfoAndAbove(List<LogRecord> into) {
+    return new Handler() {
+      @Override
+      public void publish(LogRecord r) {
+        if (r.getLevel().intValue() >= Level.INFO.intValue()) {
+          into.add(r);
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  @Test
   void anAnswerStreamedForLongerThanTheIdleTimeoutIsNotCut() throws Exception {
+    // Also longer than the body timeout (600 ms): a handler that has its body is never cut.
     runner.stepNanos = 60_000_000; // 24 tokens x 60 ms: over three idle timeouts of 400 ms
     try (Socket s = connect()) {
       String body = "{\"prompt\":\"ab\",\"max_tokens\":24,\"ignore_eos\":true,\"stream\":true}";
