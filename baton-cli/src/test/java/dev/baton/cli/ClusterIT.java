@@ -10,22 +10,12 @@ import dev.baton.control.StatusView;
 import dev.baton.core.Json;
 import dev.baton.core.Role;
 import dev.baton.testkit.CompletionLoad;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,67 +24,12 @@ import org.junit.jupiter.api.Test;
  * the cluster scales out and in, a worker is killed with SIGKILL and replaced, and {@code baton
  * down} leaves no process behind.
  */
-class ClusterIT {
+class ClusterIT extends RealClusterFixture {
 
   private static final HttpClient CLIENT = HttpClient.newHttpClient();
-  private static Path home;
-  private static Path model;
-  private static final Set<Long> seenPids = new HashSet<>();
-  private final List<String> clusters = new ArrayList<>();
-
-  @BeforeAll
-  static void makeModel() throws Exception {
-    home = Files.createTempDirectory("baton-cluster-it");
-    System.setProperty("baton.home", home.toString());
-    System.setProperty("baton.exitWithParent", "true");
-    model = home.resolve("tiny.gguf");
-    assertThat(Main.run("model", "random", "--preset", "tiny", "--out", model.toString())).isZero();
-  }
-
-  @AfterEach
-  void down() throws Exception {
-    for (String name : clusters) {
-      ClusterState state = RunDirectory.forName(name).readState();
-      if (state != null) {
-        remember(state);
-        Cluster.down(name);
-      }
-    }
-  }
-
-  @AfterAll
-  static void killLeftovers() {
-    seenPids.forEach(pid -> ProcessHandle.of(pid).ifPresent(LocalProcessBackendAccess::kill));
-    System.clearProperty("baton.home");
-    System.clearProperty("baton.exitWithParent");
-    deleteTree(home);
-  }
-
-  /** Kills a leftover process tree (only reached when a test failed half-way). */
-  static final class LocalProcessBackendAccess {
-    static void kill(ProcessHandle h) {
-      h.descendants().forEach(ProcessHandle::destroyForcibly);
-      h.destroyForcibly();
-    }
-  }
-
-  private static void remember(ClusterState state) {
-    if (state == null) {
-      return;
-    }
-    seenPids.add(state.supervisorPid());
-    if (state.gateway() != null) {
-      seenPids.add(state.gateway().pid());
-    }
-    state.workers().forEach(w -> seenPids.add(w.pid()));
-  }
 
   private String up(String name, String spec) throws Exception {
-    clusters.add(name);
-    Cluster.UpResult result =
-        Cluster.up(spec, name + ".yaml", name, false, new PrintStream(new ByteArrayOutputStream()));
-    remember(RunDirectory.forName(name).readState());
-    return result.gatewayUrl();
+    return bringUp(name, spec).gatewayUrl();
   }
 
   private static String spec(String mode, String extra, String roles) {
@@ -216,17 +151,5 @@ class ClusterIT {
     ClusterState last = RunDirectory.forName(name).readState();
     Cluster.down(name);
     assertThat(Cluster.livePids(last)).isEmpty();
-  }
-
-  /** Removes the test's BATON_HOME (models, run directories, logs). */
-  static void deleteTree(Path root) {
-    if (root == null) {
-      return;
-    }
-    try (java.util.stream.Stream<Path> paths = Files.walk(root)) {
-      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (java.io.IOException e) {
-      // best effort: a temp directory left behind is harmless
-    }
   }
 }

@@ -41,6 +41,7 @@ public final class AutoscaleLoop {
   private final MetricsScraper scraper = new MetricsScraper();
   private final Map<String, Deque<MetricSample>> history = new HashMap<>();
   private final Map<String, Autoscaler.State> states = new HashMap<>();
+  private final PdRatioTracker pdRatio = new PdRatioTracker();
   private Instant last = Instant.EPOCH;
 
   /**
@@ -82,6 +83,7 @@ public final class AutoscaleLoop {
     }
     last = now;
     List<WorkerMetrics> metrics = view.scrape();
+    Map<String, Autoscaler.Decision> decisions = new LinkedHashMap<>();
     Instant horizon = now.minus(Polling.seconds(spec.autoscaler().stableWindowSeconds() + 1));
     for (Map.Entry<String, AutoscaleTargets> unit : units.entrySet()) {
       String u = unit.getKey();
@@ -94,21 +96,22 @@ public final class AutoscaleLoop {
       ClusterSpec.RoleSpec r = groups ? null : spec.roles().get(Role.parse(u));
       int min = groups ? spec.groups().min() : r.min();
       int max = groups ? spec.groups().max() : r.max();
-      int current = view.current(u);
-      Autoscaler.State state = states.getOrDefault(u, Autoscaler.State.initial(current));
-      if (state.current() != current) {
-        // changed by hand (baton scale, kubectl scale) since the last round
-        state =
-            new Autoscaler.State(
-                current, state.lastScaleUp(), state.lastScaleDown(), state.lastPanic());
-      }
-      Autoscaler.Decision decision =
+      decisions.put(
+          u,
           Autoscaler.decide(
               new Autoscaler.Policy(spec.autoscaler(), unit.getValue(), min, max),
               List.copyOf(samples),
-              state,
-              now);
-      states.put(u, state.after(decision, now));
+              state(u, view.current(u)),
+              now));
+    }
+    if (spec.autoscaler().pdRatio() != null) {
+      coupleToRatio(spec, view, decisions, metrics, now);
+    }
+    for (Map.Entry<String, Autoscaler.Decision> entry : decisions.entrySet()) {
+      String u = entry.getKey();
+      Autoscaler.Decision decision = entry.getValue();
+      int current = view.current(u);
+      states.put(u, state(u, current).after(decision, now));
       if (decision.desired() != current) {
         LOG.info(
             name
@@ -125,6 +128,78 @@ public final class AutoscaleLoop {
       }
     }
     return changes;
+  }
+
+  /** A unit's scaler state at {@code current}. */
+  private Autoscaler.State state(String unit, int current) {
+    Autoscaler.State state = states.getOrDefault(unit, Autoscaler.State.initial(current));
+    if (state.current() == current) {
+      return state;
+    }
+    // changed by hand (baton scale, kubectl scale) since the last round
+    return new Autoscaler.State(
+        current, state.lastScaleUp(), state.lastScaleDown(), state.lastPanic());
+  }
+
+  /**
+   * {@code autoscaler.pdRatio}: replaces the prefill and decode decisions with the coupled counts
+   * ({@link PdRatioTracker#couple}; a role without targets follows); without a ratio yet (derived,
+   * nothing finished), the roles stay independent.
+   */
+  private void coupleToRatio(
+      ClusterSpec spec,
+      View view,
+      Map<String, Autoscaler.Decision> decisions,
+      List<WorkerMetrics> metrics,
+      Instant now) {
+    ClusterSpec.PdRatioSpec pd = spec.autoscaler().pdRatio();
+    Double ratio = pdRatio.ratio(pd, metrics, now, spec.autoscaler().stableWindowSeconds());
+    if (ratio == null) {
+      return;
+    }
+    String p = Role.PREFILL.wireName();
+    String d = Role.DECODE.wireName();
+    Autoscaler.Decision pOwn = decisions.get(p);
+    Autoscaler.Decision dOwn = decisions.get(d);
+    PdRatio.Counts c =
+        PdRatioTracker.couple(
+            spec,
+            pOwn == null ? null : pOwn.desired(),
+            dOwn == null ? null : dOwn.desired(),
+            ratio);
+    int pNow = view.current(p);
+    int dNow = view.current(d);
+    String why =
+        String.format(
+            java.util.Locale.ROOT,
+            "pdRatio %.2f (%s): own decisions prefill %s, decode %s",
+            ratio,
+            pd.target() != null ? "target" : "derived",
+            pOwn == null ? "follows" : pOwn.desired() + " [" + pOwn.reason() + "]",
+            dOwn == null ? "follows" : dOwn.desired() + " [" + dOwn.reason() + "]");
+    if (c.prefill() != pNow || c.decode() != dNow) {
+      LOG.info(
+          name
+              + ": autoscaler: "
+              + why
+              + " -> prefill "
+              + pNow
+              + " -> "
+              + c.prefill()
+              + ", decode "
+              + dNow
+              + " -> "
+              + c.decode());
+    }
+    decisions.put(p, coupled(pOwn, c.prefill(), why));
+    decisions.put(d, coupled(dOwn, c.decode(), why));
+  }
+
+  private static Autoscaler.Decision coupled(Autoscaler.Decision own, int desired, String why) {
+    boolean panic = own != null && own.panic();
+    return own != null && own.desired() == desired
+        ? own
+        : new Autoscaler.Decision(desired, why, panic);
   }
 
   /** Forgets a unit's cool-downs (its count was set by hand). */

@@ -72,6 +72,9 @@ public final class Cluster {
     if (spec.cpuPinning()) {
       CpuPinning.layout(spec); // more workers than cores, or no taskset: refused before anything
     }
+    if (spec.autoscaler().pdRatio() != null && spec.autoscaler().pdRatio().stepModel() != null) {
+      PdRatioTracker.StepTimes.read(Path.of(spec.autoscaler().pdRatio().stepModel()));
+    }
     RunDirectory run =
         RunDirectory.forName(name != null ? name : spec.name() != null ? spec.name() : null);
     ClusterState existing = run.readState();

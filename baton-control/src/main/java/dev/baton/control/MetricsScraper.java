@@ -36,14 +36,20 @@ public final class MetricsScraper {
     }
   }
 
-  /** Scraped load of one worker. */
+  /**
+   * Scraped load of one worker, and its cumulative counters of prompt tokens, generated tokens and
+   * finished requests (what {@link PdRatioTracker} derives the observed lengths from).
+   */
   public record WorkerMetrics(
       Target worker,
       double running,
       double waiting,
       double kvUsage,
       Histogram ttft,
-      Histogram itl) {}
+      Histogram itl,
+      double promptTokens,
+      double generationTokens,
+      double finished) {}
 
   /** A worker's previous histograms. */
   private record Previous(Histogram ttft, Histogram itl) {}
@@ -102,7 +108,10 @@ public final class MetricsScraper {
         m.sum("vllm:num_requests_waiting"),
         m.firstOf(0, "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
         m.histogram("vllm:time_to_first_token_seconds"),
-        itl.count() > 0 ? itl : m.histogram("vllm:time_per_output_token_seconds"));
+        itl.count() > 0 ? itl : m.histogram("vllm:time_per_output_token_seconds"),
+        m.sum("vllm:prompt_tokens_total"),
+        m.sum("vllm:generation_tokens_total"),
+        m.sum("vllm:request_success_total"));
   }
 
   /**
