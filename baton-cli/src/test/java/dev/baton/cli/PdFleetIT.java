@@ -125,9 +125,7 @@ class PdFleetIT extends RealClusterFixture {
       // Four requests in flight need 4 decode workers at 1 each (capped at 2): decode scales out,
       // and prefill, which has no targets of its own, follows at 1:1.
       // Generous: on a loaded 2-core machine a new worker JVM can take a minute to be ready.
-      await()
-          .atMost(Duration.ofSeconds(180))
-          .until(() -> counts(name).equals(List.of(2, 2)) && allHealthy(name));
+      awaitExplained(name, 180, () -> counts(name).equals(List.of(2, 2)) && allHealthy(name));
       remember(RunDirectory.forName(name).readState());
       int before = load.ok.get();
       await().atMost(Duration.ofSeconds(120)).until(() -> load.ok.get() >= before + 4);
@@ -136,15 +134,29 @@ class PdFleetIT extends RealClusterFixture {
       assertThat(load.tags).as("both prefill workers served").hasSize(2);
     }
     // Idle: decode drains back to 1 after a full stable window, and prefill goes with it.
-    await()
-        .atMost(Duration.ofSeconds(120))
-        .until(() -> counts(name).equals(List.of(1, 1)) && allHealthy(name));
+    awaitExplained(name, 120, () -> counts(name).equals(List.of(1, 1)) && allHealthy(name));
     String log = Files.readString(RunDirectory.forName(name).supervisorLog());
     assertThat(log).contains("pdRatio 1.00 (target)").contains("prefill 1 -> 2, decode 1 -> 2");
     assertThat(log).contains("prefill 2 -> 1, decode 2 -> 1").contains("drained and stopped");
     ClusterState last = RunDirectory.forName(name).readState();
     assertThat(Cluster.down(name)).contains("stopped");
     assertThat(Cluster.livePids(last)).isEmpty();
+  }
+
+  /** Waits for {@code done}; on a time-out the failure carries the supervisor's log tail. */
+  private static void awaitExplained(
+      String name, int seconds, java.util.concurrent.Callable<Boolean> done) throws IOException {
+    try {
+      await().atMost(Duration.ofSeconds(seconds)).until(done);
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      List<String> log = Files.readAllLines(RunDirectory.forName(name).supervisorLog());
+      throw new AssertionError(
+          "not reached within "
+              + seconds
+              + " s; supervisor log tail:\n"
+              + String.join("\n", log.subList(Math.max(0, log.size() - 40), log.size())),
+          e);
+    }
   }
 
   /** Workers of the cluster now, prefill and decode (draining ones not counted). */

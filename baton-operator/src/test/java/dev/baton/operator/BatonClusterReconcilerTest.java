@@ -588,6 +588,76 @@ class BatonClusterReconcilerTest {
     }
   }
 
+  /**
+   * {@code autoscaler.pdRatio} in the operator: decode scales on its pods' metrics and prefill,
+   * without targets of its own, follows at 1:1 through the spec.
+   */
+  @Test
+  void withAPdRatioThePrefillPoolFollowsTheAutoscaledDecodePool() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger waiting =
+        new java.util.concurrent.atomic.AtomicInteger(10);
+    List<com.sun.net.httpserver.HttpServer> servers = new java.util.ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      com.sun.net.httpserver.HttpServer server =
+          com.sun.net.httpserver.HttpServer.create(
+              new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+      server.createContext(
+          "/metrics",
+          exchange -> {
+            byte[] body =
+                ("vllm:num_requests_waiting " + waiting.get() + "\nvllm:num_requests_running 0\n")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+          });
+      server.start();
+      servers.add(server);
+    }
+    try {
+      cluster(
+          "ratio",
+          """
+          model: random:tiny
+          roles:
+            prefill: {replicas: 1, min: 1, max: 3, port: %d}
+            decode: {replicas: 1, min: 1, max: 3, port: %d, autoscale: {waitingPerReplica: 2}}
+          autoscaler:
+            intervalSeconds: 0.3
+            panicWindowSeconds: 1
+            stableWindowSeconds: 2
+            scaleDownCooldownSeconds: 0
+            pdRatio: {target: 1}
+          """
+              .formatted(
+                  servers.get(0).getAddress().getPort(), servers.get(1).getAddress().getPort()));
+      await().atMost(Duration.ofSeconds(20)).until(() -> workers("ratio").size() == 2);
+      markLoopbackReady("ratio");
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () -> {
+                assertThat(get("ratio").getSpec().at("/roles/decode/replicas").asInt())
+                    .isEqualTo(3);
+                assertThat(get("ratio").getSpec().at("/roles/prefill/replicas").asInt())
+                    .isEqualTo(3);
+              });
+      markLoopbackReady("ratio");
+      waiting.set(0);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () -> {
+                assertThat(get("ratio").getSpec().at("/roles/decode/replicas").asInt())
+                    .isEqualTo(1);
+                assertThat(get("ratio").getSpec().at("/roles/prefill/replicas").asInt())
+                    .isEqualTo(1);
+              });
+    } finally {
+      servers.forEach(server -> server.stop(0));
+    }
+  }
+
   /** Plays the kubelet for pods whose "pod IP" is loopback, where a stand-in serves /metrics. */
   static void markLoopbackReady(String cluster) {
     workers(cluster).stream()
