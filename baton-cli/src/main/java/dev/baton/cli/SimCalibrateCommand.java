@@ -135,9 +135,17 @@ public final class SimCalibrateCommand implements Callable<Integer> {
         together(client, workers, inputLen, outputLen);
       }
       double[] shortPrefill = prefill(client, inputLen / 2);
+      double[] atLength = prefill(client, inputLen);
       double[] longPrefill = prefill(client, inputLen * 3 / 2);
-      double perToken = (longPrefill[1] - shortPrefill[1]) / (longPrefill[0] - shortPrefill[0]);
-      double base = Math.max(0, shortPrefill[1] - perToken * shortPrefill[0]);
+      // The slope of the chord from 1/2x to 3/2x, through the point at the workload's own length:
+      // prefill cost is convex (attention grows with the square), so the chord itself lies above
+      // the cost at 1x, and a negative intercept clamped to 0 adds more (on the small preset the
+      // simulator then prefilled 1,024 tokens in 426 ms where the real run took under 345 ms,
+      // queueing included). When that line would need a negative intercept, the line through the
+      // origin and the 1x point: exact at the length the simulator is asked about either way.
+      double[] line = prefillLine(shortPrefill, atLength, longPrefill);
+      double base = line[0];
+      double perToken = line[1];
       double[] alone = step(client, 1, 16, outputLen);
       double[] aloneLong = step(client, 1, inputLen, outputLen);
       // Short prompts for the batch: their prefills take no time, so all decode together from the
@@ -169,12 +177,15 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       Files.writeString(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(m));
       System.out.printf(
           Locale.ROOT,
-          "measured: TTFT %.1f ms at %.0f tokens, %.1f ms at %.0f tokens; decode step %.2f ms"
+          "measured: TTFT %.1f ms at %.0f tokens, %.1f ms at %.0f tokens, %.1f ms at %.0f"
+              + " tokens; decode step %.2f ms"
               + " (1 sequence, %.0f tokens of context), %.2f ms (1, %.0f), %.2f ms (%d, %.0f)%n"
               + "prefill %.2f ms + %.4f ms/token; decode step %.2f ms + %.3f ms/sequence + %.5f"
               + " ms/context token -> %s%n",
           shortPrefill[1],
           shortPrefill[0],
+          atLength[1],
+          atLength[0],
           longPrefill[1],
           longPrefill[0],
           alone[1],
@@ -192,6 +203,20 @@ public final class SimCalibrateCommand implements Callable<Integer> {
           output);
     }
     return 0;
+  }
+
+  /**
+   * {base ms, ms per token} of the prefill line from three {tokens, ms} points (1/2x, 1x, 3/2x the
+   * workload's length): the chord's slope through the 1x point, or the line through the origin and
+   * the 1x point when that would need a negative base.
+   */
+  static double[] prefillLine(double[] shorter, double[] at, double[] longer) {
+    double perToken = (longer[1] - shorter[1]) / (longer[0] - shorter[0]);
+    double base = at[1] - perToken * at[0];
+    if (base < 0 || !(perToken > 0)) {
+      return new double[] {0, at[1] / at[0]};
+    }
+    return new double[] {base, perToken};
   }
 
   /** {prompt tokens, median TTFT ms} of {@code repeats} one-token requests of ~tokens tokens. */

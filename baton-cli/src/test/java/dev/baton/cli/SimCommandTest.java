@@ -15,6 +15,23 @@ class SimCommandTest {
   @TempDir Path dir;
 
   @Test
+  void thePrefillLineIsExactAtTheWorkloadsLengthForAConvexCost() {
+    // Measured on the small preset: the chord from 1/2x to 3/2x would need base -54 ms; clamped
+    // to 0 it predicted 426 ms at 1,024 tokens where the point itself says 339 ms.
+    double[] line =
+        SimCalibrateCommand.prefillLine(
+            new double[] {513, 161.1}, new double[] {1025, 338.7}, new double[] {1537, 610.1});
+    assertThat(line[0]).isZero();
+    assertThat(line[0] + line[1] * 1025).isCloseTo(338.7, offset(1e-9));
+    // A cost with a real fixed part keeps the chord's slope through the 1x point.
+    line =
+        SimCalibrateCommand.prefillLine(
+            new double[] {500, 150}, new double[] {1000, 260}, new double[] {1500, 350});
+    assertThat(line[1]).isCloseTo(0.2, offset(1e-12));
+    assertThat(line[0]).isCloseTo(60, offset(1e-9));
+  }
+
+  @Test
   void sweepWritesEveryLayoutWithVllmKeys() throws Exception {
     Path out = dir.resolve("sim.json");
     int code =
