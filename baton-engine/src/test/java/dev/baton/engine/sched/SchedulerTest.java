@@ -513,6 +513,17 @@ class SchedulerTest {
     }
   }
 
+  /** A greedy 4-token request whose prompt KV a remote prefill computed ("remote"). */
+  private static EngineRequest remotePrefilled(int[] prompt) {
+    JsonNode params = Json.parse("{\"do_remote_prefill\":true}");
+    return new EngineRequest(
+        "remote",
+        prompt,
+        new RequestOptions(4, 0, false, Set.of(), List.of(), Set.of(), -1, null, params),
+        GREEDY,
+        LETTERS);
+  }
+
   @Test
   void connectorLoadsAsynchronouslyAndDelaysTheFree() {
     FakeRemote kv = new FakeRemote();
@@ -520,14 +531,7 @@ class SchedulerTest {
     assertThat(kv.view.numBlocks()).isEqualTo(16);
     assertThat(kv.view.layout()).contains("check").contains("block=4");
     int[] p = prompt(new Random(13), 10);
-    JsonNode params = Json.parse("{\"do_remote_prefill\":true}");
-    EngineRequest r =
-        new EngineRequest(
-            "remote",
-            p,
-            new RequestOptions(4, 0, false, Set.of(), List.of(), Set.of(), -1, null, params),
-            GREEDY,
-            LETTERS);
+    EngineRequest r = remotePrefilled(p);
     s.add(r);
     s.step();
     s.step();
@@ -556,14 +560,7 @@ class SchedulerTest {
     kv.loadSecondBlockOnDevice = true;
     Scheduler s = scheduler(16, 512, 8, true, kv, EngineListener.NONE);
     int[] p = prompt(new Random(13), 10);
-    JsonNode params = Json.parse("{\"do_remote_prefill\":true}");
-    EngineRequest r =
-        new EngineRequest(
-            "remote",
-            p,
-            new RequestOptions(4, 0, false, Set.of(), List.of(), Set.of(), -1, null, params),
-            GREEDY,
-            LETTERS);
+    EngineRequest r = remotePrefilled(p);
     s.add(r);
     s.step();
     kv.releaseLoad = true;

@@ -118,24 +118,12 @@ class DeviceTransferTest extends TransferContract {
   @Test
   void forcedDeviceFailsCleanlyWhenThePeerExportsNone() throws Exception {
     try (OffHeapBlockMemory plain =
-            OffHeapBlockMemory.shared(SharedMemoryRegion.DEFAULT_DIR, 4, 16, BLOCK_BYTES, "test");
-        LeaseTable otherLeases = new LeaseTable(30_000, (id, end) -> {});
-        BlockServer plainServer =
-            new BlockServer(plain, otherLeases, SECRET, LAYOUT, BlockServer.Options.loopback())) {
-      String token = otherLeases.grant("req", new int[] {1});
-      TransferResult result =
-          client.pull(
-              "127.0.0.1",
-              plainServer.address().getPort(),
-              "req",
-              token,
-              new int[] {1},
-              new int[] {0},
-              true);
-      assertThat(result.status()).isEqualTo(TransferStatus.SHM_UNAVAILABLE);
-      assertThat(result.message()).contains("exports no device memory");
+        OffHeapBlockMemory.shared(SharedMemoryRegion.DEFAULT_DIR, 4, 16, BLOCK_BYTES, "test")) {
+      OtherServerPull pull = pullFromAnotherServer(plain);
+      assertThat(pull.result().status()).isEqualTo(TransferStatus.SHM_UNAVAILABLE);
+      assertThat(pull.result().message()).contains("exports no device memory");
       assertThat(isZero(clientMemory.block(0))).isTrue();
-      assertThat(otherLeases.size()).isEqualTo(1); // nothing was read, the lease is intact
+      assertThat(pull.leasesLeft()).isEqualTo(1); // nothing was read, the lease is intact
     }
   }
 

@@ -51,20 +51,8 @@ class SharedMemoryTransferTest extends TransferContract {
 
   @Test
   void forcedSharedMemoryFailsCleanlyWhenThePeerExportsNone() throws Exception {
-    try (OffHeapBlockMemory plain = OffHeapBlockMemory.allocate(4, 16, BLOCK_BYTES, "test");
-        LeaseTable otherLeases = new LeaseTable(30_000, (id, end) -> {});
-        BlockServer plainServer =
-            new BlockServer(plain, otherLeases, SECRET, LAYOUT, BlockServer.Options.loopback())) {
-      String token = otherLeases.grant("req", new int[] {1});
-      TransferResult result =
-          client.pull(
-              "127.0.0.1",
-              plainServer.address().getPort(),
-              "req",
-              token,
-              new int[] {1},
-              new int[] {0},
-              true);
+    try (OffHeapBlockMemory plain = OffHeapBlockMemory.allocate(4, 16, BLOCK_BYTES, "test")) {
+      TransferResult result = pullFromAnotherServer(plain).result();
       assertThat(result.status()).isEqualTo(TransferStatus.SHM_UNAVAILABLE);
     }
   }

@@ -85,6 +85,31 @@ abstract class TransferContract {
         clientView(clientMemory), secret, layout, transport(), timeout, "test-client");
   }
 
+  /** A pull from a server other than the fixture's, and the leases that server still holds. */
+  record OtherServerPull(TransferResult result, int leasesLeft) {}
+
+  /**
+   * The fixture's client pulls block 1 (into local block 0) from a fresh server over {@code
+   * memory}, seen as is (no device side), with a lease of its own.
+   */
+  OtherServerPull pullFromAnotherServer(OffHeapBlockMemory memory) throws IOException {
+    try (LeaseTable otherLeases = new LeaseTable(30_000, (id, end) -> {});
+        BlockServer other =
+            new BlockServer(memory, otherLeases, SECRET, LAYOUT, BlockServer.Options.loopback())) {
+      String token = otherLeases.grant("req", new int[] {1});
+      TransferResult result =
+          client.pull(
+              "127.0.0.1",
+              other.address().getPort(),
+              "req",
+              token,
+              new int[] {1},
+              new int[] {0},
+              true);
+      return new OtherServerPull(result, otherLeases.size());
+    }
+  }
+
   /** How the server sees its memory (a transport may add a device side). */
   KvCacheView serverView(OffHeapBlockMemory memory) {
     return memory;
