@@ -2,11 +2,9 @@ package dev.baton.operator;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.baton.control.ClusterSpec;
-import dev.baton.control.EngineType;
-import dev.baton.control.GatewayAdmin.WorkerInfo;
 import dev.baton.control.SpecException;
-import dev.baton.control.WorkerPlan;
+import dev.baton.control.WorkerIdentity;
+import dev.baton.control.WorkerReconciler;
 import dev.baton.core.Json;
 import dev.baton.core.Role;
 import dev.baton.operator.ClusterObjects.Credentials;
@@ -47,10 +45,11 @@ import java.util.logging.Logger;
 /**
  * Reconciles a {@code BatonCluster}: validates its spec (a refused spec gets a {@code SpecValid}
  * False condition saying why and nothing is created), applies the Secret, gateway, NetworkPolicy
- * and PodGroups, runs the {@link PodPlanner}'s plan on the worker pods (gangs, drain-first scale-in
- * and rolling update), keeps the gateway's worker list in step, and writes the status. Every object
- * carries an owner reference; the finalizer ({@link #cleanup}) deletes them too, so a deleted
- * cluster leaves nothing even where garbage collection lags.
+ * and PodGroups, runs the control plane's {@link WorkerReconciler} on the worker pods through the
+ * Kubernetes backend ({@link PodBackend}: gangs, drain-first scale-in and rolling update), keeps
+ * the gateway's worker list in step, and writes the status. Every object carries an owner
+ * reference; the finalizer ({@link #cleanup}) deletes them too, so a deleted cluster leaves nothing
+ * even where garbage collection lags.
  */
 public final class BatonClusterReconciler
     implements Reconciler<BatonCluster>, Cleaner<BatonCluster> {
@@ -102,37 +101,33 @@ public final class BatonClusterReconciler
     }
     removeStalePodGroups(cluster, def);
 
-    List<Pod> pods = workerPods(namespace, name);
-    Map<String, Pod> desired = new LinkedHashMap<>();
-    for (WorkerIdentity worker : WorkerIdentity.desired(def.cluster())) {
-      desired.put(worker.id(), PodFactory.pod(def, worker));
-    }
-    PodPlanner.Plan plan = PodPlanner.plan(def, desired, pods, this::suffix);
-    plan.reasons().forEach(r -> LOG.info(name + ": " + r));
     String gatewayUrl = ClusterObjects.gatewayUrl(name, namespace, def.cluster());
-    for (Pod pod : plan.drain()) {
-      // the gateway stops routing first; the pod's preStop hook then waits out in-flight work
-      gateways.remove(name, gatewayUrl, credentials.adminToken(), workerInfo(def, pod));
-      client.pods().inNamespace(namespace).resource(pod).delete();
-    }
-    for (Pod pod : plan.create()) {
-      pod.getMetadata().setNamespace(namespace);
-      pod.getMetadata().setOwnerReferences(List.of(owner(cluster)));
-      client.pods().inNamespace(namespace).resource(pod).create();
-    }
-    List<Pod> live = workerPods(namespace, name);
+    PodBackend pods =
+        new PodBackend(
+            client,
+            def,
+            namespace,
+            owner(cluster),
+            this::suffix,
+            // the gateway stops routing first; the pod's preStop hook then waits out in-flight work
+            worker -> gateways.remove(name, gatewayUrl, credentials.adminToken(), worker));
+    List<WorkerIdentity> desired = WorkerIdentity.desired(def.cluster());
+    WorkerReconciler.Plan plan = WorkerReconciler.reconcile(def.cluster().mode(), desired, pods);
+    plan.reasons().forEach(r -> LOG.info(name + ": " + r));
+    pods.observe();
+    List<Pod> live = pods.pods();
     List<Pod> serving =
         live.stream()
-            .filter(p -> !plan.drain().stream().anyMatch(d -> sameName(d, p)))
-            .filter(PodPlanner.Observed::isReady)
+            .filter(p -> !plan.drains(p.getMetadata().getName()))
+            .filter(PodBackend::isReady)
             .toList();
     gateways.sync(
         name,
         gatewayUrl,
         credentials.adminToken(),
         readyGatewayPod(namespace, name),
-        serving.stream().map(p -> workerInfo(def, p)).toList());
-    cluster.setStatus(status(cluster, def, desired, live, serving, plan, gatewayUrl));
+        serving.stream().map(p -> PodBackend.workerInfo(def, p)).toList());
+    cluster.setStatus(status(cluster, def, desired, pods, live, serving, plan, gatewayUrl));
     Map<String, Integer> scaled =
         autoscaler.decide(namespace + "/" + name, def, serving, Instant.now());
     if (!scaled.isEmpty()) {
@@ -279,19 +274,6 @@ public final class BatonClusterReconciler
             .build());
   }
 
-  /** The cluster's worker pods that are not being deleted. */
-  private List<Pod> workerPods(String namespace, String name) {
-    return client
-        .pods()
-        .inNamespace(namespace)
-        .withLabels(ObjectLabels.workerSelector(name))
-        .list()
-        .getItems()
-        .stream()
-        .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
-        .toList();
-  }
-
   private String readyGatewayPod(String namespace, String name) {
     return client
         .pods()
@@ -300,39 +282,20 @@ public final class BatonClusterReconciler
         .list()
         .getItems()
         .stream()
-        .filter(
-            p -> p.getMetadata().getDeletionTimestamp() == null && PodPlanner.Observed.isReady(p))
+        .filter(p -> p.getMetadata().getDeletionTimestamp() == null && PodBackend.isReady(p))
         .map(p -> p.getMetadata().getUid())
         .findFirst()
         .orElse(null);
   }
 
-  private static WorkerInfo workerInfo(ClusterDefinition def, Pod pod) {
-    WorkerIdentity worker = ClusterObjects.workerOf(pod);
-    ClusterSpec spec = def.cluster();
-    String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
-    Role role = worker.role();
-    int port = spec.roles().containsKey(role) ? PodFactory.port(spec, role) : 0;
-    boolean bootstrap =
-        role == Role.PREFILL
-            && spec.roles().containsKey(role)
-            && spec.roles().get(role).engine() == EngineType.SGLANG;
-    return new WorkerInfo(
-        worker.id(),
-        "http://" + (ip == null ? pod.getMetadata().getName() : ip) + ":" + port,
-        role,
-        worker.group(),
-        WorkerPlan.poolFor(spec, role),
-        bootstrap ? PodFactory.BOOTSTRAP_PORT : 0);
-  }
-
   private BatonClusterStatus status(
       BatonCluster cluster,
       ClusterDefinition def,
-      Map<String, Pod> desired,
+      List<WorkerIdentity> desired,
+      PodBackend pods,
       List<Pod> live,
       List<Pod> serving,
-      PodPlanner.Plan plan,
+      WorkerReconciler.Plan plan,
       String gatewayUrl) {
     BatonClusterStatus previous = cluster.getStatus();
     BatonClusterStatus status = new BatonClusterStatus();
@@ -341,31 +304,34 @@ public final class BatonClusterReconciler
     status.setReplicas(def.scaleReplicas());
     status.setSelector(
         Labels.CLUSTER + "=" + def.name() + "," + Labels.COMPONENT + "=" + Labels.WORKER_COMPONENT);
-    status.setReadyWorkers(PodPlanner.readyByRole(serving));
+    Map<String, Integer> readyByRole = new LinkedHashMap<>();
     Map<String, Integer> wanted = new LinkedHashMap<>();
-    desired.keySet().stream()
-        .map(id -> ClusterObjects.workerOf(desired.get(id)).role().wireName())
-        .forEach(role -> wanted.merge(role, 1, Integer::sum));
-    status.setDesiredWorkers(wanted);
+    for (Role role : Role.values()) {
+      readyByRole.put(role.wireName(), 0);
+    }
     Map<String, Integer> groups = new java.util.TreeMap<>();
+    Map<String, String> revisions = new LinkedHashMap<>();
+    for (WorkerIdentity w : desired) {
+      wanted.merge(w.role().wireName(), 1, Integer::sum);
+      revisions.put(w.id(), pods.revision(w));
+    }
     for (Pod pod : serving) {
-      String group = pod.getMetadata().getLabels().get(Labels.GROUP);
-      if (group != null) {
-        groups.merge(group, 1, Integer::sum);
+      WorkerIdentity w = ClusterObjects.workerOf(pod);
+      readyByRole.merge(w.role().wireName(), 1, Integer::sum);
+      if (w.group() != null) {
+        groups.merge(w.group(), 1, Integer::sum);
       }
     }
+    status.setReadyWorkers(readyByRole);
+    status.setDesiredWorkers(wanted);
     status.setReadyGroups(groups);
     long current =
         serving.stream()
             .filter(
-                p -> {
-                  WorkerIdentity w = ClusterObjects.workerOf(p);
-                  Pod d = desired.get(w.id());
-                  return d != null
-                      && Objects.equals(
-                          d.getMetadata().getLabels().get(Labels.REVISION),
-                          p.getMetadata().getLabels().get(Labels.REVISION));
-                })
+                p ->
+                    Objects.equals(
+                        revisions.get(ClusterObjects.workerOf(p).id()),
+                        p.getMetadata().getLabels().get(Labels.REVISION)))
             .map(p -> ClusterObjects.workerOf(p).id())
             .distinct()
             .count();

@@ -6,6 +6,7 @@ import dev.baton.control.ClusterSpec.AutoscaleTargets;
 import dev.baton.control.MetricsScraper;
 import dev.baton.control.MetricsScraper.Target;
 import dev.baton.control.MetricsScraper.WorkerMetrics;
+import dev.baton.control.WorkerIdentity;
 import dev.baton.core.Role;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.time.Instant;

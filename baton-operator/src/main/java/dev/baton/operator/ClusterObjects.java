@@ -3,6 +3,7 @@ package dev.baton.operator;
 import dev.baton.control.ClusterSpec;
 import dev.baton.control.EngineType;
 import dev.baton.control.Mode;
+import dev.baton.control.WorkerIdentity;
 import dev.baton.control.WorkerPlan;
 import dev.baton.core.Role;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -351,10 +352,7 @@ public final class ClusterObjects {
   /** A pod's worker, read back from its labels. */
   static WorkerIdentity workerOf(Pod pod) {
     Map<String, String> labels = pod.getMetadata().getLabels();
-    String id = labels.get(Labels.WORKER);
-    Role role = Role.parse(labels.get(Labels.ROLE));
-    String group = labels.get(Labels.GROUP);
-    int index = Integer.parseInt(id.substring(id.lastIndexOf('-') + 1));
-    return new WorkerIdentity(id, role, group, index);
+    return WorkerIdentity.parse(
+        labels.get(Labels.WORKER), Role.parse(labels.get(Labels.ROLE)), labels.get(Labels.GROUP));
   }
 }

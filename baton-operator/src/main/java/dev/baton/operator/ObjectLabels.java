@@ -1,5 +1,6 @@
 package dev.baton.operator;
 
+import dev.baton.control.WorkerIdentity;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.PodSecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.SecurityContext;

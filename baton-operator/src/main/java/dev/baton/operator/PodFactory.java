@@ -6,6 +6,7 @@ import dev.baton.control.ClusterSpec;
 import dev.baton.control.ClusterSpec.KvTransferSpec;
 import dev.baton.control.EngineType;
 import dev.baton.control.Toolchain;
+import dev.baton.control.WorkerIdentity;
 import dev.baton.control.WorkerPlan;
 import dev.baton.core.Json;
 import dev.baton.core.Role;

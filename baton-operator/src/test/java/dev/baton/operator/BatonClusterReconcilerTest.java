@@ -103,12 +103,7 @@ class BatonClusterReconcilerTest {
       """;
 
   static List<Pod> workers(String cluster) {
-    return client
-        .pods()
-        .inNamespace(NS)
-        .withLabels(ObjectLabels.workerSelector(cluster))
-        .list()
-        .getItems();
+    return Kubelet.workers(client, NS, cluster);
   }
 
   static BatonCluster get(String name) {
@@ -133,25 +128,13 @@ class BatonClusterReconcilerTest {
 
   /** Plays the kubelet: the pod runs and passes its readiness probe. */
   static void markReady(Pod pod) {
-    client
-        .pods()
-        .inNamespace(NS)
-        .withName(pod.getMetadata().getName())
-        .editStatus(
-            p ->
-                new PodBuilder(p)
-                    .withNewStatus()
-                    .withPhase("Running")
-                    .withPodIP("10.0.0." + IP.incrementAndGet())
-                    .withConditions(
-                        new PodConditionBuilder().withType("Ready").withStatus("True").build())
-                    .endStatus()
-                    .build());
+    Kubelet.report(
+        client, NS, pod.getMetadata().getName(), "Running", true, "10.0.0." + IP.incrementAndGet());
   }
 
   static void markAllReady(String cluster) {
     workers(cluster).stream()
-        .filter(p -> !PodPlanner.Observed.isReady(p))
+        .filter(p -> !PodBackend.isReady(p))
         .forEach(BatonClusterReconcilerTest::markReady);
   }
 
@@ -265,6 +248,33 @@ class BatonClusterReconcilerTest {
               assertThat(after.get("g1")).hasSize(3).doesNotContainAnyElementsOf(before.get("g1"));
             });
     assertThat(gateway.removed).hasSize(2); // the two surviving g1 members left the gateway first
+  }
+
+  @Test
+  void aRestartedOperatorAdoptsTheRunningPodsInsteadOfRecreatingThem() throws Exception {
+    cluster("adopt", REPLICA);
+    await().atMost(Duration.ofSeconds(20)).until(() -> workers("adopt").size() == 6);
+    markAllReady("adopt");
+    gatewayPodReady("adopt");
+    await().atMost(Duration.ofSeconds(20)).until(() -> gateway.registered.size() == 6);
+    Map<String, String> before =
+        workers("adopt").stream()
+            .collect(
+                Collectors.toMap(p -> p.getMetadata().getName(), p -> p.getMetadata().getUid()));
+
+    operator.stop();
+    gateway = new RecordingGateway(); // a new process knows nothing of the last one
+    operator = OperatorMain.start(client, gateway, null);
+    // its first reconcile observed the six ready pods from their labels and told the gateway
+    await().atMost(Duration.ofSeconds(20)).until(() -> gateway.registered.size() == 6);
+    assertThat(
+            workers("adopt").stream()
+                .collect(
+                    Collectors.toMap(
+                        p -> p.getMetadata().getName(), p -> p.getMetadata().getUid())))
+        .isEqualTo(before);
+    assertThat(gateway.removed).isEmpty();
+    assertThat(get("adopt").getStatus().getPhase()).isEqualTo("Running");
   }
 
   @Test
@@ -661,7 +671,7 @@ class BatonClusterReconcilerTest {
   /** Plays the kubelet for pods whose "pod IP" is loopback, where a stand-in serves /metrics. */
   static void markLoopbackReady(String cluster) {
     workers(cluster).stream()
-        .filter(p -> !PodPlanner.Observed.isReady(p))
+        .filter(p -> !PodBackend.isReady(p))
         .forEach(
             pod ->
                 client

@@ -175,12 +175,7 @@ class OperatorRbacTest {
   }
 
   private static List<Pod> pods(String cluster) {
-    return client
-        .pods()
-        .inNamespace(NS)
-        .withLabels(ObjectLabels.workerSelector(cluster))
-        .list()
-        .getItems();
+    return Kubelet.workers(client, NS, cluster);
   }
 
   /** "group resource[/subresource] verb", as the API server's authorizer names a request. */

@@ -1,14 +1,13 @@
-package dev.baton.operator;
+package dev.baton.control;
 
-import dev.baton.control.ClusterSpec;
-import dev.baton.control.Mode;
 import dev.baton.core.Role;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One worker the cluster should have, named as the local control plane names it ({@code
- * g0-decode-1} in a replica group, {@code decode-1} in a pool).
+ * One worker the cluster should have, named as {@code baton up} names it ({@code g0-decode-1} in a
+ * replica group, {@code decode-1} in a pool). The identity is what a {@link WorkerBackend} is asked
+ * to run; the backend turns it into a process or a pod.
  *
  * @param group {@code g<N>} in replica mode, {@code null} for pool workers
  */
@@ -33,9 +32,17 @@ public record WorkerIdentity(String id, Role role, String group, int index) {
     return workers;
   }
 
-  static WorkerIdentity of(Role role, String group, int index) {
+  public static WorkerIdentity of(Role role, String group, int index) {
     String id = (group == null ? "" : group + "-") + role.wireName() + "-" + index;
     return new WorkerIdentity(id, role, group, index);
+  }
+
+  /**
+   * The identity behind an id ({@code g1-decode-0}, {@code both-2}), as a backend reads it back.
+   */
+  public static WorkerIdentity parse(String id, Role role, String group) {
+    return new WorkerIdentity(
+        id, role, group, Integer.parseInt(id.substring(id.lastIndexOf('-') + 1)));
   }
 
   public static String groupName(int g) {

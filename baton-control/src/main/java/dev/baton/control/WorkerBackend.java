@@ -1,0 +1,50 @@
+package dev.baton.control;
+
+import java.util.List;
+
+/**
+ * Where a cluster's workers run, as the {@link WorkerReconciler} sees it: it reports the worker
+ * instances that exist (observed, so a restarted controller adopts what is already running), starts
+ * an instance of a {@link WorkerIdentity}, and drains one. The backend owns everything
+ * place-specific: ports, the launch plan, how readiness is known (a process's {@code /health}, a
+ * pod's Ready condition) and how a drained instance leaves the gateway and stops.
+ */
+public interface WorkerBackend {
+
+  /** Every live instance of the cluster's workers, in a stable order. */
+  List<Observed> observe();
+
+  /**
+   * What an instance of {@code worker} started now would run, as a short comparable string (a hash
+   * of its launch plan): an instance of another revision is rolled.
+   */
+  String revision(WorkerIdentity worker);
+
+  /** Starts one instance of {@code worker} at its current revision; returns without waiting. */
+  void launch(WorkerIdentity worker);
+
+  /** Takes an instance out of traffic, lets its in-flight work finish, and stops it. */
+  void drain(Observed instance);
+
+  /** An instance's health as the backend observes it. */
+  enum Health {
+    /** Started, not (yet) ready. */
+    STARTING,
+    /** Serving. */
+    READY,
+    /** Exited or failed: it is replaced (with its whole group in replica mode). */
+    FAILED
+  }
+
+  /**
+   * One running (or exited) instance of a worker.
+   *
+   * @param instance the backend's name for it (a pod name); unique, several per worker while
+   *     rolling
+   */
+  record Observed(String instance, WorkerIdentity worker, String revision, Health health) {
+    public boolean ready() {
+      return health == Health.READY;
+    }
+  }
+}
