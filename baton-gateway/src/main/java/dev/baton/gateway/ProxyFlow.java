@@ -141,7 +141,13 @@ final class ProxyFlow {
     }
     ObjectNode decodeRequest =
         protocol.decodeRequest(
-            call.body(), prefill, prefillRequest, answer, call.requestId(), call.chat());
+            call.body(),
+            prefill,
+            s.decode(),
+            prefillRequest,
+            answer,
+            call.requestId(),
+            call.chat());
     if (Continuation.tracksTokenIds(config, call)) {
       decodeRequest.put("return_token_ids", true); // for a token-exact migration; stripped later
     }

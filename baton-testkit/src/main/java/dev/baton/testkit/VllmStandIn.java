@@ -19,7 +19,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * do_remote_decode=true and the remote_* fields null; decode: the exact kv_transfer_params a
  * prefill issued, extra fields included; either leg one prompt and n=1, since the params name one
  * sequence's KV) and answers as vLLM does, non-streaming or SSE. Every protocol violation is
- * recorded and answered with 400.
+ * recorded and answered with 400 in vLLM's error shape ({@code {"error": {"message", "type":
+ * "BadRequestError", "param", "code": 400}}}), except where vLLM itself answers otherwise: the pull
+ * of a decode leg ({@link NixlLeases}) reads freed blocks (200 with wrong tokens), kills the engine
+ * (500 now and after, {@code /health} 503), or parks the request (answered 500 here at once, where
+ * vLLM would hang).
  *
  * <p>Its "model" is deterministic: the k-th generated token is {@code " w<n>"} where n counts the
  * {@code " w"} tokens already in the prompt, so a continuation of a broken stream yields exactly
@@ -73,6 +77,33 @@ public final class VllmStandIn implements AutoCloseable {
   public volatile boolean emitsTokenIds = true;
 
   public volatile double kvUsage;
+
+  /** vLLM's {@code --block-size}: a prefill holds cdiv(prompt tokens, block size) blocks. */
+  public volatile int blockSize = 16;
+
+  /**
+   * How long a prefill holds its blocks for the decode's pull: vLLM's {@code kv_lease_duration} (30
+   * s; older versions {@code VLLM_NIXL_ABORT_REQUEST_TIMEOUT}, 480 s).
+   */
+  public volatile long leaseMs = 30_000;
+
+  /**
+   * Whether a prefill stopped by its first token (EOS or a stop string) still hands out its KV:
+   * vLLM's current {@code request_finished} does for {@code FINISHED_STOPPED}; the 0.12-era one
+   * only for {@code FINISHED_LENGTH_CAPPED} (answering {@code kv_transfer_params: null}).
+   */
+  public volatile boolean kvOnStop;
+
+  /** Rewrites the params a prefill answers with (a worker of another make, or a broken one). */
+  public volatile java.util.function.UnaryOperator<ObjectNode> answerParams = p -> p;
+
+  /** The internal ids of the requests this prefill worker answered with params, in order. */
+  public final List<String> issuedIds = Collections.synchronizedList(new ArrayList<>());
+
+  /** Set when a request killed the engine core: everything fails from then on, as in vLLM. */
+  public volatile boolean engineDead;
+
+  private final AtomicInteger nextBlock = new AtomicInteger();
   public volatile int running;
   private final StandInServer server;
 
@@ -101,6 +132,11 @@ public final class VllmStandIn implements AutoCloseable {
     server.close();
   }
 
+  /** Whether a prefill's blocks for this request are still held (neither pulled nor expired). */
+  public static boolean holds(String requestId) {
+    return NixlLeases.held(requestId);
+  }
+
   public int requests() {
     return prefillLegs.get() + decodeLegs.get() + plainRequests.get();
   }
@@ -109,7 +145,7 @@ public final class VllmStandIn implements AutoCloseable {
     switch (req.path()) {
       case "/health" -> {
         healthChecks.incrementAndGet();
-        ex.send(healthy ? 200 : 503, "application/json", "{}");
+        ex.send(healthy && !engineDead ? 200 : 503, "application/json", "{}");
       }
       case "/metrics" ->
           ex.send(
@@ -152,6 +188,11 @@ public final class VllmStandIn implements AutoCloseable {
     ObjectNode body = (ObjectNode) Json.parse(req.text());
     received.add(body);
     receivedHeaders.add(req.headers());
+    if (engineDead) {
+      sendError(
+          ex, 500, "EngineCore encountered an issue. See stack trace (above) for the root cause.");
+      return;
+    }
     if (failNext.get() > 0 && failNext.getAndDecrement() > 0) {
       ex.send(failStatus, "application/json", "{\"error\":{\"message\":\"overloaded\"}}");
       return;
@@ -161,14 +202,25 @@ public final class VllmStandIn implements AutoCloseable {
     boolean prefillLeg = kv != null && kv.path("do_remote_decode").asBoolean(false);
     boolean decodeLeg = kv != null && kv.path("do_remote_prefill").asBoolean(false);
     String requestId = internalRequestId(req, chat);
+    String prompt = promptText(body, chat);
+    NixlLeases.Pull pull = NixlLeases.Pull.READ;
     if (prefillLeg) {
       prefillLegs.incrementAndGet();
       checkPrefillLeg(body, kv);
       checkOneSequence(body, chat);
     } else if (decodeLeg) {
       decodeLegs.incrementAndGet();
-      checkDecodeLeg(kv, requestId);
+      String notified = notifiedRequestId(kv, requestId);
+      if (kind == Kind.PREFILL) {
+        violation("decode leg sent to a prefill worker");
+      }
       checkOneSequence(body, chat);
+      if (violations.size() == before) {
+        pull = NixlLeases.pull(kv, notified, prompt, blockSize, namesRemoteRequestId(), violations);
+        if (pull == NixlLeases.Pull.READ) {
+          checkUntouched(kv, notified);
+        }
+      }
     } else {
       plainRequests.incrementAndGet();
       if (kind != Kind.BOTH && kind != Kind.DECODE) {
@@ -176,17 +228,29 @@ public final class VllmStandIn implements AutoCloseable {
         violation("plain request sent to a prefill-only worker");
       }
     }
-    if (violations.size() > before) {
-      ex.send(
-          400,
-          "application/json",
-          "{\"error\":{\"message\":"
-              + Json.write(String.join("; ", violations.subList(before, violations.size())))
-              + "}}");
-      return;
+    String why = String.join("; ", violations.subList(before, violations.size()));
+    switch (pull) {
+      case ENGINE_DEAD -> {
+        engineDead = true;
+        sendError(
+            ex,
+            500,
+            "EngineCore encountered an issue. See stack trace (above) for the root cause.");
+        return;
+      }
+      case PARKED -> {
+        sendError(ex, 500, "request parked waiting for KV that is never read: " + why);
+        return;
+      }
+      case READ, STALE -> {
+        if (pull == NixlLeases.Pull.READ && !why.isEmpty()) {
+          sendError(ex, 400, why);
+          return;
+        }
+      }
     }
-    String prompt = promptText(body, chat);
-    int offset = countWords(prompt);
+    // Blocks that were freed hold another request's KV now: the output goes wrong.
+    int offset = countWords(prompt) + (pull == NixlLeases.Pull.STALE ? 1000 : 0);
     int maxTokens = body.has("max_tokens") ? body.get("max_tokens").asInt() : 16;
     if (body.has("max_completion_tokens")) {
       maxTokens = Math.min(maxTokens, body.get("max_completion_tokens").asInt());
@@ -194,7 +258,7 @@ public final class VllmStandIn implements AutoCloseable {
     String id = requestId;
     int stopAt = stopIndex(body, offset, maxTokens);
     String stopString = stopAt < 0 ? null : stopHit(body, offset + stopAt);
-    if (prefillLeg && stopAt == 0) {
+    if (prefillLeg && stopAt == 0 && !kvOnStop) {
       // vLLM's NixlConnector.request_finished hands out KV only for a request that ended by
       // length (FINISHED_LENGTH_CAPPED); one stopped by its first token frees the blocks at once
       // and the answer carries kv_transfer_params: null.
@@ -203,31 +267,20 @@ public final class VllmStandIn implements AutoCloseable {
       ex.send(200, "application/json", Json.write(answer));
       return;
     }
-    if (stopAt >= 0) {
-      maxTokens = stopAt; // the tokens before the stop string; the stop string is not output
-    }
     if (prefillLeg) {
-      ObjectNode params = Json.object();
-      params.put("do_remote_prefill", true);
-      params.put("do_remote_decode", false);
-      params.put("remote_engine_id", engineId);
-      if (namesRemoteRequestId()) {
-        params.put("remote_request_id", id);
-      }
-      var blocks = params.putArray("remote_block_ids");
-      for (int i = 0; i <= prompt.length() / 64; i++) {
-        blocks.add(i);
-      }
-      params.put("remote_host", "127.0.0.1");
-      params.put("remote_port", 5600);
-      params.put("tp_size", 1);
-      // Not a vLLM field: what Baton's KV connector adds; the gateway must pass it through.
-      params.put("lease_token", UUID.randomUUID().toString());
+      ObjectNode params = answerParams.apply(prefillAnswerParams(id, prompt));
       ISSUED.put(id, params);
-      ObjectNode answer = whole(id, chat, " w" + offset, 1, prompt, null);
+      issuedIds.add(id);
+      ObjectNode answer =
+          stopAt == 0
+              ? whole(id, chat, "", 0, prompt, stopString)
+              : whole(id, chat, " w" + offset, 1, prompt, null);
       answer.set("kv_transfer_params", params);
       ex.send(200, "application/json", Json.write(answer));
       return;
+    }
+    if (stopAt >= 0) {
+      maxTokens = stopAt; // the tokens before the stop string; the stop string is not output
     }
     if (body.path("stream").asBoolean(false)) {
       boolean ids = emitsTokenIds && body.path("return_token_ids").asBoolean(false);
@@ -325,37 +378,61 @@ public final class VllmStandIn implements AutoCloseable {
   }
 
   /**
-   * The id this decode worker notifies the prefill worker with once it pulled the KV: from 0.12 the
-   * answer's {@code remote_request_id} (read unconditionally: its absence is an error); before, its
-   * own internal id. A notification naming no lease leaves the prefill's blocks held until its
-   * abort timeout: a violation.
+   * The params a prefill answer carries (the fields of vLLM's {@code request_finished}) for a
+   * request whose blocks it now holds: cdiv(prompt tokens, block size) of them, one list per
+   * KV-cache group from 0.12 (a flat list before), plus the fields current vLLM adds.
    */
-  private void checkDecodeLeg(JsonNode kv, String ownRequestId) {
-    if (kind == Kind.PREFILL) {
-      violation("decode leg sent to a prefill worker");
+  private ObjectNode prefillAnswerParams(String id, String prompt) {
+    int tokens = tokenize(prompt).size();
+    int blockCount = NixlLeases.blocks(tokens, blockSize);
+    NixlLeases.hold(id, prompt, blockCount, leaseMs);
+    boolean current = namesRemoteRequestId();
+    ObjectNode params = Json.object();
+    params.put("do_remote_prefill", true);
+    params.put("do_remote_decode", false);
+    var ids = params.putArray("remote_block_ids");
+    var group = current ? ids.addArray() : ids;
+    int first = nextBlock.getAndAdd(blockCount);
+    for (int i = 0; i < blockCount; i++) {
+      group.add(first + i);
     }
-    String notified;
-    if (namesRemoteRequestId()) {
-      if (!kv.path("remote_request_id").isTextual()) {
-        violation(
-            "vLLM " + version + " reads kv_transfer_params.remote_request_id: missing in " + kv);
-        return;
-      }
-      notified = kv.get("remote_request_id").asText();
-    } else {
-      notified = ownRequestId;
+    params.put("remote_engine_id", engineId);
+    if (current) {
+      params.put("remote_request_id", id);
     }
+    params.put("remote_host", "127.0.0.1");
+    params.put("remote_port", 5600);
+    params.put("tp_size", 1);
+    if (current) {
+      params.put("dcp_size", 1);
+      params.put("pp_size", 1);
+      params.put("remote_num_tokens", tokens);
+      params.putNull("remote_blocks_expiry_time");
+      params.put("transfer_mode", "pull");
+    }
+    // Not a vLLM field: what Baton's KV connector adds; the gateway must pass it through.
+    params.put("lease_token", UUID.randomUUID().toString());
+    return params;
+  }
+
+  /**
+   * The id this decode worker notifies the prefill worker with once it pulled the KV: from 0.12 the
+   * answer's {@code remote_request_id} (read unconditionally; null when absent), before, its own
+   * internal id.
+   */
+  private String notifiedRequestId(JsonNode kv, String ownRequestId) {
+    if (!namesRemoteRequestId()) {
+      return ownRequestId;
+    }
+    return kv.path("remote_request_id").isTextual() ? kv.get("remote_request_id").asText() : null;
+  }
+
+  /**
+   * A decode leg carries what the prefill answered, untouched (a gateway may only add {@code
+   * remote_request_id} where the answer named none, and rewrite a loopback {@code remote_host}).
+   */
+  private void checkUntouched(JsonNode kv, String notified) {
     JsonNode issued = ISSUED.get(notified);
-    if (issued == null) {
-      violation(
-          "decode (vLLM "
-              + version
-              + ") notifies request id "
-              + notified
-              + ", which no prefill holds (its blocks would leak): "
-              + kv);
-      return;
-    }
     ObjectNode expected = issued.deepCopy();
     if (!issued.has("remote_request_id") && kv.has("remote_request_id")) {
       expected.set("remote_request_id", kv.get("remote_request_id")); // a gateway may add it
@@ -363,6 +440,18 @@ public final class VllmStandIn implements AutoCloseable {
     if (!expected.equals(kv)) {
       violation("decode kv_transfer_params differ from the prefill's: " + kv + " vs " + issued);
     }
+  }
+
+  /** An error answer in vLLM's shape. */
+  private static void sendError(StandInServer.Exchange ex, int status, String message)
+      throws IOException {
+    ObjectNode error = Json.object();
+    ObjectNode e = error.putObject("error");
+    e.put("message", message);
+    e.put("type", status == 400 ? "BadRequestError" : "InternalServerError");
+    e.putNull("param");
+    e.put("code", status);
+    ex.send(status, "application/json", Json.write(error));
   }
 
   /**

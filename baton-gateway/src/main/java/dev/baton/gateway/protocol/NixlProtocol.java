@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.KvTransferParams;
 import dev.baton.gateway.Worker;
+import java.util.logging.Logger;
 
 /**
  * vLLM's NixlConnector request protocol (Baton workers speak it too): the prefill worker gets the
@@ -11,6 +12,8 @@ import dev.baton.gateway.Worker;
  * {@code kv_transfer_params} tell the decode worker where to pull the KV from.
  */
 public final class NixlProtocol implements PdProtocol {
+
+  private static final Logger LOG = Logger.getLogger(NixlProtocol.class.getName());
 
   public static final String NAME = "nixl";
 
@@ -57,25 +60,43 @@ public final class NixlProtocol implements PdProtocol {
   @Override
   public ObjectNode decodeRequest(
       ObjectNode client, Worker prefill, ObjectNode prefillRequest, JsonNode prefillAnswer) {
-    return decodeRequest(client, prefill, prefillRequest, prefillAnswer, null, false);
+    return decodeRequest(client, prefill, null, prefillRequest, prefillAnswer, null, false);
   }
 
   /**
    * As above; and when the prefill answer names no {@code remote_request_id} (a vLLM before 0.12,
    * see {@link NixlPairing}), the id that prefill worker gave the request is filled in: a newer
    * decode worker reads the field unconditionally, an older one ignores it and notifies the same id
-   * (both legs carry the same {@code X-Request-Id}).
+   * (both legs carry the same {@code X-Request-Id}). A vLLM decode worker (one that tells its
+   * version) gets only params it can pull with ({@link #pullProblem}); others (Baton's offload
+   * connector answers without block ids, for Baton decode workers) pass as they are.
    */
   @Override
   public ObjectNode decodeRequest(
       ObjectNode client,
       Worker prefill,
+      Worker decode,
       ObjectNode prefillRequest,
       JsonNode prefillAnswer,
       String requestId,
       boolean chat) {
     ObjectNode d = client.deepCopy();
     JsonNode kv = prefillAnswer == null ? null : prefillAnswer.get("kv_transfer_params");
+    boolean vllmDecode = decode != null && decode.nixlPairing() != NixlPairing.UNKNOWN;
+    String problem = kv == null || kv.isNull() || !vllmDecode ? null : pullProblem(kv);
+    if (problem != null) {
+      // vLLM's NixlConnector given these would crash its engine core (it asserts on a remote
+      // prefill without blocks) or park the request for good (an address field absent): the
+      // decode worker computes the prompt itself instead, as for an answer without params.
+      LOG.warning(
+          () ->
+              "prefill worker "
+                  + (prefill == null ? "?" : prefill.url())
+                  + " answered kv_transfer_params a decode worker cannot pull from ("
+                  + problem
+                  + "); decode computes the prompt itself");
+      kv = null;
+    }
     if (kv != null && kv.isObject()) {
       ObjectNode params = kv.deepCopy();
       String reported = params.path("remote_host").asText("");
@@ -92,6 +113,57 @@ public final class NixlProtocol implements PdProtocol {
       d.remove("kv_transfer_params");
     }
     return d;
+  }
+
+  /**
+   * Why a prefill answer's {@code kv_transfer_params} cannot drive a decode worker's pull, or null
+   * when they can: what vLLM's decode side needs ({@code do_remote_prefill}, blocks as a flat list
+   * or one list per KV-cache group, {@code remote_engine_id}, {@code remote_host}, {@code
+   * remote_port}; {@code remote_request_id} is filled in by {@link #decodeRequest} where missing).
+   */
+  static String pullProblem(JsonNode kv) {
+    if (!kv.isObject()) {
+      return "not a JSON object";
+    }
+    if (!kv.path("do_remote_prefill").asBoolean(false)) {
+      return "do_remote_prefill is not true";
+    }
+    if (!hasBlocks(kv.get("remote_block_ids"))) {
+      return "remote_block_ids is missing or empty";
+    }
+    if (kv.path("remote_engine_id").isNull() || kv.path("remote_engine_id").isMissingNode()) {
+      return "remote_engine_id is missing";
+    }
+    if (!kv.path("remote_host").isTextual() || kv.path("remote_host").asText().isBlank()) {
+      return "remote_host is missing";
+    }
+    JsonNode port = kv.path("remote_port");
+    if (!port.isIntegralNumber() || port.asLong() < 1 || port.asLong() > 65535) {
+      return "remote_port is missing or out of range";
+    }
+    return null;
+  }
+
+  private static boolean hasBlocks(JsonNode ids) {
+    if (ids == null || !ids.isArray() || ids.isEmpty()) {
+      return false;
+    }
+    boolean any = false;
+    for (JsonNode id : ids) {
+      if (id.isArray()) {
+        for (JsonNode inner : id) {
+          if (!inner.isIntegralNumber()) {
+            return false;
+          }
+          any = true;
+        }
+      } else if (id.isIntegralNumber()) {
+        any = true;
+      } else {
+        return false;
+      }
+    }
+    return any;
   }
 
   private static boolean isLocal(String host) {

@@ -35,11 +35,12 @@ public interface PdProtocol {
   /**
    * {@link #decodeRequest(ObjectNode, Worker, ObjectNode, JsonNode)} for the request the gateway
    * sent with {@code X-Request-Id: requestId} (vLLM's older pairing derives the prefill's id from
-   * it).
+   * it) to the worker {@code decode}.
    */
   default ObjectNode decodeRequest(
       ObjectNode client,
       Worker prefill,
+      Worker decode,
       ObjectNode prefillRequest,
       JsonNode prefillAnswer,
       String requestId,
