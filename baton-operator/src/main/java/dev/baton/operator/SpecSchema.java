@@ -8,7 +8,7 @@ import dev.baton.control.Mode;
 import dev.baton.core.Role;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaProps;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaPropsBuilder;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.ValidationRule;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.ValidationRuleBuilder;
 import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
@@ -60,7 +60,10 @@ public final class SpecSchema {
         new JSONSchemaPropsBuilder().withType("object").withProperties(properties);
     if (properties.containsKey("min") && properties.containsKey("max")) {
       schema.withXKubernetesValidations(
-          new ValidationRule(null, null, "min must not exceed max", null, null, MIN_LE_MAX));
+          new ValidationRuleBuilder()
+              .withRule(MIN_LE_MAX)
+              .withMessage("min must not exceed max")
+              .build());
     }
     return schema.build();
   }
