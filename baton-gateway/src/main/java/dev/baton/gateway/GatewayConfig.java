@@ -50,9 +50,9 @@ public record GatewayConfig(
         throw new IllegalArgumentException("pool name '" + pool.name() + "' is used twice");
       }
     }
-    if (!upstreamClient.equals("jdk") && !upstreamClient.equals("helidon")) {
+    if (!List.of("socket", "helidon", "jdk").contains(upstreamClient)) {
       throw new IllegalArgumentException(
-          "upstream_client must be 'jdk' or 'helidon', not '" + upstreamClient + "'");
+          "upstream_client must be 'socket', 'helidon' or 'jdk', not '" + upstreamClient + "'");
     }
   }
 
@@ -208,7 +208,7 @@ public record GatewayConfig(
         n.nonNegativeInt("port", 8000),
         n.strings("api_keys"),
         n.text("admin_token", null),
-        n.text("upstream_client", "helidon"),
+        n.text("upstream_client", "socket"),
         n.text("tokenizer", null),
         n.positiveLong("max_body_bytes", 8L << 20),
         n.positiveLong("idle_timeout_ms", HttpTimeouts.DEFAULTS.idle().toMillis()),

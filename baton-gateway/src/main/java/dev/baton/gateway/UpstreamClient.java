@@ -6,9 +6,9 @@ import java.net.URI;
 
 /**
  * The gateway's HTTP client toward workers: blocking calls on virtual threads, pooled keep-alive
- * connections, bodies read as streams so nothing is buffered whole. Two implementations (JDK and
- * Helidon) are kept so the choice stays measurable (docs/GATEWAY.md says which is the default and
- * why).
+ * connections, bodies read as streams so nothing is buffered whole. Three implementations (plain
+ * sockets, Helidon, JDK) are kept so the choice stays measurable (docs/GATEWAY.md says which is the
+ * default and why).
  */
 interface UpstreamClient extends AutoCloseable {
 
@@ -46,7 +46,8 @@ interface UpstreamClient extends AutoCloseable {
   static UpstreamClient create(String kind) {
     return switch (kind) {
       case "jdk" -> new JdkUpstreamClient();
-      default -> new HelidonUpstreamClient();
+      case "helidon" -> new HelidonUpstreamClient();
+      default -> new SocketUpstreamClient();
     };
   }
 }

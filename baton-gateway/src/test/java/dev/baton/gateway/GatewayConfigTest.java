@@ -59,7 +59,7 @@ class GatewayConfigTest {
     GatewayConfig c = GatewayConfig.defaults();
     assertThat(c.pools()).hasSize(1);
     assertThat(c.pools().get(0).mode()).isEqualTo(GatewayConfig.Mode.COLOCATED);
-    assertThat(c.upstreamClient()).isEqualTo("helidon");
+    assertThat(c.upstreamClient()).isEqualTo("socket");
   }
 
   @Test

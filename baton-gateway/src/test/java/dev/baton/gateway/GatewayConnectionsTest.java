@@ -168,7 +168,7 @@ class GatewayConnectionsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"helidon", "jdk"})
+  @ValueSource(strings = {"socket", "helidon", "jdk"})
   void pooledUpstreamConnectionsSurviveTheUpstreamClosingThemWhenIdle(String client)
       throws Exception {
     VllmStandIn worker = new VllmStandIn(VllmStandIn.Kind.BOTH, "m");
