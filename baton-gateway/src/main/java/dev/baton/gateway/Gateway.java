@@ -338,7 +338,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
     ObjectNode body;
     byte[] raw;
     try {
-      raw = readBounded(req, cfg.maxBodyBytes());
+      raw = readBounded(req, declared, cfg.maxBodyBytes());
       if (raw == null) {
         sendError(
             res,
@@ -431,26 +431,48 @@ public final class Gateway implements AutoCloseable, FlowContext {
     String id =
         given != null && given.length() <= 128 && given.chars().allMatch(c -> c > 32 && c < 127)
             ? given
-            : java.util.UUID.randomUUID().toString();
+            : randomId();
     res.header(REQUEST_ID_HEADER, id);
     return id;
   }
 
-  /** The body, or null when it grows past {@code limit} (chunked uploads have no length). */
-  private static byte[] readBounded(ServerRequest req, long limit) throws IOException {
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+  /**
+   * A random (version 4) UUID. Request ids only correlate logs and pair legs, so they need no
+   * SecureRandom (UUID.randomUUID's was 2% of the gateway's CPU per proxied request).
+   */
+  private static String randomId() {
+    ThreadLocalRandom r = ThreadLocalRandom.current();
+    long hi = (r.nextLong() & ~0xf000L) | 0x4000L;
+    long lo = (r.nextLong() & ~0xc000000000000000L) | 0x8000000000000000L;
+    return new java.util.UUID(hi, lo).toString();
+  }
+
+  /**
+   * The body, or null when it grows past {@code limit} (chunked uploads have no length). A body
+   * with a Content-Length (already checked against the limit) is read into one array of that size.
+   */
+  private static byte[] readBounded(ServerRequest req, long declared, long limit)
+      throws IOException {
     try (java.io.InputStream in = req.content().inputStream()) {
-      byte[] chunk = new byte[16384];
+      if (declared >= 0) {
+        byte[] body = in.readNBytes((int) declared);
+        if (body.length < declared) {
+          throw new IOException("the request body could not be read (shorter than its length?)");
+        }
+        return body;
+      }
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      byte[] chunk = new byte[8192];
       for (int n; (n = in.read(chunk)) > 0; ) {
         out.write(chunk, 0, n);
         if (out.size() > limit) {
           return null;
         }
       }
+      return out.toByteArray();
     } catch (java.io.UncheckedIOException | IllegalStateException e) {
       throw new IOException("the request body could not be read (shorter than its length?)");
     }
-    return out.toByteArray();
   }
 
   private void count(String route, int status, String policy) {

@@ -52,7 +52,7 @@ final class HelidonUpstreamClient implements UpstreamClient {
 
       @Override
       public InputStream body() {
-        return r.inputStream();
+        return lengthAware(r);
       }
 
       @Override
@@ -75,5 +75,32 @@ final class HelidonUpstreamClient implements UpstreamClient {
   @Override
   public void close() {
     client.closeResource();
+  }
+
+  /**
+   * The answer's body; readAllBytes of one with a Content-Length reads exactly that many bytes
+   * (InputStream's own asks Helidon for 8 KiB+ reads, each a fresh buffer: most of the gateway's
+   * allocation per proxied request).
+   */
+  private static InputStream lengthAware(HttpClientResponse r) {
+    InputStream in = r.inputStream();
+    long length = r.headers().contentLength().orElse(-1);
+    if (length < 0 || length > Integer.MAX_VALUE - 8) {
+      return in;
+    }
+    return new java.io.FilterInputStream(in) {
+      @Override
+      public byte[] readAllBytes() throws IOException {
+        byte[] all = in.readNBytes((int) length);
+        if (all.length < length) {
+          throw new java.io.EOFException("the answer ended before its Content-Length");
+        }
+        // Helidon hands the connection back to its pool only once a read has seen the end.
+        if (in.read() >= 0) {
+          throw new IOException("the answer is longer than its Content-Length");
+        }
+        return all;
+      }
+    };
   }
 }

@@ -6,6 +6,7 @@ import io.helidon.common.buffers.DataReader;
 import io.helidon.common.buffers.DataWriter;
 import io.helidon.common.concurrency.limits.Limit;
 import io.helidon.common.socket.PeerInfo;
+import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
 import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.ConnectionContext;
@@ -142,7 +143,10 @@ public final class ConnectionGuard {
    * client that never closes its side would hold the connection until the idle timeout.
    */
   private static void closeWhenAsked(RoutingRequest req) {
-    if (req.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+    // containsToken splits and streams every header value: check for the header first (it was
+    // 12% of a proxied request's CPU in the gateway, where almost no client sends it).
+    if (req.headers().contains(HeaderNames.CONNECTION)
+        && req.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
       throw new CloseConnectionException("the client sent Connection: close");
     }
   }
