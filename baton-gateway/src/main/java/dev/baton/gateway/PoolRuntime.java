@@ -138,6 +138,19 @@ final class PoolRuntime {
    * already). Returns null when no worker can take it.
    */
   Selection select(RouteRequest request, Set<Worker> excluded) {
+    if (!hashesPrompts()) {
+      return selectUnlocked(request, excluded);
+    }
+    // Choosing by the prefix index and recording the choice in it are one step: otherwise two
+    // requests of a burst that arrive together both miss the index and land on different workers
+    // (seen once the proxy path got faster). The prompt is hashed before taking the lock.
+    request.prompt();
+    synchronized (index) {
+      return selectUnlocked(request, excluded);
+    }
+  }
+
+  private Selection selectUnlocked(RouteRequest request, Set<Worker> excluded) {
     List<Worker> prefills = new ArrayList<>();
     List<Worker> decodes = new ArrayList<>();
     for (Worker w : workers) {
