@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Gateway proxy benchmark: added latency vs calling the stub directly (open loop, 1000 req/s) and
-# throughput of small non-streaming requests through the gateway vs nginx, side by side.
-# Installs Debian's nginx when it is missing (needs root and apt). Usage:
+# throughput of small non-streaming requests through the gateway vs nginx, side by side. Two
+# gateways run: the default upstream client (socket) and Helidon's (the default before issue 13's
+# speed work), so the choice stays measured. Issue 13's targets: added p99 <= 0.3 ms at 1,000 req/s
+# and throughput >= 1x nginx. Installs Debian's nginx when it is missing (needs root and apt). Usage:
 #   baton-gateway/bench/gateway-bench.sh [RATE] [SECONDS] [ROUNDS]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -31,12 +33,12 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-stub=$(free_port); gw_jdk=$(free_port); gw_helidon=$(free_port); ngx=$(free_port)
+stub=$(free_port); gw_socket=$(free_port); gw_helidon=$(free_port); ngx=$(free_port)
 
 java_bg dev.baton.jmh.GatewayBench stub "$stub" 2>"$work/stub.log"
 
-for kind in jdk helidon; do
-  port=$([[ $kind == jdk ]] && echo "$gw_jdk" || echo "$gw_helidon")
+for kind in socket helidon; do
+  port=$([[ $kind == socket ]] && echo "$gw_socket" || echo "$gw_helidon")
   cat > "$work/gw-$kind.yaml" <<YAML
 host: 127.0.0.1
 upstream_client: $kind
@@ -69,7 +71,7 @@ http {
 NGINX
 nginx -c "$work/nginx.conf"
 
-for p in "$stub" "$gw_jdk" "$gw_helidon" "$ngx"; do
+for p in "$stub" "$gw_socket" "$gw_helidon" "$ngx"; do
   for _ in $(seq 100); do
     curl -sf -o /dev/null -X POST -d '{}' "http://127.0.0.1:$p/v1/completions" && break
     sleep 0.2
@@ -77,13 +79,30 @@ for p in "$stub" "$gw_jdk" "$gw_helidon" "$ngx"; do
 done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); java $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
-echo "== added latency, gateway (jdk client) =="
-java_run dev.baton.jmh.GatewayBench latency "http://127.0.0.1:$stub" "http://127.0.0.1:$gw_jdk" "$rate" "$seconds" "$rounds"
-echo "== added latency, gateway (helidon client) =="
-java_run dev.baton.jmh.GatewayBench latency "http://127.0.0.1:$stub" "http://127.0.0.1:$gw_helidon" "$rate" "$seconds" "$rounds"
-echo "== added latency, nginx =="
-java_run dev.baton.jmh.GatewayBench latency "http://127.0.0.1:$stub" "http://127.0.0.1:$ngx" "$rate" "$seconds" "$rounds"
+echo "git: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (uncommitted changes)')"
+load_before="$(cat /proc/loadavg)"
+echo "load average before: $load_before"
+echo "== added latency (each proxy right after a direct run, rounds interleaved) =="
+java_run dev.baton.jmh.GatewayBench latency "http://127.0.0.1:$stub" "$rate" "$seconds" "$rounds" \
+  "gateway=http://127.0.0.1:$gw_socket" "gateway-helidon=http://127.0.0.1:$gw_helidon" \
+  "nginx=http://127.0.0.1:$ngx" | tee "$work/latency.txt"
+load_mid="$(cat /proc/loadavg)"
+echo "load average after latency: $load_mid"
 echo "== throughput =="
 java_run dev.baton.jmh.GatewayBench throughput 32 5 "$rounds" \
-  "nginx=http://127.0.0.1:$ngx" "gateway-jdk=http://127.0.0.1:$gw_jdk" \
-  "gateway-helidon=http://127.0.0.1:$gw_helidon" "direct=http://127.0.0.1:$stub"
+  "nginx=http://127.0.0.1:$ngx" "gateway=http://127.0.0.1:$gw_socket" \
+  "gateway-helidon=http://127.0.0.1:$gw_helidon" "direct=http://127.0.0.1:$stub" | tee "$work/throughput.txt"
+load_after="$(cat /proc/loadavg)"
+
+echo
+echo "== summary: baton-gateway/bench/gateway-bench.sh $rate $seconds $rounds =="
+echo "gateway = default upstream client (socket); gateway-helidon = upstream_client: helidon"
+awk '/^median over rounds:/ {printf "%-16s added p50 %s ms  added p99 %s ms\n", $4, $7, $11}' \
+  "$work/latency.txt" | tr -d ,
+grep -E '^median:|/ nginx' "$work/throughput.txt"
+gw_p99=$(awk '/^median over rounds: gateway / {gsub(",", "", $11); print $11}' "$work/latency.txt")
+gw_ratio=$(awk '$1 == "gateway" && $2 == "/" {print $5}' "$work/throughput.txt")
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = op == "le" ? v <= t : v >= t; print ok ? "met" : "NOT met" }'; }
+echo "target added p99 <= 0.3 ms at $rate req/s: gateway $gw_p99 ms -> $(verdict "$gw_p99" 0.3 le)"
+echo "target throughput >= 1x nginx: gateway ${gw_ratio}x -> $(verdict "$gw_ratio" 1 ge)"
+echo "load average: before $load_before | after latency $load_mid | after throughput $load_after"

@@ -31,7 +31,7 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <pre>
  * GatewayBench stub PORT
- * GatewayBench latency DIRECT_URL PROXY_URL RATE SECONDS ROUNDS
+ * GatewayBench latency DIRECT_URL RATE SECONDS ROUNDS name=URL...
  * GatewayBench throughput CONNECTIONS SECONDS ROUNDS name=URL...
  * </pre>
  */
@@ -53,10 +53,10 @@ public final class GatewayBench {
       case "latency" ->
           latency(
               args[1],
-              args[2],
+              Integer.parseInt(args[2]),
               Integer.parseInt(args[3]),
               Integer.parseInt(args[4]),
-              Integer.parseInt(args[5]));
+              Arrays.copyOfRange(args, 5, args.length));
       case "throughput" ->
           throughput(
               Integer.parseInt(args[1]),
@@ -65,7 +65,7 @@ public final class GatewayBench {
               Arrays.copyOfRange(args, 4, args.length));
       default -> {
         System.err.println(
-            "usage: GatewayBench stub PORT | latency DIRECT PROXY RATE SECONDS ROUNDS"
+            "usage: GatewayBench stub PORT | latency DIRECT RATE SECONDS ROUNDS name=URL..."
                 + " | throughput CONNECTIONS SECONDS ROUNDS name=URL...");
         System.exit(2);
       }
@@ -271,40 +271,63 @@ public final class GatewayBench {
     return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
   }
 
-  static void latency(String direct, String proxy, int rate, int seconds, int rounds)
+  /**
+   * Added latency of each proxy: per round, the direct path and then each proxy, one after the
+   * other (so the machine's noise hits them alike); the direct run right before a proxy's is its
+   * baseline. Prints every round, then the medians over rounds.
+   */
+  static void latency(String direct, int rate, int seconds, int rounds, String[] targets)
       throws Exception {
+    Map<String, URI> byName = targets(targets);
     // Warm-up: JIT both paths before measuring. The proxy's p99 kept falling over the first
     // ~15 s at 1000 req/s (C2 still compiling the server and client paths), so warm it that long.
     openLoop(URI.create(direct), rate, 3);
-    openLoop(URI.create(proxy), rate, 15);
-    List<long[]> added = new ArrayList<>();
+    for (URI u : byName.values()) {
+      openLoop(u, rate, 15);
+    }
+    Map<String, List<long[]>> added = new LinkedHashMap<>();
     System.out.printf(
         "open loop %d req/s, %d s per run, %d interleaved rounds (latency in ms)%n",
         rate, seconds, rounds);
     System.out.println(
-        "round  direct p50  direct p99  proxied p50  proxied p99  added p50  added p99");
+        "round  proxy             direct p50  direct p99  proxied p50  proxied p99  added p50  added"
+            + " p99");
     for (int r = 0; r < rounds; r++) {
-      long[] d = openLoop(URI.create(direct), rate, seconds);
-      long[] g = openLoop(URI.create(proxy), rate, seconds);
-      Arrays.sort(d);
-      Arrays.sort(g);
-      long[] row = {percentile(d, 50), percentile(d, 99), percentile(g, 50), percentile(g, 99)};
-      added.add(row);
-      System.out.printf(
-          "%5d  %10.3f  %10.3f  %11.3f  %11.3f  %9.3f  %9.3f%n",
-          r + 1,
-          row[0] / 1000.0,
-          row[1] / 1000.0,
-          row[2] / 1000.0,
-          row[3] / 1000.0,
-          (row[2] - row[0]) / 1000.0,
-          (row[3] - row[1]) / 1000.0);
+      for (var e : byName.entrySet()) {
+        long[] d = openLoop(URI.create(direct), rate, seconds);
+        long[] g = openLoop(e.getValue(), rate, seconds);
+        Arrays.sort(d);
+        Arrays.sort(g);
+        long[] row = {percentile(d, 50), percentile(d, 99), percentile(g, 50), percentile(g, 99)};
+        added.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(row);
+        System.out.printf(
+            "%5d  %-16s  %10.3f  %10.3f  %11.3f  %11.3f  %9.3f  %9.3f%n",
+            r + 1,
+            e.getKey(),
+            row[0] / 1000.0,
+            row[1] / 1000.0,
+            row[2] / 1000.0,
+            row[3] / 1000.0,
+            (row[2] - row[0]) / 1000.0,
+            (row[3] - row[1]) / 1000.0);
+      }
     }
-    long[] addedP50 = added.stream().mapToLong(x -> x[2] - x[0]).sorted().toArray();
-    long[] addedP99 = added.stream().mapToLong(x -> x[3] - x[1]).sorted().toArray();
-    System.out.printf(
-        "median over rounds: added p50 %.3f ms, added p99 %.3f ms%n",
-        addedP50[addedP50.length / 2] / 1000.0, addedP99[addedP99.length / 2] / 1000.0);
+    for (var e : added.entrySet()) {
+      long[] p50 = e.getValue().stream().mapToLong(x -> x[2] - x[0]).sorted().toArray();
+      long[] p99 = e.getValue().stream().mapToLong(x -> x[3] - x[1]).sorted().toArray();
+      System.out.printf(
+          "median over rounds: %-16s added p50 %.3f ms, added p99 %.3f ms%n",
+          e.getKey(), p50[p50.length / 2] / 1000.0, p99[p99.length / 2] / 1000.0);
+    }
+  }
+
+  private static Map<String, URI> targets(String[] targets) {
+    Map<String, URI> byName = new LinkedHashMap<>();
+    for (String t : targets) {
+      int eq = t.indexOf('=');
+      byName.put(t.substring(0, eq), URI.create(t.substring(eq + 1)));
+    }
+    return byName;
   }
 
   /** Requests per second of a closed loop with {@code connections} keep-alive connections. */
@@ -360,11 +383,7 @@ public final class GatewayBench {
 
   static void throughput(int connections, int seconds, int rounds, String[] targets)
       throws Exception {
-    Map<String, URI> byName = new LinkedHashMap<>();
-    for (String t : targets) {
-      int eq = t.indexOf('=');
-      byName.put(t.substring(0, eq), URI.create(t.substring(eq + 1)));
-    }
+    Map<String, URI> byName = targets(targets);
     for (URI u : byName.values()) {
       closedLoop(u, connections, 2); // warm-up
     }
