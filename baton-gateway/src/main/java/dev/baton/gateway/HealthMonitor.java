@@ -201,9 +201,33 @@ final class HealthMonitor implements AutoCloseable {
       if (r.status() == 200) {
         WorkerMetrics m = WorkerMetrics.parse(text);
         w.scraped(m.running(), m.waiting(), m.kvCacheUsage());
+      } else if (r.status() == 404) {
+        scrapeLoad(w); // SGLang serves /metrics only with --enable-metrics
       }
     } catch (IOException | RuntimeException e) {
       // keep the previous numbers
+    }
+  }
+
+  /**
+   * SGLang's {@code GET /get_load}: one entry per data-parallel rank, {@code num_reqs} counting
+   * running and waiting requests, {@code num_waiting_reqs} the waiting ones (KV usage unknown).
+   */
+  private void scrapeLoad(Worker w) throws IOException {
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/get_load"), null, config.get().health().timeoutMs())) {
+      byte[] answer = r.body().readAllBytes();
+      if (r.status() != 200) {
+        return;
+      }
+      JsonNode ranks = Json.MAPPER.readTree(answer);
+      double all = 0;
+      double waiting = 0;
+      for (JsonNode rank : ranks.isArray() ? ranks : Json.MAPPER.createArrayNode().add(ranks)) {
+        all += rank.path("num_reqs").asDouble(0);
+        waiting += rank.path("num_waiting_reqs").asDouble(0);
+      }
+      w.scraped(Math.max(0, all - waiting), waiting, 0);
     }
   }
 

@@ -148,6 +148,10 @@ final class StreamRelay {
               if (data.equals("[DONE]")) {
                 sawDone = true;
               } else {
+                String failure = UpstreamErrorEvent.failureIn(data);
+                if (failure != null) {
+                  return failure; // not relayed: retried, migrated, or ended with our own error
+                }
                 eventHasData = true;
                 String out = track(data, continuation);
                 if (out == null) {

@@ -161,6 +161,29 @@ class FailureHandlingTest {
     assertThat(Http.endsWithDone(r.body())).isTrue();
   }
 
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void anErrorEventMidStreamIsABrokenStreamAndMigrates(boolean chat) throws Exception {
+    // vLLM reports a failure after the stream started (engine dead, KV load failed) as an error
+    // event under 200: the gateway continues on another worker instead of relaying it.
+    VllmStandIn p = worker(VllmStandIn.Kind.PREFILL);
+    VllmStandIn d1 = worker(VllmStandIn.Kind.DECODE);
+    VllmStandIn d2 = worker(VllmStandIn.Kind.DECODE);
+    Gateway g = gateway(pdPool("health: {interval_ms: 60000}", p, d1, d2));
+    d1.errorAfterChunks = 4;
+    String path = chat ? "/v1/chat/completions" : "/v1/completions";
+    String body =
+        chat
+            ? "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me\"}],"
+                + "\"max_tokens\":10,\"stream\":true}"
+            : STREAM_BODY;
+    HttpResponse<String> r = Http.post("http://127.0.0.1:" + g.port() + path, body);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).doesNotContain("error");
+    assertThat(Http.text(r.body(), chat)).isEqualTo(" w0 w1 w2 w3 w4 w5 w6 w7 w8 w9");
+    assertThat(d2.received).hasSize(1); // the continuation
+  }
+
   @Test
   void clientDisconnectAbortsTheUpstreamRequest() throws Exception {
     VllmStandIn d = worker(VllmStandIn.Kind.BOTH);

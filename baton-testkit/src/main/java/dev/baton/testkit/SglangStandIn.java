@@ -65,6 +65,18 @@ public final class SglangStandIn implements AutoCloseable {
   /** Delay between streamed chunks. */
   public volatile long chunkDelayMs;
 
+  /**
+   * Whether {@code /metrics} is served: SGLang serves it only with {@code --enable-metrics} (off by
+   * default; then 404 and {@code /get_load} is the load report).
+   */
+  public volatile boolean metricsEnabled = true;
+
+  /** Requests waiting in the scheduler besides the gateway's (other clients), for load reports. */
+  public volatile int queued;
+
+  /** The next this many rooms a prefill worker takes fail their KV transfer. */
+  public final AtomicInteger failTransfers = new AtomicInteger();
+
   private final AtomicInteger running = new AtomicInteger();
   private final StandInServer server;
 
@@ -132,19 +144,27 @@ public final class SglangStandIn implements AutoCloseable {
               "{\"object\":\"list\",\"data\":[{\"id\":\""
                   + model
                   + "\",\"object\":\"model\",\"owned_by\":\"sglang\"}]}");
-      case "/metrics" ->
-          ex.send(
-              200,
-              "text/plain; version=0.0.4",
-              "# TYPE sglang:num_running_reqs gauge\nsglang:num_running_reqs{model_name=\""
-                  + model
-                  + "\"} "
-                  + running.get()
-                  + "\n# TYPE sglang:num_queue_reqs gauge\nsglang:num_queue_reqs{model_name=\""
-                  + model
-                  + "\"} 0.0\n# TYPE sglang:token_usage gauge\nsglang:token_usage{model_name=\""
-                  + model
-                  + "\"} 0.25\n");
+      case "/get_load" -> ex.send(200, "application/json", Json.write(load()));
+      case "/metrics" -> {
+        if (!metricsEnabled) {
+          ex.send(404, "application/json", "{\"detail\":\"Not Found\"}");
+          return;
+        }
+        ex.send(
+            200,
+            "text/plain; version=0.0.4",
+            "# TYPE sglang:num_running_reqs gauge\nsglang:num_running_reqs{model_name=\""
+                + model
+                + "\"} "
+                + running.get()
+                + "\n# TYPE sglang:num_queue_reqs gauge\nsglang:num_queue_reqs{model_name=\""
+                + model
+                + "\"} "
+                + queued
+                + ".0\n# TYPE sglang:token_usage gauge\nsglang:token_usage{model_name=\""
+                + model
+                + "\"} 0.25\n");
+      }
       case "/v1/completions", "/v1/chat/completions", "/generate" -> {
         running.incrementAndGet();
         try {
@@ -214,12 +234,25 @@ public final class SglangStandIn implements AutoCloseable {
       }
     }
     if (violations.size() > before) {
-      ex.send(400, "application/json", "{\"error\":" + Json.write(violations.get(before)) + "}");
+      ex.send(
+          400, "application/json", Json.write(error(violations.get(before), "Bad Request", 400)));
       return;
     }
+    boolean generate = req.path().equals("/generate");
+    boolean stream = body.path("stream").asBoolean(false);
     if (prefill) {
+      boolean fail = failTransfers.get() > 0 && failTransfers.getAndDecrement() > 0;
       for (long r : rooms) {
-        ROOMS.computeIfAbsent(r, k -> new CompletableFuture<>()).complete(null);
+        CompletableFuture<Void> taken = ROOMS.computeIfAbsent(r, k -> new CompletableFuture<>());
+        if (fail) {
+          taken.completeExceptionally(new IllegalStateException("KV transfer failed"));
+        } else {
+          taken.complete(null);
+        }
+      }
+      if (fail) {
+        abort(ex, body, generate, stream, "KV transfer to the decode worker failed");
+        return;
       }
       // Holds the answer (a long prompt) unless /abort_request names this request.
       long until = System.nanoTime() + answerDelayMs * 1_000_000;
@@ -233,18 +266,20 @@ public final class SglangStandIn implements AutoCloseable {
               .computeIfAbsent(r, k -> new CompletableFuture<>())
               .get(kvWaitMs, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-          ex.send(500, "application/json", "{\"error\":\"KV transfer timed out\"}");
+          abort(ex, body, generate, stream, "KV transfer timed out (bootstrap room " + r + ")");
+          return;
+        } catch (java.util.concurrent.ExecutionException e) {
+          abort(ex, body, generate, stream, "KV transfer failed (bootstrap room " + r + ")");
           return;
         }
       }
     }
-    boolean generate = req.path().equals("/generate");
     int n =
         generate
             ? body.path("sampling_params").path("max_new_tokens").asInt(16)
             : body.path("max_tokens").asInt(16);
     boolean chat = req.path().endsWith("chat/completions");
-    if (body.path("stream").asBoolean(false)) {
+    if (stream) {
       ex.startChunked(200, "text/event-stream");
       StringBuilder sofar = new StringBuilder();
       for (int k = 0; k < n; k++) {
@@ -298,6 +333,60 @@ public final class SglangStandIn implements AutoCloseable {
     }
     choice.put("finish_reason", "length");
     ex.send(200, "application/json", Json.write(a));
+  }
+
+  /**
+   * A request SGLang's scheduler aborted with a server error (its KV transfer failed or timed out:
+   * {@code prepare_abort(..., status_code=500)}): a stream has already answered 200, so the error
+   * comes as an event (the OpenAI routes' {@code {"error": {...}}}, native {@code /generate}'s
+   * chunk with {@code finish_reason: {"type": "abort", "status_code": 500}}) and then {@code
+   * [DONE]}; otherwise HTTP 500 with SGLang's error body.
+   */
+  private static void abort(
+      StandInServer.Exchange ex, ObjectNode body, boolean generate, boolean stream, String message)
+      throws IOException {
+    if (!stream) {
+      ex.send(500, "application/json", Json.write(error(message, "500", 500)));
+      return;
+    }
+    ObjectNode event = Json.object();
+    if (generate) {
+      event.put("text", "");
+      ObjectNode meta = metaInfo(body, 0, false);
+      meta.putObject("finish_reason")
+          .put("type", "abort")
+          .put("message", message)
+          .put("status_code", 500);
+      event.set("meta_info", meta);
+    } else {
+      event.set("error", error(message, "INTERNAL_SERVER_ERROR", 500));
+    }
+    ex.startChunked(200, "text/event-stream");
+    ex.chunk("data: " + Json.write(event) + "\n\n");
+    ex.chunk("data: [DONE]\n\n");
+    ex.end();
+  }
+
+  /** SGLang's {@code ErrorResponse}. */
+  private static ObjectNode error(String message, String type, int code) {
+    ObjectNode e = Json.object();
+    e.put("object", "error");
+    e.put("message", message);
+    e.put("type", type);
+    e.putNull("param");
+    e.put("code", code);
+    return e;
+  }
+
+  /** {@code /get_load}: one entry per data-parallel rank (one here), as SGLang's scheduler. */
+  private com.fasterxml.jackson.databind.node.ArrayNode load() {
+    var ranks = Json.MAPPER.createArrayNode();
+    ObjectNode rank = ranks.addObject();
+    rank.put("dp_rank", 0);
+    rank.put("num_reqs", running.get() + queued);
+    rank.put("num_waiting_reqs", queued);
+    rank.put("num_tokens", 0);
+    return ranks;
   }
 
   private static ObjectNode metaInfo(ObjectNode body, int tokens, boolean last) {

@@ -60,6 +60,13 @@ public final class VllmStandIn implements AutoCloseable {
   public final AtomicInteger healthChecks = new AtomicInteger();
   public volatile int chunkDelayMs;
   public volatile int cutAfterChunks = -1;
+
+  /**
+   * After this many token chunks the next stream fails as vLLM reports a failure once a stream has
+   * started (the engine died, a KV load failed): an error event, {@code [DONE]}, under HTTP 200.
+   */
+  public volatile int errorAfterChunks = -1;
+
   public final AtomicInteger failNext = new AtomicInteger();
   public volatile int failStatus = 503;
   public volatile boolean healthy = true;
@@ -538,10 +545,20 @@ public final class VllmStandIn implements AutoCloseable {
       ex.chunk("data: " + Json.write(first) + "\n\n");
     }
     int cut = cutAfterChunks;
+    int error = errorAfterChunks;
     for (int k = 0; k < maxTokens; k++) {
       if (cut >= 0 && k == cut) {
         cutAfterChunks = -1;
         ex.cut();
+        return;
+      }
+      if (error >= 0 && k == error) {
+        errorAfterChunks = -1;
+        ex.chunk(
+            "data: {\"error\":{\"message\":\"EngineCore encountered an issue.\","
+                + "\"type\":\"InternalServerError\",\"param\":null,\"code\":500}}\n\n");
+        ex.chunk("data: [DONE]\n\n");
+        ex.end();
         return;
       }
       if (chunkDelayMs > 0) {
