@@ -25,12 +25,12 @@ import java.util.logging.Logger;
 
 /**
  * Runs one cluster as a reconcile loop: desired sizes (from the spec, {@code baton scale} or the
- * {@link Autoscaler}) against the observed workers in the {@link Fleet}. Each pass supervises the
- * gateway ({@link GatewaySupervisor}), health-checks ready workers, restarts failed ones after
- * their backoff, starts what is missing and drains what is too many ({@link WorkerLifecycle}),
- * autoscales from scraped metrics ({@link AutoscaleLoop}), and publishes its state ({@link
- * StatePublisher}). A changed spec rolls workers one at a time. Processes are launched through a
- * {@link LaunchBackend}, so the same loop can drive pods.
+ * {@link Autoscaler}) against the observed worker processes in the {@link Fleet}. Each pass
+ * supervises the gateway ({@link GatewaySupervisor}), health-checks ready workers (a failing one is
+ * taken out of traffic), runs the {@link WorkerReconciler} the Kubernetes operator runs too, on the
+ * local backend ({@link LocalWorkers}: replace what failed, a replica group whole; start what is
+ * missing; drain what is too many; roll a changed spec, surge first), autoscales from scraped
+ * metrics ({@link AutoscaleLoop}), and publishes its state ({@link StatePublisher}).
  */
 public final class ClusterSupervisor implements AutoCloseable {
 
@@ -46,6 +46,11 @@ public final class ClusterSupervisor implements AutoCloseable {
   private final GatewaySupervisor gateway;
   private final RedisSupervisor redis;
   private final WorkerLifecycle lifecycle;
+  private final LocalWorkers workers;
+
+  /** Serializes reconcile passes: each observes, then launches and drains on what it saw. */
+  private final Object passLock = new Object();
+
   private final StatePublisher publisher;
   private final ExecutorService tasks = Executors.newVirtualThreadPerTaskExecutor();
   private final AutoscaleLoop autoscaler;
@@ -80,6 +85,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     this.lifecycle =
         new WorkerLifecycle(
             fleet, backend, gateway::admin, this::spec, run.logs(), this::publishQuietly);
+    this.workers = new LocalWorkers(fleet, lifecycle, tasks, this::spec, this::plan);
   }
 
   public ClusterSpec spec() {
@@ -116,28 +122,8 @@ public final class ClusterSupervisor implements AutoCloseable {
       gateway.start();
       publish();
       fleet.resetDesired(spec);
-      List<WorkerSlot> initial = fleet.createMissing(spec, this::plan);
-      List<Future<Boolean>> starts = new ArrayList<>();
-      for (WorkerSlot w : initial) {
-        starts.add(tasks.submit(() -> lifecycle.bringUp(w)));
-      }
-      for (int i = 0; i < initial.size(); i++) {
-        WorkerSlot w = initial.get(i);
-        boolean ok;
-        try {
-          ok = starts.get(i).get();
-        } catch (Exception e) {
-          ok = false;
-        }
-        if (!ok) {
-          throw new IOException(
-              "worker "
-                  + w.id
-                  + " did not become ready: "
-                  + w.lastError
-                  + Polling.logTail(lifecycle.logFile(w.id)));
-        }
-      }
+      reconcileWorkers();
+      awaitStarted();
       phase = "ready";
       publish();
       reconciler = Thread.ofPlatform().daemon().name("baton-reconciler").start(this::reconcileLoop);
@@ -148,6 +134,35 @@ public final class ClusterSupervisor implements AutoCloseable {
       publishQuietly();
       stopEverything();
       throw e;
+    }
+  }
+
+  /** Waits until every initial worker is ready; the first one that fails fails the start. */
+  private void awaitStarted() throws IOException {
+    while (true) {
+      WorkerSlot failed = null;
+      synchronized (fleet.lock) {
+        if (fleet.stopping()) {
+          throw new IOException("stopped while starting");
+        }
+        for (WorkerSlot w : fleet.all()) {
+          if (w.phase == Phase.BACKOFF && failed == null) {
+            failed = w;
+          }
+        }
+        if (failed == null && fleet.all().stream().allMatch(w -> w.phase == Phase.READY)) {
+          return;
+        }
+      }
+      if (failed != null) {
+        throw new IOException(
+            "worker "
+                + failed.id
+                + " did not become ready: "
+                + failed.lastError
+                + Polling.logTail(lifecycle.logFile(failed.id)));
+      }
+      Polling.sleepQuietly(Duration.ofMillis(50));
     }
   }
 
@@ -197,7 +212,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     }
   }
 
-  /** One pass: gateway, worker health, restarts, counts, autoscaling, published state. */
+  /** One pass: gateway, worker health, the worker reconcile, autoscaling, published state. */
   void reconcileOnce() {
     SupervisionSettings sup = spec.supervision();
     if (!fleet.stopping() && gateway.superviseOnce(this::registerReadyAgain)) {
@@ -207,20 +222,8 @@ public final class ClusterSupervisor implements AutoCloseable {
       redis.superviseOnce(spec.kvTransfer().cache(), sup.maxRestartBackoffSeconds());
     }
     checkReadyWorkers(sup);
-    List<WorkerSlot> restart = new ArrayList<>();
-    synchronized (fleet.lock) {
-      Instant now = Instant.now();
-      for (WorkerSlot w : fleet.all()) {
-        if (w.phase == Phase.BACKOFF && !w.restartAt.isAfter(now) && !fleet.stopping()) {
-          w.restarts++;
-          w.phase = Phase.STARTING;
-          restart.add(w);
-        }
-      }
-    }
-    restart.forEach(w -> tasks.submit(() -> lifecycle.bringUp(w)));
     autoscale();
-    reconcileCounts();
+    reconcileWorkers();
     publishQuietly();
   }
 
@@ -264,13 +267,18 @@ public final class ClusterSupervisor implements AutoCloseable {
     }
   }
 
-  /** Starts what is missing and drains what is too many. */
-  private void reconcileCounts() {
-    for (WorkerSlot w : fleet.createMissing(spec, this::plan)) {
-      tasks.submit(() -> lifecycle.bringUp(w));
-    }
-    for (WorkerSlot w : fleet.pickSurplus(spec)) {
-      tasks.submit(() -> lifecycle.drain(w));
+  /**
+   * One pass of the shared worker reconcile over the local processes: failed workers replaced (a
+   * replica group whole), missing ones started, surplus ones drained, a changed spec rolled.
+   */
+  private void reconcileWorkers() {
+    synchronized (passLock) {
+      if (fleet.stopping()) {
+        return;
+      }
+      WorkerReconciler.Plan plan =
+          WorkerReconciler.reconcile(spec.mode(), fleet.desiredWorkers(spec), workers);
+      plan.reasons().forEach(r -> LOG.info(r));
     }
   }
 
@@ -389,15 +397,52 @@ public final class ClusterSupervisor implements AutoCloseable {
 
   /** Waits until every desired worker is ready and nothing is draining (or times out). */
   private void awaitConverged() throws InterruptedException {
+    awaitConverged(1);
+  }
+
+  /**
+   * Waits until every desired worker runs exactly one ready instance at the current revision and
+   * nothing else runs; {@code steps} one-at-a-time steps (a start, or a roll's surge and drain) are
+   * allowed for. A worker at the current revision that fails stops the wait with its reason.
+   */
+  private void awaitConverged(int steps) throws InterruptedException {
     reconcileSoon();
     SupervisionSettings sup = spec.supervision();
     Instant deadline =
         Instant.now()
-            .plusMillis(
-                Math.round((sup.readyTimeoutSeconds() + sup.drainTimeoutSeconds() + 10) * 1000));
+            .plus(
+                Polling.seconds(sup.readyTimeoutSeconds() + sup.drainTimeoutSeconds() + 10)
+                    .multipliedBy(Math.max(1, steps)));
     while (Instant.now().isBefore(deadline)) {
-      if (fleet.converged(spec)) {
-        return;
+      WorkerSlot failed = null;
+      synchronized (fleet.lock) {
+        List<WorkerSlot> all = fleet.all();
+        List<String> ids = all.stream().map(w -> w.id).sorted().toList();
+        List<String> wanted =
+            fleet.desiredWorkers(spec).stream().map(WorkerIdentity::id).sorted().toList();
+        if (ids.equals(wanted)
+            && all.stream()
+                .allMatch(
+                    w ->
+                        w.phase == Phase.READY
+                            && workers.revision(w).equals(LocalWorkers.CURRENT))) {
+          return;
+        }
+        for (WorkerSlot w : all) {
+          if (w.phase == Phase.BACKOFF && workers.revision(w).equals(LocalWorkers.CURRENT)) {
+            failed = w;
+          }
+        }
+      }
+      if (failed != null) {
+        throw new IllegalStateException(
+            "worker "
+                + failed.id
+                + " failed: "
+                + failed.lastError
+                + Polling.logTail(lifecycle.logFile(failed.id))
+                + "\n(the supervisor keeps replacing it after a backoff; a rolling update keeps the"
+                + " old worker serving meanwhile; see baton status)");
       }
       Thread.sleep(100);
     }
@@ -406,15 +451,15 @@ public final class ClusterSupervisor implements AutoCloseable {
   }
 
   private void reconcileSoon() {
-    tasks.submit(this::reconcileCounts);
+    tasks.submit(this::reconcileWorkers);
   }
 
   /**
-   * Applies a changed spec: workers whose command line changed are replaced one at a time (start
-   * the new one, wait until it is ready and registered, then drain the old one); counts follow the
-   * new spec; a new model rolls every worker. Changes the running gateway cannot take (mode, host,
-   * gateway settings) are refused. {@code nextModel} is the resolved model file ({@code null}: keep
-   * the current one).
+   * Applies a changed spec: workers whose command line changed are replaced one unit at a time
+   * (start the new one, wait until it is ready and registered, then drain the old one; a replica
+   * group's changed workers together); counts follow the new spec; a new model rolls every worker.
+   * Changes the running gateway cannot take (mode, host, gateway settings) are refused. {@code
+   * nextModel} is the resolved model file ({@code null}: keep the current one).
    */
   public String apply(ClusterSpec next, String nextModel) throws InterruptedException {
     ClusterSpec current = spec;
@@ -454,48 +499,26 @@ public final class ClusterSupervisor implements AutoCloseable {
               + String.join(", ", refused)
               + " (run baton down, then baton up)");
     }
-    List<WorkerSlot> toRoll = new ArrayList<>();
+    int outdated;
     synchronized (fleet.lock) {
-      fleet.rolling(true);
       spec = next;
       if (nextModel != null) {
         model = nextModel;
       }
-      for (WorkerSlot w : fleet.all()) {
-        if (w.active() && next.roles().containsKey(w.role)) {
-          WorkerPlan.Launch fresh = plan(w);
-          if (!fresh.equals(w.launch)) {
-            toRoll.add(w);
-          }
-        }
-      }
-    }
-    int rolled = 0;
-    try {
-      for (WorkerSlot old : toRoll) {
-        WorkerSlot replacement;
-        synchronized (fleet.lock) {
-          if (!fleet.contains(old) || !old.active()) {
-            continue;
-          }
-          replacement = fleet.newWorker(next, old.role, old.group, this::plan);
-        }
-        if (!lifecycle.bringUp(replacement)) {
-          String why = replacement.lastError + Polling.logTail(lifecycle.logFile(replacement.id));
-          lifecycle.drain(replacement);
-          throw new IllegalStateException(
-              "rolling update stopped: replacement " + replacement.id + " failed: " + why);
-        }
-        lifecycle.drain(old);
-        rolled++;
-      }
-    } finally {
-      fleet.rolling(false);
       fleet.resetDesired(next);
       autoscaler.resetAll();
+      outdated =
+          (int)
+              workers.observe().stream()
+                  .filter(o -> !o.revision().equals(LocalWorkers.CURRENT))
+                  .count();
     }
-    awaitConverged();
-    return "applied: " + rolled + " worker(s) replaced one at a time";
+    // the reconcile loop rolls them (WorkerReconciler: one unit per lane, surge first)
+    awaitConverged(outdated + 1);
+    return "applied: "
+        + outdated
+        + " worker(s) replaced one unit at a time (a pool worker, or a replica group's changed"
+        + " workers together)";
   }
 
   /** A live view for {@code baton status}: every worker with its health and load. */
@@ -521,7 +544,7 @@ public final class ClusterSupervisor implements AutoCloseable {
       String health =
           switch (w.phase) {
             case READY -> w.failures == 0 ? "healthy" : "failing(" + w.failures + ")";
-            case STARTING -> "starting";
+            case STARTING -> w.waitingForBackoff() ? "restarting" : "starting";
             case BACKOFF -> "restarting";
             case DRAINING -> "draining";
             case STOPPED -> "stopped";
@@ -642,13 +665,5 @@ public final class ClusterSupervisor implements AutoCloseable {
 
   private void publishQuietly() {
     publisher.publishQuietly(state());
-  }
-
-  /** For tests: the pid of a worker by id, or -1. */
-  long workerPid(String id) {
-    synchronized (fleet.lock) {
-      WorkerSlot w = fleet.get(id);
-      return w == null || w.process == null ? -1 : w.process.pid();
-    }
   }
 }

@@ -9,7 +9,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -20,26 +19,38 @@ import java.util.TreeSet;
 import java.util.function.Function;
 
 /**
- * The cluster's desired and observed state: the workers that exist (observed), the sizes asked for
- * (desired: groups in replica mode, replicas per independently scaled role), and the ports in use.
- * The reconcile loop compares the two with {@link #createMissing} and {@link #pickSurplus}; it
- * knows nothing of processes, so the local and the Kubernetes launch backends share it. {@link
- * #lock} guards this object and every {@link WorkerSlot}.
+ * The local cluster's desired and observed state: the worker instances that exist (observed), the
+ * sizes asked for (desired: groups in replica mode, replicas per independently scaled role, as
+ * {@link #desiredWorkers}), the ports, GPUs and core slots in use, and each worker's restart
+ * backoff, which a replacement instance inherits. The {@link WorkerReconciler} compares desired and
+ * observed (through {@link LocalWorkers}). {@link #lock} guards this object and every {@link
+ * WorkerSlot}.
  */
 final class Fleet {
 
   final Object lock = new Object();
   private final Map<String, WorkerSlot> workers = new LinkedHashMap<>();
   private final EnumMap<Role, Integer> desiredPool = new EnumMap<>(Role.class);
-  private final Map<Role, Integer> nextIndex = new EnumMap<>(Role.class);
+  private final Map<String, Restart> restarts = new java.util.HashMap<>();
   private final Set<Integer> usedPorts = new HashSet<>();
   private final Set<Integer> usedGpus = new HashSet<>();
   private final Map<Integer, Integer> coreSlotUsers = new java.util.HashMap<>();
   private CpuPinning.Layout pinning;
   private int desiredGroups;
-  private int nextGroup;
-  private boolean rolling;
+  private int nextInstance;
   private volatile boolean stopping;
+
+  /**
+   * A worker's restart history, kept across its instances: the next one waits until {@code at} and
+   * takes the failed one's ports again when they are free.
+   */
+  private record Restart(
+      int count,
+      double backoffSeconds,
+      java.time.Instant at,
+      int port,
+      int bootstrapPort,
+      int sideChannelPort) {}
 
   /** Desired sizes from a spec (clamped to min..max). */
   void resetDesired(ClusterSpec spec) {
@@ -92,13 +103,6 @@ final class Fleet {
     }
   }
 
-  /** While rolling or stopping, counts are not reconciled. */
-  void rolling(boolean value) {
-    synchronized (lock) {
-      rolling = value;
-    }
-  }
-
   boolean stopping() {
     return stopping;
   }
@@ -114,19 +118,39 @@ final class Fleet {
     }
   }
 
-  WorkerSlot get(String id) {
+  /** An instance by its name, or {@code null}. */
+  WorkerSlot instance(String name) {
     synchronized (lock) {
-      return workers.get(id);
+      return workers.get(name);
     }
   }
 
-  boolean contains(WorkerSlot w) {
+  /** The desired workers at the current sizes. */
+  List<WorkerIdentity> desiredWorkers(ClusterSpec spec) {
     synchronized (lock) {
-      return workers.get(w.id) == w;
+      return WorkerIdentity.desired(spec, desiredGroups, this::desired);
     }
   }
 
-  /** Every worker, in creation order. */
+  /**
+   * Notes a failure of {@code w} (its backoff already advanced): the worker's next instance starts
+   * after {@code restartAt} and counts one restart more.
+   */
+  void failed(WorkerSlot w) {
+    synchronized (lock) {
+      restarts.put(
+          w.id,
+          new Restart(
+              w.restarts + 1,
+              w.backoffSeconds,
+              w.restartAt,
+              w.port,
+              w.bootstrapPort,
+              w.sideChannelPort));
+    }
+  }
+
+  /** Every worker instance, in creation order. */
   List<WorkerSlot> all() {
     synchronized (lock) {
       return new ArrayList<>(workers.values());
@@ -142,7 +166,7 @@ final class Fleet {
   /** Forgets a stopped worker and frees its ports. */
   void remove(WorkerSlot w) {
     synchronized (lock) {
-      workers.remove(w.id);
+      workers.remove(w.instance);
       usedPorts.remove(w.port);
       usedPorts.remove(w.bootstrapPort);
       usedPorts.remove(w.sideChannelPort);
@@ -153,127 +177,15 @@ final class Fleet {
     }
   }
 
-  /** Creates (but does not start) the workers the desired sizes call for. */
-  List<WorkerSlot> createMissing(
-      ClusterSpec spec, Function<WorkerSlot, WorkerPlan.Launch> planner) {
-    synchronized (lock) {
-      List<WorkerSlot> created = new ArrayList<>();
-      if (rolling || stopping) {
-        return created;
-      }
-      if (spec.mode() == Mode.REPLICA) {
-        TreeSet<Integer> groups = activeGroups();
-        while (groups.size() < desiredGroups) {
-          groups.add(nextGroup++);
-        }
-        for (int g : groups) {
-          for (Role role : List.of(Role.PREFILL, Role.DECODE)) {
-            long have = count(w -> w.active() && w.role == role && groupName(g).equals(w.group));
-            for (long i = have; i < spec.roles().get(role).replicas(); i++) {
-              created.add(newWorker(spec, role, groupName(g), planner));
-            }
-          }
-        }
-      }
-      for (Role role : spec.independentlyScaledRoles()) {
-        long have = count(w -> w.active() && w.role == role);
-        for (long i = have; i < desiredPool.getOrDefault(role, 0); i++) {
-          created.add(newWorker(spec, role, null, planner));
-        }
-      }
-      return created;
-    }
-  }
-
-  /**
-   * Picks the workers to drain so sizes match (newest first, unready before ready) and marks them
-   * draining; whole groups go first in replica mode, and roles that left the spec go entirely.
-   */
-  List<WorkerSlot> pickSurplus(ClusterSpec spec) {
-    synchronized (lock) {
-      List<WorkerSlot> surplus = new ArrayList<>();
-      if (rolling || stopping) {
-        return surplus;
-      }
-      Comparator<WorkerSlot> drainOrder =
-          Comparator.<WorkerSlot>comparingInt(w -> w.phase == Phase.READY ? 1 : 0)
-              .thenComparing(WorkerSlot::index, Comparator.reverseOrder());
-      if (spec.mode() == Mode.REPLICA) {
-        TreeSet<Integer> groups = activeGroups();
-        while (groups.size() > desiredGroups) {
-          int g = groups.pollLast();
-          workers.values().stream()
-              .filter(w -> w.active() && groupName(g).equals(w.group))
-              .forEach(surplus::add);
-        }
-        for (int g : groups) {
-          for (Role role : List.of(Role.PREFILL, Role.DECODE)) {
-            List<WorkerSlot> inGroup =
-                workers.values().stream()
-                    .filter(w -> w.active() && w.role == role && groupName(g).equals(w.group))
-                    .sorted(drainOrder)
-                    .toList();
-            int extra = inGroup.size() - spec.roles().get(role).replicas();
-            for (int i = 0; i < extra; i++) {
-              surplus.add(inGroup.get(i));
-            }
-          }
-        }
-      }
-      for (Role role : spec.independentlyScaledRoles()) {
-        List<WorkerSlot> pool =
-            workers.values().stream()
-                .filter(w -> w.active() && w.role == role)
-                .sorted(drainOrder)
-                .toList();
-        int extra = pool.size() - desiredPool.getOrDefault(role, 0);
-        for (int i = 0; i < extra; i++) {
-          surplus.add(pool.get(i));
-        }
-      }
-      for (WorkerSlot w : workers.values()) {
-        if (w.active() && !spec.roles().containsKey(w.role)) {
-          surplus.add(w);
-        }
-      }
-      for (WorkerSlot w : surplus) {
-        w.phase = Phase.DRAINING;
-      }
-      return surplus;
-    }
-  }
-
-  /** Whether every desired worker exists and is ready, and nothing is draining. */
-  boolean converged(ClusterSpec spec) {
-    synchronized (lock) {
-      for (WorkerSlot w : workers.values()) {
-        if (w.phase != Phase.READY) {
-          return false;
-        }
-      }
-      if (spec.mode() == Mode.REPLICA && activeGroups().size() != desiredGroups) {
-        return false;
-      }
-      for (Role role : spec.independentlyScaledRoles()) {
-        if (count(w -> w.role == role) != desiredPool.getOrDefault(role, 0)) {
-          return false;
-        }
-      }
-      return true;
-    }
-  }
-
   /** Numbers of the groups that have an active worker. */
-  TreeSet<Integer> activeGroups() {
-    synchronized (lock) {
-      TreeSet<Integer> groups = new TreeSet<>();
-      for (WorkerSlot w : workers.values()) {
-        if (w.active() && w.group != null) {
-          groups.add(Integer.parseInt(w.group.substring(1)));
-        }
+  private TreeSet<Integer> activeGroups() {
+    TreeSet<Integer> groups = new TreeSet<>();
+    for (WorkerSlot w : workers.values()) {
+      if (w.active() && w.group != null) {
+        groups.add(WorkerIdentity.groupNumber(w.group));
       }
-      return groups;
     }
+    return groups;
   }
 
   /** Ready workers of a scaled unit: a role's wire name, or "groups" for grouped workers. */
@@ -286,32 +198,45 @@ final class Fleet {
     }
   }
 
-  /** A new worker slot (ports reserved, launch planned), added to the fleet. */
+  /**
+   * A new instance of {@code worker} (ports reserved, launch planned, restart history inherited),
+   * added to the fleet.
+   */
   WorkerSlot newWorker(
-      ClusterSpec spec, Role role, String group, Function<WorkerSlot, WorkerPlan.Launch> planner) {
+      ClusterSpec spec, WorkerIdentity worker, Function<WorkerSlot, WorkerPlan.Launch> planner) {
     synchronized (lock) {
-      int index = nextIndex.merge(role, 1, Integer::sum) - 1;
-      String id = (group == null ? "" : group + "-") + role.wireName() + "-" + index;
+      Role role = worker.role();
+      String id = worker.id();
       RoleSpec roleSpec = spec.roles().get(role);
-      int port = roleSpec.port() != null ? fixedPort(roleSpec.port()) : freePort(spec.host());
+      Restart restart = restarts.get(id);
+      int port =
+          roleSpec.port() != null
+              ? fixedPort(roleSpec.port())
+              : again(restart == null ? 0 : restart.port(), spec.host());
       usedPorts.add(port);
       WorkerSlot w =
           new WorkerSlot(
+              id + "#" + ++nextInstance,
               id,
               role,
-              group,
+              worker.group(),
               port,
               "http://" + hostForUrl(spec.host()) + ":" + port,
               roleSpec.engine());
-      w.backoffSeconds = spec.supervision().restartBackoffSeconds();
+      w.backoffSeconds =
+          restart == null ? spec.supervision().restartBackoffSeconds() : restart.backoffSeconds();
+      if (restart != null) {
+        w.restarts = restart.count();
+        w.restartAt = restart.at();
+      }
       if (roleSpec.engine() == EngineType.SGLANG && role != Role.DECODE) {
         // SGLang's prefill side serves KV from a bootstrap server on its own port.
-        w.bootstrapPort = freePort(spec.host());
+        w.bootstrapPort = again(restart == null ? 0 : restart.bootstrapPort(), spec.host());
         usedPorts.add(w.bootstrapPort);
       }
       if (roleSpec.engine() == EngineType.VLLM) {
         // Each vLLM worker on the host needs its own NIXL side-channel port.
-        w.sideChannelPort = freePort(spec.host());
+        w.sideChannelPort = again(restart == null ? 0 : restart.sideChannelPort(), spec.host());
         usedPorts.add(w.sideChannelPort);
       }
       w.gpu = 0;
@@ -323,7 +248,7 @@ final class Fleet {
         takeCoreSlot(w);
       }
       w.launch = planner.apply(w);
-      workers.put(id, w);
+      workers.put(w.instance, w);
       return w;
     }
   }
@@ -372,6 +297,13 @@ final class Fleet {
     }
   }
 
+  /**
+   * {@code previous} (a failed instance's port) when no live instance holds it, else a free one.
+   */
+  private int again(int previous, String host) {
+    return previous > 0 && !usedPorts.contains(previous) ? previous : freePort(host);
+  }
+
   private int fixedPort(int first) {
     for (int p = first; p <= 65535; p++) {
       if (!usedPorts.contains(p)) {
@@ -383,10 +315,6 @@ final class Fleet {
 
   private long count(java.util.function.Predicate<WorkerSlot> filter) {
     return workers.values().stream().filter(filter).count();
-  }
-
-  static String groupName(int g) {
-    return "g" + g;
   }
 
   /** The host part of a URL for a bind address (0.0.0.0 is reached on loopback). */

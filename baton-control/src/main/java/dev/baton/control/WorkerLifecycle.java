@@ -96,7 +96,7 @@ final class WorkerLifecycle {
         w.phase = Phase.READY;
         w.readySince = Instant.now();
       }
-      LOG.info("worker " + w.id + " ready at " + w.url);
+      LOG.info("worker " + w.instance + " ready at " + w.url);
       publish.run();
       return true;
     } catch (IOException | RuntimeException e) {
@@ -105,7 +105,10 @@ final class WorkerLifecycle {
     }
   }
 
-  /** Takes a failed worker out of traffic, stops it, and schedules a restart with backoff. */
+  /**
+   * Takes a failed worker out of traffic and stops it; its replacement (the reconciler launches
+   * one) waits out the backoff.
+   */
   void failed(WorkerSlot w, String reason) {
     boolean deregister;
     Launched process;
@@ -121,8 +124,9 @@ final class WorkerLifecycle {
       w.restartAt = Instant.now().plus(Polling.seconds(w.backoffSeconds));
       w.backoffSeconds =
           Math.min(w.backoffSeconds * 2, spec.get().supervision().maxRestartBackoffSeconds());
+      fleet.failed(w);
     }
-    LOG.warning("worker " + w.id + " failed: " + reason + "; restarting after backoff");
+    LOG.warning("worker " + w.instance + " failed: " + reason + "; replaced after backoff");
     if (deregister) {
       deregisterQuietly(w);
     }
@@ -159,7 +163,7 @@ final class WorkerLifecycle {
       w.phase = Phase.STOPPED;
     }
     fleet.remove(w);
-    LOG.info("worker " + w.id + " drained and stopped");
+    LOG.info("worker " + w.instance + " drained and stopped");
     publish.run();
   }
 

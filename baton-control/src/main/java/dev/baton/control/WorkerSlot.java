@@ -6,9 +6,10 @@ import dev.baton.core.Role;
 import java.time.Instant;
 
 /**
- * One worker the supervisor runs: its fixed identity (id, role, group, port, engine) and its
- * observed state (process, phase, failures, restart backoff). Mutable; every field is guarded by
- * the {@link Fleet}'s lock.
+ * One instance of a worker the supervisor runs: the worker's identity (id, role, group), the
+ * instance's own name, ports and engine, and its observed state (process, phase, failures, restart
+ * backoff). While a rolling update or a replacement runs, two instances of one worker exist.
+ * Mutable; every field is guarded by the {@link Fleet}'s lock.
  */
 final class WorkerSlot {
 
@@ -16,10 +17,16 @@ final class WorkerSlot {
   enum Phase {
     STARTING,
     READY,
+    /**
+     * Failed and out of traffic: the reconciler replaces it (the replacement waits the backoff).
+     */
     BACKOFF,
     DRAINING,
     STOPPED
   }
+
+  /** Unique within the fleet ({@code decode-0#3}): what a {@link WorkerBackend} observes. */
+  final String instance;
 
   final String id;
   final Role role;
@@ -52,7 +59,15 @@ final class WorkerSlot {
   Instant readySince;
   String lastError;
 
-  WorkerSlot(String id, Role role, String group, int port, String url, EngineType engine) {
+  WorkerSlot(
+      String instance,
+      String id,
+      Role role,
+      String group,
+      int port,
+      String url,
+      EngineType engine) {
+    this.instance = instance;
     this.id = id;
     this.role = role;
     this.group = group;
@@ -70,8 +85,12 @@ final class WorkerSlot {
     return phase != Phase.DRAINING && phase != Phase.STOPPED;
   }
 
-  /** The numeric suffix of the id ({@code g0-decode-3} is 3): newer workers have larger ones. */
-  int index() {
-    return Integer.parseInt(id.substring(id.lastIndexOf('-') + 1));
+  WorkerIdentity identity() {
+    return WorkerIdentity.parse(id, role, group);
+  }
+
+  /** Whether a restart backoff still holds this (replacement) instance back. */
+  boolean waitingForBackoff() {
+    return phase == Phase.STARTING && restartAt != null && restartAt.isAfter(Instant.now());
   }
 }

@@ -129,17 +129,24 @@ class CpuPinningTest {
     fleet.pinning(
         new CpuPinning.Layout(CpuPinning.divide(List.of(0, 1, 2), 3, "x"), "/usr/bin/taskset"));
     fleet.resetDesired(spec);
-    List<WorkerSlot> first = fleet.createMissing(spec, w -> plan(spec, w.role, null));
+    List<WorkerSlot> first =
+        fleet.desiredWorkers(spec).stream()
+            .map(id -> fleet.newWorker(spec, id, w -> plan(spec, w.role, null)))
+            .toList();
     assertThat(first).extracting(w -> w.cores).containsExactly(List.of(0), List.of(1));
-    fleet.desired(Role.DECODE, 2);
-    WorkerSlot third = fleet.createMissing(spec, w -> plan(spec, w.role, null)).getFirst();
+    WorkerSlot third =
+        fleet.newWorker(
+            spec, WorkerIdentity.of(Role.DECODE, null, 1), w -> plan(spec, w.role, null));
     assertThat(third.cores).isEqualTo(List.of(2));
     // A rolling update's replacement shares a slot until the old worker leaves.
     WorkerSlot replacement =
-        fleet.newWorker(spec, Role.PREFILL, null, w -> plan(spec, w.role, null));
+        fleet.newWorker(
+            spec, WorkerIdentity.of(Role.PREFILL, null, 0), w -> plan(spec, w.role, null));
     assertThat(replacement.cores).isEqualTo(List.of(0));
     fleet.remove(first.get(1));
-    WorkerSlot next = fleet.newWorker(spec, Role.DECODE, null, w -> plan(spec, w.role, null));
+    WorkerSlot next =
+        fleet.newWorker(
+            spec, WorkerIdentity.of(Role.DECODE, null, 1), w -> plan(spec, w.role, null));
     assertThat(next.cores).as("the freed slot is taken first").isEqualTo(List.of(1));
   }
 

@@ -7,7 +7,7 @@ import dev.baton.core.Role;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Desired vs observed without processes: what the reconcile loop starts and drains. */
+/** The local fleet without processes: desired workers from the sizes, instances, restarts. */
 class FleetTest {
 
   private static ClusterSpec spec(String mode, String roles) {
@@ -19,77 +19,74 @@ class FleetTest {
     return new WorkerPlan.Launch(List.of("run", w.id), java.util.Map.of());
   }
 
-  private static void allReady(List<WorkerSlot> workers) {
-    workers.forEach(w -> w.phase = Phase.READY);
+  private static List<String> ids(List<WorkerIdentity> workers) {
+    return workers.stream().map(WorkerIdentity::id).toList();
   }
 
   @Test
-  void poolModeCreatesWhatIsMissingAndDrainsNewestUnreadyFirst() {
+  void poolSizesGiveTheDesiredWorkersAndEachInstanceItsOwnNameAndPorts() {
     ClusterSpec spec =
         spec("pool", "roles:\n  prefill: {replicas: 1}\n  decode: {replicas: 2, max: 4}\n");
     Fleet fleet = new Fleet();
     fleet.resetDesired(spec);
-    List<WorkerSlot> created = fleet.createMissing(spec, FleetTest::plan);
-    assertThat(created).extracting(w -> w.id).containsExactly("prefill-0", "decode-0", "decode-1");
-    assertThat(created).extracting(w -> w.port).doesNotHaveDuplicates();
-    assertThat(fleet.createMissing(spec, FleetTest::plan)).as("nothing more to create").isEmpty();
-    assertThat(fleet.converged(spec)).as("starting workers are not converged").isFalse();
-    allReady(created);
-    assertThat(fleet.converged(spec)).isTrue();
-
-    fleet.desired(Role.DECODE, 4);
-    List<WorkerSlot> more = fleet.createMissing(spec, FleetTest::plan);
-    assertThat(more).extracting(w -> w.id).containsExactly("decode-2", "decode-3");
-    more.getLast().phase = Phase.READY; // decode-3 ready, decode-2 still starting
-
-    fleet.desired(Role.DECODE, 2);
-    List<WorkerSlot> surplus = fleet.pickSurplus(spec);
-    assertThat(surplus).extracting(w -> w.id).containsExactly("decode-2", "decode-3");
-    assertThat(surplus).allMatch(w -> w.phase == Phase.DRAINING);
-    surplus.forEach(fleet::remove);
-    assertThat(fleet.all())
-        .extracting(w -> w.id)
+    assertThat(ids(fleet.desiredWorkers(spec)))
         .containsExactly("prefill-0", "decode-0", "decode-1");
+    fleet.desired(Role.DECODE, 3);
+    assertThat(ids(fleet.desiredWorkers(spec))).endsWith("decode-1", "decode-2").hasSize(4);
+
+    WorkerIdentity decode0 = WorkerIdentity.of(Role.DECODE, null, 0);
+    WorkerSlot a = fleet.newWorker(spec, decode0, FleetTest::plan);
+    WorkerSlot b = fleet.newWorker(spec, decode0, FleetTest::plan); // a rolling replacement
+    assertThat(a.id).isEqualTo(b.id).isEqualTo("decode-0");
+    assertThat(a.instance).isNotEqualTo(b.instance);
+    assertThat(a.port).isNotEqualTo(b.port);
+    assertThat(fleet.instance(b.instance)).isSameAs(b);
+    fleet.remove(a);
+    assertThat(fleet.all()).containsExactly(b);
   }
 
   @Test
-  void replicaModeScalesWholeGroups() {
+  void replicaSizesAreWholeGroupsAndAReplacementInheritsTheRestartBackoff() {
     ClusterSpec spec =
         spec(
             "replica",
             "groups: {replicas: 1, max: 3}\nroles:\n  prefill: {replicas: 1}\n  decode: {replicas: 2}\n");
     Fleet fleet = new Fleet();
     fleet.resetDesired(spec);
-    List<WorkerSlot> g0 = fleet.createMissing(spec, FleetTest::plan);
-    assertThat(g0)
-        .extracting(w -> w.id)
-        .containsExactly("g0-prefill-0", "g0-decode-0", "g0-decode-1");
-    allReady(g0);
     fleet.desiredGroups(2);
-    List<WorkerSlot> g1 = fleet.createMissing(spec, FleetTest::plan);
-    assertThat(g1).extracting(w -> w.group).containsOnly("g1").hasSize(3);
-    allReady(g1);
-    assertThat(fleet.activeGroups()).containsExactly(0, 1);
+    List<WorkerIdentity> desired = fleet.desiredWorkers(spec);
+    assertThat(ids(desired))
+        .containsExactly(
+            "g0-prefill-0",
+            "g1-prefill-0",
+            "g0-decode-0",
+            "g0-decode-1",
+            "g1-decode-0",
+            "g1-decode-1");
+    List<WorkerSlot> slots =
+        desired.stream().map(w -> fleet.newWorker(spec, w, FleetTest::plan)).toList();
+    slots.forEach(w -> w.phase = Phase.READY);
     assertThat(fleet.readyIn("groups")).isEqualTo(2);
+    assertThat(fleet.readyIn("decode")).isEqualTo(4);
 
-    fleet.desiredGroups(1);
-    assertThat(fleet.pickSurplus(spec)).extracting(w -> w.group).containsOnly("g1").hasSize(3);
-    assertThat(fleet.activeGroups()).containsExactly(0);
+    WorkerSlot failed = slots.get(2);
+    failed.restartAt = java.time.Instant.now().plusSeconds(5);
+    failed.backoffSeconds = 2;
+    fleet.failed(failed);
+    WorkerSlot next = fleet.newWorker(spec, failed.identity(), FleetTest::plan);
+    assertThat(next.restarts).isEqualTo(1);
+    assertThat(next.restartAt).isEqualTo(failed.restartAt);
+    assertThat(next.backoffSeconds).isEqualTo(2);
+    assertThat(next.waitingForBackoff()).isTrue();
+    assertThat(fleet.newWorker(spec, slots.get(0).identity(), FleetTest::plan).restarts).isZero();
   }
 
   @Test
-  void nothingIsReconciledWhileRollingOrStopping() {
-    ClusterSpec spec = spec("pool", "roles:\n  both: {replicas: 2}\n");
+  void onlyTheFirstStopCounts() {
     Fleet fleet = new Fleet();
-    fleet.resetDesired(spec);
-    fleet.rolling(true);
-    assertThat(fleet.createMissing(spec, FleetTest::plan)).isEmpty();
-    fleet.rolling(false);
-    assertThat(fleet.createMissing(spec, FleetTest::plan)).hasSize(2);
     assertThat(fleet.stop()).isTrue();
-    assertThat(fleet.stop()).as("only the first stop counts").isFalse();
-    fleet.desired(Role.BOTH, 0);
-    assertThat(fleet.pickSurplus(spec)).isEmpty();
+    assertThat(fleet.stop()).isFalse();
+    assertThat(fleet.stopping()).isTrue();
   }
 
   @Test

@@ -276,7 +276,7 @@ class LocalClusterIT {
               name,
               false,
               new PrintStream(new ByteArrayOutputStream()));
-      assertThat(applied.message()).contains("2 worker(s) replaced one at a time");
+      assertThat(applied.message()).contains("2 worker(s) replaced one unit at a time");
       for (StatusView.WorkerRow w : Cluster.status(name).workers()) {
         assertThat(ProcessHandle.of(w.pid()).orElseThrow().info().arguments().orElseThrow())
             .as("the rolled worker's command line")

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class MetricsScraperTest {
 
   private static WorkerSlot worker(String id, Role role, String url) {
-    return new WorkerSlot(id, role, null, 1, url, EngineType.BATON);
+    return new WorkerSlot(id + "#1", id, role, null, 1, url, EngineType.BATON);
   }
 
   private static String metrics(double running, double waiting, long fastTtft, long slowTtft) {

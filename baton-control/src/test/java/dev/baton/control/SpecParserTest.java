@@ -280,22 +280,22 @@ class SpecParserTest {
             "t");
     Fleet fleet = new Fleet();
     fleet.resetDesired(spec);
+    java.util.function.Function<WorkerSlot, WorkerPlan.Launch> planner =
+        w ->
+            WorkerPlan.worker(
+                spec,
+                new Toolchain("java", java.util.List.of(), "cp"),
+                "/m.gguf",
+                w.role,
+                w.group,
+                w.id,
+                new WorkerPlan.Ports(w.port, w.bootstrapPort, w.sideChannelPort),
+                w.gpu,
+                Path.of("/run/s"),
+                "secret",
+                Path.of("/run"));
     java.util.List<WorkerSlot> slots =
-        fleet.createMissing(
-            spec,
-            w ->
-                WorkerPlan.worker(
-                    spec,
-                    new Toolchain("java", java.util.List.of(), "cp"),
-                    "/m.gguf",
-                    w.role,
-                    w.group,
-                    w.id,
-                    new WorkerPlan.Ports(w.port, w.bootstrapPort, w.sideChannelPort),
-                    w.gpu,
-                    Path.of("/run/s"),
-                    "secret",
-                    Path.of("/run")));
+        fleet.desiredWorkers(spec).stream().map(id -> fleet.newWorker(spec, id, planner)).toList();
     assertThat(slots).hasSize(3);
     assertThat(slots)
         .extracting(w -> w.sideChannelPort)
@@ -312,12 +312,11 @@ class SpecParserTest {
     }
     // A stopped worker's GPU goes to the next new one.
     fleet.remove(slots.get(1));
-    fleet.desired(Role.DECODE, 2);
     WorkerSlot next =
-        fleet
-            .createMissing(
-                spec, w -> new WorkerPlan.Launch(java.util.List.of("x"), java.util.Map.of()))
-            .getFirst();
+        fleet.newWorker(
+            spec,
+            WorkerIdentity.of(Role.DECODE, null, 1),
+            w -> new WorkerPlan.Launch(java.util.List.of("x"), java.util.Map.of()));
     assertThat(next.gpu).isEqualTo(1);
   }
 

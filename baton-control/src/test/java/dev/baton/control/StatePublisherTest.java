@@ -24,10 +24,10 @@ class StatePublisherTest {
         SpecParser.parse("model: random:tiny\nroles:\n  decode: {replicas: 1}\n", "test");
     fleet.resetDesired(spec);
     WorkerSlot w =
-        fleet
-            .createMissing(
-                spec, s -> new WorkerPlan.Launch(java.util.List.of("x"), java.util.Map.of()))
-            .getFirst();
+        fleet.newWorker(
+            spec,
+            fleet.desiredWorkers(spec).getFirst(),
+            s -> new WorkerPlan.Launch(java.util.List.of("x"), java.util.Map.of()));
     w.phase = Phase.READY;
     w.restarts = 2;
     StatePublisher publisher = new StatePublisher(run);

@@ -44,8 +44,7 @@ class WorkerLifecycleTest {
     WorkerSlot w =
         fleet.newWorker(
             spec,
-            dev.baton.core.Role.BOTH,
-            null,
+            WorkerIdentity.of(dev.baton.core.Role.BOTH, null, 0),
             s -> {
               List<String> cmd =
                   new ArrayList<>(
@@ -61,7 +60,8 @@ class WorkerLifecycleTest {
   }
 
   @Test
-  void aWorkerThatCannotStartGoesToBackoffWithItsReason() throws Exception {
+  void aWorkerThatCannotStartGoesToBackoffWithItsReasonAndItsReplacementWaitsItOut()
+      throws Exception {
     ClusterSpec spec = spec();
     Fleet fleet = new Fleet();
     AtomicInteger publishes = new AtomicInteger();
@@ -82,6 +82,10 @@ class WorkerLifecycleTest {
     assertThat(w.backoffSeconds).as("backoff doubles for the next failure").isEqualTo(1.0);
     assertThat(Files.readString(lifecycle.logFile(w.id))).contains("refusing to start");
     assertThat(publishes.get()).isPositive();
+    // its replacement (the reconciler launches one) waits out the backoff and counts a restart
+    WorkerSlot next = slot(fleet, spec, "--fail-start");
+    assertThat(next.restarts).isEqualTo(1);
+    assertThat(next.waitingForBackoff()).isTrue();
   }
 
   @Test
