@@ -27,12 +27,14 @@ public final class MetricsScraper {
   static final Duration TIMEOUT = Duration.ofSeconds(5);
 
   /**
-   * A worker to scrape: the local supervisor's {@link WorkerSlot}, or a pod the Kubernetes operator
-   * runs.
+   * A worker instance to scrape: the local supervisor's {@link WorkerSlot}, or a pod the Kubernetes
+   * operator runs. {@code id} names the instance (counter deltas are kept per id, and while a
+   * worker rolls or is replaced two processes of one worker must not be subtracted from each
+   * other).
    */
   public record Target(String id, Role role, String group, String url) {
     static Target of(WorkerSlot w) {
-      return new Target(w.id, w.role, w.group, w.url);
+      return new Target(w.instance, w.role, w.group, w.url);
     }
   }
 

@@ -97,7 +97,7 @@ final class ClusterAutoscaler {
       WorkerIdentity w = ClusterObjects.workerOf(pod);
       String url =
           "http://" + pod.getStatus().getPodIP() + ":" + PodFactory.port(def.cluster(), w.role());
-      targets.add(new Target(w.id(), w.role(), w.group(), url));
+      targets.add(new Target(pod.getMetadata().getName(), w.role(), w.group(), url));
     }
     return MetricsScraper.scrapeAll(pool, targets);
   }
