@@ -115,7 +115,7 @@ public final class Cluster {
         new ClusterSupervisor(
             run,
             spec,
-            new LocalProcessBackend(),
+            new LocalProcessLauncher(),
             Toolchain.current(),
             model,
             run.secret(run.secretFile()));
@@ -149,10 +149,10 @@ public final class Cluster {
     command.add(run.name());
     command.add(model);
     Files.deleteIfExists(run.stateFile());
-    LaunchBackend.Launched supervisor =
-        new LocalProcessBackend()
+    ProcessLauncher.Launched supervisor =
+        new LocalProcessLauncher()
             .launch(
-                new LaunchBackend.LaunchRequest(
+                new ProcessLauncher.LaunchRequest(
                     "supervisor", command, supervisorEnv(), run.supervisorLog()));
     out.println("starting cluster '" + run.name() + "' (" + spec.mode().wireName() + " mode)...");
     out.flush();
@@ -267,7 +267,7 @@ public final class Cluster {
   /** Every process a cluster's state lists (supervisor, gateway, workers) that is still alive. */
   public static List<Long> livePids(ClusterState state) {
     List<Long> pids = new ArrayList<>();
-    LocalProcessBackend backend = new LocalProcessBackend();
+    LocalProcessLauncher backend = new LocalProcessLauncher();
     if (backend.adopt(state.supervisorPid(), state.supervisorStarted()) != null) {
       pids.add(state.supervisorPid());
     }
@@ -284,17 +284,17 @@ public final class Cluster {
   }
 
   private static int killRecorded(ClusterState state) {
-    LocalProcessBackend backend = new LocalProcessBackend();
+    LocalProcessLauncher backend = new LocalProcessLauncher();
     int killed = 0;
     // The supervisor first, with SIGTERM: its shutdown hook stops the processes it started,
     // including any not yet written to the state; then its whole tree is killed.
-    LaunchBackend.Launched supervisor =
+    ProcessLauncher.Launched supervisor =
         backend.adopt(state.supervisorPid(), state.supervisorStarted());
     if (supervisor != null && supervisor.isAlive()) {
       supervisor.stop(Duration.ofSeconds(20));
       killed++;
     }
-    List<LaunchBackend.Launched> all = new ArrayList<>();
+    List<ProcessLauncher.Launched> all = new ArrayList<>();
     if (state.gateway() != null) {
       all.add(backend.adopt(state.gateway().pid(), state.gateway().started()));
     }
@@ -303,7 +303,7 @@ public final class Cluster {
         all.add(backend.adopt(w.pid(), w.started()));
       }
     }
-    for (LaunchBackend.Launched p : all) {
+    for (ProcessLauncher.Launched p : all) {
       if (p != null && p.isAlive()) {
         p.kill();
         killed++;
@@ -341,7 +341,7 @@ public final class Cluster {
   }
 
   private static boolean supervisorAlive(ClusterState state) {
-    return new LocalProcessBackend().adopt(state.supervisorPid(), state.supervisorStarted())
+    return new LocalProcessLauncher().adopt(state.supervisorPid(), state.supervisorStarted())
         != null;
   }
 

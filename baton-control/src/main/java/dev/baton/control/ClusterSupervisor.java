@@ -3,8 +3,8 @@ package dev.baton.control;
 import dev.baton.control.ClusterSpec.RoleSpec;
 import dev.baton.control.ClusterSpec.SupervisionSettings;
 import dev.baton.control.ClusterState.ProcessState;
-import dev.baton.control.LaunchBackend.Launched;
 import dev.baton.control.MetricsScraper.WorkerMetrics;
+import dev.baton.control.ProcessLauncher.Launched;
 import dev.baton.control.WorkerSlot.Phase;
 import dev.baton.core.Role;
 import java.io.IOException;
@@ -28,7 +28,7 @@ import java.util.logging.Logger;
  * {@link Autoscaler}) against the observed worker processes in the {@link Fleet}. Each pass
  * supervises the gateway ({@link GatewaySupervisor}), health-checks ready workers (a failing one is
  * taken out of traffic), runs the {@link WorkerReconciler} the Kubernetes operator runs too, on the
- * local backend ({@link LocalWorkers}: replace what failed, a replica group whole; start what is
+ * local backend ({@link ProcessBackend}: replace what failed, a replica group whole; start what is
  * missing; drain what is too many; roll a changed spec, surge first), autoscales from scraped
  * metrics ({@link AutoscaleLoop}), and publishes its state ({@link StatePublisher}).
  */
@@ -46,7 +46,7 @@ public final class ClusterSupervisor implements AutoCloseable {
   private final GatewaySupervisor gateway;
   private final RedisSupervisor redis;
   private final WorkerLifecycle lifecycle;
-  private final LocalWorkers workers;
+  private final ProcessBackend workers;
 
   /** Serializes reconcile passes: each observes, then launches and drains on what it saw. */
   private final Object passLock = new Object();
@@ -69,7 +69,7 @@ public final class ClusterSupervisor implements AutoCloseable {
   public ClusterSupervisor(
       RunDirectory run,
       ClusterSpec spec,
-      LaunchBackend backend,
+      ProcessLauncher backend,
       Toolchain toolchain,
       String model,
       String secret) {
@@ -85,7 +85,7 @@ public final class ClusterSupervisor implements AutoCloseable {
     this.lifecycle =
         new WorkerLifecycle(
             fleet, backend, gateway::admin, this::spec, run.logs(), this::publishQuietly);
-    this.workers = new LocalWorkers(fleet, lifecycle, tasks, this::spec, this::plan);
+    this.workers = new ProcessBackend(fleet, lifecycle, tasks, this::spec, this::plan);
   }
 
   public ClusterSpec spec() {
@@ -425,11 +425,11 @@ public final class ClusterSupervisor implements AutoCloseable {
                 .allMatch(
                     w ->
                         w.phase == Phase.READY
-                            && workers.revision(w).equals(LocalWorkers.CURRENT))) {
+                            && workers.revision(w).equals(ProcessBackend.CURRENT))) {
           return;
         }
         for (WorkerSlot w : all) {
-          if (w.phase == Phase.BACKOFF && workers.revision(w).equals(LocalWorkers.CURRENT)) {
+          if (w.phase == Phase.BACKOFF && workers.revision(w).equals(ProcessBackend.CURRENT)) {
             failed = w;
           }
         }
@@ -510,7 +510,7 @@ public final class ClusterSupervisor implements AutoCloseable {
       outdated =
           (int)
               workers.observe().stream()
-                  .filter(o -> !o.revision().equals(LocalWorkers.CURRENT))
+                  .filter(o -> !o.revision().equals(ProcessBackend.CURRENT))
                   .count();
     }
     // the reconcile loop rolls them (WorkerReconciler: one unit per lane, surge first)

@@ -23,7 +23,7 @@ import java.util.function.Function;
  * sizes asked for (desired: groups in replica mode, replicas per independently scaled role, as
  * {@link #desiredWorkers}), the ports, GPUs and core slots in use, and each worker's restart
  * backoff, which a replacement instance inherits. The {@link WorkerReconciler} compares desired and
- * observed (through {@link LocalWorkers}). {@link #lock} guards this object and every {@link
+ * observed (through {@link ProcessBackend}). {@link #lock} guards this object and every {@link
  * WorkerSlot}.
  */
 final class Fleet {

@@ -1,7 +1,7 @@
 package dev.baton.control;
 
-import dev.baton.control.LaunchBackend.LaunchRequest;
-import dev.baton.control.LaunchBackend.Launched;
+import dev.baton.control.ProcessLauncher.LaunchRequest;
+import dev.baton.control.ProcessLauncher.Launched;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +19,7 @@ final class GatewaySupervisor {
   private static final Logger LOG = Logger.getLogger(GatewaySupervisor.class.getName());
 
   private final RunDirectory run;
-  private final LaunchBackend backend;
+  private final ProcessLauncher backend;
   private final Toolchain toolchain;
   private final Fleet fleet;
   private final Supplier<ClusterSpec> spec;
@@ -32,7 +32,7 @@ final class GatewaySupervisor {
 
   GatewaySupervisor(
       RunDirectory run,
-      LaunchBackend backend,
+      ProcessLauncher backend,
       Toolchain toolchain,
       Fleet fleet,
       Supplier<ClusterSpec> spec) {

@@ -1,51 +1,51 @@
 package dev.baton.control;
 
-import java.io.IOException;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 
 /**
- * Starts and stops the cluster's processes. The local backend runs them as child processes; a
- * Kubernetes backend would create pods. The supervisor only uses this interface, so the spec,
- * supervision and scaling logic do not change with the backend.
+ * Where a cluster's workers run, as the {@link WorkerReconciler} sees it: it reports the worker
+ * instances that exist (observed, so a restarted controller adopts what is already running), starts
+ * an instance of a {@link WorkerIdentity}, and drains one. The backend owns everything
+ * place-specific: ports, the launch plan, how readiness is known (a process's {@code /health}, a
+ * pod's Ready condition) and how a drained instance leaves the gateway and stops.
  */
 public interface LaunchBackend {
 
-  /** Starts one process; its output goes to {@code request.logFile()}. */
-  Launched launch(LaunchRequest request) throws IOException;
+  /** Every live instance of the cluster's workers, in a stable order. */
+  List<Observed> observe();
 
   /**
-   * Finds a process a previous supervisor started (for {@code baton down} when the supervisor is
-   * gone); {@code null} when it no longer runs. The start time guards against a reused pid.
+   * What an instance of {@code worker} started now would run, as a short comparable string (pods: a
+   * hash of the pod spec; processes: whether its command line is the current plan): an instance of
+   * another revision is rolled.
    */
-  Launched adopt(long pid, Instant started);
+  String revision(WorkerIdentity worker);
 
-  /** What to run: an id for logs, the command line, extra environment, where output goes. */
-  record LaunchRequest(String id, List<String> command, Map<String, String> env, Path logFile) {
-    public LaunchRequest {
-      command = List.copyOf(command);
-      env = Map.copyOf(env);
-    }
+  /** Starts one instance of {@code worker} at its current revision; returns without waiting. */
+  void launch(WorkerIdentity worker);
+
+  /** Takes an instance out of traffic, lets its in-flight work finish, and stops it. */
+  void drain(Observed instance);
+
+  /** An instance's health as the backend observes it. */
+  enum Health {
+    /** Started, not (yet) ready. */
+    STARTING,
+    /** Serving. */
+    READY,
+    /** Exited or failed: it is replaced (with its whole group in replica mode). */
+    FAILED
   }
 
-  /** A started process (or pod): alive checks, and a stop that takes its whole tree down. */
-  interface Launched {
-    long pid();
-
-    Instant started();
-
-    boolean isAlive();
-
-    /** Exit code once it has exited, else {@code null}. */
-    Integer exitCode();
-
-    /** Asks the process (and its children) to stop; kills them after {@code grace}. */
-    void stop(Duration grace);
-
-    /** Kills the process and its children at once (SIGKILL). */
-    void kill();
+  /**
+   * One running (or exited) instance of a worker.
+   *
+   * @param instance the backend's name for it (a pod name); unique, several per worker while
+   *     rolling
+   */
+  record Observed(String instance, WorkerIdentity worker, String revision, Health health) {
+    public boolean ready() {
+      return health == Health.READY;
+    }
   }
 }

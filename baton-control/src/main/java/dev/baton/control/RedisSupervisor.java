@@ -1,7 +1,7 @@
 package dev.baton.control;
 
-import dev.baton.control.LaunchBackend.LaunchRequest;
-import dev.baton.control.LaunchBackend.Launched;
+import dev.baton.control.ProcessLauncher.LaunchRequest;
+import dev.baton.control.ProcessLauncher.Launched;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -25,7 +25,7 @@ final class RedisSupervisor {
   private static final Logger LOG = Logger.getLogger(RedisSupervisor.class.getName());
 
   private final RunDirectory run;
-  private final LaunchBackend backend;
+  private final ProcessLauncher backend;
   private final Fleet fleet;
   private Launched process;
   private int port;
@@ -34,7 +34,7 @@ final class RedisSupervisor {
   private double backoffSeconds = 1;
   private int restarts;
 
-  RedisSupervisor(RunDirectory run, LaunchBackend backend, Fleet fleet) {
+  RedisSupervisor(RunDirectory run, ProcessLauncher backend, Fleet fleet) {
     this.run = run;
     this.backend = backend;
     this.fleet = fleet;

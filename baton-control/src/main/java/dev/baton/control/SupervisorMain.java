@@ -36,7 +36,7 @@ public final class SupervisorMain {
     String secret = run.secret(run.secretFile());
     ClusterSupervisor supervisor =
         new ClusterSupervisor(
-            run, spec, new LocalProcessBackend(), Toolchain.current(), model, secret);
+            run, spec, new LocalProcessLauncher(), Toolchain.current(), model, secret);
     Thread hook = new Thread(supervisor::close, "baton-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     String watched = System.getenv(EXIT_WITH_PID);

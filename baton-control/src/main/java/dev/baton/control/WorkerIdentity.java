@@ -7,7 +7,7 @@ import java.util.function.ToIntFunction;
 
 /**
  * One worker the cluster should have, named as {@code baton up} names it ({@code g0-decode-1} in a
- * replica group, {@code decode-1} in a pool). The identity is what a {@link WorkerBackend} is asked
+ * replica group, {@code decode-1} in a pool). The identity is what a {@link LaunchBackend} is asked
  * to run; the backend turns it into a process or a pod.
  *
  * @param group {@code g<N>} in replica mode, {@code null} for pool workers

@@ -1,7 +1,7 @@
 package dev.baton.control;
 
-import dev.baton.control.LaunchBackend.LaunchRequest;
-import dev.baton.control.LaunchBackend.Launched;
+import dev.baton.control.ProcessLauncher.LaunchRequest;
+import dev.baton.control.ProcessLauncher.Launched;
 import dev.baton.control.WorkerSlot.Phase;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -13,7 +13,7 @@ import java.util.logging.Logger;
 /**
  * Brings one worker up (launch, wait for health, register with the gateway), takes a failed one out
  * of traffic with a restart backoff, and drains one (deregister, let in-flight requests finish,
- * stop). Works through a {@link LaunchBackend}, so the same steps serve local processes and pods.
+ * stop). Works through a {@link ProcessLauncher}, so the same steps serve local processes and pods.
  */
 final class WorkerLifecycle {
 
@@ -22,7 +22,7 @@ final class WorkerLifecycle {
   static final Duration STOP_GRACE = Duration.ofSeconds(5);
 
   private final Fleet fleet;
-  private final LaunchBackend backend;
+  private final ProcessLauncher backend;
   private final Supplier<GatewayAdmin> admin;
   private final Supplier<ClusterSpec> spec;
   private final Path logs;
@@ -30,7 +30,7 @@ final class WorkerLifecycle {
 
   WorkerLifecycle(
       Fleet fleet,
-      LaunchBackend backend,
+      ProcessLauncher backend,
       Supplier<GatewayAdmin> admin,
       Supplier<ClusterSpec> spec,
       Path logs,

@@ -1,7 +1,7 @@
 package dev.baton.control;
 
-import dev.baton.control.WorkerBackend.Health;
-import dev.baton.control.WorkerBackend.Observed;
+import dev.baton.control.LaunchBackend.Health;
+import dev.baton.control.LaunchBackend.Observed;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -13,7 +13,7 @@ import java.util.function.Function;
 
 /**
  * The worker reconcile both backends share: level-triggered, it compares the desired workers (from
- * the spec's counts) with the instances a {@link WorkerBackend} observes and decides what to launch
+ * the spec's counts) with the instances a {@link LaunchBackend} observes and decides what to launch
  * and what to drain. It keeps no state between passes, so a restarted controller adopts the
  * instances it finds instead of recreating them. The rules:
  *
@@ -51,7 +51,7 @@ public final class WorkerReconciler {
   }
 
   /** One pass: observe, plan, drain (first: the gateway stops routing), then launch. */
-  public static Plan reconcile(Mode mode, List<WorkerIdentity> desired, WorkerBackend backend) {
+  public static Plan reconcile(Mode mode, List<WorkerIdentity> desired, LaunchBackend backend) {
     Plan plan = plan(mode, desired, backend::revision, backend.observe());
     plan.drain().forEach(backend::drain);
     plan.create().forEach(backend::launch);

@@ -1,7 +1,7 @@
 package dev.baton.control;
 
 import dev.baton.control.GatewayAdmin.WorkerInfo;
-import dev.baton.control.LaunchBackend.Launched;
+import dev.baton.control.ProcessLauncher.Launched;
 import dev.baton.core.Role;
 import java.time.Instant;
 
@@ -25,7 +25,7 @@ final class WorkerSlot {
     STOPPED
   }
 
-  /** Unique within the fleet ({@code decode-0#3}): what a {@link WorkerBackend} observes. */
+  /** Unique within the fleet ({@code decode-0#3}): what a {@link LaunchBackend} observes. */
   final String instance;
 
   final String id;

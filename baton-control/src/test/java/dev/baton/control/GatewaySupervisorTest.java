@@ -39,7 +39,7 @@ class GatewaySupervisorTest {
     RunDirectory run = new RunDirectory("t", dir);
     Files.createDirectories(run.logs());
     return new GatewaySupervisor(
-        run, new LocalProcessBackend(), Toolchain.current(), new Fleet(), () -> spec);
+        run, new LocalProcessLauncher(), Toolchain.current(), new Fleet(), () -> spec);
   }
 
   @Test

@@ -8,11 +8,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A {@link WorkerBackend} whose instances are entries in a map: the state a backend would observe
+ * A {@link LaunchBackend} whose instances are entries in a map: the state a backend would observe
  * (processes, pods) without running anything. Tests play the outside world on it: an instance
  * becomes ready, fails or disappears. Its revision per role is what the test sets.
  */
-final class InMemoryWorkers implements WorkerBackend {
+final class InMemoryWorkers implements LaunchBackend {
 
   private final Map<String, Observed> instances = new LinkedHashMap<>();
   private final Map<Role, String> revisions = new EnumMap<>(Role.class);

@@ -82,7 +82,7 @@ class KvCacheSpecTest {
     ClusterSpec.KvCacheSpec cache = new ClusterSpec.KvCacheSpec("local", null, false);
     RunDirectory run = new RunDirectory("t", dir);
     java.nio.file.Files.createDirectories(run.logs());
-    RedisSupervisor redis = new RedisSupervisor(run, new LocalProcessBackend(), new Fleet());
+    RedisSupervisor redis = new RedisSupervisor(run, new LocalProcessLauncher(), new Fleet());
     try {
       int port = redis.start(cache);
       assertThat(accepts(port)).isTrue();

@@ -63,7 +63,7 @@ class LocalClusterIT {
   @AfterAll
   static void killLeftovers() {
     for (long pid : seenPids) {
-      ProcessHandle.of(pid).ifPresent(LocalProcessBackend::killTree);
+      ProcessHandle.of(pid).ifPresent(LocalProcessLauncher::killTree);
     }
     System.clearProperty("baton.home");
     System.clearProperty("baton.exitWithParent");

@@ -68,7 +68,7 @@ class WorkerLifecycleTest {
     WorkerLifecycle lifecycle =
         new WorkerLifecycle(
             fleet,
-            new LocalProcessBackend(),
+            new LocalProcessLauncher(),
             () -> null,
             () -> spec,
             logs,
@@ -94,12 +94,12 @@ class WorkerLifecycleTest {
     Fleet fleet = new Fleet();
     WorkerLifecycle lifecycle =
         new WorkerLifecycle(
-            fleet, new LocalProcessBackend(), () -> null, () -> spec, logs, () -> {});
+            fleet, new LocalProcessLauncher(), () -> null, () -> spec, logs, () -> {});
     WorkerSlot w = slot(fleet, spec);
     w.process =
-        new LocalProcessBackend()
+        new LocalProcessLauncher()
             .launch(
-                new LaunchBackend.LaunchRequest(
+                new ProcessLauncher.LaunchRequest(
                     w.id, w.launch.command(), w.launch.env(), lifecycle.logFile(w.id)));
     assertThat(
             Polling.waitFor(

@@ -3,7 +3,7 @@ package dev.baton.operator;
 import dev.baton.control.ClusterSpec;
 import dev.baton.control.EngineType;
 import dev.baton.control.GatewayAdmin.WorkerInfo;
-import dev.baton.control.WorkerBackend;
+import dev.baton.control.LaunchBackend;
 import dev.baton.control.WorkerIdentity;
 import dev.baton.control.WorkerPlan;
 import dev.baton.core.Role;
@@ -18,14 +18,14 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * The Kubernetes {@link WorkerBackend}: a worker instance is a pod. Observed instances are the
+ * The Kubernetes {@link LaunchBackend}: a worker instance is a pod. Observed instances are the
  * cluster's worker pods, found by label (so a restarted operator adopts them), their worker and
  * revision read back from labels, readiness from the pod's Ready condition (its readiness probe); a
  * launch creates the worker's pod ({@link PodFactory}) under a fresh name; a drain removes the
  * worker from the gateway first and then deletes the pod, whose preStop hook waits out in-flight
  * requests and KV leases. One instance serves one reconcile pass of one cluster.
  */
-final class PodBackend implements WorkerBackend {
+final class PodBackend implements LaunchBackend {
 
   private final KubernetesClient client;
   private final ClusterDefinition def;

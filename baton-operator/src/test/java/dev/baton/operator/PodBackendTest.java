@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import dev.baton.control.WorkerBackend;
+import dev.baton.control.LaunchBackend;
 import dev.baton.control.WorkerIdentity;
 import dev.baton.control.WorkerReconciler;
 import dev.baton.core.Role;
@@ -66,7 +66,7 @@ class PodBackendTest {
   }
 
   /** Instances as entries of a map; the revision is the pod's, so "same world" holds. */
-  static final class InMemory implements WorkerBackend {
+  static final class InMemory implements LaunchBackend {
     final Map<String, Observed> instances = new LinkedHashMap<>();
     Function<WorkerIdentity, String> revision;
     int counter;
@@ -140,7 +140,7 @@ class PodBackendTest {
     memory
         .instances
         .keySet()
-        .forEach(k -> memory.set(k.substring(0, k.indexOf('#')), WorkerBackend.Health.READY));
+        .forEach(k -> memory.set(k.substring(0, k.indexOf('#')), LaunchBackend.Health.READY));
   }
 
   @Test
@@ -166,7 +166,7 @@ class PodBackendTest {
 
     // a Failed member: its whole group is replaced (gateway first for the survivor)
     kubelet("same", "g1-decode-0", "Failed", false);
-    memory.set("g1-decode-0", WorkerBackend.Health.FAILED);
+    memory.set("g1-decode-0", LaunchBackend.Health.FAILED);
     List<String> replaced = pass(def, pods(def), memory);
     assertThat(replaced)
         .containsExactlyInAnyOrder(

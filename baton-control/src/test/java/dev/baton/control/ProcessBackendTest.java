@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * as the supervisor's health checks and {@link WorkerLifecycle} would. The processes themselves run
  * in {@code LocalClusterIT}.
  */
-class LocalWorkersTest {
+class ProcessBackendTest {
 
   @TempDir Path logs;
 
@@ -82,9 +82,9 @@ class LocalWorkersTest {
     HeldTasks tasks = new HeldTasks();
     WorkerLifecycle lifecycle =
         new WorkerLifecycle(
-            fleet, new LocalProcessBackend(), () -> null, spec::get, logs, () -> {});
-    LocalWorkers local =
-        new LocalWorkers(
+            fleet, new LocalProcessLauncher(), () -> null, spec::get, logs, () -> {});
+    ProcessBackend local =
+        new ProcessBackend(
             fleet,
             lifecycle,
             tasks,
@@ -153,7 +153,7 @@ class LocalWorkersTest {
 
   /** One pass on each backend; both must decide the same. */
   private static List<String> pass(
-      ClusterSpec spec, Fleet fleet, LocalWorkers local, InMemoryWorkers memory) {
+      ClusterSpec spec, Fleet fleet, ProcessBackend local, InMemoryWorkers memory) {
     List<String> onProcesses =
         decisions(WorkerReconciler.reconcile(spec.mode(), fleet.desiredWorkers(spec), local));
     List<String> inMemory =

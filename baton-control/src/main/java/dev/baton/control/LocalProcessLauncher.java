@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * to a log file, and stop/kill applied to the whole process tree so an external engine's helpers
  * die with it.
  */
-public final class LocalProcessBackend implements LaunchBackend {
+public final class LocalProcessLauncher implements ProcessLauncher {
 
   @Override
   public Launched launch(LaunchRequest request) throws IOException {

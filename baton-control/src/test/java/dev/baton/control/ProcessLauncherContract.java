@@ -3,8 +3,8 @@ package dev.baton.control;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.baton.control.LaunchBackend.LaunchRequest;
-import dev.baton.control.LaunchBackend.Launched;
+import dev.baton.control.ProcessLauncher.LaunchRequest;
+import dev.baton.control.ProcessLauncher.Launched;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,16 +17,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What every launch backend must do, whatever it launches on: output to the log, alive/exit
- * reporting, stop and kill taking the whole tree down, and adopting by pid + start time only.
- * Subclass per backend.
+ * What every process launcher must do: output to the log, alive/exit reporting, stop and kill
+ * taking the whole tree down, and adopting by pid + start time only. Subclass per backend.
  */
-abstract class LaunchBackendContract {
+abstract class ProcessLauncherContract {
 
   @TempDir Path dir;
   private final List<Launched> started = new ArrayList<>();
 
-  abstract LaunchBackend backend();
+  abstract ProcessLauncher backend();
 
   @AfterEach
   void killEverything() {

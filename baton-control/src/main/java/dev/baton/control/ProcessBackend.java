@@ -10,17 +10,18 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * The local {@link WorkerBackend}: a worker instance is a process ({@link WorkerSlot} in the {@link
+ * The local {@link LaunchBackend}: a worker instance is a process ({@link WorkerSlot} in the {@link
  * Fleet}). A launch reserves the instance's ports (and GPU, core slot), plans its command line and
  * brings it up in the background ({@link WorkerLifecycle#bringUp}: start, wait for {@code /health},
- * register); a replacement of a failed worker waits out the worker's restart backoff first. A drain
- * deregisters, waits for in-flight work and stops it, also in the background; the instance leaves
- * what {@link #observe} reports at once. Readiness is the supervisor's {@code /health} checks.
+ * register); a replacement of a failed worker waits out the worker's restart backoff first and
+ * takes its ports again. A drain deregisters, waits for in-flight work and stops it in the
+ * background (a failed instance, already stopped, at once); the instance leaves what {@link
+ * #observe} reports at once. Readiness is the supervisor's {@code /health} checks.
  *
  * <p>An instance is at the current revision when planning it again under the current spec and model
  * (with its own ports) gives the command line it runs; otherwise it is outdated and rolled.
  */
-final class LocalWorkers implements WorkerBackend {
+final class ProcessBackend implements LaunchBackend {
 
   /** The revision of every instance whose command line matches the current plan. */
   static final String CURRENT = "current";
@@ -33,7 +34,7 @@ final class LocalWorkers implements WorkerBackend {
   private final Supplier<ClusterSpec> spec;
   private final Function<WorkerSlot, WorkerPlan.Launch> planner;
 
-  LocalWorkers(
+  ProcessBackend(
       Fleet fleet,
       WorkerLifecycle lifecycle,
       ExecutorService tasks,

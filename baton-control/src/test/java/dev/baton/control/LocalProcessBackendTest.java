@@ -1,9 +1,0 @@
-package dev.baton.control;
-
-class LocalProcessBackendTest extends LaunchBackendContract {
-
-  @Override
-  LaunchBackend backend() {
-    return new LocalProcessBackend();
-  }
-}

@@ -1,0 +1,9 @@
+package dev.baton.control;
+
+class LocalProcessLauncherTest extends ProcessLauncherContract {
+
+  @Override
+  ProcessLauncher backend() {
+    return new LocalProcessLauncher();
+  }
+}
