@@ -227,7 +227,8 @@ class LocalClusterIT {
   }
 
   @Test
-  void replicaClusterScalesWholeGroupsAndRollsASpecChangeOneAtATime() throws Exception {
+  void replicaClusterScalesWholeGroupsRollsASpecChangeAndReplacesAGroupThatLostAMember()
+      throws Exception {
     String name = "replica-it";
     String roles =
         "  prefill: {replicas: 1, command: "
@@ -290,6 +291,28 @@ class LocalClusterIT {
       load.close();
       assertThat(load.failures).as("no request may fail while scaling or rolling").isEmpty();
     }
+    remember(RunDirectory.forName(name).readState());
+
+    // kill -9 the group's decode worker: the whole group is replaced (the gang rule), its
+    // prefill too, and the decode's replacement counts a restart
+    List<StatusView.WorkerRow> group = Cluster.status(name).workers();
+    StatusView.WorkerRow decode = rows(name, "decode").getFirst();
+    ProcessHandle.of(decode.pid()).orElseThrow().destroyForcibly();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              List<StatusView.WorkerRow> now = Cluster.status(name).workers();
+              assertThat(now)
+                  .extracting(StatusView.WorkerRow::id)
+                  .containsExactlyInAnyOrder("g0-prefill-0", "g0-decode-0");
+              assertThat(now).allMatch(w -> w.health().equals("healthy"));
+              assertThat(now)
+                  .extracting(StatusView.WorkerRow::pid)
+                  .doesNotContainAnyElementsOf(
+                      group.stream().map(StatusView.WorkerRow::pid).toList());
+              assertThat(rows(name, "decode").getFirst().restarts()).isEqualTo(1);
+            });
     remember(RunDirectory.forName(name).readState());
     ClusterState last = RunDirectory.forName(name).readState();
     Cluster.down(name);
