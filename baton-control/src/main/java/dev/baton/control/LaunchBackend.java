@@ -21,8 +21,13 @@ public interface LaunchBackend {
    */
   String revision(WorkerIdentity worker);
 
-  /** Starts one instance of {@code worker} at its current revision; returns without waiting. */
-  void launch(WorkerIdentity worker);
+  /**
+   * Starts one instance of {@code worker} at its current revision; returns without waiting. {@code
+   * gang} is the label the gateway pairs it under (a replica group's prefill and decode workers
+   * pair only within one gang; {@code null} for pool workers): the instance reports it back in
+   * {@link Observed#gang}.
+   */
+  void launch(WorkerIdentity worker, String gang);
 
   /** Takes an instance out of traffic, lets its in-flight work finish, and stops it. */
   void drain(Observed instance);
@@ -42,8 +47,10 @@ public interface LaunchBackend {
    *
    * @param instance the backend's name for it (a pod name); unique, several per worker while
    *     rolling
+   * @param gang the label it was launched with ({@code null} for pool workers)
    */
-  record Observed(String instance, WorkerIdentity worker, String revision, Health health) {
+  record Observed(
+      String instance, WorkerIdentity worker, String revision, Health health, String gang) {
     public boolean ready() {
       return health == Health.READY;
     }

@@ -60,7 +60,7 @@ final class ProcessBackend implements LaunchBackend {
               case DRAINING, STOPPED -> null; // leaving: no longer part of the cluster
             };
         if (health != null) {
-          observed.add(new Observed(w.instance, w.identity(), revision(w), health));
+          observed.add(new Observed(w.instance, w.identity(), revision(w), health, w.gang));
         }
       }
     }
@@ -80,8 +80,12 @@ final class ProcessBackend implements LaunchBackend {
   }
 
   @Override
-  public void launch(WorkerIdentity worker) {
-    WorkerSlot w = fleet.newWorker(spec.get(), worker, planner);
+  public void launch(WorkerIdentity worker, String gang) {
+    WorkerSlot w;
+    synchronized (fleet.lock) {
+      w = fleet.newWorker(spec.get(), worker, planner);
+      w.gang = gang;
+    }
     tasks.submit(
         () -> {
           if (awaitBackoff(w)) {

@@ -32,12 +32,25 @@ public final class WorkerReconciler {
 
   private WorkerReconciler() {}
 
-  /** What a pass does: identities to launch and instances to drain, with why. */
-  public record Plan(List<WorkerIdentity> create, List<Observed> drain, List<String> reasons) {
+  /**
+   * What a pass does: identities to launch (with the gang each joins, by worker id) and instances
+   * to drain, with why.
+   */
+  public record Plan(
+      List<WorkerIdentity> create,
+      Map<String, String> gangs,
+      List<Observed> drain,
+      List<String> reasons) {
     public Plan {
       create = List.copyOf(create);
+      gangs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(gangs));
       drain = List.copyOf(drain);
       reasons = List.copyOf(reasons);
+    }
+
+    /** The gang a launched worker joins ({@code null}: a pool worker). */
+    public String gang(WorkerIdentity worker) {
+      return gangs.get(worker.id());
     }
 
     public boolean idle() {
@@ -54,7 +67,7 @@ public final class WorkerReconciler {
   public static Plan reconcile(Mode mode, List<WorkerIdentity> desired, LaunchBackend backend) {
     Plan plan = plan(mode, desired, backend::revision, backend.observe());
     plan.drain().forEach(backend::drain);
-    plan.create().forEach(backend::launch);
+    plan.create().forEach(w -> backend.launch(w, plan.gang(w)));
     return plan;
   }
 
@@ -73,6 +86,8 @@ public final class WorkerReconciler {
     Map<String, WorkerIdentity> wanted = new LinkedHashMap<>();
     desired.forEach(w -> wanted.put(w.id(), w));
     List<WorkerIdentity> create = new ArrayList<>();
+    Map<String, String> gangOf = new LinkedHashMap<>();
+    Gangs gangs = new Gangs(observed);
     Set<Observed> drain = new LinkedHashSet<>();
     List<String> reasons = new ArrayList<>();
     Map<String, List<Observed>> live = new LinkedHashMap<>();
@@ -97,12 +112,14 @@ public final class WorkerReconciler {
     boolean replica = mode == Mode.REPLICA;
     Set<String> lanesRolling = new LinkedHashSet<>();
     Map<String, List<WorkerIdentity>> outdatedUnits = new LinkedHashMap<>();
+    Map<String, String> joining = new LinkedHashMap<>();
     for (Map.Entry<String, List<WorkerIdentity>> unit : units(desired, replica).entrySet()) {
       List<WorkerIdentity> members = unit.getValue();
       long covered = members.stream().filter(w -> live.containsKey(w.id())).count();
       boolean gang = replica && members.getFirst().group() != null;
       if (covered == 0 || (gang && covered < members.size())) {
-        // nothing there, or a gang that lost a member: (re)create the whole unit
+        // nothing there, or a gang that lost a member: (re)create the whole unit, a new gang
+        String label = gang ? gangs.fresh(unit.getKey()) : null;
         for (WorkerIdentity w : members) {
           for (Observed o : live.getOrDefault(w.id(), List.of())) {
             drain.add(o);
@@ -113,6 +130,7 @@ public final class WorkerReconciler {
                     + ", which lost a member: replaced whole");
           }
           create.add(w);
+          gangOf.put(w.id(), label);
         }
         if (covered == 0) {
           reasons.add(unit.getKey() + ": created");
@@ -147,6 +165,16 @@ public final class WorkerReconciler {
       }
       if (!inFlight) {
         outdatedUnits.put(unit.getKey(), outdated);
+        if (gang && outdated.size() < members.size()) {
+          // the new members join the gang of the members that stay (they pair with them)
+          members.stream()
+              .filter(w -> !outdated.contains(w))
+              .flatMap(w -> live.get(w.id()).stream())
+              .map(Observed::gang)
+              .filter(java.util.Objects::nonNull)
+              .findFirst()
+              .ifPresent(g -> joining.put(unit.getKey(), g));
+        }
         continue;
       }
       lanesRolling.add(lane(members.getFirst()));
@@ -164,12 +192,24 @@ public final class WorkerReconciler {
     }
     // start rolling the next outdated unit of every lane that has none in flight
     for (Map.Entry<String, List<WorkerIdentity>> entry : outdatedUnits.entrySet()) {
-      if (lanesRolling.add(lane(entry.getValue().getFirst()))) {
-        create.addAll(entry.getValue());
+      WorkerIdentity first = entry.getValue().getFirst();
+      if (lanesRolling.add(lane(first))) {
+        // a whole group rolling is a new gang beside the old one: the gateway must not pair an
+        // old member with a new one (a new model's decode with the old model's prefill)
+        String label =
+            !replica || first.group() == null
+                ? null
+                : joining.containsKey(entry.getKey())
+                    ? joining.get(entry.getKey())
+                    : gangs.fresh(first.group());
+        for (WorkerIdentity w : entry.getValue()) {
+          create.add(w);
+          gangOf.put(w.id(), label);
+        }
         reasons.add(entry.getKey() + ": rolling to a new revision");
       }
     }
-    return new Plan(create, new ArrayList<>(drain), reasons);
+    return new Plan(create, gangOf, new ArrayList<>(drain), reasons);
   }
 
   /**
@@ -184,6 +224,35 @@ public final class WorkerReconciler {
       units.computeIfAbsent(unit, k -> new ArrayList<>()).add(w);
     }
     return units;
+  }
+
+  /**
+   * The gateway pairs a replica group's prefill and decode workers within one gang label: the
+   * group's name for its first gang, then {@code g0.1}, {@code g0.2}, ... for each new one (a group
+   * replaced whole, or rolled whole beside the old gang). Derived from what is observed, so a
+   * restarted controller continues the numbering.
+   */
+  private static final class Gangs {
+    private final Map<String, Integer> newest = new java.util.HashMap<>();
+
+    Gangs(List<Observed> observed) {
+      for (Observed o : observed) {
+        if (o.gang() != null && o.worker().group() != null) {
+          newest.merge(o.worker().group(), generation(o.gang()), Math::max);
+        }
+      }
+    }
+
+    String fresh(String group) {
+      int next = newest.containsKey(group) ? newest.get(group) + 1 : 0;
+      newest.put(group, next);
+      return next == 0 ? group : group + "." + next;
+    }
+
+    private static int generation(String gang) {
+      int dot = gang.lastIndexOf('.');
+      return dot < 0 ? 0 : Integer.parseInt(gang.substring(dot + 1));
+    }
   }
 
   /** Units roll one at a time per lane: the groups, or one pool role. */

@@ -48,6 +48,9 @@ final class WorkerSlot {
   /** cpuPinning: the cores of {@link #coreSlot}; else {@code null}. */
   java.util.List<Integer> cores;
 
+  /** The gang label the gateway pairs it under (see {@link WorkerReconciler}); null in pools. */
+  String gang;
+
   WorkerPlan.Launch launch;
   Launched process;
   Phase phase = Phase.STARTING;
@@ -77,7 +80,8 @@ final class WorkerSlot {
   }
 
   WorkerInfo info(ClusterSpec spec) {
-    return new WorkerInfo(id, url, role, group, WorkerPlan.poolFor(spec, role), bootstrapPort);
+    return new WorkerInfo(
+        id, url, role, gang != null ? gang : group, WorkerPlan.poolFor(spec, role), bootstrapPort);
   }
 
   /** Counted towards the desired size: not draining and not stopped. */

@@ -36,9 +36,9 @@ final class InMemoryWorkers implements LaunchBackend {
   }
 
   @Override
-  public void launch(WorkerIdentity worker) {
+  public void launch(WorkerIdentity worker, String gang) {
     String name = worker.id() + "#" + ++counter;
-    instances.put(name, new Observed(name, worker, revision(worker), Health.STARTING));
+    instances.put(name, new Observed(name, worker, revision(worker), Health.STARTING, gang));
     launched.add(name);
   }
 
@@ -66,7 +66,7 @@ final class InMemoryWorkers implements LaunchBackend {
     instances.replaceAll(
         (name, o) ->
             o.worker().id().startsWith(idPrefix)
-                ? new Observed(name, o.worker(), o.revision(), health)
+                ? new Observed(name, o.worker(), o.revision(), health, o.gang())
                 : o);
   }
 

@@ -69,7 +69,7 @@ class ProcessBackendTest {
 
   private static List<String> decisions(WorkerReconciler.Plan plan) {
     List<String> out = new ArrayList<>();
-    plan.create().forEach(w -> out.add("launch " + w.id()));
+    plan.create().forEach(w -> out.add("launch " + w.id() + " in " + plan.gang(w)));
     plan.drain().forEach(o -> out.add("drain " + o.worker().id()));
     return out;
   }
@@ -127,7 +127,10 @@ class ProcessBackendTest {
     memory.fail("g1-decode-0");
     assertThat(pass(spec.get(), fleet, local, memory))
         .containsExactlyInAnyOrder(
-            "drain g1-decode-0", "drain g1-prefill-0", "launch g1-prefill-0", "launch g1-decode-0");
+            "drain g1-decode-0",
+            "drain g1-prefill-0",
+            "launch g1-prefill-0 in g1.1",
+            "launch g1-decode-0 in g1.1");
     // the failed one (already stopped) left at once, and its replacement has its port again; the
     // survivor drains in the background
     assertThat(fleet.all()).doesNotContain(failed);
@@ -135,7 +138,8 @@ class ProcessBackendTest {
         .filteredOn(w -> w.id.equals("g1-decode-0"))
         .singleElement()
         .satisfies(w -> assertThat(w.port).isEqualTo(failed.port))
-        .satisfies(w -> assertThat(w.restarts).isEqualTo(1));
+        .satisfies(w -> assertThat(w.restarts).isEqualTo(1))
+        .satisfies(w -> assertThat(w.info(spec.get()).group()).as("a new gang").isEqualTo("g1.1"));
     assertThat(fleet.all()).filteredOn(w -> w.phase == Phase.DRAINING).hasSize(1);
     fleet.all().stream().filter(w -> w.phase == Phase.DRAINING).forEach(fleet::remove);
     allReady.run();
@@ -143,12 +147,13 @@ class ProcessBackendTest {
     // a changed decode flag: the local plan differs from what runs; one group at a time, surge
     spec.set(spec("16"));
     memory.revision(Role.DECODE, "r2");
-    assertThat(pass(spec.get(), fleet, local, memory)).containsExactly("launch g0-decode-0");
+    assertThat(pass(spec.get(), fleet, local, memory)).containsExactly("launch g0-decode-0 in g0");
     assertThat(fleet.all()).filteredOn(w -> w.id.equals("g0-decode-0")).hasSize(2);
     assertThat(pass(spec.get(), fleet, local, memory)).isEmpty();
     allReady.run();
     assertThat(pass(spec.get(), fleet, local, memory)).containsExactly("drain g0-decode-0");
-    assertThat(pass(spec.get(), fleet, local, memory)).containsExactly("launch g1-decode-0");
+    assertThat(pass(spec.get(), fleet, local, memory))
+        .containsExactly("launch g1-decode-0 in g1.1");
   }
 
   /** One pass on each backend; both must decide the same. */

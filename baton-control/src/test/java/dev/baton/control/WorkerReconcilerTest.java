@@ -173,4 +173,32 @@ class WorkerReconcilerTest {
     pass(replica(2), workers);
     assertThat(workers.takeLaunched()).containsExactly("g1-decode-0#9", "g1-decode-1#10");
   }
+
+  @Test
+  void aGroupRolledOrReplacedWholeIsANewGangAndAPartialRollJoinsTheGangThatStays() {
+    InMemoryWorkers workers = new InMemoryWorkers();
+    WorkerReconciler.Plan first = pass(replica(1), workers);
+    assertThat(first.create()).extracting(first::gang).containsOnly("g0");
+    workers.ready("");
+
+    // only the decode workers change: the new ones pair with the prefill that stays
+    workers.revision(Role.DECODE, "r2");
+    WorkerReconciler.Plan partial = pass(replica(1), workers);
+    assertThat(partial.create()).hasSize(2).extracting(partial::gang).containsOnly("g0");
+    workers.ready("");
+    pass(replica(1), workers);
+
+    // a new model changes every member: the new gang must not pair with the old one
+    workers.revision(Role.DECODE, "r3").revision(Role.PREFILL, "r3");
+    WorkerReconciler.Plan whole = pass(replica(1), workers);
+    assertThat(whole.create()).hasSize(3).extracting(whole::gang).containsOnly("g0.1");
+    workers.ready("");
+    pass(replica(1), workers);
+    assertThat(workers.observe()).extracting(LaunchBackend.Observed::gang).containsOnly("g0.1");
+
+    // a lost member: the group is replaced by the next gang (numbering read from what runs)
+    workers.lose("g0-prefill-0");
+    WorkerReconciler.Plan replaced = pass(replica(1), workers);
+    assertThat(replaced.create()).hasSize(3).extracting(replaced::gang).containsOnly("g0.2");
+  }
 }

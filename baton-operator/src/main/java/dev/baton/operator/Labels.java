@@ -10,6 +10,12 @@ public final class Labels {
   public static final String GROUP = "baton.dev/group";
   public static final String WORKER = "baton.dev/worker";
   public static final String REVISION = "baton.dev/revision";
+
+  /**
+   * The gang a replica group's pod pairs in at the gateway (set when it differs from the group).
+   */
+  public static final String GANG = "baton.dev/gang";
+
   public static final String COMPONENT = "app.kubernetes.io/component";
   public static final String NAME = "app.kubernetes.io/name";
   public static final String MANAGED_BY = "app.kubernetes.io/managed-by";

@@ -85,9 +85,12 @@ final class PodBackend implements LaunchBackend {
   }
 
   @Override
-  public void launch(WorkerIdentity worker) {
+  public void launch(WorkerIdentity worker, String gang) {
     Pod template = desiredPod(worker);
     Pod pod = new PodBuilder(template).build();
+    if (gang != null && !gang.equals(worker.group())) {
+      pod.getMetadata().getLabels().put(Labels.GANG, gang);
+    }
     // a unique name, so a replacement never collides with a pod that is still terminating
     pod.getMetadata().setName(template.getMetadata().getName() + "-" + suffix.get());
     pod.getMetadata().setNamespace(namespace);
@@ -116,7 +119,14 @@ final class PodBackend implements LaunchBackend {
         pod.getMetadata().getName(),
         ClusterObjects.workerOf(pod),
         pod.getMetadata().getLabels().get(Labels.REVISION),
-        health);
+        health,
+        gang(pod));
+  }
+
+  /** The gang label the gateway pairs the pod under: its group's, or a later gang's. */
+  static String gang(Pod pod) {
+    Map<String, String> labels = pod.getMetadata().getLabels();
+    return labels.getOrDefault(Labels.GANG, labels.get(Labels.GROUP));
   }
 
   /** Running with its Ready condition true (readiness probe: GET /health). */
@@ -143,7 +153,7 @@ final class PodBackend implements LaunchBackend {
         worker.id(),
         "http://" + (ip == null ? pod.getMetadata().getName() : ip) + ":" + port,
         role,
-        worker.group(),
+        gang(pod),
         WorkerPlan.poolFor(spec, role),
         bootstrap ? PodFactory.BOOTSTRAP_PORT : 0);
   }

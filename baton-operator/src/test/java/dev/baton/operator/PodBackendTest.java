@@ -82,9 +82,9 @@ class PodBackendTest {
     }
 
     @Override
-    public void launch(WorkerIdentity worker) {
+    public void launch(WorkerIdentity worker, String gang) {
       String name = worker.id() + "#" + ++counter;
-      instances.put(name, new Observed(name, worker, revision(worker), Health.STARTING));
+      instances.put(name, new Observed(name, worker, revision(worker), Health.STARTING, gang));
     }
 
     @Override
@@ -96,7 +96,7 @@ class PodBackendTest {
       instances.replaceAll(
           (k, o) ->
               o.worker().id().equals(workerId)
-                  ? new Observed(k, o.worker(), o.revision(), health)
+                  ? new Observed(k, o.worker(), o.revision(), health, o.gang())
                   : o);
     }
   }
@@ -104,7 +104,7 @@ class PodBackendTest {
   /** A decision with the backend's instance names left out: which worker, which revision. */
   static List<String> decisions(WorkerReconciler.Plan plan) {
     List<String> out = new ArrayList<>();
-    plan.create().forEach(w -> out.add("launch " + w.id()));
+    plan.create().forEach(w -> out.add("launch " + w.id() + " in " + plan.gang(w)));
     plan.drain().forEach(o -> out.add("drain " + o.worker().id() + "@" + o.revision()));
     return out;
   }
@@ -150,10 +150,10 @@ class PodBackendTest {
     InMemory memory = new InMemory();
     assertThat(pass(def, pods(def), memory))
         .containsExactly(
-            "launch g0-prefill-0",
-            "launch g0-decode-0",
-            "launch g1-prefill-0",
-            "launch g1-decode-0");
+            "launch g0-prefill-0 in g0",
+            "launch g0-decode-0 in g0",
+            "launch g1-prefill-0 in g1",
+            "launch g1-decode-0 in g1");
     assertThat(live("same")).hasSize(4);
     assertThat(live("same").getFirst().getMetadata().getOwnerReferences()).hasSize(1);
     assertThat(pass(def, pods(def), memory)).as("starting pods are waited for").isEmpty();
@@ -170,22 +170,28 @@ class PodBackendTest {
     List<String> replaced = pass(def, pods(def), memory);
     assertThat(replaced)
         .containsExactlyInAnyOrder(
-            "launch g1-prefill-0",
-            "launch g1-decode-0",
+            "launch g1-prefill-0 in g1.1",
+            "launch g1-decode-0 in g1.1",
             "drain g1-decode-0@" + pods(def).revision(WorkerIdentity.of(Role.DECODE, "g1", 0)),
             "drain g1-prefill-0@" + pods(def).revision(WorkerIdentity.of(Role.PREFILL, "g1", 0)));
     assertThat(deregistered).containsExactlyInAnyOrder("g1-decode-0", "g1-prefill-0");
+    // the new gang pairs only within itself at the gateway, and says so on its pods
+    assertThat(live("same"))
+        .filteredOn(p -> "g1".equals(p.getMetadata().getLabels().get(Labels.GROUP)))
+        .filteredOn(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .extracting(p -> PodBackend.workerInfo(def, p).group())
+        .containsOnly("g1.1");
     allReady("same", memory);
 
     // a changed decode flag: one group's decode at a time, surge first, old drained once ready
     ClusterDefinition next = def("same", "16", 2);
-    assertThat(pass(next, pods(next), memory)).containsExactly("launch g0-decode-0");
+    assertThat(pass(next, pods(next), memory)).containsExactly("launch g0-decode-0 in g0");
     assertThat(pass(next, pods(next), memory)).isEmpty();
     allReady("same", memory);
     assertThat(pass(next, pods(next), memory))
         .hasSize(1)
         .allMatch(d -> d.startsWith("drain g0-decode-0@"));
-    assertThat(pass(next, pods(next), memory)).containsExactly("launch g1-decode-0");
+    assertThat(pass(next, pods(next), memory)).containsExactly("launch g1-decode-0 in g1.1");
   }
 
   @Test
@@ -193,8 +199,8 @@ class PodBackendTest {
     ClusterDefinition def = def("names", "8", 1);
     PodBackend pods = pods(def);
     WorkerIdentity prefill = WorkerIdentity.of(Role.PREFILL, "g0", 0);
-    pods.launch(prefill);
-    pods.launch(prefill);
+    pods.launch(prefill, "g0");
+    pods.launch(prefill, "g0");
     List<String> names = names(live("names"));
     assertThat(names).hasSize(2).doesNotHaveDuplicates();
     assertThat(names)
