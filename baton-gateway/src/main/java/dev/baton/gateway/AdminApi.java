@@ -94,6 +94,7 @@ final class AdminApi {
           // What the worker's KV events say it caches: blocks now, and stored/removed/skipped.
           ObjectNode ev = wn.putObject("kv_events");
           ev.put("endpoint", w.spec().kvEvents());
+          ev.put("replay_endpoint", w.spec().kvEventsReplay());
           ev.put("live", w.kvEvents().live());
           ev.put("blocks", w.kvEvents().size());
           long[] counts = w.kvEvents().counts();

@@ -276,7 +276,7 @@ public record GatewayConfig(
   }
 
   static WorkerSpec parseWorker(ConfigNode w) {
-    w.only("url", "role", "group", "bootstrap_port", "kv_events");
+    w.only("url", "role", "group", "bootstrap_port", "kv_events", "kv_events_replay");
     String url = w.text("url", null);
     if (url == null) {
       throw new IllegalArgumentException(w.path() + ": a worker needs a url");
@@ -287,7 +287,8 @@ public record GatewayConfig(
         w.text("group", null),
         // 0: learned from the worker's /get_server_info (SGLang's default 8998 until then).
         w.nonNegativeInt("bootstrap_port", 0),
-        w.text("kv_events", null));
+        w.text("kv_events", null),
+        w.text("kv_events_replay", null));
   }
 
   /** YAML mapper (shared, thread-safe). */

@@ -20,6 +20,15 @@ import org.zeromq.ZMQ;
  * seq, batch]}; a sequence number going backwards means the worker restarted with an empty cache,
  * so its index starts over. Malformed messages are counted and skipped: a worker cannot break the
  * gateway with them.
+ *
+ * <p>Where the worker also names its replay endpoint ({@code kv_events_replay}), batches the SUB
+ * socket missed are asked for there, as vLLM's replay protocol has it: a DEALER sends {@code
+ * [empty, start seq (8 bytes big-endian)]} to the worker's ROUTER, which answers every batch it
+ * still buffers from that seq as {@code [empty, seq, batch]} and ends with {@code [empty, seq -1,
+ * empty]}. That happens after a gap between two sequence numbers, and when the first message
+ * received is not seq 0 (the gateway subscribed after the worker had published: ZeroMQ drops what
+ * was sent before a subscriber connected), so a gateway that starts late learns the cache too.
+ * Replayed batches are applied in order before the message that showed the gap.
  */
 final class KvEventFeeds implements AutoCloseable {
 
@@ -28,6 +37,18 @@ final class KvEventFeeds implements AutoCloseable {
   private final Map<Worker, Feed> feeds = new IdentityHashMap<>();
   private final AtomicLong malformed = new AtomicLong();
   private final AtomicLong missed = new AtomicLong();
+  private final AtomicLong replayed = new AtomicLong();
+
+  /** How long one replay request may take before it is asked again on a new connection. */
+  private static final int REPLAY_TIMEOUT_MS = 2000;
+
+  /**
+   * Replay requests per gap: a new ZeroMQ connection now and then takes seconds to come up (seen
+   * with JeroMQ on a loaded machine), so an unanswered request is asked again on a fresh one.
+   */
+  private static final int REPLAY_ATTEMPTS = 3;
+
+  private static final byte[] EMPTY = new byte[0];
 
   /** Starts feeds for new workers with an endpoint and stops those of workers that left. */
   synchronized void sync(Collection<Worker> workers) {
@@ -49,9 +70,14 @@ final class KvEventFeeds implements AutoCloseable {
     return malformed.get();
   }
 
-  /** Batches lost between two received ones (sequence gaps). */
+  /** Batches lost between two received ones (sequence gaps) and not replayed. */
   long missed() {
     return missed.get();
+  }
+
+  /** Batches the workers' replay endpoints filled in. */
+  long replayed() {
+    return replayed.get();
   }
 
   @Override
@@ -63,6 +89,8 @@ final class KvEventFeeds implements AutoCloseable {
   private final class Feed implements AutoCloseable {
     private final Worker worker;
     private final String endpoint;
+    private final String replayEndpoint;
+    private ZMQ.Socket replay; // the feed thread's own, made at the first gap
     private final KvEventIndex index;
     private final Thread thread;
     private volatile boolean running = true;
@@ -70,6 +98,7 @@ final class KvEventFeeds implements AutoCloseable {
     Feed(Worker worker) {
       this.worker = worker;
       this.endpoint = worker.spec().kvEvents();
+      this.replayEndpoint = worker.spec().kvEventsReplay();
       this.index = worker.kvEvents();
       this.thread = Thread.ofPlatform().daemon().name("kv-events " + worker.url()).start(this::run);
     }
@@ -107,8 +136,16 @@ final class KvEventFeeds implements AutoCloseable {
           }
           if (last >= 0 && seq <= last) {
             index.clear(); // the publisher started over: a restarted worker, an empty cache
-          } else if (last >= 0 && seq > last + 1) {
-            missed.addAndGet(seq - last - 1);
+          } else if (seq > last + 1) {
+            long lost = seq - last - 1;
+            long filled = 0;
+            for (int attempt = 0; attempt < REPLAY_ATTEMPTS && filled == 0; attempt++) {
+              filled = replayEndpoint == null ? 0 : replay(context, last + 1, seq);
+            }
+            replayed.addAndGet(filled);
+            if (last >= 0) {
+              missed.addAndGet(lost - filled);
+            }
           }
           last = seq;
           index.apply(batch);
@@ -118,6 +155,56 @@ final class KvEventFeeds implements AutoCloseable {
           LOG.log(Level.WARNING, "KV events of " + worker.url() + " stopped", e);
         }
       }
+    }
+
+    /**
+     * Asks the worker's replay endpoint for the batches {@code from} (inclusive) to {@code until}
+     * (exclusive) and applies those it still has, in order; returns how many. A worker that does
+     * not answer within {@link #REPLAY_TIMEOUT_MS} leaves the gap (its socket is made anew next
+     * time, so a late answer cannot be mistaken for the next one).
+     */
+    private long replay(ZContext context, long from, long until) {
+      if (replay == null) {
+        replay = context.createSocket(SocketType.DEALER);
+        replay.setLinger(0);
+        replay.setReceiveTimeOut(REPLAY_TIMEOUT_MS);
+        replay.connect(replayEndpoint);
+      }
+      replay.sendMore(EMPTY);
+      replay.send(ByteBuffer.allocate(8).putLong(from).array());
+      long applied = 0;
+      long deadline = System.nanoTime() + REPLAY_TIMEOUT_MS * 1_000_000L;
+      while (running && System.nanoTime() < deadline) {
+        byte[] first = replay.recv();
+        if (first == null) {
+          break; // timed out
+        }
+        byte[] seqFrame = replay.hasReceiveMore() ? replay.recv() : null;
+        byte[] payload = replay.hasReceiveMore() ? replay.recv() : null;
+        while (replay.hasReceiveMore()) {
+          replay.recv();
+        }
+        if (first.length != 0 || seqFrame == null || seqFrame.length != 8 || payload == null) {
+          malformed.incrementAndGet();
+          continue;
+        }
+        long seq = ByteBuffer.wrap(seqFrame).getLong();
+        if (seq == -1) {
+          return applied; // the end of the replay
+        }
+        if (seq < from || seq >= until) {
+          continue; // already applied, or coming on the SUB socket
+        }
+        try {
+          index.apply(KvEvents.decode(payload));
+          applied++;
+        } catch (IllegalArgumentException e) {
+          malformed.incrementAndGet();
+        }
+      }
+      replay.close();
+      replay = null;
+      return applied;
     }
 
     @Override

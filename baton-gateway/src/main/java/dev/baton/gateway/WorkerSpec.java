@@ -6,9 +6,16 @@ import java.net.URI;
 /**
  * One worker as the config or the admin API names it. {@code kvEvents}: the worker's KV event
  * publisher ({@code --kv-events-config} endpoint, e.g. {@code tcp://10.0.0.5:5557}), which the
- * prefix index then follows; null when it publishes none.
+ * prefix index then follows; null when it publishes none. {@code kvEventsReplay}: its {@code
+ * replay_endpoint}, asked for the batches a sequence gap lost; null when none.
  */
-public record WorkerSpec(String url, Role role, String group, int bootstrapPort, String kvEvents) {
+public record WorkerSpec(
+    String url,
+    Role role,
+    String group,
+    int bootstrapPort,
+    String kvEvents,
+    String kvEventsReplay) {
   public WorkerSpec {
     URI uri = URI.create(url);
     if (uri.getScheme() == null || uri.getHost() == null || uri.getPort() < 0) {
@@ -22,9 +29,21 @@ public record WorkerSpec(String url, Role role, String group, int bootstrapPort,
       throw new IllegalArgumentException(
           "worker " + url + ": kv_events '" + kvEvents + "' must look like tcp://host:port");
     }
+    if (kvEventsReplay != null && !kvEventsReplay.matches("tcp://[^/*]+:\\d+")) {
+      throw new IllegalArgumentException(
+          "worker "
+              + url
+              + ": kv_events_replay '"
+              + kvEventsReplay
+              + "' must look like tcp://host:port");
+    }
+    if (kvEventsReplay != null && kvEvents == null) {
+      throw new IllegalArgumentException(
+          "worker " + url + ": kv_events_replay needs kv_events (the stream it fills gaps of)");
+    }
   }
 
   public WorkerSpec(String url, Role role, String group, int bootstrapPort) {
-    this(url, role, group, bootstrapPort, null);
+    this(url, role, group, bootstrapPort, null, null);
   }
 }
