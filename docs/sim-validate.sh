@@ -2,24 +2,30 @@
 # Sim-vs-real validation of `baton sim` (issue 18, docs/SIM.md): for a 1P1D cluster and a cluster of
 # two colocated workers (random `small` model, one compute thread per worker, as `baton demo` runs),
 # each in turn: `baton sim calibrate` at the workload's shape -> a real `baton bench` run ->
-# `baton sim --replay` of that run's requests, printing simulated/real p50/p99 TTFT and TPOT.
-# The machine's load is printed with every step: on a shared machine it moves the real numbers.
+# `baton sim calibrate` again -> `baton sim --replay` of the bench's requests with the first model,
+# printing simulated/real p50/p99 TTFT and TPOT. The second calibration only checks that the
+# machine's speed held during the run (it differs from the first by more than DRIFT: the run says
+# so). The machine's load is printed with every step: on a shared machine it moves the real numbers.
+# About 6 minutes with the defaults.
 #
 #   docs/sim-validate.sh                       # defaults below
-#   INPUT_LEN=512 OUTPUT_LEN=64 RATE=1 PROMPTS=40 docs/sim-validate.sh
+#   INPUT_LEN=512 OUTPUT_LEN=64 RATE=1 PROMPTS=100 docs/sim-validate.sh
 #
 # Exit status 1 when any ratio is off by more than MAX_ERROR (0.2).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-baton="$root/bin/baton"
+# BATON: another launcher of the same CLI (a machine without Maven runs the built jars directly).
+baton=${BATON:-$root/bin/baton}
 input=${INPUT_LEN:-1024}
 output=${OUTPUT_LEN:-64}
 # Default rate: 60% of the prefill worker's capacity as the first calibration measures it (the
 # issue's scenario), so the load is the same share of the machine whatever else runs on it.
 rate=${RATE:-auto}
-prompts=${PROMPTS:-30}
+# 200 requests: the p99 is then the 3rd-slowest request, not the slowest one (nearest rank).
+prompts=${PROMPTS:-200}
 preset=${PRESET:-small}
 max_error=${MAX_ERROR:-0.2}
+drift=${DRIFT:-0.15}
 out=${OUT:-$(mktemp -d /tmp/sim-validate.XXXXXX)}
 name="simval-$$"
 mkdir -p "$out"
@@ -52,7 +58,7 @@ for pool in disaggregated colocated; do
     roles="  prefill: {replicas: 1}
   decode: {replicas: 1}"
     fleet=(--prefill 1 --decode 1)
-    calibrate=(--workers 1 --prefill-busy)
+    calibrate=(--workers 1)
   else
     roles="  both: {replicas: 2}"
     fleet=(--prefill 0 --decode 0 --colocated 2)
@@ -76,10 +82,41 @@ for pool in disaggregated colocated; do
     --request-rate "$rate" --seed 1 --warmup 2 --no-progress --metric-percentiles 50,99 \
     --save-result --save-detailed --result-dir "$out" --result-filename "$pool-bench.json" 2>&1 |
     grep -E "TTFT|TPOT|Failed" || true
+  echo "== $pool: calibrate again (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  "$baton" sim calibrate --base-url "$url" --tokenizer "$tokenizer" --input-len "$input" \
+    --output-len "$output" "${calibrate[@]}" -o "$out/$pool-model-after.json" 2>&1 | grep -v WARNING
   echo "== $pool: baton sim --replay (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   "$baton" sim --replay "$out/$pool-bench.json" --step-model "$out/$pool-model.json" "${fleet[@]}" \
     --max-error "$max_error" --json "$out/$pool-replay.json" 2>&1 | grep -v WARNING || status=1
   "$baton" down --name "$name" 2>&1 | grep -v WARNING | tail -1
 done
+# One line per cluster: the four ratios, and whether the two calibrations agreed (the model's
+# prefill at the input length and decode step of one sequence at that context, before vs after).
+echo
+python3 - "$out" "$input" "$output" "$max_error" "$drift" <<'PY'
+import json, os, sys
+out, n, m, max_error, drift = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+def speeds(f):
+    s = json.load(open(f))
+    prefill = s["prefillBaseMs"] + s["prefillPerTokenMs"] * n
+    step = s["decodeBaseMs"] + s["decodePerSeqMs"] + s["decodePerContextTokenMs"] * (n + m / 2)
+    return prefill, step
+print("%-14s %9s %9s %9s %9s  %-24s %s" % ("sim/real", "p50 TTFT", "p99 TTFT", "p50 TPOT", "p99 TPOT", "calibration after/before", "result"))
+for pool in ("disaggregated", "colocated"):
+    replay = os.path.join(out, pool + "-replay.json")
+    if not os.path.exists(replay):
+        print("%-14s not run" % pool)
+        continue
+    r = json.load(open(replay))
+    ratios = [r[k]["ratio"] for k in ("median_ttft_ms", "p99_ttft_ms", "median_tpot_ms", "p99_tpot_ms")]
+    b = speeds(os.path.join(out, pool + "-model.json"))
+    a = speeds(os.path.join(out, pool + "-model-after.json"))
+    moved = [x / y for x, y in zip(a, b)]
+    steady = all(abs(x - 1) <= drift for x in moved)
+    ok = all(abs(x - 1) <= max_error for x in ratios)
+    print("%-14s %9.2f %9.2f %9.2f %9.2f  prefill %.2f, decode %.2f %s %s" % (
+        pool, *ratios, moved[0], moved[1], "" if steady else "(machine speed moved)",
+        "PASS" if ok else "FAIL"))
+PY
 echo "files in $out"
 exit $status

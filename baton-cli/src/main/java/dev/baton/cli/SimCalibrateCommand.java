@@ -18,9 +18,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -38,9 +40,17 @@ import picocli.CommandLine.Option;
  *       short prompt, one with a prompt of the input length and {@code --batch} per worker with
  *       short prompts (which all start decoding at once); three equations give the step's base,
  *       per-sequence and per-context-token costs.
+ *   <li>Interference (workers sharing a machine): the prefill at the input length again while
+ *       another worker decodes without pause, and the long-prompt decode again while another worker
+ *       prefills without pause; how much longer each took is the model's {@code
+ *       prefillInterference} and {@code decodeInterference}.
  * </ul>
  *
- * Prompts are random text of exactly the asked length when {@code --tokenizer} names the model's
+ * Every point is the median of {@code --repeats} samples, after {@code --warmup} rounds that let
+ * the JIT compile the workers' hot loops (with 6 rounds, a second calibration right after the first
+ * measured the prefill 20% faster).
+ *
+ * <p>Prompts are random text of exactly the asked length when {@code --tokenizer} names the model's
  * GGUF file (as {@code baton bench --tokenizer} builds them), else words counted by the server.
  */
 @Command(
@@ -87,18 +97,21 @@ public final class SimCalibrateCommand implements Callable<Integer> {
   int workers;
 
   @Option(
-      names = "--prefill-busy",
+      names = "--no-interference",
       description =
-          "P/D pool: measure decode steps while the prefill worker prefills long prompts"
-              + " back to back, as under load where prefill and decode share the machine's cores")
-  boolean prefillBusy;
+          "workers on machines of their own: do not measure how much a computing worker slows"
+              + " the others (the model's interference stays 0)")
+  boolean noInterference;
 
-  @Option(names = "--repeats", defaultValue = "3", description = "samples per point")
+  @Option(
+      names = "--repeats",
+      defaultValue = "5",
+      description = "samples per point, their median taken (default ${DEFAULT-VALUE})")
   int repeats;
 
   @Option(
       names = "--warmup",
-      defaultValue = "6",
+      defaultValue = "20",
       description = "requests per worker first, unmeasured (JIT compilation)")
   int warmup;
 
@@ -146,42 +159,50 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       double[] line = prefillLine(shortPrefill, atLength, longPrefill);
       double base = line[0];
       double perToken = line[1];
-      double[] alone = step(client, 1, 16, outputLen);
-      double[] aloneLong = step(client, 1, inputLen, outputLen);
+      // Single decoders generate a few hundred tokens: a stream's first token can reach the client
+      // late, in one burst with the next dozens (threads waiting for a core), which over 64 tokens
+      // made a 0.6 ms step look like 0.06 ms.
+      int single = Math.max(outputLen, 256);
+      double[] alone = step(client, 1, 16, single);
+      double[] aloneLong = step(client, 1, inputLen, single);
+      double prefillInterference = 0;
+      double decodeInterference = 0;
+      double[] prefillNextToDecode = atLength;
+      double[] decodeNextToPrefill = aloneLong;
+      if (!noInterference) {
+        prefillNextToDecode = besides(client, false, () -> prefill(client, inputLen));
+        decodeNextToPrefill = besides(client, true, () -> step(client, 1, inputLen, single));
+        prefillInterference = interference(prefillNextToDecode[1], atLength[1]);
+        decodeInterference = interference(decodeNextToPrefill[1], aloneLong[1]);
+      }
       // Short prompts for the batch: their prefills take no time, so all decode together from the
-      // start; the context term comes from the two single-sequence points.
-      // Behind a busy prefill worker the short prompts reach decode up to one long prefill apart:
-      // decode long enough to overlap through that.
-      int stagger =
-          prefillBusy
-              ? (int) Math.ceil((base + perToken * inputLen) / Math.max(0.05, alone[1]))
-              : 0;
-      double[] many = step(client, batch, 16, outputLen + Math.min(stagger, 2048));
-      // step = base + perSeq x batch + perContext x context, at three (batch, context) points
-      double perContext =
-          Math.max(0, (aloneLong[1] - alone[1]) / Math.max(1, aloneLong[2] - alone[2]));
-      double perSeq =
-          Math.max(0, (many[1] - alone[1] - perContext * (many[2] - alone[2])) / (batch - 1));
-      double decodeBase = Math.max(0, alone[1] - perSeq - perContext * alone[2]);
+      // start; the context term comes from the two single-sequence points. With several workers
+      // they all decode at once, so each step is slowed by the others: taken out before the fit.
+      double[] many = step(client, batch, 16, outputLen);
+      double manyAlone = workers > 1 ? many[1] / (1 + decodeInterference) : many[1];
+      double[] decode = decodeLine(alone, aloneLong, new double[] {many[0], manyAlone, many[2]});
       StepModel m =
           new StepModel(
               base,
               Math.max(0, perToken),
-              decodeBase,
-              perSeq,
-              perContext,
+              decode[0],
+              decode[1],
+              decode[2],
               0,
               0,
               chunkTokens,
-              maxBatch);
+              maxBatch,
+              prefillInterference,
+              decodeInterference);
       Files.writeString(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(m));
       System.out.printf(
           Locale.ROOT,
           "measured: TTFT %.1f ms at %.0f tokens, %.1f ms at %.0f tokens, %.1f ms at %.0f"
               + " tokens; decode step %.2f ms"
               + " (1 sequence, %.0f tokens of context), %.2f ms (1, %.0f), %.2f ms (%d, %.0f)%n"
+              + "beside a busy worker: prefill %.1f ms, decode step %.2f ms%n"
               + "prefill %.2f ms + %.4f ms/token; decode step %.2f ms + %.3f ms/sequence + %.5f"
-              + " ms/context token -> %s%n",
+              + " ms/context token; interference prefill +%.0f%%, decode +%.0f%% -> %s%n",
           shortPrefill[1],
           shortPrefill[0],
           atLength[1],
@@ -195,11 +216,15 @@ public final class SimCalibrateCommand implements Callable<Integer> {
           many[1],
           batch,
           many[2],
+          prefillNextToDecode[1],
+          decodeNextToPrefill[1],
           base,
           perToken,
-          decodeBase,
-          perSeq,
-          perContext,
+          decode[0],
+          decode[1],
+          decode[2],
+          prefillInterference * 100,
+          decodeInterference * 100,
           output);
     }
     return 0;
@@ -219,6 +244,71 @@ public final class SimCalibrateCommand implements Callable<Integer> {
     return new double[] {base, perToken};
   }
 
+  /**
+   * {base ms, ms per sequence, ms per context token} of the decode step from three {batch, ms,
+   * context tokens} points: one sequence with a short and one with a long context, and a batch.
+   */
+  static double[] decodeLine(double[] alone, double[] aloneLong, double[] many) {
+    double perContext =
+        Math.max(0, (aloneLong[1] - alone[1]) / Math.max(1, aloneLong[2] - alone[2]));
+    double perSeq =
+        Math.max(
+            0, (many[1] - alone[1] - perContext * (many[2] - alone[2])) / (many[0] - alone[0]));
+    double base = Math.max(0, alone[1] - perSeq - perContext * alone[2]);
+    return new double[] {base, perSeq, perContext};
+  }
+
+  /** How much longer work took beside a busy worker than alone, as a fraction (never below 0). */
+  static double interference(double besideBusyMs, double aloneMs) {
+    return Math.max(0, besideBusyMs / aloneMs - 1);
+  }
+
+  /** A measurement whose checked exceptions are the caller's. */
+  private interface Measurement {
+    double[] take() throws Exception;
+  }
+
+  /**
+   * {@code measurement} while another worker computes without pause: long one-token prefills one
+   * after the other ({@code prefilling}), or one long decode after the other, the measurement
+   * starting once the first decodes. The gateway's least-request routing puts the measured requests
+   * on the idle worker of a colocated pool; in a P/D pool the roles decide.
+   */
+  private double[] besides(OpenAiClient client, boolean prefilling, Measurement measurement)
+      throws Exception {
+    AtomicBoolean running = new AtomicBoolean(true);
+    CountDownLatch decoding = new CountDownLatch(prefilling ? 0 : 1);
+    try (ExecutorService background = Executors.newVirtualThreadPerTaskExecutor()) {
+      Future<Void> busy =
+          background.submit(
+              () ->
+                  prefilling
+                      ? prefillUntil(client, running)
+                      : decodeUntil(client, running, decoding));
+      try {
+        while (!decoding.await(100, TimeUnit.MILLISECONDS)) {
+          if (busy.isDone()) {
+            busy.get(); // the background request failed: say why
+          }
+        }
+        return measurement.take();
+      } finally {
+        running.set(false);
+      }
+    }
+  }
+
+  /**
+   * Short-prompt requests decoding as long as the model allows, one after the other, while {@code
+   * running}; {@code decoding} opens at the first token.
+   */
+  private Void decodeUntil(OpenAiClient client, AtomicBoolean running, CountDownLatch decoding) {
+    while (running.get()) {
+      check(client.send(request(16, 1024), n -> decoding.countDown()));
+    }
+    return null;
+  }
+
   /** {prompt tokens, median TTFT ms} of {@code repeats} one-token requests of ~tokens tokens. */
   private double[] prefill(OpenAiClient client, int tokens) {
     double[] ttft = new double[repeats];
@@ -233,26 +323,13 @@ public final class SimCalibrateCommand implements Callable<Integer> {
 
   /**
    * {batch, median ms per decode step, context tokens per worker} of {@code n} requests per worker
-   * decoding together, each asking for {@code out} tokens.
+   * decoding together, each asking for {@code out} tokens (n = 1: one request in all).
    */
   private double[] step(OpenAiClient client, int n, int promptLen, int out) throws Exception {
     double[] steps = new double[repeats];
     double[] context = new double[repeats];
     for (int rep = 0; rep < repeats; rep++) {
-      List<RequestResult> results;
-      if (prefillBusy) {
-        AtomicBoolean decoding = new AtomicBoolean(true);
-        try (ExecutorService background = Executors.newVirtualThreadPerTaskExecutor()) {
-          background.submit(() -> prefillUntil(client, decoding));
-          try {
-            results = together(client, n * workers, promptLen, out);
-          } finally {
-            decoding.set(false);
-          }
-        }
-      } else {
-        results = together(client, n * workers, promptLen, out);
-      }
+      List<RequestResult> results = together(client, n == 1 ? 1 : n * workers, promptLen, out);
       long windowStart = Long.MIN_VALUE;
       long windowEnd = Long.MAX_VALUE;
       for (RequestResult r : results) {
@@ -285,14 +362,14 @@ public final class SimCalibrateCommand implements Callable<Integer> {
         contextSum += (r.promptTokens() > 0 ? r.promptTokens() : promptLen) + beforeMiddle;
       }
       steps[rep] = median(perRequest);
-      context[rep] = contextSum / workers;
+      context[rep] = contextSum / (n == 1 ? 1 : workers);
     }
     return new double[] {n, median(steps), median(context)};
   }
 
-  /** One-token requests of the input length, one after the other, while {@code decoding}. */
-  private Void prefillUntil(OpenAiClient client, AtomicBoolean decoding) {
-    while (decoding.get()) {
+  /** One-token requests of the input length, one after the other, while {@code running}. */
+  private Void prefillUntil(OpenAiClient client, AtomicBoolean running) {
+    while (running.get()) {
       check(client.send(request(inputLen, 1), null));
     }
     return null;

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -79,6 +80,35 @@ final class SimReplay {
   }
 
   /**
+   * Each request's real and simulated TTFT and TPOT beside its arrival and lengths, to see which
+   * requests the model gets wrong (real TPOT as the benchmark computes it: the time after the first
+   * token over the tokens after the first).
+   */
+  private List<Map<String, Object>> perRequest(SimResult sim) {
+    SimTrace trace = trace();
+    JsonNode ttfts = bench.path("ttfts");
+    JsonNode itls = bench.path("itls");
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (int r = 0; r < trace.requests(); r++) {
+      Map<String, Object> row = new LinkedHashMap<>();
+      row.put("arrival_ms", trace.arrivalMs()[r]);
+      row.put("input_len", trace.prompt()[r]);
+      row.put("output_len", trace.output()[r]);
+      row.put("real_ttft_ms", ttfts.path(r).asDouble(Double.NaN) * 1000);
+      row.put("sim_ttft_ms", sim.ttftMs(r));
+      double after = 0;
+      for (JsonNode gap : itls.path(r)) {
+        after += gap.asDouble();
+      }
+      int tokens = trace.output()[r];
+      row.put("real_tpot_ms", tokens > 1 ? after * 1000 / (tokens - 1) : Double.NaN);
+      row.put("sim_tpot_ms", sim.tpotMs(r));
+      rows.add(row);
+    }
+    return rows;
+  }
+
+  /**
    * Prints real, simulated and their ratio per metric; returns them as JSON. {@code maxError} is
    * the allowed relative error; the returned map's {@code within} says whether every metric met it.
    */
@@ -104,6 +134,7 @@ final class SimReplay {
       json.put(m.key(), Map.of("real", real, "sim", simulated, "ratio", ratio));
     }
     json.put("within", within);
+    json.put("requests", perRequest(sim));
     out.printf(
         Locale.ROOT,
         "%s: every metric within %d%% of the real run: %s%n",

@@ -32,6 +32,38 @@ class SimCommandTest {
   }
 
   @Test
+  void theDecodeLineGoesThroughItsThreePoints() {
+    // step = 0.3 + 0.2 x batch + 0.001 x context
+    double[] alone = {1, 0.3 + 0.2 + 0.001 * 100, 100};
+    double[] aloneLong = {1, 0.3 + 0.2 + 0.001 * 1100, 1100};
+    double[] many = {4, 0.3 + 0.8 + 0.001 * 400, 400};
+    double[] line = SimCalibrateCommand.decodeLine(alone, aloneLong, many);
+    assertThat(line[0]).isCloseTo(0.3, offset(1e-12));
+    assertThat(line[1]).isCloseTo(0.2, offset(1e-12));
+    assertThat(line[2]).isCloseTo(0.001, offset(1e-12));
+  }
+
+  @Test
+  void interferenceIsHowMuchLongerWorkTookBesideABusyWorker() {
+    assertThat(SimCalibrateCommand.interference(1.89, 0.9)).isCloseTo(1.1, offset(1e-12));
+    // Faster beside a busy worker is noise, not negative interference.
+    assertThat(SimCalibrateCommand.interference(290, 300)).isZero();
+  }
+
+  @Test
+  void aStepModelFileWithoutInterferenceStillLoads() throws Exception {
+    // Written by calibrate before interference was measured: its workers do not slow each other.
+    dev.baton.sim.StepModel m =
+        Json.MAPPER.readValue(
+            "{\"prefillBaseMs\":0,\"prefillPerTokenMs\":0.33,\"decodeBaseMs\":0.5,"
+                + "\"decodePerSeqMs\":0.24,\"decodePerContextTokenMs\":0.001,\"kvHopBaseMs\":0,"
+                + "\"kvHopPerTokenMs\":0,\"chunkTokens\":512,\"maxBatch\":16}",
+            dev.baton.sim.StepModel.class);
+    assertThat(m.interferes()).isFalse();
+    assertThat(m.prefillPerTokenMs()).isEqualTo(0.33);
+  }
+
+  @Test
   void sweepWritesEveryLayoutWithVllmKeys() throws Exception {
     Path out = dir.resolve("sim.json");
     int code =

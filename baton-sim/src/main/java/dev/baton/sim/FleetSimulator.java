@@ -43,7 +43,11 @@ public final class FleetSimulator {
   private static final int HOP_DONE = 2;
   private static final int STEP_DONE = 3;
 
-  private record Event(double time, long order, int kind, int worker, int request)
+  /**
+   * {@code version}: a finishing event of a worker whose speed changed since it was scheduled is
+   * stale (the worker holds a newer one); -1 for events no speed change moves.
+   */
+  private record Event(double time, long order, int kind, int worker, int request, long version)
       implements Comparable<Event> {
     @Override
     public int compareTo(Event o) {
@@ -68,6 +72,18 @@ public final class FleetSimulator {
     int stepBatch;
     int chunkRequest = -1;
     int chunk;
+
+    // The work in flight, tracked only when workers interfere (StepModel#interferes): its time
+    // left as if the worker computed alone, the slowdown it runs at since lastUpdate, and the
+    // version its finishing event carries.
+    boolean prefillWork;
+    double aloneMsLeft;
+    double slowdown = 1;
+    double lastUpdate;
+    long version;
+    int doneKind;
+    int doneIndex;
+    int doneRequest;
 
     Worker(int maxBatch, dev.baton.gateway.Worker routed) {
       running = new int[maxBatch];
@@ -131,6 +147,11 @@ public final class FleetSimulator {
   private final Worker[] decodeWorkers;
   private final Worker[] colocatedWorkers;
 
+  /** Every worker, for the interference model: whoever computes slows the others. */
+  private final List<Worker> everyWorker = new ArrayList<>();
+
+  private int computing;
+
   public FleetSimulator(Fleet fleet, StepModel model, SimWorkload workload) {
     this(fleet, model, workload, DEFAULT_POLICY);
   }
@@ -166,6 +187,9 @@ public final class FleetSimulator {
     groupPool = groups > 1 ? pool(new Worker[groups], 0, 1, Role.BOTH, seeds) : null;
     colocatedWorkers = new Worker[fleet.colocated()];
     colocatedPool = pool(colocatedWorkers, 0, 1, Role.BOTH, seeds);
+    everyWorker.addAll(List.of(prefillWorkers));
+    everyWorker.addAll(List.of(decodeWorkers));
+    everyWorker.addAll(List.of(colocatedWorkers));
   }
 
   /** Group {@code g} of {@code groups} equal parts of {@code all}, which it fills. */
@@ -209,6 +233,9 @@ public final class FleetSimulator {
     schedule(arrival[0], ARRIVAL, -1, 0);
     while (!events.isEmpty()) {
       Event e = events.poll();
+      if (e.version() >= 0 && e.version() != doneWorker(e).version) {
+        continue; // the worker's speed changed: a later event of the same work replaced this one
+      }
       switch (e.kind()) {
         case ARRIVAL -> arrive(e.time(), e.request());
         case PREFILL_DONE -> prefillDone(e.time(), e.worker(), e.request());
@@ -220,7 +247,77 @@ public final class FleetSimulator {
   }
 
   private void schedule(double time, int kind, int worker, int request) {
-    events.add(new Event(time, order++, kind, worker, request));
+    events.add(new Event(time, order++, kind, worker, request, -1));
+  }
+
+  /** The worker a finishing event (prefill or step) belongs to. */
+  private Worker doneWorker(Event e) {
+    return e.kind() == PREFILL_DONE ? prefillWorkers[e.worker()] : stepWorker(e.worker());
+  }
+
+  /**
+   * Starts {@code aloneMs} of work on {@code w} (its {@code kind} event fires when it is done).
+   * With interference, the work runs slower while other workers compute, and is re-timed whenever
+   * one starts or stops.
+   */
+  private void work(
+      double t, Worker w, int kind, int index, int request, double aloneMs, boolean prefill) {
+    if (!model.interferes()) {
+      w.busy = true;
+      schedule(t + aloneMs, kind, index, request);
+      return;
+    }
+    boolean started = !w.busy;
+    w.busy = true;
+    w.prefillWork = prefill;
+    w.aloneMsLeft = aloneMs;
+    w.doneKind = kind;
+    w.doneIndex = index;
+    w.doneRequest = request;
+    if (started) {
+      computing++;
+      retimeOthers(t, w);
+    }
+    w.lastUpdate = t;
+    retime(t, w);
+  }
+
+  /** {@code w} has nothing to do. */
+  private void idle(double t, Worker w) {
+    if (w.busy && model.interferes()) {
+      w.busy = false;
+      computing--;
+      retimeOthers(t, w);
+    }
+    w.busy = false;
+  }
+
+  /** The others' work so far at their old speed, and the rest at the new one. */
+  private void retimeOthers(double t, Worker changed) {
+    for (Worker o : everyWorker) {
+      if (o != changed && o.busy) {
+        o.aloneMsLeft = Math.max(0, o.aloneMsLeft - (t - o.lastUpdate) / o.slowdown);
+        o.lastUpdate = t;
+        retime(t, o);
+      }
+    }
+  }
+
+  /** Schedules {@code w}'s finishing event at the slowdown the others computing now cause. */
+  private void retime(double t, Worker w) {
+    int others = everyWorker.size() - 1;
+    double share = others == 0 ? 0 : (double) (computing - 1) / others;
+    double fraction = w.prefillWork ? model.prefillInterference() : model.decodeInterference();
+    w.slowdown = 1 + fraction * share;
+    w.version++;
+    events.add(
+        new Event(
+            t + w.aloneMsLeft * w.slowdown,
+            order++,
+            w.doneKind,
+            w.doneIndex,
+            w.doneRequest,
+            w.version));
   }
 
   private void arrive(double t, int r) {
@@ -265,12 +362,11 @@ public final class FleetSimulator {
     Worker w = prefillWorkers[p];
     Integer r = w.waiting.poll();
     if (r == null) {
-      w.busy = false;
+      idle(t, w);
       return;
     }
-    w.busy = true;
     prefillStart[r] = t;
-    schedule(t + model.prefillMs(prompt[r]), PREFILL_DONE, p, r);
+    work(t, w, PREFILL_DONE, p, r, model.prefillMs(prompt[r]), true);
   }
 
   private void prefillDone(double t, int p, int r) {
@@ -333,11 +429,11 @@ public final class FleetSimulator {
       ms += model.prefillPerTokenMs() * w.chunk;
     }
     if (w.stepBatch == 0 && w.chunkRequest < 0) {
-      w.busy = false;
+      idle(t, w);
       return;
     }
-    w.busy = true;
-    schedule(t + ms, STEP_DONE, index, -1);
+    // A step with a prefill chunk counts as prefill work: the chunk is most of its time.
+    work(t, w, STEP_DONE, index, -1, ms, w.chunkRequest >= 0);
   }
 
   private void stepDone(double t, int index) {

@@ -9,6 +9,7 @@ public final class SimResult {
 
   private final double[] ttftMs;
   private final double[] tpotMs;
+  private final double[] requestTpotMs;
   private final double[] waitMs;
   private final int[] outputLens;
   private final double durationMs;
@@ -26,13 +27,16 @@ public final class SimResult {
     ttftMs = new double[n];
     waitMs = new double[n];
     double[] tpot = new double[n];
+    requestTpotMs = new double[n];
     int multi = 0;
     double last = 0;
     for (int r = 0; r < n; r++) {
       ttftMs[r] = firstToken[r] - arrival[r];
       waitMs[r] = prefillStart[r] - arrival[r];
+      requestTpotMs[r] = Double.NaN;
       if (output[r] > 1) {
-        tpot[multi++] = (finish[r] - firstToken[r]) / (output[r] - 1);
+        requestTpotMs[r] = (finish[r] - firstToken[r]) / (output[r] - 1);
+        tpot[multi++] = requestTpotMs[r];
       }
       last = Math.max(last, finish[r]);
     }
@@ -60,6 +64,16 @@ public final class SimResult {
 
   public double tpotPercentileMs(double p) {
     return percentile(tpotMs, p);
+  }
+
+  /** Request {@code r}'s time to first token (its index in the trace). */
+  public double ttftMs(int r) {
+    return ttftMs[r];
+  }
+
+  /** Request {@code r}'s time per output token after the first; NaN for a one-token request. */
+  public double tpotMs(int r) {
+    return requestTpotMs[r];
   }
 
   public int completed() {

@@ -15,6 +15,12 @@ package dev.baton.sim;
  * @param chunkTokens the longest prefill chunk a colocated worker puts into one step (vLLM's {@code
  *     --max-num-batched-tokens})
  * @param maxBatch the most sequences a worker decodes at once ({@code --max-num-seqs})
+ * @param prefillInterference how much longer prefill work takes while every other worker of the
+ *     fleet computes, as a fraction (0.4: 1.4x as long), in proportion to the share of the others
+ *     that compute: workers sharing one host's cores, memory bandwidth and the HTTP threads around
+ *     them slow each other (on the 2-core validation machine a decode step took ~2x as long while
+ *     the prefill worker prefilled). 0 for workers on machines of their own
+ * @param decodeInterference the same for decode steps
  */
 public record StepModel(
     double prefillBaseMs,
@@ -25,7 +31,34 @@ public record StepModel(
     double kvHopBaseMs,
     double kvHopPerTokenMs,
     int chunkTokens,
-    int maxBatch) {
+    int maxBatch,
+    double prefillInterference,
+    double decodeInterference) {
+
+  /** A model of workers that do not slow each other (each on a machine of its own). */
+  public StepModel(
+      double prefillBaseMs,
+      double prefillPerTokenMs,
+      double decodeBaseMs,
+      double decodePerSeqMs,
+      double decodePerContextTokenMs,
+      double kvHopBaseMs,
+      double kvHopPerTokenMs,
+      int chunkTokens,
+      int maxBatch) {
+    this(
+        prefillBaseMs,
+        prefillPerTokenMs,
+        decodeBaseMs,
+        decodePerSeqMs,
+        decodePerContextTokenMs,
+        kvHopBaseMs,
+        kvHopPerTokenMs,
+        chunkTokens,
+        maxBatch,
+        0,
+        0);
+  }
 
   public StepModel {
     for (double v :
@@ -36,7 +69,9 @@ public record StepModel(
           decodePerSeqMs,
           decodePerContextTokenMs,
           kvHopBaseMs,
-          kvHopPerTokenMs
+          kvHopPerTokenMs,
+          prefillInterference,
+          decodeInterference
         }) {
       if (!(v >= 0) || Double.isInfinite(v)) {
         throw new IllegalArgumentException("step model times must be finite and >= 0");
@@ -58,6 +93,11 @@ public record StepModel(
    */
   public double decodeStepMs(int batch, long contextTokens) {
     return decodeBaseMs + decodePerSeqMs * batch + decodePerContextTokenMs * contextTokens;
+  }
+
+  /** Whether workers slow each other down, so the simulator has to track who computes. */
+  public boolean interferes() {
+    return prefillInterference > 0 || decodeInterference > 0;
   }
 
   /** Milliseconds to move the KV of a {@code tokens}-token prompt between workers. */

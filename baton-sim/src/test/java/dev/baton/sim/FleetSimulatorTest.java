@@ -122,6 +122,44 @@ class FleetSimulatorTest {
     assertThat(pd.meanTpotMs()).isCloseTo(2.5 + 0.01 * 105.5, within(1e-9));
   }
 
+  @Test
+  void workersThatInterfereRunSlowerWhileTheOtherComputes() {
+    // Prefill 100 ms, decode steps 10 ms alone; a prefill takes 1.5x and a decode step 2x as long
+    // while the other worker computes. A: prefilled alone 0-100, then decodes 4 steps while B
+    // prefills: 20 ms each, done at 180. B waited for A's prefill, prefilled 80 ms at 1/1.5 speed
+    // (53.3 ms of its 100) and the rest alone: done at 226.7, TTFT 176.7, then decodes alone.
+    StepModel m = new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8, 0.5, 1.0);
+    SimTrace trace = new SimTrace(new double[] {0, 50}, new int[] {10, 10}, new int[] {5, 5});
+    SimResult r =
+        new FleetSimulator(
+                new Fleet(1, 1, 0), m, trace, new FleetSimulator.Routing("least-request", 0, 1))
+            .run();
+    assertThat(r.ttftMs(0)).isCloseTo(100, within(1e-9));
+    assertThat(r.tpotMs(0)).isCloseTo(20, within(1e-9));
+    assertThat(r.ttftMs(1)).isCloseTo(226.0 + 2.0 / 3 - 50, within(1e-9));
+    assertThat(r.tpotMs(1)).isCloseTo(10, within(1e-9));
+    // Without interference the same requests take their step times alone.
+    SimResult apart =
+        new FleetSimulator(
+                new Fleet(1, 1, 0),
+                new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8),
+                trace,
+                new FleetSimulator.Routing("least-request", 0, 1))
+            .run();
+    assertThat(apart.tpotMs(0)).isCloseTo(10, within(1e-9));
+    assertThat(apart.ttftMs(1)).isCloseTo(150, within(1e-9));
+  }
+
+  @Test
+  void aLoneRequestIsNotSlowedByInterference() {
+    // Nobody else computes: the exact step times of aLoneRequestTakesExactlyItsStepTimes.
+    StepModel m = new StepModel(5, 0.1, 2, 0.5, 0, 3, 0.01, 512, 8, 0.7, 0.9);
+    SimWorkload one = new SimWorkload(1, 1, 100, 11, SimWorkload.Lengths.FIXED, 1);
+    SimResult pd = new FleetSimulator(new Fleet(1, 1, 0), m, one).run();
+    assertThat(pd.meanTtftMs()).isCloseTo(19, within(1e-9));
+    assertThat(pd.meanTpotMs()).isCloseTo(2.5, within(1e-9));
+  }
+
   /** Decode-bound: short prompts, long answers, steps that grow with the batch. */
   private static final StepModel DECODE_BOUND = new StepModel(1, 0.01, 4, 3, 0, 1, 0, 512, 64);
 
