@@ -3,6 +3,7 @@ package dev.baton.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.control.Cluster;
 import dev.baton.control.ClusterState;
 import dev.baton.control.RunDirectory;
@@ -151,5 +152,62 @@ class ClusterIT extends RealClusterFixture {
     ClusterState last = RunDirectory.forName(name).readState();
     Cluster.down(name);
     assertThat(Cluster.livePids(last)).isEmpty();
+  }
+
+  @Test
+  void withKvEventsOnTheGatewayFollowsEveryWorkersCache() throws Exception {
+    String name = "events";
+    String gateway =
+        up(
+            name,
+            spec("pool", "", "  both: {replicas: 2}\n")
+                .replace(
+                    "engine: {args: [--threads, '1']}",
+                    "engine: {args: [--threads, '1']," + " kvEvents: true}"));
+    for (int i = 0; i < 4; i++) {
+      HttpResponse<String> r =
+          complete(gateway, "request " + i + " of a cluster with KV events on");
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    }
+    // No kv_events in any gateway config: the gateway learned each worker's endpoints itself.
+    try {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                List<JsonNode> workers = adminWorkers(gateway, name);
+                long following = 0;
+                long stored = 0;
+                for (JsonNode w : workers) {
+                  JsonNode ev = w.path("kv_events");
+                  following += ev.path("endpoint").asText("").startsWith("tcp://") ? 1 : 0;
+                  following += ev.path("replay_endpoint").asText("").startsWith("tcp://") ? 1 : 0;
+                  stored += ev.path("stored").asLong();
+                }
+                return workers.size() == 2 && following == 4 && stored > 0;
+              });
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      throw new AssertionError("gateway workers: " + adminWorkers(gateway, name), e);
+    }
+    ClusterState last = RunDirectory.forName(name).readState();
+    assertThat(Cluster.down(name)).contains("stopped");
+    assertThat(Cluster.livePids(last)).isEmpty();
+  }
+
+  /** Every worker of every pool in the gateway's {@code GET /admin/workers}. */
+  static List<JsonNode> adminWorkers(String gateway, String cluster) throws Exception {
+    RunDirectory run = RunDirectory.forName(cluster);
+    HttpResponse<String> r =
+        CLIENT.send(
+            HttpRequest.newBuilder(URI.create(gateway + "/admin/workers"))
+                .header("Authorization", "Bearer " + run.secret(run.tokenFile()))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    List<JsonNode> all = new java.util.ArrayList<>();
+    for (JsonNode pool : Json.parse(r.body()).path("pools")) {
+      pool.path("workers").forEach(all::add);
+    }
+    return all;
   }
 }

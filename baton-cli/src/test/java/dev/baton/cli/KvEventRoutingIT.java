@@ -33,7 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
  * publish BlockStored/BlockRemoved (vLLM's shape, over ZeroMQ), the gateway subscribes. A prompt
  * cached on a worker by a request the gateway never saw is routed there; once that worker evicted
  * it and the other cached it, the gateway follows (the approximate index, which only knows what the
- * gateway sent, would still say the first worker).
+ * gateway sent, would still say the first worker). Worker 0's endpoint is configured at the gateway
+ * ({@code kv_events}); worker 1's is not: the gateway learns it (and the replay endpoint) from the
+ * worker's {@code GET /kv_events}, as for workers {@code baton up} registers.
  */
 class KvEventRoutingIT {
 
@@ -75,7 +77,8 @@ class KvEventRoutingIT {
                           "40",
                           "--kv-events-config",
                           "{\"enable_kv_cache_events\":true,\"publisher\":\"zmq\","
-                              + "\"endpoint\":\"tcp://127.0.0.1:*\",\"topic\":\"kv-events\"}")))
+                              + "\"endpoint\":\"tcp://127.0.0.1:*\","
+                              + "\"replay_endpoint\":\"tcp://127.0.0.1:*\",\"topic\":\"kv-events\"}")))
               .redirectErrorStream(true);
       Process p = pb.start();
       PROCESSES.add(p);
@@ -95,9 +98,9 @@ class KvEventRoutingIT {
                         policy: prefix-cache
                         workers:
                           - {url: "%s", kv_events: "%s"}
-                          - {url: "%s", kv_events: "%s"}
+                          - {url: "%s"}
                     """
-                        .formatted(url[0], events[0], url[1], events[1])),
+                        .formatted(url[0], events[0], url[1])),
                 null,
                 ModelTokenizer.load(model.toString()))
             .start(0);

@@ -91,11 +91,19 @@ public record ClusterSpec(
     return result;
   }
 
-  /** Settings handed to every Baton worker. */
-  public record EngineSettings(List<String> args, Map<String, String> env) {
+  /**
+   * Settings handed to every Baton worker. {@code kvEvents}: each publishes its KV events (vLLM's
+   * shape, {@code --kv-events-config} with ports it picks on the cluster host, and a replay
+   * socket); the gateway learns where from the worker and routes on them.
+   */
+  public record EngineSettings(List<String> args, Map<String, String> env, boolean kvEvents) {
     public EngineSettings {
       args = List.copyOf(args);
       env = Map.copyOf(env);
+    }
+
+    public EngineSettings(List<String> args, Map<String, String> env) {
+      this(args, env, false);
     }
   }
 

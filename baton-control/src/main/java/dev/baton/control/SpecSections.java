@@ -34,8 +34,8 @@ final class SpecSections {
   private SpecSections() {}
 
   static EngineSettings engine(ConfigNode n) {
-    n.only("args", "env");
-    return new EngineSettings(flags(n, "args"), n.stringMap("env"));
+    n.only("args", "env", "kvEvents");
+    return new EngineSettings(flags(n, "args"), n.stringMap("env"), n.bool("kvEvents", false));
   }
 
   static KvTransferSpec kvTransfer(ConfigNode n) {

@@ -96,6 +96,22 @@ public final class WorkerPlan {
         : node.putObject("kv_connector_extra_config");
   }
 
+  /**
+   * A Baton worker's {@code --kv-events-config} for a cluster on {@code host}: vLLM's keys, the PUB
+   * and replay sockets on ports the worker picks ({@code *}, bound on the cluster host only), which
+   * it tells on {@code GET /kv_events}.
+   */
+  static String kvEventsConfig(String host) {
+    String h = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+    ObjectNode c = Json.object();
+    c.put("enable_kv_cache_events", true);
+    c.put("publisher", "zmq");
+    c.put("endpoint", "tcp://" + h + ":*");
+    c.put("replay_endpoint", "tcp://" + h + ":*");
+    c.put("topic", "kv-events");
+    return Json.write(c);
+  }
+
   /** The worker's command line and environment, without side-channel port or GPU. */
   public static Launch worker(
       ClusterSpec spec,
@@ -247,6 +263,10 @@ public final class WorkerPlan {
       if (spec.kvTransfer().enabled()) {
         command.add("--kv-transfer-config");
         command.add(kvTransferConfig(spec, role, secretFile));
+      }
+      if (spec.engine().kvEvents()) {
+        command.add("--kv-events-config");
+        command.add(kvEventsConfig(spec.host()));
       }
       if (role == Role.BOTH && hasPdPool(spec)) {
         // The gateway routes "model": "colocated" to this pool; the worker must answer to it.

@@ -328,4 +328,43 @@ class SpecParserTest {
       return e;
     }
   }
+
+  @Test
+  void kvEventsOnGivesEveryBatonWorkerAKvEventsConfigOnTheClusterHost() {
+    ClusterSpec spec =
+        SpecParser.parse(
+            "model: random:tiny\nengine: {kvEvents: true}\nroles:\n  decode: {replicas: 1}\n", "t");
+    assertThat(spec.engine().kvEvents()).isTrue();
+    WorkerPlan.Launch launch =
+        WorkerPlan.worker(
+            spec,
+            new Toolchain("java", java.util.List.of(), "cp"),
+            "/m.gguf",
+            Role.DECODE,
+            null,
+            "decode-0",
+            8100,
+            0,
+            Path.of("/run/s"),
+            "secret",
+            Path.of("/run"));
+    java.util.List<String> command = launch.command();
+    int at = command.indexOf("--kv-events-config");
+    assertThat(at).isPositive();
+    var config = dev.baton.core.Json.parse(command.get(at + 1));
+    assertThat(config.path("enable_kv_cache_events").asBoolean()).isTrue();
+    assertThat(config.path("endpoint").asText()).isEqualTo("tcp://127.0.0.1:*");
+    assertThat(config.path("replay_endpoint").asText()).isEqualTo("tcp://127.0.0.1:*");
+    ClusterSpec off =
+        SpecParser.parse("model: random:tiny\nroles:\n  decode: {replicas: 1}\n", "t");
+    assertThat(off.engine().kvEvents()).isFalse();
+    assertThatThrownBy(
+            () ->
+                SpecParser.parse(
+                    "model: random:tiny\nengine: {kvEvents: yes please}\nroles:\n"
+                        + "  decode: {replicas: 1}\n",
+                    "t"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("kvEvents");
+  }
 }

@@ -93,8 +93,9 @@ final class AdminApi {
         if (w.kvEvents() != null) {
           // What the worker's KV events say it caches: blocks now, and stored/removed/skipped.
           ObjectNode ev = wn.putObject("kv_events");
-          ev.put("endpoint", w.spec().kvEvents());
-          ev.put("replay_endpoint", w.spec().kvEventsReplay());
+          Worker.KvEventEndpoints at = w.kvEventEndpoints();
+          ev.put("endpoint", at == null ? null : at.events());
+          ev.put("replay_endpoint", at == null ? null : at.replay());
           ev.put("live", w.kvEvents().live());
           ev.put("blocks", w.kvEvents().size());
           long[] counts = w.kvEvents().counts();

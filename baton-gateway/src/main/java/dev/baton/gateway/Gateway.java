@@ -67,7 +67,8 @@ public final class Gateway implements AutoCloseable, FlowContext {
     this.tokenizer = tokenizer;
     this.client = UpstreamClient.create(config.upstreamClient());
     apply(config);
-    this.monitor = new HealthMonitor(this::config, this::allWorkers, client, executor, this);
+    this.monitor =
+        new HealthMonitor(this::config, this::allWorkers, client, executor, this, kvEventFeeds);
   }
 
   /** Starts serving on {@code port} (0 = any free port); returns this. */

@@ -31,6 +31,8 @@ final class HealthMonitor implements AutoCloseable {
   private final Map<Worker, List<String>> workerModels = new ConcurrentHashMap<>();
   private final java.util.Set<Worker> askedServerInfo = ConcurrentHashMap.newKeySet();
   private final java.util.Set<Worker> askedVersion = ConcurrentHashMap.newKeySet();
+  private final java.util.Set<Worker> askedKvEvents = ConcurrentHashMap.newKeySet();
+  private final KvEventFeeds kvEventFeeds;
   private volatile boolean running;
   private Thread healthLoop;
   private Thread scrapeLoop;
@@ -40,7 +42,9 @@ final class HealthMonitor implements AutoCloseable {
       Supplier<List<Worker>> workers,
       UpstreamClient client,
       ExecutorService executor,
-      FlowContext events) {
+      FlowContext events,
+      KvEventFeeds kvEventFeeds) {
+    this.kvEventFeeds = kvEventFeeds;
     this.config = config;
     this.workers = workers;
     this.client = client;
@@ -115,11 +119,15 @@ final class HealthMonitor implements AutoCloseable {
       if (askedVersion.add(w)) {
         fetchVersion(w);
       }
+      if (w.spec().kvEvents() == null && askedKvEvents.add(w)) {
+        fetchKvEvents(w);
+      }
     } else {
       // A down worker's last scraped load means nothing (and a restarted one starts empty).
       w.scraped(0, 0, 0);
       askedServerInfo.remove(w); // a restarted worker may come back with other settings
       askedVersion.remove(w);
+      askedKvEvents.remove(w); // a restarted worker may publish on other ports
       events.workerFailed(w);
     }
   }
@@ -178,6 +186,58 @@ final class HealthMonitor implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       askedVersion.remove(w); // asked again at the next healthy check
     }
+  }
+
+  /**
+   * A Baton worker tells where it publishes KV events on {@code GET /kv_events} ({@code endpoint},
+   * {@code replay_endpoint}; ports it picked at start), so a worker added without {@code kv_events}
+   * (by {@code baton up}, the admin API) is followed all the same. A wildcard or loopback host in
+   * them means the worker's own host, as the gateway reaches it. Other engines answer 404: nothing
+   * learned.
+   */
+  private void fetchKvEvents(Worker w) {
+    try (UpstreamClient.Response r =
+        client.send(w.uri("/kv_events"), null, config.get().health().timeoutMs())) {
+      byte[] answer = r.body().readAllBytes();
+      if (r.status() != 200) {
+        return;
+      }
+      JsonNode told = Json.MAPPER.readTree(answer);
+      String events = reachable(told.path("endpoint").asText(null), w);
+      if (events == null) {
+        return;
+      }
+      String replay = reachable(told.path("replay_endpoint").asText(null), w);
+      if (w.kvEvents() == null) {
+        dev.baton.gateway.policy.PrefixIndexConfig p = config.get().prefixIndex();
+        w.kvEvents(new dev.baton.gateway.policy.KvEventIndex(p.blockSize(), p.capacityBlocks()));
+      }
+      w.discoveredKvEvents(new Worker.KvEventEndpoints(events, replay));
+      kvEventFeeds.follow(w);
+    } catch (IOException | RuntimeException e) {
+      askedKvEvents.remove(w); // asked again at the next healthy check
+    }
+  }
+
+  /** {@code tcp://host:port} with a host the gateway can dial, or null when not of that shape. */
+  static String reachable(String endpoint, Worker w) {
+    if (endpoint == null) {
+      return null;
+    }
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("tcp://(.+):(\\d+)").matcher(endpoint);
+    if (!m.matches()) {
+      return null;
+    }
+    String host = m.group(1);
+    String workerHost = w.host();
+    boolean wildcard = host.equals("*") || host.equals("0.0.0.0") || host.matches("\\[?::\\]?");
+    boolean loopback = host.startsWith("127.") || host.equals("localhost") || host.equals("[::1]");
+    if (wildcard
+        || (loopback && !workerHost.startsWith("127.") && !workerHost.equals("localhost"))) {
+      host = workerHost;
+    }
+    return "tcp://" + host + ":" + m.group(2);
   }
 
   private void scrapeLoop() {

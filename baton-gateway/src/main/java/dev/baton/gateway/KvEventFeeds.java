@@ -54,15 +54,34 @@ final class KvEventFeeds implements AutoCloseable {
   synchronized void sync(Collection<Worker> workers) {
     Map<Worker, Feed> keep = new IdentityHashMap<>();
     for (Worker w : workers) {
-      if (w.kvEvents() == null) {
+      if (w.kvEvents() == null || w.kvEventEndpoints() == null) {
         continue;
       }
       Feed f = feeds.remove(w);
-      keep.put(w, f != null ? f : new Feed(w));
+      keep.put(w, f != null && f.follows(w.kvEventEndpoints()) ? f : new Feed(w));
+      if (f != null && keep.get(w) != f) {
+        f.close();
+      }
     }
     feeds.values().forEach(Feed::close);
     feeds.clear();
     feeds.putAll(keep);
+  }
+
+  /**
+   * Follows one worker at the endpoints it now names (a worker that told them on {@code GET
+   * /kv_events}); a feed on other endpoints (the worker restarted on new ports) is replaced.
+   */
+  synchronized void follow(Worker w) {
+    Feed f = feeds.get(w);
+    if (f != null && f.follows(w.kvEventEndpoints())) {
+      return;
+    }
+    if (f != null) {
+      f.close();
+      w.kvEvents().clear(); // a new publisher: its cache starts empty
+    }
+    feeds.put(w, new Feed(w));
   }
 
   /** Messages that did not decode. */
@@ -97,8 +116,9 @@ final class KvEventFeeds implements AutoCloseable {
 
     Feed(Worker worker) {
       this.worker = worker;
-      this.endpoint = worker.spec().kvEvents();
-      this.replayEndpoint = worker.spec().kvEventsReplay();
+      Worker.KvEventEndpoints at = worker.kvEventEndpoints();
+      this.endpoint = at.events();
+      this.replayEndpoint = at.replay();
       this.index = worker.kvEvents();
       this.thread = Thread.ofPlatform().daemon().name("kv-events " + worker.url()).start(this::run);
     }
@@ -205,6 +225,12 @@ final class KvEventFeeds implements AutoCloseable {
       replay.close();
       replay = null;
       return applied;
+    }
+
+    boolean follows(Worker.KvEventEndpoints at) {
+      return at != null
+          && endpoint.equals(at.events())
+          && java.util.Objects.equals(replayEndpoint, at.replay());
     }
 
     @Override

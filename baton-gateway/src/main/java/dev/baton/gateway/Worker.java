@@ -184,6 +184,25 @@ public final class Worker {
     nixlPairing = pairing;
   }
 
+  /** A worker's KV event sockets: the PUB endpoint and the replay endpoint (or null). */
+  record KvEventEndpoints(String events, String replay) {}
+
+  private volatile KvEventEndpoints discoveredKvEvents;
+
+  /**
+   * Where the worker publishes its KV events: as configured ({@code kv_events}, {@code
+   * kv_events_replay}), else as the worker told on {@code GET /kv_events}; null when neither.
+   */
+  KvEventEndpoints kvEventEndpoints() {
+    return spec.kvEvents() != null
+        ? new KvEventEndpoints(spec.kvEvents(), spec.kvEventsReplay())
+        : discoveredKvEvents;
+  }
+
+  void discoveredKvEvents(KvEventEndpoints endpoints) {
+    discoveredKvEvents = endpoints;
+  }
+
   /** The worker's cache as its KV events tell it, or null when it publishes none. */
   public KvEventIndex kvEvents() {
     return kvEvents;

@@ -38,6 +38,8 @@ public final class KvEventPublisher implements KvEventSink, AutoCloseable {
   private final ZContext context = new ZContext(1);
   private final ZMQ.Socket pub;
   private final ZMQ.Socket replay;
+  private final String boundEndpoint;
+  private final String boundReplayEndpoint;
   private final Thread thread;
   private volatile boolean running = true;
   private long seq;
@@ -61,6 +63,9 @@ public final class KvEventPublisher implements KvEventSink, AutoCloseable {
       } else {
         replay = null;
       }
+      // Read here, before the publisher thread owns the sockets (they are not thread-safe).
+      boundEndpoint = pub.getLastEndpoint();
+      boundReplayEndpoint = replay == null ? null : replay.getLastEndpoint();
     } catch (RuntimeException e) {
       context.close();
       throw new IllegalArgumentException(
@@ -79,7 +84,17 @@ public final class KvEventPublisher implements KvEventSink, AutoCloseable {
 
   /** The PUB socket's address as bound (a wildcard port resolved). */
   public String endpoint() {
-    return pub.getLastEndpoint();
+    return boundEndpoint;
+  }
+
+  /** The replay ROUTER socket's address as bound, or null when there is none. */
+  public String replayEndpoint() {
+    return boundReplayEndpoint;
+  }
+
+  /** The topic every batch is sent under. */
+  public String topic() {
+    return config.topic();
   }
 
   /** Events dropped because the queue was full. */

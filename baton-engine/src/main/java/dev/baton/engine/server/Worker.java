@@ -115,6 +115,7 @@ public final class Worker implements AutoCloseable {
                   text,
                   SamplerFactory.standard(),
                   metrics)
+              .kvEvents(events)
               .start();
     } catch (RuntimeException | Error ex) {
       if (e != null) {

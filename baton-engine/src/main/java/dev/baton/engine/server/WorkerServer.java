@@ -47,6 +47,7 @@ public final class WorkerServer implements AutoCloseable {
   private final long createdAt = System.currentTimeMillis() / 1000;
   private final byte[] apiKey;
   private final ConnectionGuard guard;
+  private volatile KvEventPublisher kvEvents;
   private WebServer server;
 
   public WorkerServer(
@@ -89,11 +90,36 @@ public final class WorkerServer implements AutoCloseable {
     return server.port();
   }
 
+  /** Where the worker publishes its KV events (before {@link #start}); null: it publishes none. */
+  public WorkerServer kvEvents(KvEventPublisher publisher) {
+    this.kvEvents = publisher;
+    return this;
+  }
+
+  /**
+   * {@code GET /kv_events}: the KV event sockets as bound ({@code endpoint}, {@code
+   * replay_endpoint}, {@code topic}), so a gateway can follow a worker whose ports were picked at
+   * start ({@code tcp://host:*}); 404 when the worker publishes none. A Baton extension: vLLM tells
+   * them nowhere.
+   */
+  private void kvEventsRoute(ServerRequest req, ServerResponse res) {
+    KvEventPublisher p = kvEvents;
+    if (p == null) {
+      throw new ApiException(404, "this worker publishes no KV events", null, null);
+    }
+    ObjectNode body = Json.object();
+    body.put("endpoint", p.endpoint());
+    body.put("replay_endpoint", p.replayEndpoint());
+    body.put("topic", p.topic());
+    sendJson(res, body);
+  }
+
   private void routes(HttpRouting.Builder r) {
     r.addFilter(guard::filter);
     r.get("/health", guarded(false, (req, res) -> res.status(200).send()))
         .get("/metrics", guarded(false, this::metricsRoute))
         .get("/v1/models", guarded(true, this::models))
+        .get("/kv_events", guarded(true, this::kvEventsRoute))
         .post("/v1/completions", guarded(true, (req, res) -> generate(req, res, false)))
         .post("/v1/chat/completions", guarded(true, (req, res) -> generate(req, res, true)))
         .post("/tokenize", guarded(true, this::tokenize))
