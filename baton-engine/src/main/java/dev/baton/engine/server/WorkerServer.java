@@ -100,7 +100,8 @@ public final class WorkerServer implements AutoCloseable {
    * {@code GET /kv_events}: the KV event sockets as bound ({@code endpoint}, {@code
    * replay_endpoint}, {@code topic}), so a gateway can follow a worker whose ports were picked at
    * start ({@code tcp://host:*}); 404 when the worker publishes none. A Baton extension: vLLM tells
-   * them nowhere.
+   * them nowhere. Open like {@code /health} and {@code /metrics}: a gateway's health checks carry
+   * no worker key, and the event stream itself is unauthenticated ZeroMQ, as vLLM's.
    */
   private void kvEventsRoute(ServerRequest req, ServerResponse res) {
     KvEventPublisher p = kvEvents;
@@ -119,7 +120,7 @@ public final class WorkerServer implements AutoCloseable {
     r.get("/health", guarded(false, (req, res) -> res.status(200).send()))
         .get("/metrics", guarded(false, this::metricsRoute))
         .get("/v1/models", guarded(true, this::models))
-        .get("/kv_events", guarded(true, this::kvEventsRoute))
+        .get("/kv_events", guarded(false, this::kvEventsRoute))
         .post("/v1/completions", guarded(true, (req, res) -> generate(req, res, false)))
         .post("/v1/chat/completions", guarded(true, (req, res) -> generate(req, res, true)))
         .post("/tokenize", guarded(true, this::tokenize))
