@@ -102,12 +102,20 @@ public final class WorkerPlan {
    * it tells on {@code GET /kv_events}.
    */
   static String kvEventsConfig(String host) {
+    return kvEventsConfig(host, "*", "*");
+  }
+
+  /**
+   * The same with the PUB and replay ports given: pods bind fixed ones, which their NetworkPolicy
+   * opens to the gateway (a picked port cannot be named in a policy).
+   */
+  public static String kvEventsConfig(String host, String publishPort, String replayPort) {
     String h = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
     ObjectNode c = Json.object();
     c.put("enable_kv_cache_events", true);
     c.put("publisher", "zmq");
-    c.put("endpoint", "tcp://" + h + ":*");
-    c.put("replay_endpoint", "tcp://" + h + ":*");
+    c.put("endpoint", "tcp://" + h + ":" + publishPort);
+    c.put("replay_endpoint", "tcp://" + h + ":" + replayPort);
     c.put("topic", "kv-events");
     return Json.write(c);
   }

@@ -219,8 +219,8 @@ public final class ClusterObjects {
 
   /**
    * Only the cluster's own workers reach the KV ports (Baton's block server, vLLM's side channel,
-   * SGLang's bootstrap server); worker HTTP (and SGLang bootstrap) ports admit the gateway and the
-   * operator (health, metrics, drain checks). Nothing else gets in.
+   * SGLang's bootstrap server); worker HTTP (and SGLang bootstrap, and KV event) ports admit the
+   * gateway and the operator (health, metrics, drain checks). Nothing else gets in.
    */
   static NetworkPolicy networkPolicy(ClusterDefinition def) {
     ClusterSpec spec = def.cluster();
@@ -268,6 +268,10 @@ public final class ClusterObjects {
       ports.add(PodFactory.port(spec, role));
       if (role == Role.PREFILL && spec.roles().get(role).engine() == EngineType.SGLANG) {
         ports.add(PodFactory.BOOTSTRAP_PORT);
+      }
+      if (PodFactory.publishesKvEvents(spec, role)) {
+        ports.add(PodFactory.KV_EVENTS_PORT);
+        ports.add(PodFactory.KV_EVENTS_REPLAY_PORT);
       }
     }
     ports.forEach(p -> httpPorts.add(tcp(p)));

@@ -54,6 +54,14 @@ public final class PodFactory {
   /** A vLLM worker's NIXL side channel ({@code VLLM_NIXL_SIDE_CHANNEL_PORT}): one per pod IP. */
   public static final int SIDE_CHANNEL_PORT = 5600;
 
+  /**
+   * A Baton worker's KV event PUB and replay sockets (vLLM's default ports), fixed in pods so that
+   * the NetworkPolicy can open them to the gateway alone: the events carry prompt tokens.
+   */
+  public static final int KV_EVENTS_PORT = 5557;
+
+  public static final int KV_EVENTS_REPLAY_PORT = 5558;
+
   public static final int GATEWAY_PORT = 8000;
   public static final int UID = 10001;
   static final String SECRET_DIR = "/var/run/baton";
@@ -170,7 +178,7 @@ public final class PodFactory {
             .withName("worker")
             .withImage(k8s.image())
             .withImagePullPolicy(k8s.imagePullPolicy())
-            .withCommand(launch.command())
+            .withCommand(withFixedEventPorts(launch.command()))
             .withEnv(env)
             .withVolumeMounts(mounts)
             .addNewPort()
@@ -194,6 +202,14 @@ public final class PodFactory {
     if (spec.kvTransfer().enabled() && engine == EngineType.BATON) {
       container.addNewPort().withName("kv").withContainerPort(KV_PORT).endPort();
     }
+    if (publishesKvEvents(spec, role)) {
+      container.addNewPort().withName("kv-events").withContainerPort(KV_EVENTS_PORT).endPort();
+      container
+          .addNewPort()
+          .withName("kv-events-replay")
+          .withContainerPort(KV_EVENTS_REPLAY_PORT)
+          .endPort();
+    }
     if (engine == EngineType.VLLM) {
       container
           .addNewPort()
@@ -214,6 +230,26 @@ public final class PodFactory {
         .withContainers(container.build())
         .withVolumes(volumes(def, model))
         .build();
+  }
+
+  /** Whether a role's pods publish KV events ({@code engine.kvEvents}; Baton workers only). */
+  static boolean publishesKvEvents(ClusterSpec spec, Role role) {
+    return spec.engine().kvEvents() && spec.roles().get(role).engine() == EngineType.BATON;
+  }
+
+  /** The worker command with the KV event sockets on the fixed pod ports instead of picked ones. */
+  private static List<String> withFixedEventPorts(List<String> command) {
+    List<String> pod = new ArrayList<>(command);
+    int at = pod.indexOf("--kv-events-config");
+    if (at >= 0) {
+      pod.set(
+          at + 1,
+          WorkerPlan.kvEventsConfig(
+              "0.0.0.0",
+              Integer.toString(KV_EVENTS_PORT),
+              Integer.toString(KV_EVENTS_REPLAY_PORT)));
+    }
+    return pod;
   }
 
   /**

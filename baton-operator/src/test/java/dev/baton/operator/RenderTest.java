@@ -158,6 +158,31 @@ class RenderTest {
   }
 
   @Test
+  void kvEventsUseFixedPodPortsThatOnlyTheGatewayAndOperatorReach() throws IOException {
+    List<JsonNode> docs =
+        render(REPLICA.replace("  roles:\n", "  engine: {kvEvents: true}\n  roles:\n"));
+    JsonNode worker = kind(docs, "Pod").get(0).at("/spec/containers/0");
+    List<String> command = command(worker);
+    JsonNode events = YAML.readTree(command.get(command.indexOf("--kv-events-config") + 1));
+    assertThat(events.path("endpoint").asText()).isEqualTo("tcp://0.0.0.0:5557");
+    assertThat(events.path("replay_endpoint").asText()).isEqualTo("tcp://0.0.0.0:5558");
+    assertThat(worker.path("ports"))
+        .extracting(p -> p.path("containerPort").asInt())
+        .contains(PodFactory.KV_EVENTS_PORT, PodFactory.KV_EVENTS_REPLAY_PORT);
+    JsonNode policy = kind(docs, "NetworkPolicy").get(0);
+    assertThat(policy.at("/spec/ingress/0/ports"))
+        .as("workers do not read each other's events")
+        .extracting(p -> p.path("port").asInt())
+        .containsExactly(PodFactory.KV_PORT);
+    assertThat(policy.at("/spec/ingress/1/ports"))
+        .extracting(p -> p.path("port").asInt())
+        .containsExactly(5557, 5558, 8100, 8200);
+    assertThat(kind(render(REPLICA), "Pod").get(0).at("/spec/containers/0/ports").toString())
+        .as("no event ports without engine.kvEvents")
+        .doesNotContain("5557");
+  }
+
+  @Test
   void onlyWorkersReachTheKvPortAndOnlyTheGatewayAndOperatorReachWorkerHttp() throws IOException {
     JsonNode policy = kind(render(REPLICA), "NetworkPolicy").get(0);
     assertThat(policy.at("/spec/podSelector/matchLabels/app.kubernetes.io~1component").asText())
