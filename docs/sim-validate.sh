@@ -53,7 +53,8 @@ gateway_url() {
 
 trap '"$baton" down --name "$name" >/dev/null 2>&1 || true' EXIT
 status=0
-for pool in disaggregated colocated; do
+# POOLS: the clusters to run (default both).
+for pool in ${POOLS:-disaggregated colocated}; do
   if [[ $pool == disaggregated ]]; then
     roles="  prefill: {replicas: 1}
   decode: {replicas: 1}"

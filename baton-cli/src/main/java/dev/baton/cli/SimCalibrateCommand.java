@@ -43,7 +43,8 @@ import picocli.CommandLine.Option;
  *   <li>Interference (workers sharing a machine): the prefill at the input length again while
  *       another worker decodes without pause, and the long-prompt decode again while another worker
  *       prefills without pause; how much longer each took is the model's {@code
- *       prefillInterference} and {@code decodeInterference}.
+ *       prefillInterference} and {@code decodeInterference}. With {@code --workers} above 1 (a
+ *       colocated pool) also each beside the same kind of work.
  * </ul>
  *
  * Every point is the median of {@code --repeats} samples, after {@code --warmup} rounds that let
@@ -105,7 +106,7 @@ public final class SimCalibrateCommand implements Callable<Integer> {
 
   @Option(
       names = "--repeats",
-      defaultValue = "5",
+      defaultValue = "7",
       description = "samples per point, their median taken (default ${DEFAULT-VALUE})")
   int repeats;
 
@@ -147,9 +148,10 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       for (int i = 0; i < warmup; i++) {
         together(client, workers, inputLen, outputLen);
       }
-      double[] shortPrefill = prefill(client, inputLen / 2);
-      double[] atLength = prefill(client, inputLen);
-      double[] longPrefill = prefill(client, inputLen * 3 / 2);
+      double[][] points = prefill(client, inputLen / 2, inputLen, inputLen * 3 / 2);
+      double[] shortPrefill = points[0];
+      double[] atLength = points[1];
+      double[] longPrefill = points[2];
       // The slope of the chord from 1/2x to 3/2x, through the point at the workload's own length:
       // prefill cost is convex (attention grows with the square), so the chord itself lies above
       // the cost at 1x, and a negative intercept clamped to 0 adds more (on the small preset the
@@ -167,6 +169,8 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       double[] aloneLong = step(client, 1, inputLen, single);
       double prefillInterference = 0;
       double decodeInterference = 0;
+      double prefillBesidePrefill = 0;
+      double decodeBesideDecode = 0;
       double[] prefillNextToDecode = atLength;
       double[] decodeNextToPrefill = aloneLong;
       if (!noInterference) {
@@ -174,12 +178,20 @@ public final class SimCalibrateCommand implements Callable<Integer> {
         decodeNextToPrefill = besides(client, true, () -> step(client, 1, inputLen, single));
         prefillInterference = interference(prefillNextToDecode[1], atLength[1]);
         decodeInterference = interference(decodeNextToPrefill[1], aloneLong[1]);
+        // Work beside the same kind of work needs two workers that do it: a colocated pool.
+        if (workers > 1) {
+          prefillBesidePrefill =
+              interference(besides(client, true, () -> prefill(client, inputLen))[1], atLength[1]);
+          decodeBesideDecode =
+              interference(
+                  besides(client, false, () -> step(client, 1, inputLen, single))[1], aloneLong[1]);
+        }
       }
       // Short prompts for the batch: their prefills take no time, so all decode together from the
       // start; the context term comes from the two single-sequence points. With several workers
       // they all decode at once, so each step is slowed by the others: taken out before the fit.
       double[] many = step(client, batch, 16, outputLen);
-      double manyAlone = workers > 1 ? many[1] / (1 + decodeInterference) : many[1];
+      double manyAlone = workers > 1 ? many[1] / (1 + decodeBesideDecode) : many[1];
       double[] decode = decodeLine(alone, aloneLong, new double[] {many[0], manyAlone, many[2]});
       StepModel m =
           new StepModel(
@@ -193,7 +205,9 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               chunkTokens,
               maxBatch,
               prefillInterference,
-              decodeInterference);
+              decodeInterference,
+              prefillBesidePrefill,
+              decodeBesideDecode);
       Files.writeString(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(m));
       System.out.printf(
           Locale.ROOT,
@@ -202,7 +216,9 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               + " (1 sequence, %.0f tokens of context), %.2f ms (1, %.0f), %.2f ms (%d, %.0f)%n"
               + "beside a busy worker: prefill %.1f ms, decode step %.2f ms%n"
               + "prefill %.2f ms + %.4f ms/token; decode step %.2f ms + %.3f ms/sequence + %.5f"
-              + " ms/context token; interference prefill +%.0f%%, decode +%.0f%% -> %s%n",
+              + " ms/context token; interference: prefill beside decode +%.0f%%, decode beside"
+              + " prefill +%.0f%%, prefill beside prefill +%.0f%%, decode beside decode +%.0f%%"
+              + " -> %s%n",
           shortPrefill[1],
           shortPrefill[0],
           atLength[1],
@@ -225,6 +241,8 @@ public final class SimCalibrateCommand implements Callable<Integer> {
           decode[2],
           prefillInterference * 100,
           decodeInterference * 100,
+          prefillBesidePrefill * 100,
+          decodeBesideDecode * 100,
           output);
     }
     return 0;
@@ -311,14 +329,30 @@ public final class SimCalibrateCommand implements Callable<Integer> {
 
   /** {prompt tokens, median TTFT ms} of {@code repeats} one-token requests of ~tokens tokens. */
   private double[] prefill(OpenAiClient client, int tokens) {
-    double[] ttft = new double[repeats];
-    double[] measuredTokens = new double[repeats];
+    return prefill(client, new int[] {tokens})[0];
+  }
+
+  /**
+   * {prompt tokens, median TTFT ms} per length, the lengths taken in turn ({@code repeats} rounds
+   * of one request each): a machine whose speed drifts during the calibration moves every point
+   * alike instead of bending the line (a 1x point 50% above the one before it, measured after it on
+   * a quiet 2-core machine, made the model's prefill line steeper than the cost).
+   */
+  private double[][] prefill(OpenAiClient client, int... lengths) {
+    double[][] ttft = new double[lengths.length][repeats];
+    double[][] measuredTokens = new double[lengths.length][repeats];
     for (int i = 0; i < repeats; i++) {
-      RequestResult r = check(client.send(request(tokens, 1), null));
-      ttft[i] = r.ttftNanos() / 1e6;
-      measuredTokens[i] = r.promptTokens() > 0 ? r.promptTokens() : tokens;
+      for (int k = 0; k < lengths.length; k++) {
+        RequestResult r = check(client.send(request(lengths[k], 1), null));
+        ttft[k][i] = r.ttftNanos() / 1e6;
+        measuredTokens[k][i] = r.promptTokens() > 0 ? r.promptTokens() : lengths[k];
+      }
     }
-    return new double[] {median(measuredTokens), median(ttft)};
+    double[][] out = new double[lengths.length][];
+    for (int k = 0; k < lengths.length; k++) {
+      out[k] = new double[] {median(measuredTokens[k]), median(ttft[k])};
+    }
+    return out;
   }
 
   /**

@@ -150,7 +150,8 @@ public final class FleetSimulator {
   /** Every worker, for the interference model: whoever computes slows the others. */
   private final List<Worker> everyWorker = new ArrayList<>();
 
-  private int computing;
+  private int prefilling;
+  private int decoding;
 
   public FleetSimulator(Fleet fleet, StepModel model, SimWorkload workload) {
     this(fleet, model, workload, DEFAULT_POLICY);
@@ -267,15 +268,19 @@ public final class FleetSimulator {
       schedule(t + aloneMs, kind, index, request);
       return;
     }
-    boolean started = !w.busy;
+    // Others are re-timed when this worker starts computing or turns to the other kind of work.
+    boolean changed = !w.busy || w.prefillWork != prefill;
+    if (w.busy) {
+      count(w, -1);
+    }
     w.busy = true;
     w.prefillWork = prefill;
+    count(w, 1);
     w.aloneMsLeft = aloneMs;
     w.doneKind = kind;
     w.doneIndex = index;
     w.doneRequest = request;
-    if (started) {
-      computing++;
+    if (changed) {
       retimeOthers(t, w);
     }
     w.lastUpdate = t;
@@ -286,10 +291,18 @@ public final class FleetSimulator {
   private void idle(double t, Worker w) {
     if (w.busy && model.interferes()) {
       w.busy = false;
-      computing--;
+      count(w, -1);
       retimeOthers(t, w);
     }
     w.busy = false;
+  }
+
+  private void count(Worker w, int delta) {
+    if (w.prefillWork) {
+      prefilling += delta;
+    } else {
+      decoding += delta;
+    }
   }
 
   /** The others' work so far at their old speed, and the rest at the new one. */
@@ -305,10 +318,10 @@ public final class FleetSimulator {
 
   /** Schedules {@code w}'s finishing event at the slowdown the others computing now cause. */
   private void retime(double t, Worker w) {
-    int others = everyWorker.size() - 1;
-    double share = others == 0 ? 0 : (double) (computing - 1) / others;
-    double fraction = w.prefillWork ? model.prefillInterference() : model.decodeInterference();
-    w.slowdown = 1 + fraction * share;
+    double others = Math.max(1, everyWorker.size() - 1);
+    int otherPrefilling = prefilling - (w.prefillWork ? 1 : 0);
+    int otherDecoding = decoding - (w.prefillWork ? 0 : 1);
+    w.slowdown = model.slowdown(w.prefillWork, otherPrefilling / others, otherDecoding / others);
     w.version++;
     events.add(
         new Event(

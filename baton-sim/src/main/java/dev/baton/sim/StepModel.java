@@ -16,11 +16,15 @@ package dev.baton.sim;
  *     --max-num-batched-tokens})
  * @param maxBatch the most sequences a worker decodes at once ({@code --max-num-seqs})
  * @param prefillInterference how much longer prefill work takes while every other worker of the
- *     fleet computes, as a fraction (0.4: 1.4x as long), in proportion to the share of the others
- *     that compute: workers sharing one host's cores, memory bandwidth and the HTTP threads around
+ *     fleet decodes, as a fraction (0.4: 1.4x as long), in proportion to the share of the others
+ *     that decode: workers sharing one host's cores, memory bandwidth and the HTTP threads around
  *     them slow each other (on the 2-core validation machine a decode step took ~2x as long while
  *     the prefill worker prefilled). 0 for workers on machines of their own
- * @param decodeInterference the same for decode steps
+ * @param decodeInterference how much longer a decode step takes while every other worker prefills
+ * @param prefillBesidePrefillInterference prefill work while every other worker prefills: a
+ *     neighbour that prefills runs one compute thread, one that decodes also keeps the HTTP threads
+ *     of the worker, the gateway and the client busy relaying its stream
+ * @param decodeBesideDecodeInterference a decode step while every other worker decodes
  */
 public record StepModel(
     double prefillBaseMs,
@@ -33,7 +37,9 @@ public record StepModel(
     int chunkTokens,
     int maxBatch,
     double prefillInterference,
-    double decodeInterference) {
+    double decodeInterference,
+    double prefillBesidePrefillInterference,
+    double decodeBesideDecodeInterference) {
 
   /** A model of workers that do not slow each other (each on a machine of its own). */
   public StepModel(
@@ -57,6 +63,8 @@ public record StepModel(
         chunkTokens,
         maxBatch,
         0,
+        0,
+        0,
         0);
   }
 
@@ -71,7 +79,9 @@ public record StepModel(
           kvHopBaseMs,
           kvHopPerTokenMs,
           prefillInterference,
-          decodeInterference
+          decodeInterference,
+          prefillBesidePrefillInterference,
+          decodeBesideDecodeInterference
         }) {
       if (!(v >= 0) || Double.isInfinite(v)) {
         throw new IllegalArgumentException("step model times must be finite and >= 0");
@@ -97,7 +107,22 @@ public record StepModel(
 
   /** Whether workers slow each other down, so the simulator has to track who computes. */
   public boolean interferes() {
-    return prefillInterference > 0 || decodeInterference > 0;
+    return prefillInterference > 0
+        || decodeInterference > 0
+        || prefillBesidePrefillInterference > 0
+        || decodeBesideDecodeInterference > 0;
+  }
+
+  /**
+   * How many times as long {@code prefill} (else decode) work takes while the given shares of the
+   * fleet's other workers prefill and decode.
+   */
+  public double slowdown(boolean prefill, double prefillingShare, double decodingShare) {
+    return prefill
+        ? 1
+            + prefillBesidePrefillInterference * prefillingShare
+            + prefillInterference * decodingShare
+        : 1 + decodeInterference * prefillingShare + decodeBesideDecodeInterference * decodingShare;
   }
 
   /** Milliseconds to move the KV of a {@code tokens}-token prompt between workers. */

@@ -128,7 +128,7 @@ class FleetSimulatorTest {
     // while the other worker computes. A: prefilled alone 0-100, then decodes 4 steps while B
     // prefills: 20 ms each, done at 180. B waited for A's prefill, prefilled 80 ms at 1/1.5 speed
     // (53.3 ms of its 100) and the rest alone: done at 226.7, TTFT 176.7, then decodes alone.
-    StepModel m = new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8, 0.5, 1.0);
+    StepModel m = new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8, 0.5, 1.0, 0, 0);
     SimTrace trace = new SimTrace(new double[] {0, 50}, new int[] {10, 10}, new int[] {5, 5});
     SimResult r =
         new FleetSimulator(
@@ -151,9 +151,38 @@ class FleetSimulatorTest {
   }
 
   @Test
+  void aWorkerIsSlowedByWhatItsNeighbourDoes() {
+    // Two colocated workers, prompts of one 100-token chunk (1 ms/token), decode steps 10 ms.
+    // A prefill beside a prefill takes 1.2x as long, beside a decode 2x; a decode step beside a
+    // prefill 1.5x, beside a decode 1.1x. A and B arrive together on different workers: both
+    // prefill side by side, 120 ms. Then each decodes 2 more tokens beside the other's decode:
+    // 11 ms a step.
+    StepModel m = new StepModel(0, 1, 10, 0, 0, 0, 0, 512, 8, 1.0, 0.5, 0.2, 0.1);
+    SimTrace trace = new SimTrace(new double[] {0, 0}, new int[] {100, 100}, new int[] {3, 3});
+    SimResult r =
+        new FleetSimulator(
+                new Fleet(0, 0, 2), m, trace, new FleetSimulator.Routing("least-request", 0, 1))
+            .run();
+    for (int i = 0; i < 2; i++) {
+      assertThat(r.ttftMs(i)).isCloseTo(120, within(1e-9));
+      assertThat(r.tpotMs(i)).isCloseTo(11, within(1e-9));
+    }
+    // B arrives when A's prefill is done: A decodes 2 steps beside B's prefill (15 ms each, done
+    // at 130); B prefills 30 ms at 1/2 speed (15 ms of its 100) and the rest alone: 100 + 30 + 85.
+    SimTrace later = new SimTrace(new double[] {0, 100}, new int[] {100, 100}, new int[] {3, 3});
+    SimResult s =
+        new FleetSimulator(
+                new Fleet(0, 0, 2), m, later, new FleetSimulator.Routing("least-request", 0, 1))
+            .run();
+    assertThat(s.ttftMs(0)).isCloseTo(100, within(1e-9));
+    assertThat(s.tpotMs(0)).isCloseTo(15, within(1e-9));
+    assertThat(s.ttftMs(1)).isCloseTo(115, within(1e-9));
+  }
+
+  @Test
   void aLoneRequestIsNotSlowedByInterference() {
     // Nobody else computes: the exact step times of aLoneRequestTakesExactlyItsStepTimes.
-    StepModel m = new StepModel(5, 0.1, 2, 0.5, 0, 3, 0.01, 512, 8, 0.7, 0.9);
+    StepModel m = new StepModel(5, 0.1, 2, 0.5, 0, 3, 0.01, 512, 8, 0.7, 0.9, 0.4, 0.3);
     SimWorkload one = new SimWorkload(1, 1, 100, 11, SimWorkload.Lengths.FIXED, 1);
     SimResult pd = new FleetSimulator(new Fleet(1, 1, 0), m, one).run();
     assertThat(pd.meanTtftMs()).isCloseTo(19, within(1e-9));
