@@ -116,6 +116,15 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       description = "requests per worker first, unmeasured (JIT compilation)")
   int warmup;
 
+  @Option(
+      names = "--pause-ms",
+      defaultValue = "300",
+      description =
+          "idle time before each prefill sample: a bench's requests arrive open loop and mostly"
+              + " find the worker idle; sent right after the one before, a prefill overlaps that"
+              + " request's wind-down (default ${DEFAULT-VALUE})")
+  long pauseMs;
+
   @Option(names = "--chunk-tokens", defaultValue = "512", description = "prefill chunk limit")
   int chunkTokens;
 
@@ -133,9 +142,9 @@ public final class SimCalibrateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (batch < 2 || repeats < 1 || workers < 1 || warmup < 0) {
+    if (batch < 2 || repeats < 1 || workers < 1 || warmup < 0 || pauseMs < 0) {
       throw new IllegalArgumentException(
-          "--batch must be >= 2, --repeats and --workers >= 1, --warmup >= 0");
+          "--batch must be >= 2, --repeats and --workers >= 1, --warmup and --pause-ms >= 0");
     }
     if (inputLen < 32 || outputLen < 8) {
       throw new IllegalArgumentException("--input-len must be >= 32 and --output-len >= 8");
@@ -343,7 +352,9 @@ public final class SimCalibrateCommand implements Callable<Integer> {
     double[][] measuredTokens = new double[lengths.length][repeats];
     for (int i = 0; i < repeats; i++) {
       for (int k = 0; k < lengths.length; k++) {
-        RequestResult r = check(client.send(request(lengths[k], 1), null));
+        PreparedRequest request = request(lengths[k], 1);
+        pause();
+        RequestResult r = check(client.send(request, null));
         ttft[k][i] = r.ttftNanos() / 1e6;
         measuredTokens[k][i] = r.promptTokens() > 0 ? r.promptTokens() : lengths[k];
       }
@@ -399,6 +410,15 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       context[rep] = contextSum / (n == 1 ? 1 : workers);
     }
     return new double[] {n, median(steps), median(context)};
+  }
+
+  private void pause() {
+    try {
+      Thread.sleep(pauseMs);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("calibration interrupted", e);
+    }
   }
 
   /** One-token requests of the input length, one after the other, while {@code running}. */
