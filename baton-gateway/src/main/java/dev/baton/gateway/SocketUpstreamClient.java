@@ -2,12 +2,11 @@ package dev.baton.gateway;
 
 import dev.baton.gateway.UpstreamConnection.Head;
 import dev.baton.gateway.UpstreamConnection.NothingReceived;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
@@ -69,10 +68,8 @@ final class SocketUpstreamClient implements UpstreamClient {
       c.readTimeout(timeoutMs);
       c.send(request);
       head = c.readHead();
-    } catch (SocketTimeoutException e) {
-      c.close();
-      throw e; // the worker is slow, not gone: no second try
     } catch (IOException | RuntimeException e) {
+      // only NothingReceived gets a second try (in send); a timeout means slow, not gone
       c.close();
       throw e;
     }
@@ -97,13 +94,13 @@ final class SocketUpstreamClient implements UpstreamClient {
         (name, value) ->
             h.append(checked(name)).append(": ").append(checked(value)).append("\r\n"));
     h.append("\r\n");
-    ByteArrayOutputStream out =
-        new ByteArrayOutputStream(h.length() + (body == null ? 0 : body.length));
-    out.writeBytes(h.toString().getBytes(StandardCharsets.ISO_8859_1));
-    if (body != null) {
-      out.writeBytes(body);
+    byte[] head = h.toString().getBytes(StandardCharsets.ISO_8859_1);
+    if (body == null) {
+      return head;
     }
-    return out.toByteArray();
+    byte[] request = Arrays.copyOf(head, head.length + body.length);
+    System.arraycopy(body, 0, request, head.length, body.length);
+    return request;
   }
 
   private static String hostHeader(URI uri) {
