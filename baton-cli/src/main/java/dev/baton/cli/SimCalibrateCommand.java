@@ -12,6 +12,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -137,6 +138,12 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       description = "step-model JSON to write")
   Path output;
 
+  /**
+   * Prompts made for a prefilling neighbour before a measurement: at ~300 ms a prefill, more than a
+   * measurement's 7 samples of 256 decode steps or of one prefill take.
+   */
+  private static final int NEIGHBOUR_PROMPTS = 48;
+
   private TextSynthesizer text;
   private final Random random = new Random(System.nanoTime());
 
@@ -174,8 +181,10 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       // late, in one burst with the next dozens (threads waiting for a core), which over 64 tokens
       // made a 0.6 ms step look like 0.06 ms.
       int single = Math.max(outputLen, 256);
-      double[] alone = step(client, 1, 16, single);
-      double[] aloneLong = step(client, 1, inputLen, single);
+      double[] alone = step(client, 1, 16, single, null);
+      List<Double> aloneJitter = new ArrayList<>();
+      List<Double> besidePrefillJitter = new ArrayList<>();
+      double[] aloneLong = step(client, 1, inputLen, single, aloneJitter);
       double prefillInterference = 0;
       double decodeInterference = 0;
       double prefillBesidePrefill = 0;
@@ -184,7 +193,8 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       double[] decodeNextToPrefill = aloneLong;
       if (!noInterference) {
         prefillNextToDecode = besides(client, false, () -> prefill(client, inputLen));
-        decodeNextToPrefill = besides(client, true, () -> step(client, 1, inputLen, single));
+        decodeNextToPrefill =
+            besides(client, true, () -> step(client, 1, inputLen, single, besidePrefillJitter));
         prefillInterference = interference(prefillNextToDecode[1], atLength[1]);
         decodeInterference = interference(decodeNextToPrefill[1], aloneLong[1]);
         // Work beside the same kind of work needs two workers that do it: a colocated pool.
@@ -193,13 +203,14 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               interference(besides(client, true, () -> prefill(client, inputLen))[1], atLength[1]);
           decodeBesideDecode =
               interference(
-                  besides(client, false, () -> step(client, 1, inputLen, single))[1], aloneLong[1]);
+                  besides(client, false, () -> step(client, 1, inputLen, single, null))[1],
+                  aloneLong[1]);
         }
       }
       // Short prompts for the batch: their prefills take no time, so all decode together from the
       // start; the context term comes from the two single-sequence points. With several workers
       // they all decode at once, so each step is slowed by the others: taken out before the fit.
-      double[] many = step(client, batch, 16, outputLen);
+      double[] many = step(client, batch, 16, outputLen, null);
       double manyAlone = workers > 1 ? many[1] / (1 + decodeBesideDecode) : many[1];
       double[] decode = decodeLine(alone, aloneLong, new double[] {many[0], manyAlone, many[2]});
       StepModel m =
@@ -216,7 +227,9 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               prefillInterference,
               decodeInterference,
               prefillBesidePrefill,
-              decodeBesideDecode);
+              decodeBesideDecode,
+              rounded(aloneJitter),
+              rounded(besidePrefillJitter));
       Files.writeString(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(m));
       System.out.printf(
           Locale.ROOT,
@@ -227,7 +240,8 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               + "prefill %.2f ms + %.4f ms/token; decode step %.2f ms + %.3f ms/sequence + %.5f"
               + " ms/context token; interference: prefill beside decode +%.0f%%, decode beside"
               + " prefill +%.0f%%, prefill beside prefill +%.0f%%, decode beside decode +%.0f%%"
-              + " -> %s%n",
+              + "%ndecode jitter over %d-step runs: TPOT p50/p99 %+.0f%%/%+.0f%% of the mean alone,"
+              + " %+.0f%%/%+.0f%% beside a prefill -> %s%n",
           shortPrefill[1],
           shortPrefill[0],
           atLength[1],
@@ -252,6 +266,11 @@ public final class SimCalibrateCommand implements Callable<Integer> {
           decodeInterference * 100,
           prefillBesidePrefill * 100,
           decodeBesideDecode * 100,
+          outputLen - 1,
+          runSpread(aloneJitter, outputLen - 1, 50, aloneLong[1]) * 100,
+          runSpread(aloneJitter, outputLen - 1, 99, aloneLong[1]) * 100,
+          runSpread(besidePrefillJitter, outputLen - 1, 50, decodeNextToPrefill[1]) * 100,
+          runSpread(besidePrefillJitter, outputLen - 1, 99, decodeNextToPrefill[1]) * 100,
           output);
     }
     return 0;
@@ -290,6 +309,41 @@ public final class SimCalibrateCommand implements Callable<Integer> {
     return Math.max(0, besideBusyMs / aloneMs - 1);
   }
 
+  /** The series to 1 µs (the model file holds a few thousand of them). */
+  static double[] rounded(List<Double> series) {
+    double[] out = new double[series.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = Math.round(series.get(i) * 1000) / 1000.0;
+    }
+    return out;
+  }
+
+  /**
+   * The {@code p}th percentile, over every run of {@code steps} consecutive values of a jitter
+   * series, of the run's mean jitter as a fraction of {@code stepMs}: how much slower than the mean
+   * a request decoding {@code steps} steps alone would be at that percentile (0 for no series).
+   */
+  static double runSpread(List<Double> series, int steps, double p, double stepMs) {
+    int runs = series.size() - steps + 1;
+    if (runs < 1 || steps < 1) {
+      return 0;
+    }
+    double[] means = new double[runs];
+    double sum = 0;
+    for (int i = 0; i < series.size(); i++) {
+      sum += series.get(i);
+      if (i >= steps) {
+        sum -= series.get(i - steps);
+      }
+      if (i >= steps - 1) {
+        means[i - steps + 1] = sum / steps / stepMs;
+      }
+    }
+    Arrays.sort(means);
+    int rank = (int) Math.ceil(p / 100 * runs); // nearest rank, as the bench's percentiles
+    return means[Math.max(0, Math.min(runs, rank) - 1)];
+  }
+
   /** A measurement whose checked exceptions are the caller's. */
   private interface Measurement {
     double[] take() throws Exception;
@@ -305,12 +359,18 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       throws Exception {
     AtomicBoolean running = new AtomicBoolean(true);
     CountDownLatch decoding = new CountDownLatch(prefilling ? 0 : 1);
+    // The neighbour's prompts are made before it starts, as a bench makes its own: made per
+    // request, each one's tokenizer rounds would run on the measured worker's cores too.
+    ArrayDeque<PreparedRequest> prompts = new ArrayDeque<>();
+    for (int i = 0; prefilling && i < NEIGHBOUR_PROMPTS; i++) {
+      prompts.add(request(inputLen, 1));
+    }
     try (ExecutorService background = Executors.newVirtualThreadPerTaskExecutor()) {
       Future<Void> busy =
           background.submit(
               () ->
                   prefilling
-                      ? prefillUntil(client, running)
+                      ? prefillUntil(client, running, prompts)
                       : decodeUntil(client, running, decoding));
       try {
         while (!decoding.await(100, TimeUnit.MILLISECONDS)) {
@@ -368,9 +428,12 @@ public final class SimCalibrateCommand implements Callable<Integer> {
 
   /**
    * {batch, median ms per decode step, context tokens per worker} of {@code n} requests per worker
-   * decoding together, each asking for {@code out} tokens (n = 1: one request in all).
+   * decoding together, each asking for {@code out} tokens (n = 1: one request in all). With {@code
+   * jitter} (n = 1 only) each sample's inter-token gaps are added to it in order, as differences
+   * from that sample's mean gap.
    */
-  private double[] step(OpenAiClient client, int n, int promptLen, int out) throws Exception {
+  private double[] step(OpenAiClient client, int n, int promptLen, int out, List<Double> jitter)
+      throws Exception {
     double[] steps = new double[repeats];
     double[] context = new double[repeats];
     for (int rep = 0; rep < repeats; rep++) {
@@ -407,9 +470,23 @@ public final class SimCalibrateCommand implements Callable<Integer> {
         contextSum += (r.promptTokens() > 0 ? r.promptTokens() : promptLen) + beforeMiddle;
       }
       steps[rep] = median(perRequest);
+      if (jitter != null && results.size() == 1) {
+        addJitter(results.get(0).itlNanos(), jitter);
+      }
       context[rep] = contextSum / (n == 1 ? 1 : workers);
     }
     return new double[] {n, median(steps), median(context)};
+  }
+
+  /** Each gap's difference from the gaps' mean, in ms, in the order the tokens came. */
+  static void addJitter(long[] gapsNanos, List<Double> jitter) {
+    if (gapsNanos.length == 0) {
+      return;
+    }
+    double mean = Arrays.stream(gapsNanos).average().orElse(0) / 1e6;
+    for (long gap : gapsNanos) {
+      jitter.add(gap / 1e6 - mean);
+    }
   }
 
   private void pause() {
@@ -421,10 +498,15 @@ public final class SimCalibrateCommand implements Callable<Integer> {
     }
   }
 
-  /** One-token requests of the input length, one after the other, while {@code running}. */
-  private Void prefillUntil(OpenAiClient client, AtomicBoolean running) {
+  /**
+   * One-token requests of the input length, one after the other, while {@code running}: the
+   * prepared {@code prompts} first (a longer measurement makes the rest as it goes).
+   */
+  private Void prefillUntil(
+      OpenAiClient client, AtomicBoolean running, ArrayDeque<PreparedRequest> prompts) {
     while (running.get()) {
-      check(client.send(request(inputLen, 1), null));
+      PreparedRequest next = prompts.poll();
+      check(client.send(next != null ? next : request(inputLen, 1), null));
     }
     return null;
   }

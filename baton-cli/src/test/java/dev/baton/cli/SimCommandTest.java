@@ -60,7 +60,43 @@ class SimCommandTest {
                 + "\"kvHopPerTokenMs\":0,\"chunkTokens\":512,\"maxBatch\":16}",
             dev.baton.sim.StepModel.class);
     assertThat(m.interferes()).isFalse();
+    assertThat(m.jitters()).isFalse();
     assertThat(m.prefillPerTokenMs()).isEqualTo(0.33);
+  }
+
+  @Test
+  void decodeJitterIsEachGapsDifferenceFromTheMeanInOrderAndRoundTripsThroughTheModelFile()
+      throws Exception {
+    // Gaps of 1, 1, 7, 1 ms (a stall): mean 2.5 ms.
+    java.util.List<Double> jitter = new java.util.ArrayList<>();
+    SimCalibrateCommand.addJitter(new long[] {1_000_000, 1_000_000, 7_000_000, 1_000_000}, jitter);
+    assertThat(jitter).containsExactly(-1.5, -1.5, 4.5, -1.5);
+    // Over 2-step runs (1,1), (1,7), (7,1): mean jitter -1.5, 1.5, 1.5 ms; as a share of 2.5 ms.
+    assertThat(SimCalibrateCommand.runSpread(jitter, 2, 50, 2.5)).isCloseTo(0.6, offset(1e-12));
+    assertThat(SimCalibrateCommand.runSpread(jitter, 2, 1, 2.5)).isCloseTo(-0.6, offset(1e-12));
+    assertThat(SimCalibrateCommand.runSpread(jitter, 9, 99, 2.5)).isZero();
+    dev.baton.sim.StepModel m =
+        new dev.baton.sim.StepModel(
+            0,
+            0.3,
+            0.5,
+            0.2,
+            0,
+            0,
+            0,
+            512,
+            16,
+            0,
+            0.2,
+            0,
+            0,
+            SimCalibrateCommand.rounded(jitter),
+            new double[] {0.0004, 2.0});
+    dev.baton.sim.StepModel back =
+        Json.MAPPER.readValue(Json.MAPPER.writeValueAsString(m), dev.baton.sim.StepModel.class);
+    assertThat(back.decodeJitterMs()).containsExactly(-1.5, -1.5, 4.5, -1.5);
+    assertThat(back.decodeJitterBesidePrefillMs()).containsExactly(0.0004, 2.0);
+    assertThat(back.decodeInterference()).isEqualTo(0.2);
   }
 
   @Test

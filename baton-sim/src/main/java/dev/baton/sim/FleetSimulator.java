@@ -85,6 +85,11 @@ public final class FleetSimulator {
     int doneIndex;
     int doneRequest;
 
+    // Where this worker reads the model's decode jitter series next (alone, beside prefills):
+    // consecutive steps take consecutive values, so the measured clusters of slow steps stay
+    // together; a worker that starts from idle starts at a random place.
+    final int[] jitterAt = {-1, -1};
+
     Worker(int maxBatch, dev.baton.gateway.Worker routed) {
       running = new int[maxBatch];
       this.routed = routed;
@@ -153,6 +158,9 @@ public final class FleetSimulator {
   private int prefilling;
   private int decoding;
 
+  /** Where decode jitter starts, and which series a step beside some prefilling workers reads. */
+  private final SplittableRandom jitterRandom;
+
   public FleetSimulator(Fleet fleet, StepModel model, SimWorkload workload) {
     this(fleet, model, workload, DEFAULT_POLICY);
   }
@@ -176,6 +184,7 @@ public final class FleetSimulator {
     prefilled = new int[n];
     group = new int[n];
     SplittableRandom seeds = new SplittableRandom(routing.seed() ^ 0x5eed);
+    jitterRandom = new SplittableRandom(routing.seed() ^ 0x717e5);
     int groups = fleet.groups();
     prefillPools = new Pool[groups];
     decodePools = new Pool[groups];
@@ -318,10 +327,7 @@ public final class FleetSimulator {
 
   /** Schedules {@code w}'s finishing event at the slowdown the others computing now cause. */
   private void retime(double t, Worker w) {
-    double others = Math.max(1, everyWorker.size() - 1);
-    int otherPrefilling = prefilling - (w.prefillWork ? 1 : 0);
-    int otherDecoding = decoding - (w.prefillWork ? 0 : 1);
-    w.slowdown = model.slowdown(w.prefillWork, otherPrefilling / others, otherDecoding / others);
+    w.slowdown = slowdown(w, w.prefillWork);
     w.version++;
     events.add(
         new Event(
@@ -331,6 +337,45 @@ public final class FleetSimulator {
             w.doneIndex,
             w.doneRequest,
             w.version));
+  }
+
+  /** How many times as long {@code w}'s work of that kind takes beside what the others do now. */
+  private double slowdown(Worker w, boolean prefill) {
+    if (!model.interferes()) {
+      return 1;
+    }
+    double others = Math.max(1, everyWorker.size() - 1);
+    return model.slowdown(
+        prefill, otherPrefillingShare(w), (decoding - (w.busy && !w.prefillWork ? 1 : 0)) / others);
+  }
+
+  /** The share of the fleet's other workers prefilling now (0 unless workers interfere). */
+  private double otherPrefillingShare(Worker w) {
+    double others = Math.max(1, everyWorker.size() - 1);
+    return (prefilling - (w.busy && w.prefillWork ? 1 : 0)) / others;
+  }
+
+  /**
+   * The next value of the decode jitter series for a decode step of {@code w}: the series measured
+   * beside prefills with the chance that another worker prefills now, else the one measured alone.
+   */
+  private double jitter(Worker w) {
+    double share = otherPrefillingShare(w);
+    boolean beside =
+        model.decodeJitterBesidePrefillMs().length > 0
+            && share > 0
+            && (share >= 1 || jitterRandom.nextDouble() < share);
+    double[] series = beside ? model.decodeJitterBesidePrefillMs() : model.decodeJitterMs();
+    if (series.length == 0) {
+      return 0;
+    }
+    int k = beside ? 1 : 0;
+    if (!w.busy || w.jitterAt[k] < 0) {
+      w.jitterAt[k] = jitterRandom.nextInt(series.length);
+    }
+    double value = series[w.jitterAt[k]];
+    w.jitterAt[k] = (w.jitterAt[k] + 1) % series.length;
+    return value;
   }
 
   private void arrive(double t, int r) {
@@ -444,6 +489,11 @@ public final class FleetSimulator {
     if (w.stepBatch == 0 && w.chunkRequest < 0) {
       idle(t, w);
       return;
+    }
+    if (w.chunkRequest < 0 && model.jitters()) {
+      // Jitter is wall time as measured, so it is not stretched again by the slowdown the work
+      // runs at; a fast step (the rest of a burst a stalled stream delivers) never goes below 0.
+      ms = Math.max(0, ms + jitter(w) / slowdown(w, false));
     }
     // A step with a prefill chunk counts as prefill work: the chunk is most of its time.
     work(t, w, STEP_DONE, index, -1, ms, w.chunkRequest >= 0);

@@ -25,6 +25,14 @@ package dev.baton.sim;
  *     neighbour that prefills runs one compute thread, one that decodes also keeps the HTTP threads
  *     of the worker, the gateway and the client busy relaying its stream
  * @param decodeBesideDecodeInterference a decode step while every other worker decodes
+ * @param decodeJitterMs how far each of a run of real decode steps, in order, lay from their mean
+ *     (ms, mean about 0), measured on one worker decoding while no other computes: the simulator
+ *     adds these to its decode steps in the measured order from a random place, so a request's TPOT
+ *     varies as the real one does. A mean step model gives every lone decode the same TPOT, while
+ *     real streams lose the core for 2-30 ms now and then, in clusters (the P/D TPOT p99 of the
+ *     validation run was 1.6x its median, the mean model's 1.0x). Empty: no jitter
+ * @param decodeJitterBesidePrefillMs the same, measured while another worker prefilled (what the
+ *     simulator uses for a step while others prefill, with the share of them that do)
  */
 public record StepModel(
     double prefillBaseMs,
@@ -39,7 +47,44 @@ public record StepModel(
     double prefillInterference,
     double decodeInterference,
     double prefillBesidePrefillInterference,
-    double decodeBesideDecodeInterference) {
+    double decodeBesideDecodeInterference,
+    double[] decodeJitterMs,
+    double[] decodeJitterBesidePrefillMs) {
+
+  private static final double[] NO_JITTER = new double[0];
+
+  /** A model without decode jitter: every step takes its mean time. */
+  public StepModel(
+      double prefillBaseMs,
+      double prefillPerTokenMs,
+      double decodeBaseMs,
+      double decodePerSeqMs,
+      double decodePerContextTokenMs,
+      double kvHopBaseMs,
+      double kvHopPerTokenMs,
+      int chunkTokens,
+      int maxBatch,
+      double prefillInterference,
+      double decodeInterference,
+      double prefillBesidePrefillInterference,
+      double decodeBesideDecodeInterference) {
+    this(
+        prefillBaseMs,
+        prefillPerTokenMs,
+        decodeBaseMs,
+        decodePerSeqMs,
+        decodePerContextTokenMs,
+        kvHopBaseMs,
+        kvHopPerTokenMs,
+        chunkTokens,
+        maxBatch,
+        prefillInterference,
+        decodeInterference,
+        prefillBesidePrefillInterference,
+        decodeBesideDecodeInterference,
+        NO_JITTER,
+        NO_JITTER);
+  }
 
   /** A model of workers that do not slow each other (each on a machine of its own). */
   public StepModel(
@@ -87,6 +132,17 @@ public record StepModel(
         throw new IllegalArgumentException("step model times must be finite and >= 0");
       }
     }
+    // Model files written before the jitter terms existed have neither.
+    decodeJitterMs = decodeJitterMs == null ? NO_JITTER : decodeJitterMs.clone();
+    decodeJitterBesidePrefillMs =
+        decodeJitterBesidePrefillMs == null ? NO_JITTER : decodeJitterBesidePrefillMs.clone();
+    for (double[] series : new double[][] {decodeJitterMs, decodeJitterBesidePrefillMs}) {
+      for (double v : series) {
+        if (!Double.isFinite(v)) {
+          throw new IllegalArgumentException("decode jitter must be finite");
+        }
+      }
+    }
     if (chunkTokens < 1 || maxBatch < 1) {
       throw new IllegalArgumentException("chunkTokens and maxBatch must be >= 1");
     }
@@ -123,6 +179,11 @@ public record StepModel(
             + prefillBesidePrefillInterference * prefillingShare
             + prefillInterference * decodingShare
         : 1 + decodeInterference * prefillingShare + decodeBesideDecodeInterference * decodingShare;
+  }
+
+  /** Whether decode steps vary around their mean ({@link #decodeJitterMs}). */
+  public boolean jitters() {
+    return decodeJitterMs.length > 0 || decodeJitterBesidePrefillMs.length > 0;
   }
 
   /** Milliseconds to move the KV of a {@code tokens}-token prompt between workers. */

@@ -189,6 +189,76 @@ class FleetSimulatorTest {
     assertThat(pd.meanTpotMs()).isCloseTo(2.5, within(1e-9));
   }
 
+  /** A model of 10 ms decode steps, no interference, and the given jitter series. */
+  private static StepModel jittered(double[] alone, double[] besidePrefill) {
+    return new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, alone, besidePrefill);
+  }
+
+  /** Lone P/D requests far apart: each decodes by itself, 11 tokens (10 steps). */
+  private static SimResult loneDecodes(StepModel m, int requests, long seed) {
+    double[] arrival = new double[requests];
+    int[] prompt = new int[requests];
+    int[] output = new int[requests];
+    for (int i = 0; i < requests; i++) {
+      arrival[i] = i * 1_000.0;
+      prompt[i] = 10;
+      output[i] = 11;
+    }
+    return new FleetSimulator(
+            new Fleet(1, 1, 0),
+            m,
+            new SimTrace(arrival, prompt, output),
+            new FleetSimulator.Routing("least-request", 0, seed))
+        .run();
+  }
+
+  @Test
+  void decodeJitterKeepsTheMeanAndSpreadsTpotByItsMeasuredClusters() {
+    // 100 steps: 90 a little fast (-0.5 ms), a cluster of 10 slow (+4.5 ms): mean 0. A request
+    // reads 10 consecutive values from a random place, so one that lands wholly in the cluster
+    // has a TPOT of 14.5 ms and one wholly outside 9.5 ms; the mean over many stays 10 ms.
+    double[] series = new double[100];
+    for (int i = 0; i < 100; i++) {
+      series[i] = i >= 40 && i < 50 ? 4.5 : -0.5;
+    }
+    SimResult r = loneDecodes(jittered(series, new double[0]), 2_000, 3);
+    assertThat(r.meanTpotMs()).isCloseTo(10, within(0.2));
+    assertThat(r.tpotPercentileMs(50)).isCloseTo(9.5, within(1e-9));
+    assertThat(r.tpotPercentileMs(99)).isCloseTo(14.5, within(1e-9));
+    // The same seed gives the same run; without jitter every lone decode takes exactly 10 ms.
+    SimResult again = loneDecodes(jittered(series, new double[0]), 2_000, 3);
+    assertThat(again.tpotPercentileMs(75)).isEqualTo(r.tpotPercentileMs(75));
+    SimResult flat = loneDecodes(jittered(new double[0], new double[0]), 100, 3);
+    assertThat(flat.tpotPercentileMs(99)).isCloseTo(10, within(1e-9));
+    assertThat(flat.tpotPercentileMs(1)).isCloseTo(10, within(1e-9));
+  }
+
+  @Test
+  void decodeStepsBesideAPrefillReadTheSeriesMeasuredBesidePrefills() {
+    // Alone: no jitter; beside a prefill: +5 ms a step. A (prompt 10, prefill 100 ms) decodes 4
+    // steps while B, arriving at 100, prefills until 200: 15 ms each. B decodes alone: 10 ms.
+    // Interference terms are on (prefillInterference only) so the fleet tracks who prefills.
+    StepModel m =
+        new StepModel(
+            100, 0, 10, 0, 0, 0, 0, 512, 8, 1e-9, 0, 0, 0, new double[] {0}, new double[] {5});
+    SimTrace trace = new SimTrace(new double[] {0, 100}, new int[] {10, 10}, new int[] {5, 5});
+    SimResult r =
+        new FleetSimulator(
+                new Fleet(1, 1, 0), m, trace, new FleetSimulator.Routing("least-request", 0, 1))
+            .run();
+    assertThat(r.tpotMs(0)).isCloseTo(15, within(1e-6));
+    assertThat(r.tpotMs(1)).isCloseTo(10, within(1e-6));
+  }
+
+  @Test
+  void aStepModelRefusesJitterThatIsNotANumber() {
+    assertThatThrownBy(() -> jittered(new double[] {1, Double.NaN}, new double[0]))
+        .hasMessageContaining("jitter");
+    // A model file without the jitter terms (written before they existed) has none.
+    StepModel old = new StepModel(1, 1, 1, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, null, null);
+    assertThat(old.jitters()).isFalse();
+  }
+
   /** Decode-bound: short prompts, long answers, steps that grow with the batch. */
   private static final StepModel DECODE_BOUND = new StepModel(1, 0.01, 4, 3, 0, 1, 0, 512, 64);
 
