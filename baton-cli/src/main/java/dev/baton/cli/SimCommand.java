@@ -93,6 +93,15 @@ public final class SimCommand implements Callable<Integer> {
               + " refused: the simulated requests have no prompt text); default ${DEFAULT-VALUE}")
   String policy;
 
+  @Option(
+      names = "--scrape-interval-ms",
+      defaultValue = "1000",
+      description =
+          "how often the gateway scrapes workers' load, as its scrape_interval_ms: policies see a"
+              + " worker's load as of the last scrape where it exceeds the gateway's own count"
+              + " (0: own counts only; default ${DEFAULT-VALUE})")
+  double scrapeIntervalMs;
+
   @Option(names = "--json", paramLabel = "FILE", description = "write the results as JSON")
   Path json;
 
@@ -189,7 +198,10 @@ public final class SimCommand implements Callable<Integer> {
     for (Case c : cases) {
       SimResult r =
           new FleetSimulator(
-                  c.fleet(), model, trace, new FleetSimulator.Routing(policy, c.threshold(), seed))
+                  c.fleet(),
+                  model,
+                  trace,
+                  new FleetSimulator.Routing(policy, c.threshold(), seed, scrapeIntervalMs))
               .run();
       double goodput = r.goodput(sloTtftMs, sloTpotMs);
       double share = goodput / c.fleet().workers();
@@ -280,7 +292,11 @@ public final class SimCommand implements Callable<Integer> {
     System.out.printf(
         Locale.ROOT, "replaying %d requests of %s on %s%n", trace.requests(), replay, fleet.name());
     SimResult r =
-        new FleetSimulator(fleet, model, trace, new FleetSimulator.Routing(policy, threshold, seed))
+        new FleetSimulator(
+                fleet,
+                model,
+                trace,
+                new FleetSimulator.Routing(policy, threshold, seed, scrapeIntervalMs))
             .run();
     Map<String, Object> result = real.compare(r, maxError, System.out);
     if (json != null) {

@@ -118,12 +118,27 @@ public final class FleetSimulator {
    * @param disaggregationThreshold prompts shorter than this many tokens go to a decode worker as
    *     plain colocated requests (the gateway's {@code disaggregation_threshold}; 0: never)
    * @param seed seeds the policies' random choices (ties, random, power-of-two)
+   * @param scrapeIntervalMs how often the gateway scrapes each worker's running + waiting requests
+   *     (its {@code scrape_interval_ms}; 0: never). A policy's load of a worker is the larger of
+   *     the gateway's own in-flight count and the last scrape, so a worker that finished its
+   *     request since the last scrape still looks busy: two workers that both look busy tie, and a
+   *     tie broken at random sends a request to the one that really is (on the 2-core validation
+   *     run, colocated requests met a prefill on their own worker that way)
    */
-  public record Routing(String policy, int disaggregationThreshold, long seed) {
+  public record Routing(
+      String policy, int disaggregationThreshold, long seed, double scrapeIntervalMs) {
+
+    /** Routing on the gateway's own in-flight counts only (no scraped load). */
+    public Routing(String policy, int disaggregationThreshold, long seed) {
+      this(policy, disaggregationThreshold, seed, 0);
+    }
 
     public Routing {
       if (disaggregationThreshold < 0) {
         throw new IllegalArgumentException("the disaggregation threshold must be >= 0");
+      }
+      if (!(scrapeIntervalMs >= 0) || Double.isInfinite(scrapeIntervalMs)) {
+        throw new IllegalArgumentException("the scrape interval must be finite and >= 0");
       }
     }
   }
@@ -241,10 +256,20 @@ public final class FleetSimulator {
   public SimResult run() {
     // Arrivals are fed one at a time so the queue holds O(workers) events, not O(requests).
     schedule(arrival[0], ARRIVAL, -1, 0);
+    double interval = routing.scrapeIntervalMs();
+    // The gateway's scrape clock runs on its own: its phase against the first arrival is random.
+    double nextScrape =
+        interval > 0 ? new SplittableRandom(routing.seed() ^ 0x5c4a9e).nextDouble() * interval : 0;
     while (!events.isEmpty()) {
       Event e = events.poll();
       if (e.version() >= 0 && e.version() != doneWorker(e).version) {
         continue; // the worker's speed changed: a later event of the same work replaced this one
+      }
+      if (interval > 0 && e.time() >= nextScrape) {
+        // Nothing changed between the last event and the scrape: every worker's count now is
+        // what the scrape saw (and what later scrapes see, up to this event's time).
+        scrapeAll();
+        nextScrape += interval * (Math.floor((e.time() - nextScrape) / interval) + 1);
       }
       switch (e.kind()) {
         case ARRIVAL -> arrive(e.time(), e.request());
@@ -254,6 +279,16 @@ public final class FleetSimulator {
       }
     }
     return new SimResult(arrival, prompt, output, prefillStart, firstToken, finish);
+  }
+
+  /**
+   * Every worker's load as the gateway's scrape reads it: the requests it holds, both legs (what
+   * its engine counts as running + waiting is what the gateway counts in flight on it).
+   */
+  private void scrapeAll() {
+    for (Worker w : everyWorker) {
+      w.routed.scraped(w.routed.inFlight(), 0, 0);
+    }
   }
 
   private void schedule(double time, int kind, int worker, int request) {

@@ -259,6 +259,42 @@ class FleetSimulatorTest {
     assertThat(old.jitters()).isFalse();
   }
 
+  @Test
+  void staleScrapedLoadSendsSomeRequestsToTheBusyWorker() {
+    // Two colocated workers, prompts of 100 ms, one token each, one every 60 ms: by in-flight
+    // counts the idle worker is always there (the one before is still running, the one before
+    // that is done). The gateway's policies also read the last scrape of each worker: until the
+    // next one, a worker that was busy then looks busy, ties with the really busy one, and the
+    // random tie-break queues requests behind it.
+    StepModel m = new StepModel(0, 1, 10, 0, 0, 0, 0, 512, 8);
+    int n = 400;
+    double[] arrival = new double[n];
+    int[] prompt = new int[n];
+    int[] output = new int[n];
+    for (int i = 0; i < n; i++) {
+      arrival[i] = i * 60.0;
+      prompt[i] = 100;
+      output[i] = 1;
+    }
+    SimTrace trace = new SimTrace(arrival, prompt, output);
+    SimResult fresh =
+        new FleetSimulator(
+                new Fleet(0, 0, 2), m, trace, new FleetSimulator.Routing("least-request", 0, 4))
+            .run();
+    assertThat(fresh.ttftPercentileMs(100)).isCloseTo(100, within(1e-9));
+    SimResult scraped =
+        new FleetSimulator(
+                new Fleet(0, 0, 2),
+                m,
+                trace,
+                new FleetSimulator.Routing("least-request", 0, 4, 1000))
+            .run();
+    assertThat(scraped.ttftPercentileMs(99)).isGreaterThan(140);
+    assertThat(scraped.meanTtftMs()).isGreaterThan(110);
+    assertThatThrownBy(() -> new FleetSimulator.Routing("least-request", 0, 1, -1))
+        .hasMessageContaining("scrape");
+  }
+
   /** Decode-bound: short prompts, long answers, steps that grow with the batch. */
   private static final StepModel DECODE_BOUND = new StepModel(1, 0.01, 4, 3, 0, 1, 0, 512, 64);
 
