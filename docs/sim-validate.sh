@@ -51,6 +51,12 @@ gateway_url() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["gatewayUrl"])'
 }
 
+# The workers' URLs, comma-separated (calibrate measures colocated interference straight on two).
+worker_urls() {
+  "$baton" status --name "$name" --json 2>/dev/null |
+    python3 -c 'import json,sys; print(",".join("http://127.0.0.1:%d" % w["port"] for w in json.load(sys.stdin)["workers"]))'
+}
+
 trap '"$baton" down --name "$name" >/dev/null 2>&1 || true' EXIT
 status=0
 # POOLS: the clusters to run (default both).
@@ -63,7 +69,7 @@ for pool in ${POOLS:-disaggregated colocated}; do
   else
     roles="  both: {replicas: 2}"
     fleet=(--prefill 0 --decode 0 --colocated 2)
-    calibrate=(--workers 2)
+    calibrate=(--workers 2 --worker-urls WORKERS)
   fi
   spec "$roles" >"$out/$pool.yaml"
   if ! "$baton" up -f "$out/$pool.yaml" --name "$name" >"$out/$pool-up.log" 2>&1; then
@@ -71,6 +77,7 @@ for pool in ${POOLS:-disaggregated colocated}; do
     exit 1
   fi
   url=$(gateway_url)
+  calibrate=("${calibrate[@]/WORKERS/$(worker_urls)}")
   echo "== $pool: calibrate (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   "$baton" sim calibrate --base-url "$url" --tokenizer "$tokenizer" --input-len "$input" \
     --output-len "$output" "${calibrate[@]}" -o "$out/$pool-model.json" 2>&1 | grep -v WARNING

@@ -99,6 +99,18 @@ public final class SimCalibrateCommand implements Callable<Integer> {
   int workers;
 
   @Option(
+      names = "--worker-urls",
+      split = ",",
+      paramLabel = "URL",
+      description =
+          "two workers of a colocated pool (--workers 2 or more): how much one slows the other is"
+              + " measured by sending straight to them, the measured work to the first and the"
+              + " neighbour's to the second. Through the gateway both can land on one worker: its"
+              + " policy reads load scraped once a second, so a worker that has just finished still"
+              + " looks busy, ties with the busy one, and the tie is broken at random")
+  List<URI> workerUrls;
+
+  @Option(
       names = "--no-interference",
       description =
           "workers on machines of their own: do not measure how much a computing worker slows"
@@ -157,13 +169,19 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--input-len must be >= 32 and --output-len >= 8");
     }
     text = tokenizer == null ? null : new TextSynthesizer(GgufPromptTokenizer.open(tokenizer));
-    EndpointConfig endpoint =
-        new EndpointConfig(
-            baseUrl, "/v1/completions", model, null, true, true, null, Duration.ofMinutes(10));
-    try (OpenAiClient client = new OpenAiClient(endpoint, t -> 0)) {
+    if (workerUrls != null && workerUrls.size() < 2) {
+      throw new IllegalArgumentException("--worker-urls needs two workers of the pool");
+    }
+    if (workers > 1 && workerUrls == null && !noInterference) {
+      System.out.println(
+          "note: without --worker-urls the interference of one colocated worker on another is"
+              + " measured through the gateway, which may put both requests on one worker");
+    }
+    try (OpenAiClient client = client(baseUrl)) {
       for (int i = 0; i < warmup; i++) {
         together(client, workers, inputLen, outputLen);
       }
+      settle(client);
       double[][] points = prefill(client, inputLen / 2, inputLen, inputLen * 3 / 2);
       double[] shortPrefill = points[0];
       double[] atLength = points[1];
@@ -191,20 +209,39 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       double decodeBesideDecode = 0;
       double[] prefillNextToDecode = atLength;
       double[] decodeNextToPrefill = aloneLong;
+      boolean direct = !noInterference && workers > 1 && workerUrls != null;
       if (!noInterference) {
-        prefillNextToDecode = besides(client, false, () -> prefill(client, inputLen));
-        decodeNextToPrefill =
-            besides(client, true, () -> step(client, 1, inputLen, single, besidePrefillJitter));
-        prefillInterference = interference(prefillNextToDecode[1], atLength[1]);
-        decodeInterference = interference(decodeNextToPrefill[1], aloneLong[1]);
-        // Work beside the same kind of work needs two workers that do it: a colocated pool.
-        if (workers > 1) {
-          prefillBesidePrefill =
-              interference(besides(client, true, () -> prefill(client, inputLen))[1], atLength[1]);
-          decodeBesideDecode =
-              interference(
-                  besides(client, false, () -> step(client, 1, inputLen, single, null))[1],
-                  aloneLong[1]);
+        try (OpenAiClient first = direct ? client(workerUrls.get(0)) : null;
+            OpenAiClient second = direct ? client(workerUrls.get(1)) : null) {
+          // The measured work and its neighbour's: on the two named workers, or through the
+          // gateway (a P/D pool's roles keep them apart).
+          OpenAiClient measured = direct ? first : client;
+          OpenAiClient neighbour = direct ? second : client;
+          double[] prefillAlone = atLength;
+          double[] decodeAlone = aloneLong;
+          if (direct) {
+            // Straight to a worker skips the gateway's relay: the baselines of the ratios too.
+            prefillAlone = prefill(measured, inputLen);
+            aloneJitter.clear();
+            decodeAlone = step(measured, 1, inputLen, single, aloneJitter);
+          }
+          prefillNextToDecode = besides(neighbour, false, () -> prefill(measured, inputLen));
+          decodeNextToPrefill =
+              besides(
+                  neighbour, true, () -> step(measured, 1, inputLen, single, besidePrefillJitter));
+          prefillInterference = interference(prefillNextToDecode[1], prefillAlone[1]);
+          decodeInterference = interference(decodeNextToPrefill[1], decodeAlone[1]);
+          // Work beside the same kind of work needs two workers that do it: a colocated pool.
+          if (workers > 1) {
+            prefillBesidePrefill =
+                interference(
+                    besides(neighbour, true, () -> prefill(measured, inputLen))[1],
+                    prefillAlone[1]);
+            decodeBesideDecode =
+                interference(
+                    besides(neighbour, false, () -> step(measured, 1, inputLen, single, null))[1],
+                    decodeAlone[1]);
+          }
         }
       }
       // Short prompts for the batch: their prefills take no time, so all decode together from the
@@ -274,6 +311,50 @@ public final class SimCalibrateCommand implements Callable<Integer> {
           output);
     }
     return 0;
+  }
+
+  /**
+   * Prefills at the input length in rounds of {@link #SETTLE_SAMPLES} until a round's median is
+   * within {@link #SETTLE_TOLERANCE} of the round before (at most {@link #SETTLE_ROUNDS} rounds):
+   * after the fixed warm-up a first calibration still measured the prefill 17% slower than a second
+   * one right after the bench, where a second calibration agreed with the first within 1% on
+   * another fresh cluster.
+   */
+  private void settle(OpenAiClient client) {
+    double previous = Double.NaN;
+    for (int round = 1; round <= SETTLE_ROUNDS; round++) {
+      double[] ttft = new double[SETTLE_SAMPLES];
+      for (int i = 0; i < ttft.length; i++) {
+        PreparedRequest request = request(inputLen, 1);
+        pause();
+        ttft[i] = check(client.send(request, null)).ttftNanos() / 1e6;
+      }
+      double now = median(ttft);
+      if (Math.abs(now / previous - 1) <= SETTLE_TOLERANCE) {
+        System.out.printf(
+            Locale.ROOT, "warm: prefill %.1f ms then %.1f ms (round %d)%n", previous, now, round);
+        return;
+      }
+      previous = now;
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "note: the prefill never held within %.0f%% between rounds (last %.1f ms): the machine's"
+            + " speed is moving%n",
+        SETTLE_TOLERANCE * 100,
+        previous);
+  }
+
+  private static final int SETTLE_SAMPLES = 3;
+  private static final int SETTLE_ROUNDS = 8;
+  private static final double SETTLE_TOLERANCE = 0.05;
+
+  /** A streaming completions client of {@code base} (the gateway, or one worker). */
+  private OpenAiClient client(URI base) {
+    return new OpenAiClient(
+        new EndpointConfig(
+            base, "/v1/completions", model, null, true, true, null, Duration.ofMinutes(10)),
+        t -> 0);
   }
 
   /**
@@ -444,6 +525,11 @@ public final class SimCalibrateCommand implements Callable<Integer> {
         windowStart = Math.max(windowStart, r.sendNanos() + r.ttftNanos());
         windowEnd = Math.min(windowEnd, r.endNanos());
       }
+      long[] gaps = results.get(0).itlNanos();
+      int skipped = results.size() == 1 ? settledFrom(gaps) : 0;
+      for (int k = 0; k < skipped; k++) {
+        windowStart += gaps[k];
+      }
       long middle = windowStart + (windowEnd - windowStart) / 2;
       double[] perRequest = new double[results.size()];
       double contextSum = 0;
@@ -471,12 +557,25 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       }
       steps[rep] = median(perRequest);
       if (jitter != null && results.size() == 1) {
-        addJitter(results.get(0).itlNanos(), jitter);
+        addJitter(Arrays.copyOfRange(gaps, skipped, gaps.length), jitter);
       }
       context[rep] = contextSum / (n == 1 ? 1 : workers);
     }
     return new double[] {n, median(steps), median(context)};
   }
+
+  /**
+   * How many of a single stream's first gaps to leave out of its step and jitter: the first {@link
+   * #BURST_GAPS} when the stream is long enough. Single 256-token streams reached the client with
+   * their first ~25 tokens in one burst (the time they took went into the TTFT), where the bench's
+   * 64-token streams mostly did not: kept, they made the mean step ~10% short and put a run of -1.2
+   * ms values at the start of every sample of the jitter series.
+   */
+  static int settledFrom(long[] gaps) {
+    return gaps.length >= 4 * BURST_GAPS ? BURST_GAPS : 0;
+  }
+
+  private static final int BURST_GAPS = 32;
 
   /** Each gap's difference from the gaps' mean, in ms, in the order the tokens came. */
   static void addJitter(long[] gapsNanos, List<Double> jitter) {
