@@ -51,10 +51,14 @@ gateway_url() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["gatewayUrl"])'
 }
 
-# The workers' URLs, comma-separated (calibrate measures colocated interference straight on two).
+# The URLs of the workers of a role (all: every worker), comma-separated: calibrate measures
+# colocated interference straight on two workers, and a P/D pool's prefill straight on its
+# prefill worker (the rest of the TTFT is the KV hop).
 worker_urls() {
-  "$baton" status --name "$name" --json 2>/dev/null |
-    python3 -c 'import json,sys; print(",".join("http://127.0.0.1:%d" % w["port"] for w in json.load(sys.stdin)["workers"]))'
+  "$baton" status --name "$name" --json 2>/dev/null | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)["workers"]
+print(",".join("http://127.0.0.1:%d" % w["port"] for w in rows if sys.argv[1] in ("all", w["role"].lower())))' "$1"
 }
 
 trap '"$baton" down --name "$name" >/dev/null 2>&1 || true' EXIT
@@ -65,7 +69,7 @@ for pool in ${POOLS:-disaggregated colocated}; do
     roles="  prefill: {replicas: 1}
   decode: {replicas: 1}"
     fleet=(--prefill 1 --decode 1)
-    calibrate=(--workers 1)
+    calibrate=(--workers 1 --prefill-url PREFILL)
   else
     roles="  both: {replicas: 2}"
     fleet=(--prefill 0 --decode 0 --colocated 2)
@@ -77,12 +81,13 @@ for pool in ${POOLS:-disaggregated colocated}; do
     exit 1
   fi
   url=$(gateway_url)
-  calibrate=("${calibrate[@]/WORKERS/$(worker_urls)}")
+  calibrate=("${calibrate[@]/WORKERS/$(worker_urls all)}")
+  calibrate=("${calibrate[@]/PREFILL/$(worker_urls prefill)}")
   echo "== $pool: calibrate (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   "$baton" sim calibrate --base-url "$url" --tokenizer "$tokenizer" --input-len "$input" \
     --output-len "$output" "${calibrate[@]}" -o "$out/$pool-model.json" 2>&1 | grep -v WARNING
   if [[ $rate == auto ]]; then
-    rate=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print("%.3f" % (0.6 * 1000 / (m["prefillBaseMs"] + m["prefillPerTokenMs"] * int(sys.argv[2]))))' "$out/$pool-model.json" "$input")
+    rate=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); n = int(sys.argv[2]); print("%.3f" % (0.6 * 1000 / (m["prefillBaseMs"] + m["prefillPerTokenMs"] * n + m["kvHopBaseMs"] + m["kvHopPerTokenMs"] * n)))' "$out/$pool-model.json" "$input")
   fi
   echo "== $pool: baton bench, $prompts prompts of $input tokens -> $output at $rate/s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   "$baton" bench --base-url "$url" --tokenizer "$tokenizer" --random-input-len "$input" \

@@ -43,9 +43,13 @@ import picocli.CommandLine.Option;
  *       per-sequence and per-context-token costs.
  *   <li>Interference (workers sharing a machine): the prefill at the input length again while
  *       another worker decodes without pause, and the long-prompt decode again while another worker
- *       prefills without pause; how much longer each took is the model's {@code
- *       prefillInterference} and {@code decodeInterference}. With {@code --workers} above 1 (a
- *       colocated pool) also each beside the same kind of work.
+ *       prefills without pause (its prompts made beforehand); how much longer each took is the
+ *       model's {@code prefillInterference} and {@code decodeInterference}. With {@code --workers}
+ *       above 1 (a colocated pool) also each beside the same kind of work, measured straight on the
+ *       two workers {@code --worker-urls} names (the gateway could put both on one).
+ *   <li>Decode jitter: the single long decoders' inter-token gaps, alone and beside a prefilling
+ *       worker, as differences from each sample's mean, in order (the model's decode jitter series;
+ *       each stream's first 32 gaps left out).
  * </ul>
  *
  * Every point is the median of {@code --repeats} samples, after {@code --warmup} rounds that let
@@ -109,6 +113,16 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               + " policy reads load scraped once a second, so a worker that has just finished still"
               + " looks busy, ties with the busy one, and the tie is broken at random")
   List<URI> workerUrls;
+
+  @Option(
+      names = "--prefill-url",
+      paramLabel = "URL",
+      description =
+          "the P/D pool's prefill worker: prefills are also measured straight there, so the model's"
+              + " prefill is that worker's own time and the rest of the TTFT through the gateway its"
+              + " KV hop (which overlaps the worker's next prefill); without it the whole TTFT is"
+              + " prefill")
+  URI prefillUrl;
 
   @Option(
       names = "--no-interference",
@@ -177,12 +191,18 @@ public final class SimCalibrateCommand implements Callable<Integer> {
           "note: without --worker-urls the interference of one colocated worker on another is"
               + " measured through the gateway, which may put both requests on one worker");
     }
-    try (OpenAiClient client = client(baseUrl)) {
+    try (OpenAiClient client = client(baseUrl);
+        OpenAiClient prefillWorker = prefillUrl == null ? null : client(prefillUrl)) {
       for (int i = 0; i < warmup; i++) {
         together(client, workers, inputLen, outputLen);
       }
       settle(client);
-      double[][] points = prefill(client, inputLen / 2, inputLen, inputLen * 3 / 2);
+      int[] lengths = {inputLen / 2, inputLen, inputLen * 3 / 2};
+      OpenAiClient[] prefillClients =
+          prefillWorker == null
+              ? new OpenAiClient[] {client}
+              : new OpenAiClient[] {client, prefillWorker};
+      double[][] points = prefill(prefillClients, lengths);
       double[] shortPrefill = points[0];
       double[] atLength = points[1];
       double[] longPrefill = points[2];
@@ -195,6 +215,23 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       double[] line = prefillLine(shortPrefill, atLength, longPrefill);
       double base = line[0];
       double perToken = line[1];
+      double[] hop = {0, 0};
+      if (prefillWorker != null) {
+        // The prefill worker computes only its own part of the TTFT: the KV hop to the decode
+        // worker and the relay of the first token overlap its next prefill.
+        double[] own = prefillLine(points[3], points[4], points[5]);
+        base = own[0];
+        perToken = own[1];
+        hop = hopLine(points[0], points[1], points[2], points[3], points[4], points[5]);
+        System.out.printf(
+            Locale.ROOT,
+            "prefill worker alone: %.1f ms at %.0f tokens; KV hop and first-token relay %.1f ms + %.4f"
+                + " ms/token%n",
+            points[4][1],
+            points[4][0],
+            hop[0],
+            hop[1]);
+      }
       // Single decoders generate a few hundred tokens: a stream's first token can reach the client
       // late, in one burst with the next dozens (threads waiting for a core), which over 64 tokens
       // made a 0.6 ms step look like 0.06 ms.
@@ -257,8 +294,8 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               decode[0],
               decode[1],
               decode[2],
-              0,
-              0,
+              hop[0],
+              hop[1],
               chunkTokens,
               maxBatch,
               prefillInterference,
@@ -385,6 +422,28 @@ public final class SimCalibrateCommand implements Callable<Integer> {
     return new double[] {base, perSeq, perContext};
   }
 
+  /**
+   * {base ms, ms per token} of the KV hop (and first-token relay) from the TTFT through the gateway
+   * and straight at the prefill worker, each {tokens, ms} at 1/2x, 1x and 3/2x the workload's
+   * length: the differences' chord slope through the 1x difference, as the prefill line, never
+   * below 0.
+   */
+  static double[] hopLine(
+      double[] viaShort,
+      double[] viaAt,
+      double[] viaLong,
+      double[] ownShort,
+      double[] ownAt,
+      double[] ownLong) {
+    double[] shorter = {viaShort[0], viaShort[1] - ownShort[1]};
+    double[] at = {viaAt[0], viaAt[1] - ownAt[1]};
+    double[] longer = {viaLong[0], viaLong[1] - ownLong[1]};
+    if (!(at[1] > 0)) {
+      return new double[] {0, 0};
+    }
+    return prefillLine(shorter, at, longer);
+  }
+
   /** How much longer work took beside a busy worker than alone, as a fraction (never below 0). */
   static double interference(double besideBusyMs, double aloneMs) {
     return Math.max(0, besideBusyMs / aloneMs - 1);
@@ -489,19 +548,31 @@ public final class SimCalibrateCommand implements Callable<Integer> {
    * a quiet 2-core machine, made the model's prefill line steeper than the cost).
    */
   private double[][] prefill(OpenAiClient client, int... lengths) {
-    double[][] ttft = new double[lengths.length][repeats];
-    double[][] measuredTokens = new double[lengths.length][repeats];
+    return prefill(new OpenAiClient[] {client}, lengths);
+  }
+
+  /**
+   * The same through each client in turn, within every round: {prompt tokens, median TTFT ms} for
+   * client c and length k at {@code [c * lengths.length + k]}.
+   */
+  private double[][] prefill(OpenAiClient[] clients, int... lengths) {
+    int points = clients.length * lengths.length;
+    double[][] ttft = new double[points][repeats];
+    double[][] measuredTokens = new double[points][repeats];
     for (int i = 0; i < repeats; i++) {
-      for (int k = 0; k < lengths.length; k++) {
-        PreparedRequest request = request(lengths[k], 1);
-        pause();
-        RequestResult r = check(client.send(request, null));
-        ttft[k][i] = r.ttftNanos() / 1e6;
-        measuredTokens[k][i] = r.promptTokens() > 0 ? r.promptTokens() : lengths[k];
+      for (int c = 0; c < clients.length; c++) {
+        for (int k = 0; k < lengths.length; k++) {
+          int at = c * lengths.length + k;
+          PreparedRequest request = request(lengths[k], 1);
+          pause();
+          RequestResult r = check(clients[c].send(request, null));
+          ttft[at][i] = r.ttftNanos() / 1e6;
+          measuredTokens[at][i] = r.promptTokens() > 0 ? r.promptTokens() : lengths[k];
+        }
       }
     }
-    double[][] out = new double[lengths.length][];
-    for (int k = 0; k < lengths.length; k++) {
+    double[][] out = new double[points][];
+    for (int k = 0; k < points; k++) {
       out[k] = new double[] {median(measuredTokens[k]), median(ttft[k])};
     }
     return out;

@@ -32,6 +32,31 @@ class SimCommandTest {
   }
 
   @Test
+  void theKvHopIsWhatTheGatewayAddsToThePrefillWorkersOwnTime() {
+    // Through the gateway 20 ms + 0.01 ms/token more than at the prefill worker itself.
+    double[] hop =
+        SimCalibrateCommand.hopLine(
+            new double[] {500, 150 + 25},
+            new double[] {1000, 260 + 30},
+            new double[] {1500, 350 + 35},
+            new double[] {500, 150},
+            new double[] {1000, 260},
+            new double[] {1500, 350});
+    assertThat(hop[1]).isCloseTo(0.01, offset(1e-12));
+    assertThat(hop[0]).isCloseTo(20, offset(1e-9));
+    // The gateway path no slower than the worker's own (noise): no hop at all.
+    hop =
+        SimCalibrateCommand.hopLine(
+            new double[] {500, 150},
+            new double[] {1000, 258},
+            new double[] {1500, 350},
+            new double[] {500, 152},
+            new double[] {1000, 260},
+            new double[] {1500, 349});
+    assertThat(hop).containsExactly(0, 0);
+  }
+
+  @Test
   void theDecodeLineGoesThroughItsThreePoints() {
     // step = 0.3 + 0.2 x batch + 0.001 x context
     double[] alone = {1, 0.3 + 0.2 + 0.001 * 100, 100};
