@@ -219,15 +219,25 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       if (prefillWorker != null) {
         // The prefill worker computes only its own part of the TTFT: the KV hop to the decode
         // worker and the relay of the first token overlap its next prefill.
-        double[] own = prefillLine(points[3], points[4], points[5]);
+        // {tokens, ms} of the worker's engine steps per prefill (its step-time histogram's sum
+        // before and after each probe): what occupies its compute thread. The rest of the TTFT
+        // (HTTP, tokenizing, the KV hop, relaying the first token) overlaps its next prefill: a
+        // queued prefill in a real bench followed the one before by ~250 ms where a prefill that
+        // found the worker idle took ~300 ms to its first token.
+        double[][] compute = new double[3][];
+        for (int k = 0; k < 3; k++) {
+          compute[k] = new double[] {points[3 + k][0], points[3 + k][2]};
+        }
+        double[] own = prefillLine(compute[0], compute[1], compute[2]);
         base = own[0];
         perToken = own[1];
-        hop = hopLine(points[0], points[1], points[2], points[3], points[4], points[5]);
+        hop = hopLine(points[0], points[1], points[2], compute[0], compute[1], compute[2]);
         System.out.printf(
             Locale.ROOT,
-            "prefill worker alone: %.1f ms at %.0f tokens; KV hop and first-token relay %.1f ms + %.4f"
-                + " ms/token%n",
+            "prefill worker alone: TTFT %.1f ms, engine steps %.1f ms at %.0f tokens; the rest of the"
+                + " TTFT through the gateway (HTTP, tokenizing, KV hop): %.1f ms + %.4f ms/token%n",
             points[4][1],
+            compute[1][1],
             points[4][0],
             hop[0],
             hop[1]);
@@ -537,7 +547,7 @@ public final class SimCalibrateCommand implements Callable<Integer> {
   }
 
   /** {prompt tokens, median TTFT ms} of {@code repeats} one-token requests of ~tokens tokens. */
-  private double[] prefill(OpenAiClient client, int tokens) {
+  private double[] prefill(OpenAiClient client, int tokens) throws Exception {
     return prefill(client, new int[] {tokens})[0];
   }
 
@@ -547,7 +557,7 @@ public final class SimCalibrateCommand implements Callable<Integer> {
    * alike instead of bending the line (a 1x point 50% above the one before it, measured after it on
    * a quiet 2-core machine, made the model's prefill line steeper than the cost).
    */
-  private double[][] prefill(OpenAiClient client, int... lengths) {
+  private double[][] prefill(OpenAiClient client, int... lengths) throws Exception {
     return prefill(new OpenAiClient[] {client}, lengths);
   }
 
@@ -555,27 +565,67 @@ public final class SimCalibrateCommand implements Callable<Integer> {
    * The same through each client in turn, within every round: {prompt tokens, median TTFT ms} for
    * client c and length k at {@code [c * lengths.length + k]}.
    */
-  private double[][] prefill(OpenAiClient[] clients, int... lengths) {
+  private double[][] prefill(OpenAiClient[] clients, int... lengths) throws Exception {
     int points = clients.length * lengths.length;
     double[][] ttft = new double[points][repeats];
     double[][] measuredTokens = new double[points][repeats];
+    double[][] computeMs = new double[points][repeats];
     for (int i = 0; i < repeats; i++) {
       for (int c = 0; c < clients.length; c++) {
         for (int k = 0; k < lengths.length; k++) {
           int at = c * lengths.length + k;
           PreparedRequest request = request(lengths[k], 1);
           pause();
+          // The second client is the prefill worker itself: its steps' time is read around it.
+          double before = c == 1 ? stepSecondsSum(prefillUrl) : 0;
           RequestResult r = check(clients[c].send(request, null));
           ttft[at][i] = r.ttftNanos() / 1e6;
           measuredTokens[at][i] = r.promptTokens() > 0 ? r.promptTokens() : lengths[k];
+          if (c == 1) {
+            Thread.sleep(STEP_RECORDED_MS);
+            computeMs[at][i] = (stepSecondsSum(prefillUrl) - before) * 1000;
+          }
         }
       }
     }
     double[][] out = new double[points][];
     for (int k = 0; k < points; k++) {
-      out[k] = new double[] {median(measuredTokens[k]), median(ttft[k])};
+      out[k] = new double[] {median(measuredTokens[k]), median(ttft[k]), median(computeMs[k])};
     }
     return out;
+  }
+
+  /**
+   * How long after a worker's answer its last step is surely in its step-time histogram (the engine
+   * emits the token before it records the step).
+   */
+  private static final long STEP_RECORDED_MS = 50;
+
+  private final java.net.http.HttpClient metricsClient =
+      java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  /** The worker's {@code baton_engine_step_seconds_sum}: seconds its engine has spent in steps. */
+  private double stepSecondsSum(URI worker) throws Exception {
+    java.net.http.HttpResponse<String> r =
+        metricsClient.send(
+            java.net.http.HttpRequest.newBuilder(worker.resolve("/metrics"))
+                .timeout(Duration.ofSeconds(10))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+    return stepSecondsSum(r.statusCode() == 200 ? r.body() : "", worker);
+  }
+
+  /** The {@code baton_engine_step_seconds_sum} sample of a worker's Prometheus text. */
+  static double stepSecondsSum(String metrics, URI worker) {
+    for (String line : metrics.split("\n")) {
+      if (line.startsWith("baton_engine_step_seconds_sum")) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1).trim());
+      }
+    }
+    throw new IllegalStateException(
+        worker
+            + "/metrics has no baton_engine_step_seconds_sum: --prefill-url must name a Baton"
+            + " prefill worker");
   }
 
   /**

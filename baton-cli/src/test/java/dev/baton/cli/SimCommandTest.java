@@ -57,6 +57,20 @@ class SimCommandTest {
   }
 
   @Test
+  void theEngineStepTimeIsReadFromAWorkersMetrics() {
+    String text =
+        "# TYPE baton_engine_step_seconds histogram\n"
+            + "baton_engine_step_seconds_bucket{le=\"+Inf\"} 12\n"
+            + "baton_engine_step_seconds_count 12\n"
+            + "baton_engine_step_seconds_sum 0.7515\n";
+    java.net.URI worker = java.net.URI.create("http://127.0.0.1:1");
+    assertThat(SimCalibrateCommand.stepSecondsSum(text, worker)).isEqualTo(0.7515);
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> SimCalibrateCommand.stepSecondsSum("vllm:num_requests_running 0\n", worker))
+        .hasMessageContaining("--prefill-url");
+  }
+
+  @Test
   void theDecodeLineGoesThroughItsThreePoints() {
     // step = 0.3 + 0.2 x batch + 0.001 x context
     double[] alone = {1, 0.3 + 0.2 + 0.001 * 100, 100};
