@@ -138,6 +138,15 @@ public final class SimCalibrateCommand implements Callable<Integer> {
   int repeats;
 
   @Option(
+      names = "--jitter-samples",
+      defaultValue = "21",
+      description =
+          "samples of the single long decoders whose gaps make the decode jitter series, alone"
+              + " and beside a prefill (their p99s decide the simulated TPOT tail; default"
+              + " ${DEFAULT-VALUE})")
+  int jitterSamples;
+
+  @Option(
       names = "--warmup",
       defaultValue = "20",
       description = "requests per worker first, unmeasured (JIT compilation)")
@@ -175,9 +184,10 @@ public final class SimCalibrateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (batch < 2 || repeats < 1 || workers < 1 || warmup < 0 || pauseMs < 0) {
+    if (batch < 2 || repeats < 1 || jitterSamples < 1 || workers < 1 || warmup < 0 || pauseMs < 0) {
       throw new IllegalArgumentException(
-          "--batch must be >= 2, --repeats and --workers >= 1, --warmup and --pause-ms >= 0");
+          "--batch must be >= 2, --repeats, --jitter-samples and --workers >= 1, --warmup and"
+              + " --pause-ms >= 0");
     }
     if (inputLen < 32 || outputLen < 8) {
       throw new IllegalArgumentException("--input-len must be >= 32 and --output-len >= 8");
@@ -216,6 +226,7 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       double base = line[0];
       double perToken = line[1];
       double[] hop = {0, 0};
+      double backToBack = 0;
       if (prefillWorker != null) {
         // The prefill worker computes only its own part of the TTFT: the KV hop to the decode
         // worker and the relay of the first token overlap its next prefill.
@@ -241,6 +252,11 @@ public final class SimCalibrateCommand implements Callable<Integer> {
             points[4][0],
             hop[0],
             hop[1]);
+        backToBack = backToBack(prefillWorker, compute[1][1]);
+        System.out.printf(
+            Locale.ROOT,
+            "a prefill queued right behind another: %+.0f%% of one on an idle worker%n",
+            backToBack * 100);
       }
       // Single decoders generate a few hundred tokens: a stream's first token can reach the client
       // late, in one burst with the next dozens (threads waiting for a core), which over 64 tokens
@@ -313,7 +329,8 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               prefillBesidePrefill,
               decodeBesideDecode,
               rounded(aloneJitter),
-              rounded(besidePrefillJitter));
+              rounded(besidePrefillJitter),
+              backToBack);
       Files.writeString(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(m));
       System.out.printf(
           Locale.ROOT,
@@ -596,6 +613,40 @@ public final class SimCalibrateCommand implements Callable<Integer> {
   }
 
   /**
+   * How much longer (negative: shorter) a prefill at the input length takes on the prefill worker
+   * right after another than one on an idle worker ({@code idleMs} of engine steps): {@link
+   * #QUEUED} prompts sent at once, the first finding the worker idle and the others queued behind
+   * it, the engine steps' time of the others per prompt.
+   */
+  private double backToBack(OpenAiClient prefillWorker, double idleMs) throws Exception {
+    double[] queuedMs = new double[repeats];
+    for (int i = 0; i < repeats; i++) {
+      List<PreparedRequest> prompts = new ArrayList<>();
+      for (int k = 0; k < QUEUED; k++) {
+        prompts.add(request(inputLen, 1));
+      }
+      pause();
+      double before = stepSecondsSum(prefillUrl);
+      List<Future<RequestResult>> sent = new ArrayList<>();
+      try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+        for (PreparedRequest prompt : prompts) {
+          sent.add(threads.submit(() -> prefillWorker.send(prompt, null)));
+        }
+      }
+      for (Future<RequestResult> f : sent) {
+        check(f.get());
+      }
+      Thread.sleep(STEP_RECORDED_MS);
+      double allMs = (stepSecondsSum(prefillUrl) - before) * 1000;
+      queuedMs[i] = (allMs - idleMs) / (QUEUED - 1);
+    }
+    return Math.max(-0.9, median(queuedMs) / idleMs - 1);
+  }
+
+  /** Prompts sent at once to measure prefills queued behind one another. */
+  private static final int QUEUED = 4;
+
+  /**
    * How long after a worker's answer its last step is surely in its step-time histogram (the engine
    * emits the token before it records the step).
    */
@@ -636,9 +687,10 @@ public final class SimCalibrateCommand implements Callable<Integer> {
    */
   private double[] step(OpenAiClient client, int n, int promptLen, int out, List<Double> jitter)
       throws Exception {
-    double[] steps = new double[repeats];
-    double[] context = new double[repeats];
-    for (int rep = 0; rep < repeats; rep++) {
+    int samples = jitter != null ? jitterSamples : repeats;
+    double[] steps = new double[samples];
+    double[] context = new double[samples];
+    for (int rep = 0; rep < samples; rep++) {
       List<RequestResult> results = together(client, n == 1 ? 1 : n * workers, promptLen, out);
       long windowStart = Long.MIN_VALUE;
       long windowEnd = Long.MAX_VALUE;

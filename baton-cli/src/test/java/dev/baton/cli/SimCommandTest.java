@@ -130,7 +130,8 @@ class SimCommandTest {
             0,
             0,
             SimCalibrateCommand.rounded(jitter),
-            new double[] {0.0004, 2.0});
+            new double[] {0.0004, 2.0},
+            0);
     dev.baton.sim.StepModel back =
         Json.MAPPER.readValue(Json.MAPPER.writeValueAsString(m), dev.baton.sim.StepModel.class);
     assertThat(back.decodeJitterMs()).containsExactly(-1.5, -1.5, 4.5, -1.5);

@@ -459,7 +459,8 @@ public final class FleetSimulator {
       return;
     }
     prefillStart[r] = t;
-    work(t, w, PREFILL_DONE, p, r, model.prefillMs(prompt[r]), true);
+    // Busy here means the worker has just finished the prefill before this one.
+    work(t, w, PREFILL_DONE, p, r, model.prefillMs(prompt[r], w.busy), true);
   }
 
   private void prefillDone(double t, int p, int r) {

@@ -33,6 +33,10 @@ package dev.baton.sim;
  *     validation run was 1.6x its median, the mean model's 1.0x). Empty: no jitter
  * @param decodeJitterBesidePrefillMs the same, measured while another worker prefilled (what the
  *     simulator uses for a step while others prefill, with the share of them that do)
+ * @param prefillBackToBack how much longer (negative: shorter) a P/D prefill takes when it starts
+ *     right after the one before on the same worker than when it finds the worker idle, as a
+ *     fraction (-0.1: 0.9x). On the 2-core validation machine a queued prefill followed the one
+ *     before by ~250 ms where a prefill that found the worker idle took ~275 ms of engine steps
  */
 public record StepModel(
     double prefillBaseMs,
@@ -49,7 +53,8 @@ public record StepModel(
     double prefillBesidePrefillInterference,
     double decodeBesideDecodeInterference,
     double[] decodeJitterMs,
-    double[] decodeJitterBesidePrefillMs) {
+    double[] decodeJitterBesidePrefillMs,
+    double prefillBackToBack) {
 
   private static final double[] NO_JITTER = new double[0];
 
@@ -83,7 +88,8 @@ public record StepModel(
         prefillBesidePrefillInterference,
         decodeBesideDecodeInterference,
         NO_JITTER,
-        NO_JITTER);
+        NO_JITTER,
+        0);
   }
 
   /** A model of workers that do not slow each other (each on a machine of its own). */
@@ -143,6 +149,9 @@ public record StepModel(
         }
       }
     }
+    if (!(prefillBackToBack > -1) || Double.isInfinite(prefillBackToBack)) {
+      throw new IllegalArgumentException("prefillBackToBack must be finite and > -1");
+    }
     if (chunkTokens < 1 || maxBatch < 1) {
       throw new IllegalArgumentException("chunkTokens and maxBatch must be >= 1");
     }
@@ -151,6 +160,14 @@ public record StepModel(
   /** Milliseconds to prefill {@code tokens} prompt tokens in one go. */
   public double prefillMs(int tokens) {
     return prefillBaseMs + prefillPerTokenMs * tokens;
+  }
+
+  /**
+   * Milliseconds a P/D prefill worker takes for {@code tokens}, started right after its previous
+   * prefill ({@code backToBack}) or on an idle worker.
+   */
+  public double prefillMs(int tokens, boolean backToBack) {
+    return prefillMs(tokens) * (backToBack ? 1 + prefillBackToBack : 1);
   }
 
   /**

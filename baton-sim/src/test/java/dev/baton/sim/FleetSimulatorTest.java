@@ -191,7 +191,7 @@ class FleetSimulatorTest {
 
   /** A model of 10 ms decode steps, no interference, and the given jitter series. */
   private static StepModel jittered(double[] alone, double[] besidePrefill) {
-    return new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, alone, besidePrefill);
+    return new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, alone, besidePrefill, 0);
   }
 
   /** Lone P/D requests far apart: each decodes by itself, 11 tokens (10 steps). */
@@ -240,7 +240,7 @@ class FleetSimulatorTest {
     // Interference terms are on (prefillInterference only) so the fleet tracks who prefills.
     StepModel m =
         new StepModel(
-            100, 0, 10, 0, 0, 0, 0, 512, 8, 1e-9, 0, 0, 0, new double[] {0}, new double[] {5});
+            100, 0, 10, 0, 0, 0, 0, 512, 8, 1e-9, 0, 0, 0, new double[] {0}, new double[] {5}, 0);
     SimTrace trace = new SimTrace(new double[] {0, 100}, new int[] {10, 10}, new int[] {5, 5});
     SimResult r =
         new FleetSimulator(
@@ -255,8 +255,32 @@ class FleetSimulatorTest {
     assertThatThrownBy(() -> jittered(new double[] {1, Double.NaN}, new double[0]))
         .hasMessageContaining("jitter");
     // A model file without the jitter terms (written before they existed) has none.
-    StepModel old = new StepModel(1, 1, 1, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, null, null);
+    StepModel old = new StepModel(1, 1, 1, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, null, null, 0);
     assertThat(old.jitters()).isFalse();
+  }
+
+  @Test
+  void aPrefillQueuedRightBehindAnotherTakesItsBackToBackTime() {
+    // Prefill 100 ms on an idle worker, 0.8x right after another: A and B arrive together, A
+    // finds the worker idle (TTFT 100), B follows it (80 ms more: TTFT 180); C arrives later at
+    // an idle worker again (100).
+    StepModel m =
+        new StepModel(
+            100, 0, 10, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, new double[0], new double[0], -0.2);
+    SimTrace trace =
+        new SimTrace(new double[] {0, 0, 1_000}, new int[] {10, 10, 10}, new int[] {2, 2, 2});
+    SimResult r =
+        new FleetSimulator(
+                new Fleet(1, 1, 0), m, trace, new FleetSimulator.Routing("least-request", 0, 1))
+            .run();
+    assertThat(r.ttftMs(0)).isCloseTo(100, within(1e-9));
+    assertThat(r.ttftMs(1)).isCloseTo(180, within(1e-9));
+    assertThat(r.ttftMs(2)).isCloseTo(100, within(1e-9));
+    assertThatThrownBy(
+            () ->
+                new StepModel(
+                    1, 0, 1, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, new double[0], new double[0], -1))
+        .hasMessageContaining("prefillBackToBack");
   }
 
   @Test
