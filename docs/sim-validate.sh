@@ -6,7 +6,7 @@
 # printing simulated/real p50/p99 TTFT and TPOT. The second calibration only checks that the
 # machine's speed held during the run (it differs from the first by more than DRIFT: the run says
 # so). The machine's load is printed with every step: on a shared machine it moves the real numbers.
-# About 6 minutes with the defaults.
+# About 8-11 minutes with the defaults (calibrate takes ~2 min per pool).
 #
 #   docs/sim-validate.sh                       # defaults below
 #   INPUT_LEN=512 OUTPUT_LEN=64 RATE=1 PROMPTS=100 docs/sim-validate.sh

@@ -19,13 +19,13 @@ class SimCommandTest {
     // Measured on the small preset: the chord from 1/2x to 3/2x would need base -54 ms; clamped
     // to 0 it predicted 426 ms at 1,024 tokens where the point itself says 339 ms.
     double[] line =
-        SimCalibrateCommand.prefillLine(
+        CalibrationFits.prefillLine(
             new double[] {513, 161.1}, new double[] {1025, 338.7}, new double[] {1537, 610.1});
     assertThat(line[0]).isZero();
     assertThat(line[0] + line[1] * 1025).isCloseTo(338.7, offset(1e-9));
     // A cost with a real fixed part keeps the chord's slope through the 1x point.
     line =
-        SimCalibrateCommand.prefillLine(
+        CalibrationFits.prefillLine(
             new double[] {500, 150}, new double[] {1000, 260}, new double[] {1500, 350});
     assertThat(line[1]).isCloseTo(0.2, offset(1e-12));
     assertThat(line[0]).isCloseTo(60, offset(1e-9));
@@ -35,7 +35,7 @@ class SimCommandTest {
   void theKvHopIsWhatTheGatewayAddsToThePrefillWorkersOwnTime() {
     // Through the gateway 20 ms + 0.01 ms/token more than at the prefill worker itself.
     double[] hop =
-        SimCalibrateCommand.hopLine(
+        CalibrationFits.hopLine(
             new double[] {500, 150 + 25},
             new double[] {1000, 260 + 30},
             new double[] {1500, 350 + 35},
@@ -46,7 +46,7 @@ class SimCommandTest {
     assertThat(hop[0]).isCloseTo(20, offset(1e-9));
     // The gateway path no slower than the worker's own (noise): no hop at all.
     hop =
-        SimCalibrateCommand.hopLine(
+        CalibrationFits.hopLine(
             new double[] {500, 150},
             new double[] {1000, 258},
             new double[] {1500, 350},
@@ -64,9 +64,9 @@ class SimCommandTest {
             + "baton_engine_step_seconds_count 12\n"
             + "baton_engine_step_seconds_sum 0.7515\n";
     java.net.URI worker = java.net.URI.create("http://127.0.0.1:1");
-    assertThat(SimCalibrateCommand.stepSecondsSum(text, worker)).isEqualTo(0.7515);
+    assertThat(CalibrationFits.stepSecondsSumOf(text, worker)).isEqualTo(0.7515);
     org.assertj.core.api.Assertions.assertThatThrownBy(
-            () -> SimCalibrateCommand.stepSecondsSum("vllm:num_requests_running 0\n", worker))
+            () -> CalibrationFits.stepSecondsSumOf("vllm:num_requests_running 0\n", worker))
         .hasMessageContaining("--prefill-url");
   }
 
@@ -76,7 +76,7 @@ class SimCommandTest {
     double[] alone = {1, 0.3 + 0.2 + 0.001 * 100, 100};
     double[] aloneLong = {1, 0.3 + 0.2 + 0.001 * 1100, 1100};
     double[] many = {4, 0.3 + 0.8 + 0.001 * 400, 400};
-    double[] line = SimCalibrateCommand.decodeLine(alone, aloneLong, many);
+    double[] line = CalibrationFits.decodeLine(alone, aloneLong, many);
     assertThat(line[0]).isCloseTo(0.3, offset(1e-12));
     assertThat(line[1]).isCloseTo(0.2, offset(1e-12));
     assertThat(line[2]).isCloseTo(0.001, offset(1e-12));
@@ -84,9 +84,9 @@ class SimCommandTest {
 
   @Test
   void interferenceIsHowMuchLongerWorkTookBesideABusyWorker() {
-    assertThat(SimCalibrateCommand.interference(1.89, 0.9)).isCloseTo(1.1, offset(1e-12));
+    assertThat(CalibrationFits.interference(1.89, 0.9)).isCloseTo(1.1, offset(1e-12));
     // Faster beside a busy worker is noise, not negative interference.
-    assertThat(SimCalibrateCommand.interference(290, 300)).isZero();
+    assertThat(CalibrationFits.interference(290, 300)).isZero();
   }
 
   @Test
@@ -108,12 +108,12 @@ class SimCommandTest {
       throws Exception {
     // Gaps of 1, 1, 7, 1 ms (a stall): mean 2.5 ms.
     java.util.List<Double> jitter = new java.util.ArrayList<>();
-    SimCalibrateCommand.addJitter(new long[] {1_000_000, 1_000_000, 7_000_000, 1_000_000}, jitter);
+    CalibrationFits.addJitter(new long[] {1_000_000, 1_000_000, 7_000_000, 1_000_000}, jitter);
     assertThat(jitter).containsExactly(-1.5, -1.5, 4.5, -1.5);
     // Over 2-step runs (1,1), (1,7), (7,1): mean jitter -1.5, 1.5, 1.5 ms; as a share of 2.5 ms.
-    assertThat(SimCalibrateCommand.runSpread(jitter, 2, 50, 2.5)).isCloseTo(0.6, offset(1e-12));
-    assertThat(SimCalibrateCommand.runSpread(jitter, 2, 1, 2.5)).isCloseTo(-0.6, offset(1e-12));
-    assertThat(SimCalibrateCommand.runSpread(jitter, 9, 99, 2.5)).isZero();
+    assertThat(CalibrationFits.runSpread(jitter, 2, 50, 2.5)).isCloseTo(0.6, offset(1e-12));
+    assertThat(CalibrationFits.runSpread(jitter, 2, 1, 2.5)).isCloseTo(-0.6, offset(1e-12));
+    assertThat(CalibrationFits.runSpread(jitter, 9, 99, 2.5)).isZero();
     dev.baton.sim.StepModel m =
         new dev.baton.sim.StepModel(
             0,
@@ -129,7 +129,7 @@ class SimCommandTest {
             0.2,
             0,
             0,
-            SimCalibrateCommand.rounded(jitter),
+            CalibrationFits.rounded(jitter),
             new double[] {0.0004, 2.0},
             0);
     dev.baton.sim.StepModel back =
