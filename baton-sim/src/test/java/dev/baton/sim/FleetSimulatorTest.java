@@ -194,20 +194,25 @@ class FleetSimulatorTest {
     return new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, alone, besidePrefill, 0);
   }
 
+  /** {@code requests} alike, one every {@code everyMs}. */
+  private static SimTrace evenly(int requests, double everyMs, int prompt, int output) {
+    double[] arrival = new double[requests];
+    int[] prompts = new int[requests];
+    int[] outputs = new int[requests];
+    for (int i = 0; i < requests; i++) {
+      arrival[i] = i * everyMs;
+      prompts[i] = prompt;
+      outputs[i] = output;
+    }
+    return new SimTrace(arrival, prompts, outputs);
+  }
+
   /** Lone P/D requests far apart: each decodes by itself, 11 tokens (10 steps). */
   private static SimResult loneDecodes(StepModel m, int requests, long seed) {
-    double[] arrival = new double[requests];
-    int[] prompt = new int[requests];
-    int[] output = new int[requests];
-    for (int i = 0; i < requests; i++) {
-      arrival[i] = i * 1_000.0;
-      prompt[i] = 10;
-      output[i] = 11;
-    }
     return new FleetSimulator(
             new Fleet(1, 1, 0),
             m,
-            new SimTrace(arrival, prompt, output),
+            evenly(requests, 1_000, 10, 11),
             new FleetSimulator.Routing("least-request", 0, seed))
         .run();
   }
@@ -291,16 +296,7 @@ class FleetSimulatorTest {
     // next one, a worker that was busy then looks busy, ties with the really busy one, and the
     // random tie-break queues requests behind it.
     StepModel m = new StepModel(0, 1, 10, 0, 0, 0, 0, 512, 8);
-    int n = 400;
-    double[] arrival = new double[n];
-    int[] prompt = new int[n];
-    int[] output = new int[n];
-    for (int i = 0; i < n; i++) {
-      arrival[i] = i * 60.0;
-      prompt[i] = 100;
-      output[i] = 1;
-    }
-    SimTrace trace = new SimTrace(arrival, prompt, output);
+    SimTrace trace = evenly(400, 60, 100, 1);
     SimResult fresh =
         new FleetSimulator(
                 new Fleet(0, 0, 2), m, trace, new FleetSimulator.Routing("least-request", 0, 4))
