@@ -1,5 +1,6 @@
 package dev.baton.cli;
 
+import dev.baton.core.PrometheusText;
 import java.net.URI;
 import java.util.Arrays;
 import java.util.List;
@@ -103,12 +104,13 @@ final class CalibrationFits {
     return means[Math.max(0, Math.min(runs, rank) - 1)];
   }
 
+  private static final String STEP_SECONDS_SUM = "baton_engine_step_seconds_sum";
+
   /** The {@code baton_engine_step_seconds_sum} sample of a worker's Prometheus text. */
   static double stepSecondsSumOf(String metrics, URI worker) {
-    for (String line : metrics.split("\n")) {
-      if (line.startsWith("baton_engine_step_seconds_sum")) {
-        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1).trim());
-      }
+    PrometheusText text = PrometheusText.parse(metrics);
+    if (text.has(STEP_SECONDS_SUM)) {
+      return text.sum(STEP_SECONDS_SUM);
     }
     throw new IllegalStateException(
         worker

@@ -576,11 +576,15 @@ public final class SimCalibrateCommand implements Callable<Integer> {
    */
   private static final long STEP_RECORDED_MS = 50;
 
-  private final java.net.http.HttpClient metricsClient =
-      java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  /** Reads the prefill worker's metrics; made at the first read (only --prefill-url needs it). */
+  private java.net.http.HttpClient metricsClient;
 
   /** The worker's {@code baton_engine_step_seconds_sum}: seconds its engine has spent in steps. */
   private double stepSecondsSum(URI worker) throws Exception {
+    if (metricsClient == null) {
+      metricsClient =
+          java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    }
     java.net.http.HttpResponse<String> r =
         metricsClient.send(
             java.net.http.HttpRequest.newBuilder(worker.resolve("/metrics"))
