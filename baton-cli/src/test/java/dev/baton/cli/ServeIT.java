@@ -127,6 +127,46 @@ class ServeIT {
     return out;
   }
 
+  /**
+   * A worker whose port is taken exits with an error naming the port (it used to log Helidon's
+   * failure and stay up on port -1, so {@code baton up} waited for a health check that could never
+   * pass).
+   */
+  @Test
+  void aPortInUseEndsTheWorkerWithAClearError() throws Exception {
+    try (java.net.ServerSocket taken = new java.net.ServerSocket()) {
+      taken.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      int port = taken.getLocalPort();
+      Process worker =
+          new ProcessBuilder(
+                  CliProcess.command(
+                      List.of(),
+                      List.of(
+                          "serve",
+                          "-m",
+                          dir.resolve("tiny.gguf").toString(),
+                          "--port",
+                          Integer.toString(port),
+                          "--threads",
+                          "1")))
+              .redirectErrorStream(true)
+              .start();
+      try {
+        assertThat(worker.waitFor(90, java.util.concurrent.TimeUnit.SECONDS))
+            .as("the worker exits")
+            .isTrue();
+        String output = new String(worker.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(worker.exitValue()).isNotZero();
+        assertThat(output)
+            .contains("cannot listen on 127.0.0.1:" + port)
+            .doesNotContain("on http://127.0.0.1:-1");
+      } finally {
+        CliProcess.stop(worker);
+      }
+    }
+    assertThat(serve.alive()).isTrue();
+  }
+
   @Test
   void concurrentGreedyStreamsEqualOneAtATime() throws Exception {
     List<String> prompts = new ArrayList<>();

@@ -6,9 +6,6 @@ import dev.baton.core.Json;
 import dev.baton.core.Role;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -439,7 +436,7 @@ public final class Cluster {
   /** Fixed ports in the spec must be free before anything starts. */
   static void checkFixedPortsFree(ClusterSpec spec) {
     List<String> busy = new ArrayList<>();
-    if (spec.gateway().port() != null && !portFree(spec.host(), spec.gateway().port())) {
+    if (spec.gateway().port() != null && !PortPicker.bindable(spec.host(), spec.gateway().port())) {
       busy.add("gateway.port " + spec.gateway().port());
     }
     for (Map.Entry<Role, ClusterSpec.RoleSpec> e : spec.roles().entrySet()) {
@@ -449,7 +446,7 @@ public final class Cluster {
       }
       int count = spec.initialWorkers(e.getKey());
       for (int p = base; p < base + count; p++) {
-        if (!portFree(spec.host(), p)) {
+        if (!PortPicker.bindable(spec.host(), p)) {
           busy.add("roles." + e.getKey().wireName() + ".port range: " + p);
         }
       }
@@ -457,15 +454,6 @@ public final class Cluster {
     if (!busy.isEmpty()) {
       throw new IllegalArgumentException(
           "ports already in use on " + spec.host() + ": " + String.join(", ", busy));
-    }
-  }
-
-  private static boolean portFree(String host, int port) {
-    try (ServerSocket socket = new ServerSocket()) {
-      socket.bind(new InetSocketAddress(InetAddress.getByName(host), port));
-      return true;
-    } catch (IOException e) {
-      return false;
     }
   }
 }

@@ -5,9 +5,6 @@ import dev.baton.control.WorkerSlot.Phase;
 import dev.baton.core.Role;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashSet;
@@ -33,6 +30,7 @@ final class Fleet {
   private final EnumMap<Role, Integer> desiredPool = new EnumMap<>(Role.class);
   private final Map<String, Restart> restarts = new java.util.HashMap<>();
   private final Set<Integer> usedPorts = new HashSet<>();
+  private final PortPicker ports = PortPicker.belowEphemeralRange();
   private final Set<Integer> usedGpus = new HashSet<>();
   private final Map<Integer, Integer> coreSlotUsers = new java.util.HashMap<>();
   private CpuPinning.Layout pinning;
@@ -277,31 +275,31 @@ final class Fleet {
     }
   }
 
-  /** A port that is free on {@code host} and not used by this cluster. */
+  /**
+   * A port that is free on {@code host} and not used by this cluster: below the kernel's ephemeral
+   * range where it is known, so no worker's own "*" sockets can take it before its owner starts
+   * ({@link PortPicker}).
+   */
   int freePort(String host) {
     try {
-      for (int attempt = 0; attempt < 50; attempt++) {
-        try (ServerSocket probe = new ServerSocket()) {
-          probe.bind(new InetSocketAddress(InetAddress.getByName(host), 0));
-          int port = probe.getLocalPort();
-          synchronized (lock) {
-            if (!usedPorts.contains(port)) {
-              return port;
-            }
-          }
-        }
+      synchronized (lock) {
+        return ports != null
+            ? ports.pick(host, usedPorts)
+            : PortPicker.pickEphemeral(host, usedPorts::contains);
       }
-      throw new IOException("no free port found on " + host);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot find a free port: " + e.getMessage(), e);
     }
   }
 
   /**
-   * {@code previous} (a failed instance's port) when no live instance holds it, else a free one.
+   * {@code previous} (a failed instance's port) when no live instance holds it and nothing else has
+   * taken it since, else a free one.
    */
   private int again(int previous, String host) {
-    return previous > 0 && !usedPorts.contains(previous) ? previous : freePort(host);
+    return previous > 0 && !usedPorts.contains(previous) && PortPicker.bindable(host, previous)
+        ? previous
+        : freePort(host);
   }
 
   private int fixedPort(int first) {

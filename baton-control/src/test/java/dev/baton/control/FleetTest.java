@@ -81,6 +81,49 @@ class FleetTest {
     assertThat(fleet.newWorker(spec, slots.get(0).identity(), FleetTest::plan).restarts).isZero();
   }
 
+  /**
+   * Ports are picked below the kernel's ephemeral range, so no worker's own "*" sockets (KV events,
+   * KV channel) or outgoing connections can take the port picked for a worker not started yet; a
+   * replacement keeps its port unless something else holds it now.
+   */
+  @Test
+  void portsComeFromBelowTheEphemeralRangeAndAReplacementLeavesATakenPort() throws Exception {
+    int ephemeralStart = PortPicker.ephemeralRangeStart();
+    org.junit.jupiter.api.Assumptions.assumeTrue(ephemeralStart > 1024, "a Linux port range");
+    ClusterSpec spec = spec("pool", "roles:\n  prefill: {replicas: 1}\n  decode: {replicas: 3}\n");
+    Fleet fleet = new Fleet();
+    fleet.resetDesired(spec);
+    List<WorkerSlot> slots =
+        fleet.desiredWorkers(spec).stream()
+            .map(w -> fleet.newWorker(spec, w, FleetTest::plan))
+            .toList();
+    assertThat(slots)
+        .extracting(w -> w.port)
+        .doesNotHaveDuplicates()
+        .allSatisfy(
+            port ->
+                assertThat(port)
+                    .isBetween(PortPicker.belowEphemeralRange().low(), ephemeralStart - 1));
+    assertThat(fleet.freePort("127.0.0.1")).isLessThan(ephemeralStart);
+
+    WorkerSlot failed = slots.get(1);
+    fleet.failed(failed);
+    fleet.remove(failed);
+    WorkerSlot again = fleet.newWorker(spec, failed.identity(), FleetTest::plan);
+    assertThat(again.port).as("the same port while it is free").isEqualTo(failed.port);
+
+    fleet.failed(again);
+    fleet.remove(again);
+    try (java.net.ServerSocket squatter = new java.net.ServerSocket()) {
+      squatter.setReuseAddress(false);
+      squatter.bind(new java.net.InetSocketAddress("127.0.0.1", again.port));
+      WorkerSlot third = fleet.newWorker(spec, failed.identity(), FleetTest::plan);
+      assertThat(third.port)
+          .as("a new port once another process holds it")
+          .isNotEqualTo(again.port);
+    }
+  }
+
   @Test
   void onlyTheFirstStopCounts() {
     Fleet fleet = new Fleet();

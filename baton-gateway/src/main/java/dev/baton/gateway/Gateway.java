@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.HttpTimeouts;
 import dev.baton.core.Json;
 import dev.baton.core.http.ConnectionGuard;
+import dev.baton.core.http.ServerStart;
 import dev.baton.gateway.GatewayConfig.Pool;
 import dev.baton.gateway.policy.KvEventIndex;
 import dev.baton.gateway.policy.Policies;
@@ -95,7 +96,7 @@ public final class Gateway implements AutoCloseable, FlowContext {
                 404,
                 "no route for " + req.prologue().method().text() + " " + req.path().path(),
                 "not_found_error"));
-    server =
+    WebServer built =
         WebServer.builder()
             .host(config.host())
             .port(port)
@@ -105,8 +106,8 @@ public final class Gateway implements AutoCloseable, FlowContext {
             .idleConnectionPeriod(timeouts.checkPeriod())
             .routing(routing)
             .shutdownHook(false)
-            .build()
-            .start();
+            .build();
+    server = ServerStart.start(built, config.host(), port);
     monitor.start();
     return this;
   }

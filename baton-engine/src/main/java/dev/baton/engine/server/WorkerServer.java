@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.baton.core.Json;
 import dev.baton.core.http.ConnectionGuard;
+import dev.baton.core.http.ServerStart;
 import dev.baton.engine.sched.Engine;
 import dev.baton.engine.sched.EngineRequest;
 import dev.baton.engine.sched.RequestOptions;
@@ -68,7 +69,7 @@ public final class WorkerServer implements AutoCloseable {
 
   /** Starts listening; returns this. */
   public WorkerServer start() {
-    server =
+    WebServer built =
         WebServer.builder()
             .host(config.host())
             .port(config.port())
@@ -80,8 +81,8 @@ public final class WorkerServer implements AutoCloseable {
             .idleConnectionTimeout(config.timeouts().idle())
             .idleConnectionPeriod(config.timeouts().checkPeriod())
             .routing(this::routes)
-            .build()
-            .start();
+            .build();
+    server = ServerStart.start(built, config.host(), config.port());
     return this;
   }
 
