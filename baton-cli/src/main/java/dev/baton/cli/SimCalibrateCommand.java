@@ -182,6 +182,15 @@ public final class SimCalibrateCommand implements Callable<Integer> {
   int maxBatch;
 
   @Option(
+      names = "--kv-capacity-tokens",
+      defaultValue = "0",
+      description =
+          "tokens of KV one worker holds (its KV blocks x block size; `baton serve` prints both),"
+              + " for the KV usage the KV-aware policies read (pd, least-kv-cache); 0: unknown,"
+              + " the simulated usage reads 0 (default)")
+  long kvCapacityTokens;
+
+  @Option(
       names = {"-o", "--output"},
       required = true,
       description = "step-model JSON to write")
@@ -344,7 +353,8 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               decodeBesideDecode,
               rounded(aloneJitter),
               rounded(besidePrefillJitter),
-              backToBack);
+              backToBack,
+              kvCapacityTokens);
       Files.writeString(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(m));
       System.out.printf(
           Locale.ROOT,

@@ -90,7 +90,8 @@ public final class SimCommand implements Callable<Integer> {
       defaultValue = FleetSimulator.DEFAULT_POLICY,
       description =
           "the gateway routing policy each pool uses (the gateway's own classes; prefix-cache is"
-              + " refused: the simulated requests have no prompt text); default ${DEFAULT-VALUE}")
+              + " refused: the simulated requests have no prompt text; pd's prefix term is the"
+              + " same for every worker); default ${DEFAULT-VALUE}")
   String policy;
 
   @Option(

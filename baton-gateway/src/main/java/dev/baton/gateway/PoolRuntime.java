@@ -2,6 +2,7 @@ package dev.baton.gateway;
 
 import dev.baton.gateway.GatewayConfig.Mode;
 import dev.baton.gateway.GatewayConfig.Pool;
+import dev.baton.gateway.policy.PairChoice;
 import dev.baton.gateway.policy.PairPolicy;
 import dev.baton.gateway.policy.PrefixIndex;
 import dev.baton.gateway.policy.RouteRequest;
@@ -252,35 +253,9 @@ final class PoolRuntime {
     for (Worker w : workers) {
       grouped |= w.group() != null;
     }
-    if (prefillPolicy instanceof PairPolicy pd) {
-      PairPolicy.Pair p = pd.choosePair(prefills, decodes, grouped, request);
-      return p == null ? null : new Selection(p.prefill(), p.decode());
-    }
-    if (!grouped) {
-      return new Selection(
-          prefillPolicy.choose(prefills, request), decodePolicy.choose(decodes, request));
-    }
-    // Replica mode: only prefill workers whose group has a decode worker can be chosen.
-    List<Worker> pairable = new ArrayList<>();
-    for (Worker p : prefills) {
-      for (Worker d : decodes) {
-        if (Objects.equals(p.group(), d.group())) {
-          pairable.add(p);
-          break;
-        }
-      }
-    }
-    if (pairable.isEmpty()) {
-      return null;
-    }
-    Worker prefill = prefillPolicy.choose(pairable, request);
-    List<Worker> sameGroup = new ArrayList<>();
-    for (Worker d : decodes) {
-      if (Objects.equals(prefill.group(), d.group())) {
-        sameGroup.add(d);
-      }
-    }
-    return new Selection(prefill, decodePolicy.choose(sameGroup, request));
+    PairPolicy.Pair p =
+        PairChoice.choose(prefillPolicy, decodePolicy, prefills, decodes, grouped, request);
+    return p == null ? null : new Selection(p.prefill(), p.decode());
   }
 
   private boolean prefillSaturated(List<Worker> prefills) {

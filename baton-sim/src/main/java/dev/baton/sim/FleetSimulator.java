@@ -2,6 +2,8 @@ package dev.baton.sim;
 
 import dev.baton.core.Role;
 import dev.baton.gateway.WorkerSpec;
+import dev.baton.gateway.policy.PairChoice;
+import dev.baton.gateway.policy.PairPolicy;
 import dev.baton.gateway.policy.Policies;
 import dev.baton.gateway.policy.RouteRequest;
 import dev.baton.gateway.policy.RoutingPolicy;
@@ -25,16 +27,18 @@ import java.util.SplittableRandom;
  * <p>Routing is the gateway's own: each pool (prefill, decode, colocated) holds an instance of the
  * named {@link RoutingPolicy} from baton-gateway, choosing among gateway {@link
  * dev.baton.gateway.Worker} records whose in-flight counts the simulation keeps (a request counts
- * on a worker from its assignment to the end of that leg, as the gateway counts its legs). A
- * prefilled request goes to the decode worker the decode policy picks after the KV hop, and its
- * first token leaves from there. Policies that read prompt content (prefix-cache) are refused: the
- * simulated workload has lengths, not prompts.
+ * on a worker from its assignment to the end of that leg, as the gateway counts its legs) and whose
+ * scraped load and KV usage it feeds as the gateway's scrapes would. A request's prefill and decode
+ * workers are picked together when it arrives, by the gateway's own {@link PairChoice} (a pair
+ * policy such as {@code pd} scores both; any other picks the prefill worker, then the decode
+ * worker, in replica mode from the prefill worker's group, {@link Fleet#groups()} > 1); the
+ * prefilled request goes to that decode worker after the KV hop, and its first token leaves from
+ * there. Policies that route by prompt content alone (prefix-cache) are refused: the simulated
+ * workload has lengths, not prompts; in {@code pd} the prefix term is the same for every worker.
  *
- * <p>In replica mode ({@link Fleet#groups()} > 1) a request first picks a group (the same policy
- * over the groups' in-flight counts), then its prefill and decode workers within it. With a
- * disaggregation threshold, a prompt shorter than it skips the prefill pool and is prefilled by the
- * chosen decode worker inside its decode steps, chunk by chunk, as the gateway's conditional
- * disaggregation sends it there as a plain colocated request.
+ * <p>With a disaggregation threshold, a prompt shorter than it skips the prefill worker and is
+ * prefilled by the pair's decode worker inside its decode steps, chunk by chunk, as the gateway's
+ * conditional disaggregation sends it there as a plain colocated request.
  */
 public final class FleetSimulator {
 
@@ -73,6 +77,9 @@ public final class FleetSimulator {
     int chunkRequest = -1;
     int chunk;
 
+    /** Tokens of KV held: prompts prefilled or arriving, and every token generated since. */
+    long kvTokens;
+
     // The work in flight, tracked only when workers interfere (StepModel#interferes): its time
     // left as if the worker computed alone, the slowdown it runs at since lastUpdate, and the
     // version its finishing event carries.
@@ -96,13 +103,18 @@ public final class FleetSimulator {
     }
   }
 
-  /** One pool's workers and its policy instance; {@code first} is its workers' global index. */
+  /** One pool's workers and its policy instance; a gateway worker's slot is its index here. */
   private record Pool(
-      Worker[] workers, List<dev.baton.gateway.Worker> routed, RoutingPolicy policy, int first) {
-    /** The chosen worker's global index. */
+      Worker[] workers, List<dev.baton.gateway.Worker> routed, RoutingPolicy policy) {
+    /** The chosen worker's index. */
     int choose() {
-      return first + policy.choose(routed, RouteRequest.of(null, NO_BLOCKS, null)).slot();
+      return policy.choose(routed, noContent()).slot();
     }
+  }
+
+  /** What the policies see of a simulated request: no prompt content. */
+  private static RouteRequest noContent() {
+    return RouteRequest.of(null, NO_BLOCKS, null);
   }
 
   private static final long[] NO_BLOCKS = new long[0];
@@ -157,11 +169,11 @@ public final class FleetSimulator {
   private final double[] finish;
   private final int[] generated;
   private final int[] prefilled;
-  private final int[] group;
+  private final int[] prefillOf;
+  private final int[] decodeOf;
 
-  private final Pool[] prefillPools;
-  private final Pool[] decodePools;
-  private final Pool groupPool;
+  private final Pool prefillPool;
+  private final Pool decodePool;
   private final Pool colocatedPool;
   private final Worker[] prefillWorkers;
   private final Worker[] decodeWorkers;
@@ -197,59 +209,53 @@ public final class FleetSimulator {
     finish = new double[n];
     generated = new int[n];
     prefilled = new int[n];
-    group = new int[n];
+    prefillOf = new int[n];
+    decodeOf = new int[n];
     SplittableRandom seeds = new SplittableRandom(routing.seed() ^ 0x5eed);
     jitterRandom = new SplittableRandom(routing.seed() ^ 0x717e5);
-    int groups = fleet.groups();
-    prefillPools = new Pool[groups];
-    decodePools = new Pool[groups];
     prefillWorkers = new Worker[fleet.prefill()];
     decodeWorkers = new Worker[fleet.decode()];
-    for (int g = 0; g < groups; g++) {
-      prefillPools[g] = pool(prefillWorkers, g, groups, Role.PREFILL, seeds);
-      decodePools[g] = pool(decodeWorkers, g, groups, Role.DECODE, seeds);
-    }
-    groupPool = groups > 1 ? pool(new Worker[groups], 0, 1, Role.BOTH, seeds) : null;
     colocatedWorkers = new Worker[fleet.colocated()];
-    colocatedPool = pool(colocatedWorkers, 0, 1, Role.BOTH, seeds);
+    prefillPool = pool(prefillWorkers, fleet.groups(), Role.PREFILL, seeds);
+    decodePool = pool(decodeWorkers, fleet.groups(), Role.DECODE, seeds);
+    colocatedPool = pool(colocatedWorkers, 1, Role.BOTH, seeds);
     everyWorker.addAll(List.of(prefillWorkers));
     everyWorker.addAll(List.of(decodeWorkers));
     everyWorker.addAll(List.of(colocatedWorkers));
   }
 
-  /** Group {@code g} of {@code groups} equal parts of {@code all}, which it fills. */
-  private Pool pool(Worker[] all, int g, int groups, Role role, SplittableRandom seeds) {
+  /**
+   * A pool of {@code all}'s workers, which it fills; with {@code groups} > 1 they carry the labels
+   * {@code g0}, {@code g1}, ... of that many equal groups in order (replica mode).
+   */
+  private Pool pool(Worker[] all, int groups, Role role, SplittableRandom seeds) {
     RoutingPolicy policy =
         Policies.create(
             routing.policy(),
             // No prefix index: the simulated workload has no prompt content (refused below).
             new Policies.Context(null, new SplittableRandom(seeds.nextLong())));
-    if (policy.usesPrefixIndex()) {
+    if (policy.usesPrefixIndex() && !(policy instanceof PairPolicy)) {
       throw new IllegalArgumentException(
           "policy '"
               + routing.policy()
               + "' routes by prompt content, which the simulated workload does not have");
     }
-    int count = all.length / groups;
-    int first = g * count;
-    Worker[] w = new Worker[count];
-    List<dev.baton.gateway.Worker> routed = new ArrayList<>(count);
-    for (int i = 0; i < count; i++) {
-      int k = first + i;
+    int perGroup = Math.max(1, all.length / groups);
+    List<dev.baton.gateway.Worker> routed = new ArrayList<>(all.length);
+    for (int k = 0; k < all.length; k++) {
       // A distinct address per worker; nothing is ever sent to it.
       dev.baton.gateway.Worker gw =
           dev.baton.gateway.Worker.forSimulation(
               new WorkerSpec(
                   "http://10." + (k >> 16) + "." + ((k >> 8) & 255) + "." + (k & 255) + ":8000",
                   role,
-                  null,
+                  groups > 1 ? "g" + k / perGroup : null,
                   8998));
-      gw.slot(i);
-      w[i] = new Worker(model.maxBatch(), gw);
-      all[k] = w[i];
+      gw.slot(k);
+      all[k] = new Worker(model.maxBatch(), gw);
       routed.add(gw);
     }
-    return new Pool(w, routed, policy, first);
+    return new Pool(all, routed, policy);
   }
 
   /** Runs the whole workload to the last finished request. */
@@ -282,12 +288,15 @@ public final class FleetSimulator {
   }
 
   /**
-   * Every worker's load as the gateway's scrape reads it: the requests it holds, both legs (what
-   * its engine counts as running + waiting is what the gateway counts in flight on it).
+   * Every worker's load and KV usage as the gateway's scrape reads them: the requests it holds,
+   * both legs (what its engine counts as running + waiting is what the gateway counts in flight on
+   * it), and its KV tokens over the model's capacity (0 where the model has none).
    */
   private void scrapeAll() {
+    long capacity = model.kvCapacityTokens();
     for (Worker w : everyWorker) {
-      w.routed.scraped(w.routed.inFlight(), 0, 0);
+      double usage = capacity > 0 ? Math.min(1, (double) w.kvTokens / capacity) : 0;
+      w.routed.scraped(w.routed.inFlight(), 0, usage);
     }
   }
 
@@ -422,18 +431,22 @@ public final class FleetSimulator {
       prefillHere(t, c, colocatedWorkers[c], r);
       return;
     }
-    int g = 0;
-    if (groupPool != null) {
-      g = groupPool.choose();
-      groupPool.workers()[g].routed.begin(false);
-    }
-    group[r] = g;
+    PairPolicy.Pair pair =
+        PairChoice.choose(
+            prefillPool.policy(),
+            decodePool.policy(),
+            prefillPool.routed(),
+            decodePool.routed(),
+            fleet.groups() > 1,
+            noContent());
+    int d = pair.decode().slot();
     if (prompt[r] < routing.disaggregationThreshold()) {
-      int d = decodePools[g].choose();
       prefillHere(t, d, decodeWorkers[d], r);
       return;
     }
-    int p = prefillPools[g].choose();
+    int p = pair.prefill().slot();
+    prefillOf[r] = p;
+    decodeOf[r] = d;
     Worker w = prefillWorkers[p];
     w.routed.begin(true);
     w.waiting.add(r);
@@ -459,20 +472,23 @@ public final class FleetSimulator {
       return;
     }
     prefillStart[r] = t;
+    w.kvTokens += prompt[r];
     // Busy here means the worker has just finished the prefill before this one.
     work(t, w, PREFILL_DONE, p, r, model.prefillMs(prompt[r], w.busy), true);
   }
 
   private void prefillDone(double t, int p, int r) {
     prefillWorkers[p].routed.end(true);
-    int d = decodePools[group[r]].choose();
+    int d = decodeOf[r];
     decodeWorkers[d].routed.begin(false);
+    decodeWorkers[d].kvTokens += prompt[r]; // blocks taken for the KV it pulls
     schedule(t + model.kvHopMs(prompt[r]), HOP_DONE, d, r);
     startPrefill(t, p);
   }
 
   private void hopDone(double t, int d, int r) {
     Worker w = decodeWorkers[d];
+    prefillWorkers[prefillOf[r]].kvTokens -= prompt[r]; // pulled: the prefill worker frees it
     firstToken[r] = t;
     generated[r] = 1;
     if (generated[r] >= output[r]) {
@@ -497,9 +513,8 @@ public final class FleetSimulator {
   private void finished(double t, int r, Worker w) {
     finish[r] = t;
     w.routed.end(false);
-    if (groupPool != null && fleet.disaggregated()) {
-      groupPool.workers()[group[r]].routed.end(false);
-    }
+    // Its prompt and the tokens generated after the first (which came with the prompt's KV).
+    w.kvTokens -= prompt[r] + generated[r] - 1;
   }
 
   /** Decode workers in a P/D fleet, colocated ones otherwise, in STEP_DONE events. */
@@ -543,6 +558,7 @@ public final class FleetSimulator {
       if (i < w.stepBatch) {
         generated[r]++;
         w.contextTokens++;
+        w.kvTokens++;
         if (generated[r] >= output[r]) {
           w.contextTokens -= prompt[r] + generated[r];
           finished(t, r, w);
@@ -555,6 +571,7 @@ public final class FleetSimulator {
     if (w.chunkRequest >= 0) {
       int r = w.chunkRequest;
       prefilled[r] += w.chunk;
+      w.kvTokens += w.chunk;
       if (prefilled[r] >= prompt[r]) {
         w.waiting.poll();
         firstToken[r] = t;

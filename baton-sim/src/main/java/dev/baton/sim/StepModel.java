@@ -37,6 +37,9 @@ package dev.baton.sim;
  *     right after the one before on the same worker than when it finds the worker idle, as a
  *     fraction (-0.1: 0.9x). On the 2-core validation machine a queued prefill followed the one
  *     before by ~250 ms where a prefill that found the worker idle took ~275 ms of engine steps
+ * @param kvCapacityTokens the tokens of KV one worker holds (its KV blocks x block size), for the
+ *     KV usage the gateway scrapes ({@code vllm:kv_cache_usage_perc}) and the {@code pd} and {@code
+ *     least-kv-cache} policies read; 0: unknown, the usage reads 0 (model files from before it)
  */
 public record StepModel(
     double prefillBaseMs,
@@ -54,9 +57,48 @@ public record StepModel(
     double decodeBesideDecodeInterference,
     double[] decodeJitterMs,
     double[] decodeJitterBesidePrefillMs,
-    double prefillBackToBack) {
+    double prefillBackToBack,
+    long kvCapacityTokens) {
 
   private static final double[] NO_JITTER = new double[0];
+
+  /** A model without a KV capacity (the usage the gateway scrapes reads 0). */
+  public StepModel(
+      double prefillBaseMs,
+      double prefillPerTokenMs,
+      double decodeBaseMs,
+      double decodePerSeqMs,
+      double decodePerContextTokenMs,
+      double kvHopBaseMs,
+      double kvHopPerTokenMs,
+      int chunkTokens,
+      int maxBatch,
+      double prefillInterference,
+      double decodeInterference,
+      double prefillBesidePrefillInterference,
+      double decodeBesideDecodeInterference,
+      double[] decodeJitterMs,
+      double[] decodeJitterBesidePrefillMs,
+      double prefillBackToBack) {
+    this(
+        prefillBaseMs,
+        prefillPerTokenMs,
+        decodeBaseMs,
+        decodePerSeqMs,
+        decodePerContextTokenMs,
+        kvHopBaseMs,
+        kvHopPerTokenMs,
+        chunkTokens,
+        maxBatch,
+        prefillInterference,
+        decodeInterference,
+        prefillBesidePrefillInterference,
+        decodeBesideDecodeInterference,
+        decodeJitterMs,
+        decodeJitterBesidePrefillMs,
+        prefillBackToBack,
+        0);
+  }
 
   /** A model without decode jitter: every step takes its mean time. */
   public StepModel(
@@ -152,6 +194,9 @@ public record StepModel(
     if (!(prefillBackToBack > -1) || Double.isInfinite(prefillBackToBack)) {
       throw new IllegalArgumentException("prefillBackToBack must be finite and > -1");
     }
+    if (kvCapacityTokens < 0) {
+      throw new IllegalArgumentException("kvCapacityTokens must be >= 0 (0: unknown)");
+    }
     if (chunkTokens < 1 || maxBatch < 1) {
       throw new IllegalArgumentException("chunkTokens and maxBatch must be >= 1");
     }
@@ -201,6 +246,28 @@ public record StepModel(
   /** Whether decode steps vary around their mean ({@link #decodeJitterMs}). */
   public boolean jitters() {
     return decodeJitterMs.length > 0 || decodeJitterBesidePrefillMs.length > 0;
+  }
+
+  /** The same model with workers that hold {@code tokens} tokens of KV each. */
+  public StepModel withKvCapacity(long tokens) {
+    return new StepModel(
+        prefillBaseMs,
+        prefillPerTokenMs,
+        decodeBaseMs,
+        decodePerSeqMs,
+        decodePerContextTokenMs,
+        kvHopBaseMs,
+        kvHopPerTokenMs,
+        chunkTokens,
+        maxBatch,
+        prefillInterference,
+        decodeInterference,
+        prefillBesidePrefillInterference,
+        decodeBesideDecodeInterference,
+        decodeJitterMs,
+        decodeJitterBesidePrefillMs,
+        prefillBackToBack,
+        tokens);
   }
 
   /** Milliseconds to move the KV of a {@code tokens}-token prompt between workers. */

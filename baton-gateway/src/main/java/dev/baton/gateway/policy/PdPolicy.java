@@ -3,7 +3,7 @@ package dev.baton.gateway.policy;
 import dev.baton.gateway.Worker;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.random.RandomGenerator;
 
 /**
  * {@code pd}: chooses the pair together. A prefill worker scores {@code (1 − prefix match) ×
@@ -14,6 +14,13 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 final class PdPolicy implements PairPolicy {
   private static final double PREFIX_WEIGHT = 1.0;
+
+  /** Breaks ties: the gateway's thread-local generator, or a seeded one in the simulator. */
+  private final RandomGenerator random;
+
+  PdPolicy(RandomGenerator random) {
+    this.random = random;
+  }
 
   @Override
   public String name() {
@@ -38,7 +45,7 @@ final class PdPolicy implements PairPolicy {
         best = w;
         bestScore = s;
         ties = 1;
-      } else if (s == bestScore && ThreadLocalRandom.current().nextInt(++ties) == 0) {
+      } else if (s == bestScore && random.nextInt(++ties) == 0) {
         best = w;
       }
     }
@@ -65,7 +72,7 @@ final class PdPolicy implements PairPolicy {
           p = w;
           ps = s;
           ties = 1;
-        } else if (s == ps && ThreadLocalRandom.current().nextInt(++ties) == 0) {
+        } else if (s == ps && random.nextInt(++ties) == 0) {
           p = w;
         }
       }
@@ -82,7 +89,7 @@ final class PdPolicy implements PairPolicy {
           bestScore = score;
           best = new Pair(p, d);
           ties = 1;
-        } else if (score == bestScore && ThreadLocalRandom.current().nextInt(++ties) == 0) {
+        } else if (score == bestScore && random.nextInt(++ties) == 0) {
           best = new Pair(p, d);
         }
       }

@@ -20,7 +20,7 @@ public final class Policies {
           "power-of-two", c -> new PowerOfTwoPolicy(c.random()),
           "prefix-cache", c -> new PrefixCachePolicy(c.prefix(), c.random()),
           "session-affinity", c -> new SessionAffinityPolicy(c.random(), 100_000),
-          "pd", c -> new PdPolicy());
+          "pd", c -> new PdPolicy(c.random()));
 
   private Policies() {}
 

@@ -18,7 +18,7 @@ class PdPolicyTest {
     PrefixIndex index = new PrefixIndex(1024);
     index.record(new long[] {5, 6, 7, 8}, p1.slot());
     d0.scraped(0, 0, 0.9);
-    PdPolicy pd = new PdPolicy();
+    PdPolicy pd = new PdPolicy(java.util.concurrent.ThreadLocalRandom.current());
     PairPolicy.Pair pair =
         pd.choosePair(
             List.of(p0, p1),
@@ -48,7 +48,7 @@ class PdPolicyTest {
     Worker da = TestWorkers.worker(2, Role.DECODE, "a");
     Worker db = TestWorkers.worker(3, Role.DECODE, "b");
     TestWorkers.load(da, 5);
-    PdPolicy pd = new PdPolicy();
+    PdPolicy pd = new PdPolicy(java.util.concurrent.ThreadLocalRandom.current());
     for (int i = 0; i < 10; i++) {
       PairPolicy.Pair pair =
           pd.choosePair(List.of(pa, pb), List.of(da, db), true, TestWorkers.request());
