@@ -1,8 +1,9 @@
 package dev.baton.gateway.policy;
 
 import dev.baton.gateway.Worker;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Objects;
+import java.util.Map;
 import java.util.random.RandomGenerator;
 
 /**
@@ -36,20 +37,11 @@ final class PdPolicy implements PairPolicy {
   @Override
   public Worker choose(List<Worker> candidates, RouteRequest request) {
     double maxRunning = maxLoad(candidates);
-    Worker best = null;
-    double bestScore = Double.MAX_VALUE;
-    int ties = 0;
+    Best best = new Best();
     for (Worker w : candidates) {
-      double s = decodeScore(w, maxRunning);
-      if (s < bestScore) {
-        best = w;
-        bestScore = s;
-        ties = 1;
-      } else if (s == bestScore && random.nextInt(++ties) == 0) {
-        best = w;
-      }
+      best.offer(w, decodeScore(w, maxRunning), random);
     }
-    return best;
+    return best.worker;
   }
 
   @Override
@@ -60,41 +52,65 @@ final class PdPolicy implements PairPolicy {
       maxPrefills = Math.max(maxPrefills, w.prefillsInFlight());
     }
     double maxRunning = maxLoad(decodes);
+    if (!grouped) {
+      Best p = new Best();
+      for (Worker w : prefills) {
+        p.offer(w, prefillScore(w, request, maxPrefills), random);
+      }
+      return p.worker == null || decodes.isEmpty()
+          ? null
+          : new Pair(p.worker, choose(decodes, request));
+    }
+    // A pair scores its prefill worker's score plus its decode worker's, so a group's best pair
+    // is its best prefill worker with its best decode worker: one pass over each list, not one
+    // over every prefill x decode pair (a fleet of 300P700D made that 210,000 scores a request).
+    Map<String, Best> prefillBest = new LinkedHashMap<>();
+    for (Worker p : prefills) {
+      prefillBest
+          .computeIfAbsent(p.group(), g -> new Best())
+          .offer(p, prefillScore(p, request, maxPrefills), random);
+    }
+    Map<String, Best> decodeBest = new LinkedHashMap<>();
+    for (Worker d : decodes) {
+      decodeBest
+          .computeIfAbsent(d.group(), g -> new Best())
+          .offer(d, decodeScore(d, maxRunning), random);
+    }
     Pair best = null;
     double bestScore = Double.MAX_VALUE;
     int ties = 0;
-    if (!grouped) {
-      Worker p = null;
-      double ps = Double.MAX_VALUE;
-      for (Worker w : prefills) {
-        double s = prefillScore(w, request, maxPrefills);
-        if (s < ps) {
-          p = w;
-          ps = s;
-          ties = 1;
-        } else if (s == ps && random.nextInt(++ties) == 0) {
-          p = w;
-        }
+    for (Map.Entry<String, Best> e : prefillBest.entrySet()) {
+      Best d = decodeBest.get(e.getKey());
+      if (d == null) {
+        continue;
       }
-      return p == null || decodes.isEmpty() ? null : new Pair(p, choose(decodes, request));
-    }
-    for (Worker p : prefills) {
-      double ps = prefillScore(p, request, maxPrefills);
-      for (Worker d : decodes) {
-        if (!Objects.equals(p.group(), d.group())) {
-          continue;
-        }
-        double score = ps + decodeScore(d, maxRunning);
-        if (score < bestScore) {
-          bestScore = score;
-          best = new Pair(p, d);
-          ties = 1;
-        } else if (score == bestScore && random.nextInt(++ties) == 0) {
-          best = new Pair(p, d);
-        }
+      double score = e.getValue().score + d.score;
+      if (score < bestScore) {
+        bestScore = score;
+        best = new Pair(e.getValue().worker, d.worker);
+        ties = 1;
+      } else if (score == bestScore && random.nextInt(++ties) == 0) {
+        best = new Pair(e.getValue().worker, d.worker);
       }
     }
     return best;
+  }
+
+  /** The lowest-scoring worker offered so far, equal scores broken at random. */
+  private static final class Best {
+    Worker worker;
+    double score = Double.MAX_VALUE;
+    int ties;
+
+    void offer(Worker w, double s, RandomGenerator random) {
+      if (s < score) {
+        worker = w;
+        score = s;
+        ties = 1;
+      } else if (s == score && random.nextInt(++ties) == 0) {
+        worker = w;
+      }
+    }
   }
 
   private static double prefillScore(Worker w, RouteRequest request, double maxPrefills) {

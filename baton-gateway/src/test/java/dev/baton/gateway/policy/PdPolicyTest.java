@@ -57,4 +57,41 @@ class PdPolicyTest {
     }
     assertThat(pd.choosePair(List.of(pa), List.of(db), true, TestWorkers.request())).isNull();
   }
+
+  /** In replica mode the best pair is a group's best prefill worker with its best decode worker. */
+  @Test
+  void replicaModePairsEachGroupsBestWorkersAndTakesTheLowestSum() {
+    Worker pa1 = TestWorkers.worker(0, Role.PREFILL, "a");
+    Worker pa2 = TestWorkers.worker(1, Role.PREFILL, "a");
+    Worker pb1 = TestWorkers.worker(2, Role.PREFILL, "b");
+    Worker pb2 = TestWorkers.worker(3, Role.PREFILL, "b");
+    Worker da1 = TestWorkers.worker(4, Role.DECODE, "a");
+    Worker da2 = TestWorkers.worker(5, Role.DECODE, "a");
+    Worker db1 = TestWorkers.worker(6, Role.DECODE, "b");
+    Worker db2 = TestWorkers.worker(7, Role.DECODE, "b");
+    pa2.begin(true);
+    pa2.begin(true);
+    pb1.begin(true);
+    pb2.begin(true);
+    TestWorkers.load(da1, 5);
+    TestWorkers.load(da2, 4);
+    TestWorkers.load(db2, 3);
+    // Prefill scores 1 + outstanding/2: pa1 1.0, pa2 2.0, pb1 and pb2 1.5. Decode scores load/5:
+    // da1 1.0, da2 0.8, db1 0, db2 0.6. Best of a: 1.0 + 0.8; of b: 1.5 + 0 (either prefill).
+    PdPolicy pd = new PdPolicy(new java.util.SplittableRandom(7));
+    java.util.Set<Worker> prefillsChosen = new java.util.HashSet<>();
+    for (int i = 0; i < 20; i++) {
+      PairPolicy.Pair pair =
+          pd.choosePair(
+              List.of(pa1, pa2, pb1, pb2),
+              List.of(da1, da2, db1, db2),
+              true,
+              TestWorkers.request());
+      assertThat(pair.decode()).isSameAs(db1);
+      prefillsChosen.add(pair.prefill());
+    }
+    assertThat(prefillsChosen)
+        .as("equal scores broken at random")
+        .containsExactlyInAnyOrder(pb1, pb2);
+  }
 }
