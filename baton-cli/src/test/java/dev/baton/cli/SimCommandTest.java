@@ -131,12 +131,19 @@ class SimCommandTest {
             0,
             CalibrationFits.rounded(jitter),
             new double[] {0.0004, 2.0},
-            0);
+            0,
+            262_144);
     dev.baton.sim.StepModel back =
         Json.MAPPER.readValue(Json.MAPPER.writeValueAsString(m), dev.baton.sim.StepModel.class);
     assertThat(back.decodeJitterMs()).containsExactly(-1.5, -1.5, 4.5, -1.5);
     assertThat(back.decodeJitterBesidePrefillMs()).containsExactly(0.0004, 2.0);
     assertThat(back.decodeInterference()).isEqualTo(0.2);
+    assertThat(back.kvCapacityTokens()).isEqualTo(262_144);
+    // A model file from before the KV capacity existed loads with none (the usage reads 0).
+    String before = Json.MAPPER.writeValueAsString(m).replace(",\"kvCapacityTokens\":262144", "");
+    assertThat(before).doesNotContain("kvCapacityTokens");
+    assertThat(Json.MAPPER.readValue(before, dev.baton.sim.StepModel.class).kvCapacityTokens())
+        .isZero();
   }
 
   @Test

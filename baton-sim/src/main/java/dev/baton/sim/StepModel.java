@@ -62,44 +62,6 @@ public record StepModel(
 
   private static final double[] NO_JITTER = new double[0];
 
-  /** A model without a KV capacity (the usage the gateway scrapes reads 0). */
-  public StepModel(
-      double prefillBaseMs,
-      double prefillPerTokenMs,
-      double decodeBaseMs,
-      double decodePerSeqMs,
-      double decodePerContextTokenMs,
-      double kvHopBaseMs,
-      double kvHopPerTokenMs,
-      int chunkTokens,
-      int maxBatch,
-      double prefillInterference,
-      double decodeInterference,
-      double prefillBesidePrefillInterference,
-      double decodeBesideDecodeInterference,
-      double[] decodeJitterMs,
-      double[] decodeJitterBesidePrefillMs,
-      double prefillBackToBack) {
-    this(
-        prefillBaseMs,
-        prefillPerTokenMs,
-        decodeBaseMs,
-        decodePerSeqMs,
-        decodePerContextTokenMs,
-        kvHopBaseMs,
-        kvHopPerTokenMs,
-        chunkTokens,
-        maxBatch,
-        prefillInterference,
-        decodeInterference,
-        prefillBesidePrefillInterference,
-        decodeBesideDecodeInterference,
-        decodeJitterMs,
-        decodeJitterBesidePrefillMs,
-        prefillBackToBack,
-        0);
-  }
-
   /** A model without decode jitter: every step takes its mean time. */
   public StepModel(
       double prefillBaseMs,
@@ -131,6 +93,7 @@ public record StepModel(
         decodeBesideDecodeInterference,
         NO_JITTER,
         NO_JITTER,
+        0,
         0);
   }
 

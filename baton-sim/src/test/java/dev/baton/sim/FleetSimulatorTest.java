@@ -232,7 +232,7 @@ class FleetSimulatorTest {
 
   /** A model of 10 ms decode steps, no interference, and the given jitter series. */
   private static StepModel jittered(double[] alone, double[] besidePrefill) {
-    return new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, alone, besidePrefill, 0);
+    return new StepModel(100, 0, 10, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, alone, besidePrefill, 0, 0);
   }
 
   /** {@code requests} alike, one every {@code everyMs}. */
@@ -286,7 +286,23 @@ class FleetSimulatorTest {
     // Interference terms are on (prefillInterference only) so the fleet tracks who prefills.
     StepModel m =
         new StepModel(
-            100, 0, 10, 0, 0, 0, 0, 512, 8, 1e-9, 0, 0, 0, new double[] {0}, new double[] {5}, 0);
+            100,
+            0,
+            10,
+            0,
+            0,
+            0,
+            0,
+            512,
+            8,
+            1e-9,
+            0,
+            0,
+            0,
+            new double[] {0},
+            new double[] {5},
+            0,
+            0);
     SimTrace trace = new SimTrace(new double[] {0, 100}, new int[] {10, 10}, new int[] {5, 5});
     SimResult r =
         new FleetSimulator(
@@ -301,7 +317,7 @@ class FleetSimulatorTest {
     assertThatThrownBy(() -> jittered(new double[] {1, Double.NaN}, new double[0]))
         .hasMessageContaining("jitter");
     // A model file without the jitter terms (written before they existed) has none.
-    StepModel old = new StepModel(1, 1, 1, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, null, null, 0);
+    StepModel old = new StepModel(1, 1, 1, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, null, null, 0, 0);
     assertThat(old.jitters()).isFalse();
   }
 
@@ -312,7 +328,7 @@ class FleetSimulatorTest {
     // an idle worker again (100).
     StepModel m =
         new StepModel(
-            100, 0, 10, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, new double[0], new double[0], -0.2);
+            100, 0, 10, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, new double[0], new double[0], -0.2, 0);
     SimTrace trace =
         new SimTrace(new double[] {0, 0, 1_000}, new int[] {10, 10, 10}, new int[] {2, 2, 2});
     SimResult r =
@@ -325,7 +341,7 @@ class FleetSimulatorTest {
     assertThatThrownBy(
             () ->
                 new StepModel(
-                    1, 0, 1, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, new double[0], new double[0], -1))
+                    1, 0, 1, 0, 0, 0, 0, 512, 8, 0, 0, 0, 0, new double[0], new double[0], -1, 0))
         .hasMessageContaining("prefillBackToBack");
   }
 

@@ -23,7 +23,8 @@ public final class SimScaleBench {
       jitter[i] = i % 50 == 0 ? 0.98 : -0.02;
     }
     StepModel model =
-        new StepModel(2, 0.2, 5, 0.5, 0, 3, 0.005, 512, 64, 0, 0, 0, 0, jitter, new double[0], 0);
+        new StepModel(
+            2, 0.2, 5, 0.5, 0, 3, 0.005, 512, 64, 0, 0, 0, 0, jitter, new double[0], 0, 0);
     SimWorkload workload =
         new SimWorkload(2000, 1_000_000, 512, 128, SimWorkload.Lengths.EXPONENTIAL, 1);
     FleetSimulator.Routing routing =
