@@ -119,6 +119,26 @@ final class CalibrationFits {
   }
 
   /**
+   * The KV capacity in tokens a worker's Prometheus text gives: {@code num_gpu_blocks} x {@code
+   * block_size} from vLLM's {@code vllm:cache_config_info} (Baton workers export it too); 0 when
+   * the text has no such sample or its labels are not numbers (vLLM before its KV profiling
+   * finished prints {@code num_gpu_blocks="None"}).
+   */
+  static long kvCapacityOf(String metrics) {
+    for (PrometheusText.Sample s : PrometheusText.parse(metrics).samples()) {
+      if (s.name().equals("vllm:cache_config_info")) {
+        try {
+          return Long.parseLong(s.labels().getOrDefault("num_gpu_blocks", ""))
+              * Long.parseLong(s.labels().getOrDefault("block_size", ""));
+        } catch (NumberFormatException e) {
+          return 0;
+        }
+      }
+    }
+    return 0;
+  }
+
+  /**
    * How many of a single stream's first gaps to leave out of its step and jitter: the first {@link
    * #BURST_GAPS} when the stream is long enough. Single 256-token streams reached the client with
    * their first ~25 tokens in one burst (the time they took went into the TTFT), where the bench's

@@ -185,9 +185,10 @@ public final class SimCalibrateCommand implements Callable<Integer> {
       names = "--kv-capacity-tokens",
       defaultValue = "0",
       description =
-          "tokens of KV one worker holds (its KV blocks x block size; `baton serve` prints both),"
-              + " for the KV usage the KV-aware policies read (pd, least-kv-cache); 0: unknown,"
-              + " the simulated usage reads 0 (default)")
+          "tokens of KV one worker holds (KV blocks x block size), for the KV usage the KV-aware"
+              + " policies read (pd, least-kv-cache); default: read from a worker's"
+              + " vllm:cache_config_info (--worker-urls, --prefill-url, else --base-url), 0 if"
+              + " none has it (the simulated usage then reads 0)")
   long kvCapacityTokens;
 
   @Option(
@@ -354,7 +355,7 @@ public final class SimCalibrateCommand implements Callable<Integer> {
               rounded(aloneJitter),
               rounded(besidePrefillJitter),
               backToBack,
-              kvCapacityTokens);
+              kvCapacity());
       Files.writeString(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(m));
       System.out.printf(
           Locale.ROOT,
@@ -591,6 +592,11 @@ public final class SimCalibrateCommand implements Callable<Integer> {
 
   /** The worker's {@code baton_engine_step_seconds_sum}: seconds its engine has spent in steps. */
   private double stepSecondsSum(URI worker) throws Exception {
+    return stepSecondsSumOf(metricsOf(worker), worker);
+  }
+
+  /** A worker's {@code /metrics} text; empty when it answers anything but 200. */
+  private String metricsOf(URI worker) throws Exception {
     if (metricsClient == null) {
       metricsClient =
           java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -601,7 +607,36 @@ public final class SimCalibrateCommand implements Callable<Integer> {
                 .timeout(Duration.ofSeconds(10))
                 .build(),
             java.net.http.HttpResponse.BodyHandlers.ofString());
-    return stepSecondsSumOf(r.statusCode() == 200 ? r.body() : "", worker);
+    return r.statusCode() == 200 ? r.body() : "";
+  }
+
+  /**
+   * {@code --kv-capacity-tokens}, or else what a worker's {@code vllm:cache_config_info} says (the
+   * first of {@code --worker-urls}, {@code --prefill-url}, or {@code --base-url} when that is a
+   * worker); 0 with a note when none says.
+   */
+  private long kvCapacity() {
+    if (kvCapacityTokens > 0) {
+      return kvCapacityTokens;
+    }
+    URI worker =
+        workerUrls != null ? workerUrls.getFirst() : prefillUrl != null ? prefillUrl : baseUrl;
+    try {
+      long capacity = CalibrationFits.kvCapacityOf(metricsOf(worker));
+      if (capacity > 0) {
+        System.out.printf(
+            "KV capacity: %d tokens per worker (vllm:cache_config_info of %s)%n", capacity, worker);
+        return capacity;
+      }
+    } catch (Exception e) {
+      // reported below as unknown
+    }
+    System.out.println(
+        "KV capacity unknown ("
+            + worker
+            + "/metrics has no vllm:cache_config_info): the simulated KV usage reads 0; set"
+            + " --kv-capacity-tokens");
+    return 0;
   }
 
   /**

@@ -127,6 +127,20 @@ class ServeIT {
     return out;
   }
 
+  /** The worker's KV capacity as `baton sim calibrate` reads it: the blocks it printed at start. */
+  @Test
+  void theKvCapacityInTheMetricsIsThePoolTheWorkerPrinted() throws Exception {
+    Matcher printed = Pattern.compile("(\\d+) KV blocks of (\\d+) tokens").matcher(serve.output());
+    assertThat(printed.find()).isTrue();
+    String metrics =
+        http.send(
+                HttpRequest.newBuilder(URI.create(serve.baseUrl() + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    assertThat(CalibrationFits.kvCapacityOf(metrics))
+        .isEqualTo(Long.parseLong(printed.group(1)) * Long.parseLong(printed.group(2)));
+  }
+
   /**
    * A worker whose port is taken exits with an error naming the port (it used to log Helidon's
    * failure and stay up on port -1, so {@code baton up} waited for a health check that could never

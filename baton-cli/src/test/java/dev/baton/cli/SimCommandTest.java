@@ -71,6 +71,20 @@ class SimCommandTest {
   }
 
   @Test
+  void theKvCapacityIsReadFromVllmsCacheConfigInfo() {
+    // vLLM's shape: every CacheConfig field a label, the gauge at 1.0.
+    String vllm =
+        "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n"
+            + "# TYPE vllm:cache_config_info gauge\n"
+            + "vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\","
+            + "enable_prefix_caching=\"True\",engine=\"0\",gpu_memory_utilization=\"0.9\","
+            + "num_cpu_blocks=\"None\",num_gpu_blocks=\"27000\",swap_space=\"4\"} 1.0\n";
+    assertThat(CalibrationFits.kvCapacityOf(vllm)).isEqualTo(27_000L * 16);
+    assertThat(CalibrationFits.kvCapacityOf(vllm.replace("\"27000\"", "\"None\""))).isZero();
+    assertThat(CalibrationFits.kvCapacityOf("vllm:num_requests_running 0\n")).isZero();
+  }
+
+  @Test
   void theDecodeLineGoesThroughItsThreePoints() {
     // step = 0.3 + 0.2 x batch + 0.001 x context
     double[] alone = {1, 0.3 + 0.2 + 0.001 * 100, 100};

@@ -11,6 +11,7 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.core.metrics.Info;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
@@ -49,6 +50,7 @@ public final class EngineMetrics implements EngineListener {
   private final Histogram e2e;
   private final Histogram stepSeconds;
   private volatile Supplier<Engine> engine = () -> null;
+  private boolean cacheConfigShown;
 
   public EngineMetrics(String model) {
     this.model = model;
@@ -84,6 +86,43 @@ public final class EngineMetrics implements EngineListener {
   /** Points the gauges at the engine (set once the engine exists). */
   public void bind(Engine e) {
     this.engine = () -> e;
+    if (!cacheConfigShown) {
+      cacheConfigShown = true;
+      cacheConfigInfo(e);
+    }
+  }
+
+  /**
+   * vLLM's {@code vllm:cache_config_info}: an info metric (exposed as a gauge at 1) whose labels
+   * carry the KV cache's settings, with vLLM's label names and its {@code engine} label, no {@code
+   * model_name}. Routers and capacity tools read a worker's KV capacity from it ({@code
+   * num_gpu_blocks} x {@code block_size}; {@code baton sim calibrate} does). Baton's pool is in
+   * host memory unless a GPU runs it; the name stays vLLM's.
+   */
+  private void cacheConfigInfo(Engine e) {
+    Info.builder()
+        .name("vllm:cache_config_info")
+        .help("Information of the LLMEngine CacheConfig")
+        .labelNames(
+            "block_size", "cache_dtype", "enable_prefix_caching", "engine", "num_gpu_blocks")
+        .register(registry)
+        .setLabelValues(
+            Integer.toString(e.config().blockSize()),
+            cacheDtype(e.config().kvDtypeKey()),
+            e.config().prefixCaching() ? "True" : "False",
+            "0",
+            Integer.toString(e.kvBlocks()));
+  }
+
+  /** The pool's element type as vLLM names dtypes ({@code F16} -> {@code float16}). */
+  private static String cacheDtype(String kvDtypeKey) {
+    return kvDtypeKey == null
+        ? "auto"
+        : switch (kvDtypeKey.toUpperCase(java.util.Locale.ROOT)) {
+          case "F16" -> "float16";
+          case "F32" -> "float32";
+          default -> kvDtypeKey.toLowerCase(java.util.Locale.ROOT);
+        };
   }
 
   /** Adds the KV connector's transfer counters ({@code baton_kv_…}); call once. */

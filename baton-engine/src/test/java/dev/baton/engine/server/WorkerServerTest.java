@@ -425,7 +425,14 @@ class WorkerServerTest {
         .contains("vllm:time_to_first_token_seconds_bucket{")
         .contains("vllm:inter_token_latency_seconds_bucket{")
         .contains("vllm:e2e_request_latency_seconds_bucket{")
-        .contains("vllm:request_success_total{finished_reason=\"length\",model_name=\"letters\"}");
+        .contains("vllm:request_success_total{finished_reason=\"length\",model_name=\"letters\"}")
+        // vLLM's info metric: a gauge at 1 whose labels are the KV cache's settings.
+        .contains("# TYPE vllm:cache_config_info gauge")
+        .contains(
+            "vllm:cache_config_info{block_size=\"16\",cache_dtype=\"float32\","
+                + "enable_prefix_caching=\"True\",engine=\"0\",num_gpu_blocks=\""
+                + engine.kvBlocks()
+                + "\"} 1");
   }
 
   @Test
