@@ -68,6 +68,12 @@ public final class FleetSimulator {
     /** Prefilled elsewhere, KV arrived, waiting for a place in the batch. */
     final ArrayDeque<Integer> ready = new ArrayDeque<>();
 
+    /** Prefilled elsewhere, waiting for room in this worker's KV before the pull starts. */
+    final ArrayDeque<Integer> awaitingKv = new ArrayDeque<>();
+
+    /** This worker's index in its pool (the worker of its events). */
+    final int index;
+
     final int[] running;
     final dev.baton.gateway.Worker routed;
     int runningCount;
@@ -97,7 +103,8 @@ public final class FleetSimulator {
     // together; a worker that starts from idle starts at a random place.
     final int[] jitterAt = {-1, -1};
 
-    Worker(int maxBatch, dev.baton.gateway.Worker routed) {
+    Worker(int index, int maxBatch, dev.baton.gateway.Worker routed) {
+      this.index = index;
       running = new int[maxBatch];
       this.routed = routed;
     }
@@ -252,7 +259,7 @@ public final class FleetSimulator {
                   groups > 1 ? "g" + k / perGroup : null,
                   8998));
       gw.slot(k);
-      all[k] = new Worker(model.maxBatch(), gw);
+      all[k] = new Worker(k, model.maxBatch(), gw);
       routed.add(gw);
     }
     return new Pool(all, routed, policy);
@@ -480,10 +487,30 @@ public final class FleetSimulator {
   private void prefillDone(double t, int p, int r) {
     prefillWorkers[p].routed.end(true);
     int d = decodeOf[r];
-    decodeWorkers[d].routed.begin(false);
-    decodeWorkers[d].kvTokens += prompt[r]; // blocks taken for the KV it pulls
-    schedule(t + model.kvHopMs(prompt[r]), HOP_DONE, d, r);
+    Worker w = decodeWorkers[d];
+    w.routed.begin(false);
+    if (w.awaitingKv.isEmpty() && fits(w, prompt[r])) {
+      pull(t, w, r);
+    } else {
+      w.awaitingKv.add(r); // the prefill worker keeps the KV until there is room for it here
+    }
     startPrefill(t, p);
+  }
+
+  /** Takes blocks on decode worker {@code w} for {@code r}'s KV and starts pulling it. */
+  private void pull(double t, Worker w, int r) {
+    w.kvTokens += prompt[r];
+    schedule(t + model.kvHopMs(prompt[r]), HOP_DONE, w.index, r);
+  }
+
+  /**
+   * Whether {@code w} has KV room for {@code tokens} more (the engine admits a request only with
+   * blocks for its prompt). Always true without a capacity, and on a worker holding nothing, so a
+   * prompt larger than the capacity still runs alone.
+   */
+  private boolean fits(Worker w, long tokens) {
+    long capacity = model.kvCapacityTokens();
+    return capacity == 0 || w.kvTokens == 0 || w.kvTokens + tokens <= capacity;
   }
 
   private void hopDone(double t, int d, int r) {
@@ -493,6 +520,9 @@ public final class FleetSimulator {
     generated[r] = 1;
     if (generated[r] >= output[r]) {
       finished(t, r, w);
+      if (!w.busy) {
+        startStep(t, d); // the room it freed may admit a waiting prompt
+      }
       return;
     }
     if (w.runningCount < w.running.length) {
@@ -515,6 +545,9 @@ public final class FleetSimulator {
     w.routed.end(false);
     // Its prompt and the tokens generated after the first (which came with the prompt's KV).
     w.kvTokens -= prompt[r] + generated[r] - 1;
+    while (!w.awaitingKv.isEmpty() && fits(w, prompt[w.awaitingKv.peek()])) {
+      pull(t, w, w.awaitingKv.poll());
+    }
   }
 
   /** Decode workers in a P/D fleet, colocated ones otherwise, in STEP_DONE events. */
@@ -527,7 +560,9 @@ public final class FleetSimulator {
     double ms = w.runningCount > 0 ? model.decodeStepMs(w.runningCount, w.contextTokens) : 0;
     w.stepBatch = w.runningCount;
     w.chunkRequest = -1;
-    if (!w.waiting.isEmpty() && w.runningCount < w.running.length) {
+    if (!w.waiting.isEmpty()
+        && w.runningCount < w.running.length
+        && (prefilled[w.waiting.peek()] > 0 || fits(w, prompt[w.waiting.peek()]))) {
       int r = w.waiting.peek();
       w.chunk = Math.min(model.chunkTokens(), prompt[r] - prefilled[r]);
       w.chunkRequest = r;

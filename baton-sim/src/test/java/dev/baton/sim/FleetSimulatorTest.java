@@ -151,6 +151,29 @@ class FleetSimulatorTest {
         .hasMessageContaining("kvCapacityTokens");
   }
 
+  /**
+   * A decode worker pulls a prompt's KV only when it has room for it, as an engine admits a request
+   * only with blocks for its prompt: with room for two 100-token prompts (and what they generate),
+   * the third waits in its prefill worker until the first has finished; without a capacity it
+   * follows at once. The same holds for a colocated worker's chunked prefill.
+   */
+  @Test
+  void aWorkerWithoutKvRoomHoldsBackTheNextPromptUntilOneFinishes() {
+    StepModel m = new StepModel(10, 0, 10, 0, 0, 0, 0, 512, 8);
+    SimTrace trace =
+        new SimTrace(new double[] {0, 0, 0}, new int[] {100, 100, 100}, new int[] {11, 11, 11});
+    FleetSimulator.Routing routing = new FleetSimulator.Routing("least-request", 0, 1);
+    for (Fleet fleet : List.of(new Fleet(1, 1, 0), new Fleet(0, 0, 1))) {
+      SimResult roomy = new FleetSimulator(fleet, m, trace, routing).run();
+      SimResult tight = new FleetSimulator(fleet, m.withKvCapacity(250), trace, routing).run();
+      double firstDone = tight.ttftMs(0) + tight.tpotMs(0) * 10;
+      assertThat(roomy.ttftMs(2)).as(fleet.name()).isLessThan(firstDone);
+      assertThat(tight.ttftMs(2)).as(fleet.name()).isGreaterThanOrEqualTo(firstDone);
+      assertThat(tight.ttftMs(1)).as(fleet.name()).isCloseTo(roomy.ttftMs(1), within(1e-9));
+      assertThat(tight.completed()).isEqualTo(3);
+    }
+  }
+
   @Test
   void decodeStepsPayForTheContextTheyRead() {
     // 0.01 ms per token of context: a lone request with a 100-token prompt decodes its tokens 2..11
