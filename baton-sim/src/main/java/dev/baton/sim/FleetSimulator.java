@@ -110,9 +110,11 @@ public final class FleetSimulator {
     }
   }
 
-  /** One pool's workers and its policy instance; a gateway worker's slot is its index here. */
-  private record Pool(
-      Worker[] workers, List<dev.baton.gateway.Worker> routed, RoutingPolicy policy) {
+  /**
+   * One pool's gateway worker records and its policy instance; a record's slot is its worker's
+   * index in the pool's array.
+   */
+  private record Pool(List<dev.baton.gateway.Worker> routed, RoutingPolicy policy) {
     /** The chosen worker's index. */
     int choose() {
       return policy.choose(routed, noContent()).slot();
@@ -262,7 +264,7 @@ public final class FleetSimulator {
       all[k] = new Worker(k, model.maxBatch(), gw);
       routed.add(gw);
     }
-    return new Pool(all, routed, policy);
+    return new Pool(routed, policy);
   }
 
   /** Runs the whole workload to the last finished request. */

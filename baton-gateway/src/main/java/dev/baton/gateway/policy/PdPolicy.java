@@ -37,11 +37,11 @@ final class PdPolicy implements PairPolicy {
   @Override
   public Worker choose(List<Worker> candidates, RouteRequest request) {
     double maxRunning = maxLoad(candidates);
-    Best best = new Best();
+    Best<Worker> best = new Best<>();
     for (Worker w : candidates) {
       best.offer(w, decodeScore(w, maxRunning), random);
     }
-    return best.worker;
+    return best.item;
   }
 
   @Override
@@ -53,62 +53,53 @@ final class PdPolicy implements PairPolicy {
     }
     double maxRunning = maxLoad(decodes);
     if (!grouped) {
-      Best p = new Best();
+      Best<Worker> p = new Best<>();
       for (Worker w : prefills) {
         p.offer(w, prefillScore(w, request, maxPrefills), random);
       }
-      return p.worker == null || decodes.isEmpty()
+      return p.item == null || decodes.isEmpty()
           ? null
-          : new Pair(p.worker, choose(decodes, request));
+          : new Pair(p.item, choose(decodes, request));
     }
     // A pair scores its prefill worker's score plus its decode worker's, so a group's best pair
     // is its best prefill worker with its best decode worker: one pass over each list, not one
     // over every prefill x decode pair (a fleet of 300P700D made that 210,000 scores a request).
-    Map<String, Best> prefillBest = new LinkedHashMap<>();
+    Map<String, Best<Worker>> prefillBest = new LinkedHashMap<>();
     for (Worker p : prefills) {
       prefillBest
-          .computeIfAbsent(p.group(), g -> new Best())
+          .computeIfAbsent(p.group(), g -> new Best<>())
           .offer(p, prefillScore(p, request, maxPrefills), random);
     }
-    Map<String, Best> decodeBest = new LinkedHashMap<>();
+    Map<String, Best<Worker>> decodeBest = new LinkedHashMap<>();
     for (Worker d : decodes) {
       decodeBest
-          .computeIfAbsent(d.group(), g -> new Best())
+          .computeIfAbsent(d.group(), g -> new Best<>())
           .offer(d, decodeScore(d, maxRunning), random);
     }
-    Pair best = null;
-    double bestScore = Double.MAX_VALUE;
-    int ties = 0;
-    for (Map.Entry<String, Best> e : prefillBest.entrySet()) {
-      Best d = decodeBest.get(e.getKey());
-      if (d == null) {
-        continue;
-      }
-      double score = e.getValue().score + d.score;
-      if (score < bestScore) {
-        bestScore = score;
-        best = new Pair(e.getValue().worker, d.worker);
-        ties = 1;
-      } else if (score == bestScore && random.nextInt(++ties) == 0) {
-        best = new Pair(e.getValue().worker, d.worker);
+    Best<Pair> best = new Best<>();
+    for (Map.Entry<String, Best<Worker>> e : prefillBest.entrySet()) {
+      Best<Worker> p = e.getValue();
+      Best<Worker> d = decodeBest.get(e.getKey());
+      if (d != null) {
+        best.offer(new Pair(p.item, d.item), p.score + d.score, random);
       }
     }
-    return best;
+    return best.item;
   }
 
-  /** The lowest-scoring worker offered so far, equal scores broken at random. */
-  private static final class Best {
-    Worker worker;
+  /** The lowest-scoring item offered so far, equal scores broken at random. */
+  private static final class Best<T> {
+    T item;
     double score = Double.MAX_VALUE;
     int ties;
 
-    void offer(Worker w, double s, RandomGenerator random) {
+    void offer(T candidate, double s, RandomGenerator random) {
       if (s < score) {
-        worker = w;
+        item = candidate;
         score = s;
         ties = 1;
       } else if (s == score && random.nextInt(++ties) == 0) {
-        worker = w;
+        item = candidate;
       }
     }
   }
