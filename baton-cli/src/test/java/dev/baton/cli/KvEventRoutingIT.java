@@ -121,7 +121,7 @@ class KvEventRoutingIT {
     // 1. Worker 0 caches A through a request the gateway never saw.
     long stored0 = eventCount(0, "stored");
     assertThat(post(url[0] + "/v1/completions", a).statusCode()).isEqualTo(200);
-    await().atMost(Duration.ofSeconds(10)).until(() -> eventCount(0, "stored") >= stored0 + 8);
+    awaitEvents(0, "stored", stored0 + 8);
     assertThat(servedThroughGateway(a)).isEqualTo(0);
 
     // 2. Worker 0 evicts A (other prompts fill its 40 blocks); worker 1 caches A.
@@ -130,10 +130,10 @@ class KvEventRoutingIT {
       assertThat(post(url[0] + "/v1/completions", completion(prompt(128, 100 + i))).statusCode())
           .isEqualTo(200);
     }
-    await().atMost(Duration.ofSeconds(10)).until(() -> eventCount(0, "removed") >= removed0 + 8);
+    awaitEvents(0, "removed", removed0 + 8);
     long stored1 = eventCount(1, "stored");
     assertThat(post(url[1] + "/v1/completions", a).statusCode()).isEqualTo(200);
-    await().atMost(Duration.ofSeconds(10)).until(() -> eventCount(1, "stored") >= stored1 + 8);
+    awaitEvents(1, "stored", stored1 + 8);
     // The gateway sent A to worker 0 in step 1; the events say worker 1 holds it now.
     long hits1 = metric(1, "vllm:prefix_cache_hits");
     assertThat(servedThroughGateway(a)).isEqualTo(1);
@@ -151,12 +151,33 @@ class KvEventRoutingIT {
         .put("content", "the quick brown fox jumps over the lazy dog ".repeat(6));
     long stored1 = eventCount(1, "stored");
     assertThat(post(url[1] + "/v1/chat/completions", chat).statusCode()).isEqualTo(200);
-    await().atMost(Duration.ofSeconds(10)).until(() -> eventCount(1, "stored") > stored1);
+    awaitEvents(1, "stored", stored1 + 1);
     long served0 = requests(0);
     long served1 = requests(1);
     assertThat(post(gw + "/v1/chat/completions", chat).statusCode()).isEqualTo(200);
     assertThat(requests(1) - served1).isEqualTo(1);
     assertThat(requests(0) - served0).isZero();
+  }
+
+  /**
+   * Waits until the gateway has seen {@code atLeast} events of {@code field} from a worker; a
+   * timeout shows what the gateway knows of both workers (feeds, endpoints, counts).
+   */
+  static void awaitEvents(int worker, String field, long atLeast) {
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () ->
+                assertThat(eventCount(worker, field))
+                    .as("worker %d's %s events at the gateway: %s", worker, field, admin())
+                    .isGreaterThanOrEqualTo(atLeast));
+  }
+
+  static String admin() throws Exception {
+    return HTTP.send(
+            HttpRequest.newBuilder(URI.create(gw + "/admin/workers")).build(),
+            HttpResponse.BodyHandlers.ofString())
+        .body();
   }
 
   /** Sends {@code body} through the gateway and says which worker answered it. */
@@ -191,16 +212,13 @@ class KvEventRoutingIT {
   }
 
   static long eventCount(int worker, String field) throws Exception {
-    HttpResponse<String> r =
-        HTTP.send(
-            HttpRequest.newBuilder(URI.create(gw + "/admin/workers")).build(),
-            HttpResponse.BodyHandlers.ofString());
-    for (JsonNode w : Json.parse(r.body()).path("pools").path("cache").path("workers")) {
+    String body = admin();
+    for (JsonNode w : Json.parse(body).path("pools").path("cache").path("workers")) {
       if (w.path("url").asText().equals(url[worker])) {
         return w.path("kv_events").path(field).asLong();
       }
     }
-    throw new AssertionError("worker " + url[worker] + " not listed: " + r.body());
+    throw new AssertionError("worker " + url[worker] + " not listed: " + body);
   }
 
   static long requests(int worker) throws IOException, InterruptedException {

@@ -121,6 +121,8 @@ final class HealthMonitor implements AutoCloseable {
       }
       if (w.spec().kvEvents() == null && askedKvEvents.add(w)) {
         fetchKvEvents(w);
+      } else if (w.kvEvents() != null) {
+        kvEventFeeds.revive(w); // a feed whose thread died is made anew
       }
     } else {
       // A down worker's last scraped load means nothing (and a restarted one starts empty).
@@ -200,6 +202,9 @@ final class HealthMonitor implements AutoCloseable {
         client.send(w.uri("/kv_events"), null, config.get().health().timeoutMs())) {
       byte[] answer = r.body().readAllBytes();
       if (r.status() != 200) {
+        if (r.status() != 404) {
+          askedKvEvents.remove(w); // not "none here": asked again at the next healthy check
+        }
         return;
       }
       JsonNode told = Json.MAPPER.readTree(answer);

@@ -28,7 +28,9 @@ import org.zeromq.ZMQ;
  * empty]}. That happens after a gap between two sequence numbers, and when the first message
  * received is not seq 0 (the gateway subscribed after the worker had published: ZeroMQ drops what
  * was sent before a subscriber connected), so a gateway that starts late learns the cache too.
- * Replayed batches are applied in order before the message that showed the gap.
+ * Replayed batches are applied in order before the message that showed the gap. A feed also asks
+ * for everything buffered right after it subscribes, and again whenever its SUB socket was quiet
+ * for three seconds: batches that were lost with nothing after them show no gap.
  */
 final class KvEventFeeds implements AutoCloseable {
 
@@ -47,6 +49,9 @@ final class KvEventFeeds implements AutoCloseable {
    * with JeroMQ on a loaded machine), so an unanswered request is asked again on a fresh one.
    */
   private static final int REPLAY_ATTEMPTS = 3;
+
+  /** How long the SUB socket may be quiet before the replay endpoint is asked what it missed. */
+  private static final long IDLE_POLL_NS = 3_000_000_000L;
 
   private static final byte[] EMPTY = new byte[0];
 
@@ -84,6 +89,18 @@ final class KvEventFeeds implements AutoCloseable {
     feeds.put(w, new Feed(w));
   }
 
+  /**
+   * Makes anew the feed of a worker it follows whose thread died (an error in the ZeroMQ stack):
+   * the new feed starts from an empty index and catches up through the replay endpoint.
+   */
+  synchronized void revive(Worker w) {
+    Feed f = feeds.get(w);
+    if (f != null && !f.thread.isAlive()) {
+      w.kvEvents().clear();
+      feeds.put(w, new Feed(w));
+    }
+  }
+
   /** Messages that did not decode. */
   long malformed() {
     return malformed.get();
@@ -113,6 +130,10 @@ final class KvEventFeeds implements AutoCloseable {
     private final KvEventIndex index;
     private final Thread thread;
     private volatile boolean running = true;
+    // The feed thread's own state:
+    private long last = -1; // the highest sequence number applied
+    private boolean replayedAhead; // a catch-up applied batches the SUB socket may still bring
+    private boolean answered; // the last replay request got its end marker
 
     Feed(Worker worker) {
       this.worker = worker;
@@ -131,12 +152,23 @@ final class KvEventFeeds implements AutoCloseable {
         sub.setLinger(0);
         sub.subscribe(new byte[0]);
         sub.connect(endpoint);
-        long last = -1;
+        if (replayEndpoint != null) {
+          catchUp(
+              context,
+              0,
+              REPLAY_ATTEMPTS); // what the worker published before this subscription joined
+        }
+        long quietSince = System.nanoTime();
         while (running) {
           byte[] topic = sub.recv();
           if (topic == null) {
+            if (replayEndpoint != null && System.nanoTime() - quietSince > IDLE_POLL_NS) {
+              catchUp(context, last + 1, 1); // the tail of a burst the SUB socket lost
+              quietSince = System.nanoTime();
+            }
             continue;
           }
+          quietSince = System.nanoTime();
           byte[] seqFrame = sub.hasReceiveMore() ? sub.recv() : null;
           byte[] payload = sub.hasReceiveMore() ? sub.recv() : null;
           while (sub.hasReceiveMore()) {
@@ -154,16 +186,23 @@ final class KvEventFeeds implements AutoCloseable {
             malformed.incrementAndGet();
             continue;
           }
+          if (replayedAhead) {
+            if (seq <= last) {
+              continue; // the SUB copy of a batch a replay applied already
+            }
+            replayedAhead = false;
+          }
           if (last >= 0 && seq <= last) {
             index.clear(); // the publisher started over: a restarted worker, an empty cache
           } else if (seq > last + 1) {
+            boolean first = last < 0;
             long lost = seq - last - 1;
             long filled = 0;
             for (int attempt = 0; attempt < REPLAY_ATTEMPTS && filled == 0; attempt++) {
               filled = replayEndpoint == null ? 0 : replay(context, last + 1, seq);
             }
             replayed.addAndGet(filled);
-            if (last >= 0) {
+            if (!first) {
               missed.addAndGet(lost - filled);
             }
           }
@@ -175,6 +214,25 @@ final class KvEventFeeds implements AutoCloseable {
           LOG.log(Level.WARNING, "KV events of " + worker.url() + " stopped", e);
         }
       }
+    }
+
+    /**
+     * Asks the replay endpoint for every batch from {@code from} on, beyond the last one applied:
+     * at start (ZeroMQ drops what a PUB sends before a subscriber joined, so the batches of a
+     * request served just before would never show) and after the SUB socket was quiet for a while
+     * (a lost tail shows no sequence gap until the next batch, which may never come). The SUB
+     * socket may deliver the same batches afterwards: those are skipped ({@link #replayedAhead}),
+     * not taken for a restart.
+     */
+    private void catchUp(ZContext context, long from, int attempts) {
+      long before = last;
+      long filled = 0;
+      answered = false;
+      for (int attempt = 0; attempt < attempts && !answered; attempt++) {
+        filled = replay(context, from, Long.MAX_VALUE);
+      }
+      replayed.addAndGet(filled);
+      replayedAhead |= last > before;
     }
 
     /**
@@ -192,6 +250,7 @@ final class KvEventFeeds implements AutoCloseable {
       }
       replay.sendMore(EMPTY);
       replay.send(ByteBuffer.allocate(8).putLong(from).array());
+      answered = false;
       long applied = 0;
       long deadline = System.nanoTime() + REPLAY_TIMEOUT_MS * 1_000_000L;
       while (running && System.nanoTime() < deadline) {
@@ -210,6 +269,7 @@ final class KvEventFeeds implements AutoCloseable {
         }
         long seq = ByteBuffer.wrap(seqFrame).getLong();
         if (seq == -1) {
+          answered = true;
           return applied; // the end of the replay
         }
         if (seq < from || seq >= until) {
@@ -218,6 +278,7 @@ final class KvEventFeeds implements AutoCloseable {
         try {
           index.apply(KvEvents.decode(payload));
           applied++;
+          last = Math.max(last, seq);
         } catch (IllegalArgumentException e) {
           malformed.incrementAndGet();
         }
@@ -227,6 +288,7 @@ final class KvEventFeeds implements AutoCloseable {
       return applied;
     }
 
+    /** Whether this feed subscribes to {@code at}. */
     boolean follows(Worker.KvEventEndpoints at) {
       return at != null
           && endpoint.equals(at.events())

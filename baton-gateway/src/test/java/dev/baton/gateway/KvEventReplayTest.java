@@ -61,6 +61,8 @@ class KvEventReplayTest {
     final ZMQ.Socket pub = context.createSocket(SocketType.XPUB); // PUB that sees subscribers
     final int pubPort = pub.bindToRandomPort("tcp://127.0.0.1");
     final Map<Long, byte[]> buffer = new ConcurrentSkipListMap<>();
+    final java.util.concurrent.atomic.AtomicInteger replayRequests =
+        new java.util.concurrent.atomic.AtomicInteger();
     final int replayPort;
     final Thread replayThread;
     volatile boolean running = true;
@@ -99,6 +101,7 @@ class KvEventReplayTest {
         byte[] start = router.recv();
         assertThat(empty).isEmpty();
         long from = ByteBuffer.wrap(start).getLong();
+        replayRequests.incrementAndGet();
         for (var e : buffer.entrySet()) {
           if (e.getKey() >= from) {
             router.sendMore(identity);
@@ -128,8 +131,9 @@ class KvEventReplayTest {
   }
 
   /**
-   * A worker following the publisher through the gateway's feeds, once its subscription is up. A
-   * new JeroMQ connection now and then takes seconds to come up here: the feed is then made anew.
+   * A worker following the publisher through the gateway's feeds, once its subscription is up and
+   * (with a replay endpoint) the feed asked what was published before it. A new JeroMQ connection
+   * now and then takes seconds to come up here: the feed is then made anew.
    */
   Worker follow(Publisher p, boolean withReplay) {
     Worker w =
@@ -147,8 +151,12 @@ class KvEventReplayTest {
     open.add(feeds);
     lastFeeds = feeds;
     for (int attempt = 0; attempt < 5; attempt++) {
+      int asked = p.replayRequests.get();
       feeds.sync(List.of(w));
       if (p.subscribed(3000)) {
+        if (withReplay) {
+          await().atMost(Duration.ofSeconds(10)).until(() -> p.replayRequests.get() > asked);
+        }
         return w;
       }
       feeds.sync(List.of()); // stops that feed; the next sync starts a new one
@@ -191,6 +199,31 @@ class KvEventReplayTest {
     p.send(2, CHAIN.get(2L), false);
     await().atMost(Duration.ofSeconds(10)).until(() -> w.kvEvents().leadingMatches(prompt()) == 3);
     assertThat(lastFeeds.replayed()).isEqualTo(2);
+  }
+
+  @Test
+  void whatWasPublishedBeforeTheSubscriptionIsLearnedWithNothingAfterIt() {
+    Publisher p = publisher();
+    p.send(0, CHAIN.get(0L), true); // a request served before the gateway subscribed
+    p.send(1, CHAIN.get(1L), true);
+    Worker w = follow(p, true);
+    // No batch follows (an idle worker): the feed's catch-up at start is all that tells.
+    await().atMost(Duration.ofSeconds(10)).until(() -> w.kvEvents().leadingMatches(prompt()) == 2);
+  }
+
+  @Test
+  void aLostTailIsFoundWhenTheSubscriptionGoesQuietAndItsLateCopiesAreSkipped() {
+    Publisher p = publisher();
+    Worker w = follow(p, true);
+    p.send(0, CHAIN.get(0L), true); // lost, and nothing after it shows a gap
+    p.send(1, CHAIN.get(1L), true);
+    await().atMost(Duration.ofSeconds(15)).until(() -> w.kvEvents().leadingMatches(prompt()) == 2);
+    assertThat(lastFeeds.replayed()).isEqualTo(2);
+    // A copy of batch 1 arriving after the replay is no restart: the cache stays whole.
+    p.send(1, CHAIN.get(1L), false);
+    p.send(2, CHAIN.get(2L), false);
+    await().atMost(Duration.ofSeconds(10)).until(() -> w.kvEvents().leadingMatches(prompt()) == 3);
+    assertThat(lastFeeds.missed()).isZero();
   }
 
   @Test
