@@ -241,6 +241,31 @@ class ServeIT {
   }
 
   @Test
+  void resetPrefixCacheMakesTheNextRequestComputeItsWholePrompt() throws Exception {
+    String body =
+        "{\"prompt\":"
+            + Json.write("A prompt cached once, then forgotten on request. ".repeat(12))
+            + ",\"max_tokens\":1}";
+    postJson("/v1/completions", body);
+    assertThat(postJson("/v1/completions", body).at("/usage/prompt_tokens_details/cached_tokens"))
+        .extracting(JsonNode::asInt)
+        .isNotEqualTo(0);
+    HttpResponse<String> anonymous =
+        http.send(
+            HttpRequest.newBuilder(URI.create(serve.baseUrl() + "/reset_prefix_cache"))
+                .POST(HttpRequest.BodyPublishers.noBody())
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(anonymous.statusCode()).isEqualTo(401);
+    assertThat(postJson("/reset_prefix_cache", "").path("forgotten_blocks").asInt()).isPositive();
+    assertThat(
+            postJson("/v1/completions", body)
+                .at("/usage/prompt_tokens_details/cached_tokens")
+                .asInt())
+        .isZero();
+  }
+
+  @Test
   void nSeedStopAndLogprobsBehaveAsDocumented() throws Exception {
     String sampled =
         "{\"prompt\":\"Once upon a time\",\"max_tokens\":12,\"temperature\":1.0,\"seed\":123,"

@@ -153,10 +153,8 @@ final class KvEventFeeds implements AutoCloseable {
         sub.subscribe(new byte[0]);
         sub.connect(endpoint);
         if (replayEndpoint != null) {
-          catchUp(
-              context,
-              0,
-              REPLAY_ATTEMPTS); // what the worker published before this subscription joined
+          // What the worker published before this subscription joined.
+          catchUp(context, 0, REPLAY_ATTEMPTS);
         }
         long quietSince = System.nanoTime();
         while (running) {

@@ -176,14 +176,22 @@ public final class BlockManager {
     }
   }
 
-  /** Forgets every cached hash of a free block (held blocks keep theirs). */
-  public void resetPrefixCache() {
+  /**
+   * Forgets every cached hash of a free block (held blocks keep theirs); returns how many blocks it
+   * forgot.
+   */
+  public int resetPrefixCache() {
+    int forgotten = 0;
     for (int b = head; b != NIL; b = next[b]) {
-      evictHash(b);
+      if (hashOf[b] != null) {
+        evictHash(b);
+        forgotten++;
+      }
     }
     if (cached.isEmpty()) {
       events.cleared();
     }
+    return forgotten;
   }
 
   private void evictHash(int b) {

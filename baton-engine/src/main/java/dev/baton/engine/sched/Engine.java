@@ -1,5 +1,6 @@
 package dev.baton.engine.sched;
 
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
@@ -103,6 +104,16 @@ public final class Engine implements AutoCloseable {
   /** Runs {@code task} on the engine thread between two steps (for tests and admin work). */
   public void runOnLoop(Runnable task) {
     inbox.add(new Call(task));
+  }
+
+  /**
+   * Forgets the prefix cache of every free block between two steps (vLLM's {@code
+   * reset_prefix_cache}; blocks a request holds keep theirs); completes with how many it forgot.
+   */
+  public CompletableFuture<Integer> resetPrefixCache() {
+    CompletableFuture<Integer> done = new CompletableFuture<>();
+    runOnLoop(() -> done.complete(scheduler.blocks().resetPrefixCache()));
+    return done;
   }
 
   /** The scheduler; touch it only from the loop thread ({@link #runOnLoop}). */

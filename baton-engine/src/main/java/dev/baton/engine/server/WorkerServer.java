@@ -25,6 +25,9 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -116,6 +119,29 @@ public final class WorkerServer implements AutoCloseable {
     sendJson(res, body);
   }
 
+  /**
+   * {@code POST /reset_prefix_cache} (vLLM's route): forgets the cached prefixes of every free KV
+   * block, so the next requests start from a cold cache (benchmarks repeating one workload use it);
+   * blocks of running requests keep theirs. Answers 200 with {@code forgotten_blocks}. Key-guarded
+   * like inference: it changes what later requests cost.
+   */
+  private void resetPrefixCache(ServerRequest req, ServerResponse res) {
+    int forgotten;
+    try {
+      forgotten = engine.resetPrefixCache().get(30, TimeUnit.SECONDS);
+    } catch (TimeoutException e) {
+      throw new ApiException(503, "the engine did not reach a step boundary in 30 s", null, null);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ApiException(503, "interrupted", null, null);
+    } catch (ExecutionException e) {
+      throw new ApiException(500, "reset failed: " + e.getCause(), null, null);
+    }
+    ObjectNode body = Json.object();
+    body.put("forgotten_blocks", forgotten);
+    sendJson(res, body);
+  }
+
   private void routes(HttpRouting.Builder r) {
     r.addFilter(guard::filter);
     r.get("/health", guarded(false, (req, res) -> res.status(200).send()))
@@ -126,6 +152,7 @@ public final class WorkerServer implements AutoCloseable {
         .post("/v1/chat/completions", guarded(true, (req, res) -> generate(req, res, true)))
         .post("/tokenize", guarded(true, this::tokenize))
         .post("/detokenize", guarded(true, this::detokenize))
+        .post("/reset_prefix_cache", guarded(true, this::resetPrefixCache))
         .any(
             guarded(
                 false,

@@ -39,7 +39,7 @@ class BlockManagerTest {
     assertThat(events).isEmpty(); // freed blocks keep their hashes
     m.allocate(1); // reuses the least recently freed block: block of hash 2
     assertThat(events).containsExactly("removed 2");
-    m.resetPrefixCache();
+    assertThat(m.resetPrefixCache()).isEqualTo(1); // block of hash 1 (hash 2's is held)
     assertThat(events).containsExactly("removed 2", "removed 1", "cleared");
   }
 
@@ -111,7 +111,8 @@ class BlockManagerTest {
     m.cache(a[1], hash(5));
     assertThat(m.cachedPrefix(List.of(hash(5)))).containsExactly(a[0]);
     m.release(a);
-    m.resetPrefixCache();
+    assertThat(m.resetPrefixCache()).isEqualTo(1);
     assertThat(m.cachedPrefix(List.of(hash(5)))).isEmpty();
+    assertThat(m.resetPrefixCache()).isZero();
   }
 }
