@@ -6,7 +6,8 @@
 # printing simulated/real p50/p99 TTFT and TPOT. The second calibration only checks that the
 # machine's speed held during the run (it differs from the first by more than DRIFT: the run says
 # so). The machine's load is printed with every step: on a shared machine it moves the real numbers.
-# The real bench runs REAL_RUNS times (same seed, so the same arrivals and lengths): one run's
+# The real bench runs REAL_RUNS times (same seed, so the same arrivals and lengths; every worker's
+# prefix cache reset before each, so each run finds the same cold cache): one run's
 # colocated p99s spread by x1.5-2 from run to run (docs/SIM.md), so the simulation is compared with
 # the median of the runs, and with each run on its own.
 # About 14-19 minutes with the defaults (calibrate takes ~2 min per pool, a bench ~2 min).
@@ -96,6 +97,12 @@ for pool in ${POOLS:-disaggregated colocated}; do
   for run in $(seq 1 "$real_runs"); do
     file="$pool-bench.json" # the first run is the one replayed
     [[ $run == 1 ]] || file="$pool-bench-$run.json"
+    # The same seed sends the same prompts: without a reset a colocated worker (half the prompts,
+    # within its KV) serves a repeated run from its prefix cache.
+    for worker in $(worker_urls all | tr , ' '); do
+      curl -sf -X POST "$worker/reset_prefix_cache" >/dev/null ||
+        echo "warning: $worker kept its prefix cache"
+    done
     echo "== $pool: baton bench $run/$real_runs, $prompts prompts of $input tokens -> $output at $rate/s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
     "$baton" bench --base-url "$url" --tokenizer "$tokenizer" --random-input-len "$input" \
       --random-output-len "$output" --random-range-ratio 0 --ignore-eos --num-prompts "$prompts" \
