@@ -137,6 +137,16 @@ class LocalClusterIT {
         });
   }
 
+  /** The supervisor's last 40 log lines (what a failed wait on it shows). */
+  private static String supervisorLogTail(String name) throws IOException {
+    Path log = RunDirectory.forName(name).supervisorLog();
+    if (!Files.exists(log)) {
+      return "(no log at " + log + ")";
+    }
+    List<String> lines = Files.readAllLines(log);
+    return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+  }
+
   private static List<StatusView.WorkerRow> rows(String name, String role) throws IOException {
     return Cluster.status(name).workers().stream().filter(w -> w.role().equals(role)).toList();
   }
@@ -344,7 +354,13 @@ class LocalClusterIT {
     }
     remember(RunDirectory.forName(name).readState());
     // Idle: after a full stable window of low load it drains back to min.
-    await().atMost(Duration.ofSeconds(40)).until(() -> rows(name, "decode").size() == 1);
+    await()
+        .atMost(Duration.ofSeconds(40))
+        .untilAsserted(
+            () ->
+                assertThat(rows(name, "decode"))
+                    .as("decode workers; the supervisor's log:%n%s", supervisorLogTail(name))
+                    .hasSize(1));
     ClusterState last = RunDirectory.forName(name).readState();
     Cluster.down(name);
     assertThat(Cluster.livePids(last)).isEmpty();
