@@ -152,9 +152,26 @@ final class WorkerLifecycle {
     }
     Launched process = w.process;
     if (process != null && process.isAlive() && deregister) {
-      Instant deadline =
-          Instant.now().plus(Polling.seconds(spec.get().supervision().drainTimeoutSeconds()));
-      WorkerDrain.awaitIdle(w.url, deadline, process::isAlive);
+      double timeout = spec.get().supervision().drainTimeoutSeconds();
+      Instant deadline = Instant.now().plus(Polling.seconds(timeout));
+      if (!WorkerDrain.awaitIdle(w.url, deadline, process::isAlive) && process.isAlive()) {
+        WorkerDrain.Load left = WorkerDrain.load(w.url);
+        LOG.warning(
+            "worker "
+                + w.instance
+                + " still busy after the drain timeout ("
+                + timeout
+                + " s): "
+                + (left == null
+                    ? "its metrics cannot be read"
+                    : left.running()
+                        + " running, "
+                        + left.waiting()
+                        + " waiting, "
+                        + left.leases()
+                        + " KV leases")
+                + "; stopping it anyway");
+      }
     }
     if (process != null) {
       process.stop(STOP_GRACE);
