@@ -17,14 +17,15 @@ public record KvCacheStats(long queryTokens, long hitTokens, long droppedBlocks,
   }
 
   /**
-   * One tier: block hits and misses of lookups, bytes written to and read from it, blocks evicted,
-   * operations that failed (L2 down or slow), bytes held now and at most ({@code capacityBytes} 0
-   * when the tier does not say).
+   * One tier: block hits and misses of lookups, blocks and bytes written to it, bytes read from it,
+   * blocks evicted, operations that failed (L2 down or slow), bytes held now and at most ({@code
+   * capacityBytes} 0 when the tier does not say).
    */
   public record Tier(
       String name,
       long hits,
       long misses,
+      long blocksSaved,
       long bytesSaved,
       long bytesLoaded,
       long evictions,

@@ -191,6 +191,8 @@ public final class EngineMetrics implements EngineListener {
     tierCounter(
         "baton_kv_cache_misses", "Blocks looked for and not found.", stats, t -> t.misses());
     tierCounter(
+        "baton_kv_cache_saved_blocks", "Blocks written to the tier.", stats, t -> t.blocksSaved());
+    tierCounter(
         "baton_kv_cache_saved_bytes", "Bytes written to the tier.", stats, t -> t.bytesSaved());
     tierCounter(
         "baton_kv_cache_loaded_bytes", "Bytes read from the tier.", stats, t -> t.bytesLoaded());

@@ -429,6 +429,7 @@ public final class OffloadConnector implements KvConnector {
             "l1",
             a.hits(),
             a.misses(),
+            a.stored(),
             a.bytesStored(),
             a.bytesLoaded(),
             a.evictions(),
@@ -439,7 +440,16 @@ public final class OffloadConnector implements KvConnector {
       L2Store.Stats b = l2.stats();
       tiers.add(
           new KvCacheStats.Tier(
-              "l2", b.hits(), b.misses(), b.bytesWritten(), b.bytesRead(), 0, b.errors(), 0, 0));
+              "l2",
+              b.hits(),
+              b.misses(),
+              b.writes(),
+              b.bytesWritten(),
+              b.bytesRead(),
+              0,
+              b.errors(),
+              0,
+              0));
     }
     return java.util.Optional.of(
         new KvCacheStats(queryTokens.get(), hitTokens.get(), droppedBlocks.get(), tiers));
