@@ -191,8 +191,12 @@ final class KvEventFeeds implements AutoCloseable {
             replayedAhead = false;
           }
           if (last >= 0 && seq <= last) {
-            index.clear(); // the publisher started over: a restarted worker, an empty cache
-          } else if (seq > last + 1) {
+            // The publisher started over (a restarted worker, an empty cache): its batches before
+            // this one are asked for below, as after a late subscription.
+            index.clear();
+            last = -1;
+          }
+          if (seq > last + 1) {
             boolean first = last < 0;
             long lost = seq - last - 1;
             long filled = 0;
