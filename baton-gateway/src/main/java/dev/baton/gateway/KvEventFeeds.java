@@ -231,7 +231,8 @@ final class KvEventFeeds implements AutoCloseable {
       long filled = 0;
       answered = false;
       for (int attempt = 0; attempt < attempts && !answered; attempt++) {
-        filled = replay(context, from, Long.MAX_VALUE);
+        // A retry goes on after what an unfinished answer already applied.
+        filled += replay(context, Math.max(from, last + 1), Long.MAX_VALUE);
       }
       replayed.addAndGet(filled);
       replayedAhead |= last > before;
