@@ -108,7 +108,13 @@ class ClusterIT extends RealClusterFixture {
         .atMost(Duration.ofSeconds(60))
         .until(
             () -> {
-              StatusView.WorkerRow row = workers(name, "decode").getFirst();
+              // Between the killed worker leaving the fleet and its replacement joining, the
+              // published state may list no decode worker for a moment.
+              List<StatusView.WorkerRow> decodes = workers(name, "decode");
+              if (decodes.isEmpty()) {
+                return false;
+              }
+              StatusView.WorkerRow row = decodes.getFirst();
               return row.restarts() >= 1
                   && row.health().equals("healthy")
                   && row.pid() != victim.pid();

@@ -197,7 +197,12 @@ class LocalClusterIT {
         .atMost(Duration.ofSeconds(30))
         .until(
             () -> {
-              StatusView.WorkerRow row = rows(name, "decode").getFirst();
+              // The killed worker may have left the published state before its replacement joined.
+              List<StatusView.WorkerRow> decodes = rows(name, "decode");
+              if (decodes.isEmpty()) {
+                return false;
+              }
+              StatusView.WorkerRow row = decodes.getFirst();
               return row.restarts() == 1
                   && row.health().equals("healthy")
                   && row.pid() != victim.pid();
